@@ -1,0 +1,109 @@
+// katachi/io/safetensors.hpp: reading and writing the safetensors checkpoint format.
+//
+// A file is: 8 bytes little-endian header length N, N bytes of JSON header, then the tensor data.
+// The header maps each tensor name to {"dtype", "shape", "data_offsets": [begin, end)} relative to
+// the start of the data, plus an optional "__metadata__" object of string to string.
+//
+// Reading validates the whole file before returning anything, so a failed load fills nothing.
+// Every violation throws katachi::io::safetensors_error naming the file, the key and the rule.
+// Writing is atomic: a temporary file in the target's folder, flushed, then renamed over it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+#include <xtensor/xarray.hpp>
+#include <xtensor/xadapt.hpp>
+
+namespace katachi::io {
+
+enum class dtype { f16, bf16, f32, f64, i64 };
+
+std::string_view dtype_name(dtype t);   // "F16", "BF16", "F32", "F64", "I64"
+std::size_t dtype_size(dtype t);        // bytes per element
+
+// Which rule of the format a file broke. Tests match on this; messages say it in words.
+enum class safetensors_rule {
+    io,                      // the file cannot be opened, read or written
+    header_length,           // the 8-byte length is missing, zero, too large, or past the end of the file
+    header_json,             // the header is not well-formed JSON or not a JSON object
+    metadata,                // "__metadata__" is not an object of string to string
+    entry,                   // an entry is not an object with exactly dtype, shape, data_offsets of the right types
+    unknown_dtype,           // a dtype this reader does not know
+    offsets_order,           // offsets do not start at 0, overlap, leave a hole, or have end < begin
+    byte_size,               // end - begin differs from product(shape) * dtype size (overflow-checked)
+    trailing_data,           // the last tensor does not end exactly at the end of the file
+    duplicate_key,           // the same tensor name twice
+    dtype_mismatch,          // asked for a tensor as a type it cannot be converted to
+    missing_key,             // asked for a tensor the file does not hold
+};
+
+class safetensors_error : public std::runtime_error {
+public:
+    safetensors_error(std::string file, std::string key, safetensors_rule rule, const std::string& what);
+    const std::string& file() const noexcept { return file_; }
+    const std::string& key() const noexcept { return key_; }
+    safetensors_rule rule() const noexcept { return rule_; }
+
+private:
+    std::string file_;
+    std::string key_;
+    safetensors_rule rule_;
+};
+
+// One tensor: its dtype, shape and little-endian bytes.
+struct tensor {
+    io::dtype type = dtype::f32;
+    std::vector<std::size_t> shape;
+    std::vector<std::byte> bytes;
+
+    std::size_t element_count() const;
+
+    // Copies the elements out as T. F32, F64 and I64 convert only to their own type; F16 and BF16
+    // convert to float or double. Anything else throws safetensors_error (rule dtype_mismatch).
+    template <class T>
+    xt::xarray<T> as() const;
+
+    // Builds a tensor from float, double or int64 elements laid out row-major.
+    template <class T>
+    static tensor from(std::span<const T> values, std::vector<std::size_t> shape);
+
+    // Builds a tensor from any xtensor expression of float, double or int64 elements.
+    template <class E>
+    static tensor from_xt(const E& e) {
+        using T = typename E::value_type;
+        xt::xarray<T> packed = e;
+        std::vector<std::size_t> shape(packed.shape().begin(), packed.shape().end());
+        return from<T>(std::span<const T>(packed.data(), packed.size()), std::move(shape));
+    }
+};
+
+using tensor_map = std::map<std::string, tensor>;
+using metadata_map = std::map<std::string, std::string>;
+
+struct safetensors_file {
+    tensor_map tensors;
+    metadata_map metadata;
+
+    // The named tensor; throws safetensors_error (rule missing_key) naming `file` and the key.
+    const tensor& at(const std::string& key) const;
+    std::string file;  // the path it was read from, for error messages
+};
+
+// Reads and validates a whole file.
+safetensors_file load_safetensors(const std::filesystem::path& path);
+
+// Validates and decodes bytes already in memory; `name` stands for the file in error messages.
+safetensors_file parse_safetensors(std::span<const std::byte> bytes, const std::string& name);
+
+// Writes atomically: on any failure the target is unchanged and no temporary file remains.
+void save_safetensors(const std::filesystem::path& path, const tensor_map& tensors,
+                      const metadata_map& metadata = {});
+
+}  // namespace katachi::io

@@ -1,0 +1,1 @@
+#include <katachi/io/idx.hpp>

@@ -1,0 +1,1 @@
+#include <katachi/io/safetensors.hpp>
