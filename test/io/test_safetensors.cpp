@@ -1,19 +1,580 @@
 // Safetensors: round trips, atomic saves, F16/BF16 decoding, the fixture script's output, and one
 // hand-made broken file per rule of the format.
+#include <unistd.h>
+
+#include <bit>
 #include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <initializer_list>
 #include <katachi/io/safetensors.hpp>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "support/fixtures.hpp"
 
 using namespace katachi::io;
+using Catch::Matchers::Contains;
 
-TEST_CASE("a saved tensor map loads back with the same values", "[safetensors]") {
-    const std::vector<float> values{1.5f, -2.0f, 3.25f, 0.0f, 7.0f, 8.0f};
+namespace {
+
+// A fresh folder under the system's temporary directory, removed with everything in it.
+struct temp_dir {
+    std::filesystem::path path;
+    temp_dir() {
+        static int counter = 0;
+        path = std::filesystem::temp_directory_path() /
+               ("katachi_test_safetensors_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+        std::filesystem::create_directories(path);
+    }
+    temp_dir(const temp_dir&) = delete;
+    temp_dir& operator=(const temp_dir&) = delete;
+    ~temp_dir() { std::filesystem::remove_all(path); }
+
+    std::vector<std::string> entries() const {
+        std::vector<std::string> names;
+        for (const auto& e : std::filesystem::directory_iterator(path))
+            names.push_back(e.path().filename().string());
+        return names;
+    }
+};
+
+void write_bytes(const std::filesystem::path& p, const std::vector<std::byte>& bytes) {
+    std::ofstream out(p, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    REQUIRE(out.good());
+}
+
+std::vector<std::byte> read_bytes(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::vector<char> chars((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::vector<std::byte> bytes(chars.size());
+    if (!chars.empty()) std::memcpy(bytes.data(), chars.data(), chars.size());
+    return bytes;
+}
+
+void append_u64(std::vector<std::byte>& out, std::uint64_t v) {
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::byte>((v >> (8 * i)) & 0xFF));
+}
+
+// A file: the header's length (its true length unless `length` overrides it), the header, then
+// `data_bytes` bytes 0, 1, 2, ...
+std::vector<std::byte> make_file(const std::string& header, std::size_t data_bytes,
+                                 std::uint64_t length = 0) {
+    std::vector<std::byte> out;
+    append_u64(out, length ? length : header.size());
+    for (char c : header) out.push_back(static_cast<std::byte>(c));
+    for (std::size_t i = 0; i < data_bytes; ++i) out.push_back(static_cast<std::byte>(i & 0xFF));
+    return out;
+}
+
+// Writes `bytes` as a file, loads it, and requires the error to carry `rule`, the file, `key` and
+// every one of `words`.
+void require_broken(const std::vector<std::byte>& bytes, safetensors_rule rule, const std::string& key,
+                    std::initializer_list<std::string> words) {
+    temp_dir dir;
+    const auto path = dir.path / "broken.safetensors";
+    write_bytes(path, bytes);
+    try {
+        (void)load_safetensors(path);
+        FAIL("the broken file loaded without an error");
+    } catch (const safetensors_error& e) {
+        INFO(e.what());
+        CHECK(rule_name(e.rule()) == rule_name(rule));
+        CHECK(e.file() == path.string());
+        CHECK(e.key() == key);
+        CHECK_THAT(e.what(), Contains(path.string()));
+        CHECK_THAT(e.what(), Contains("[safetensors rule: " + std::string(rule_name(rule)) + "]"));
+        if (!key.empty()) CHECK_THAT(e.what(), Contains("\"" + key + "\""));
+        for (const auto& w : words) CHECK_THAT(e.what(), Contains(w));
+    }
+}
+
+std::string entry(const std::string& dtype, const std::string& shape, std::uint64_t begin,
+                  std::uint64_t end) {
+    return "{\"dtype\":\"" + dtype + "\",\"shape\":" + shape + ",\"data_offsets\":[" + std::to_string(begin) +
+           "," + std::to_string(end) + "]}";
+}
+
+template <class E>
+std::vector<std::size_t> dims(const E& e) {
+    return {e.shape().begin(), e.shape().end()};
+}
+
+template <class T>
+tensor tensor_of(std::vector<T> values, std::vector<std::size_t> shape) {
+    return tensor::from<T>(std::span<const T>(values), std::move(shape));
+}
+
+}  // namespace
+
+TEST_CASE("a file that does not exist is an io error naming it", "[safetensors]") {
+    temp_dir dir;
+    try {
+        (void)load_safetensors(dir.path / "absent.safetensors");
+        FAIL("loaded a file that does not exist");
+    } catch (const safetensors_error& e) {
+        CHECK(e.rule() == safetensors_rule::io);
+        CHECK_THAT(e.what(), Contains("absent.safetensors") && Contains("no such file"));
+    }
+}
+
+TEST_CASE("the header length must be at least 2, at most 100 MB, and inside the file", "[safetensors]") {
+    SECTION("an empty file") {
+        require_broken({}, safetensors_rule::header_length, "", {"0 bytes", "too few"});
+    }
+    SECTION("fewer than 8 bytes") {
+        require_broken(std::vector<std::byte>(5), safetensors_rule::header_length, "",
+                       {"5 bytes", "too few"});
+    }
+    SECTION("zero") {
+        require_broken(make_file("", 0), safetensors_rule::header_length, "", {"is 0", "below 2"});
+    }
+    SECTION("one") {
+        require_broken(make_file("{", 0), safetensors_rule::header_length, "", {"is 1", "below 2"});
+    }
+    SECTION("above the cap") {
+        require_broken(make_file("{}", 0, 100'000'001), safetensors_rule::header_length, "",
+                       {"100000001", "limit of 100000000"});
+    }
+    SECTION("past the end of the file") {
+        require_broken(make_file("{}", 0, 40), safetensors_rule::header_length, "",
+                       {"header length 40", "past the end", "2 bytes"});
+    }
+    SECTION("a length near 2^64 cannot wrap around") {
+        require_broken(make_file("{}", 0, std::numeric_limits<std::uint64_t>::max()),
+                       safetensors_rule::header_length, "", {"limit"});
+    }
+}
+
+TEST_CASE("the header must be well-formed JSON and an object", "[safetensors]") {
+    SECTION("cut short") {
+        require_broken(make_file("{\"a\":", 0), safetensors_rule::header_json, "", {"not well-formed JSON"});
+    }
+    SECTION("an array") {
+        require_broken(make_file("[1,2]", 0), safetensors_rule::header_json, "",
+                       {"an array", "not a JSON object"});
+    }
+    SECTION("invalid UTF-8 in a name") {
+        require_broken(make_file("{\"\xff\":1}", 0), safetensors_rule::header_json, "",
+                       {"not well-formed JSON"});
+    }
+}
+
+TEST_CASE("__metadata__ must map strings to strings", "[safetensors]") {
+    SECTION("not an object") {
+        require_broken(make_file("{\"__metadata__\":[\"a\"]}", 0), safetensors_rule::metadata, "__metadata__",
+                       {"an array", "string to string"});
+    }
+    SECTION("a value that is a number") {
+        require_broken(make_file("{\"__metadata__\":{\"epoch\":3}}", 0), safetensors_rule::metadata,
+                       "__metadata__", {"\"epoch\"", "a non-negative integer"});
+    }
+}
+
+TEST_CASE("an entry has exactly dtype, shape and data_offsets of the right JSON types", "[safetensors]") {
+    const auto broken = [](const std::string& e, std::initializer_list<std::string> words) {
+        require_broken(make_file("{\"w\":" + e + "}", 4), safetensors_rule::entry, "w", words);
+    };
+    SECTION("not an object") {
+        broken("[1]", {"an array", "not an object"});
+    }
+    SECTION("an extra field") {
+        broken(R"({"dtype":"F32","shape":[1],"data_offsets":[0,4],"stride":[1]})",
+               {"unexpected field \"stride\""});
+    }
+    SECTION("a missing field") {
+        broken(R"({"dtype":"F32","shape":[1]})", {"\"data_offsets\" is missing"});
+    }
+    SECTION("dtype not a string") {
+        broken(R"({"dtype":4,"shape":[1],"data_offsets":[0,4]})", {"dtype is", "not a string"});
+    }
+    SECTION("shape not an array") {
+        broken(R"({"dtype":"F32","shape":1,"data_offsets":[0,4]})", {"shape is", "not an array"});
+    }
+    SECTION("a negative dimension") {
+        broken(R"({"dtype":"F32","shape":[-1],"data_offsets":[0,4]})", {"shape holds a negative integer"});
+    }
+    SECTION("a fractional dimension") {
+        broken(R"({"dtype":"F32","shape":[1.0],"data_offsets":[0,4]})",
+               {"shape holds a floating-point number"});
+    }
+    SECTION("a string offset") {
+        broken(R"({"dtype":"F32","shape":[1],"data_offsets":["0",4]})", {"data_offsets holds a string"});
+    }
+    SECTION("three offsets") {
+        broken(R"({"dtype":"F32","shape":[1],"data_offsets":[0,4,4]})",
+               {"data_offsets has 3 elements", "not an array of 2"});
+    }
+}
+
+TEST_CASE("a dtype katachi does not read is refused by name", "[safetensors]") {
+    for (const std::string dtype : {"U8", "I32", "BOOL", "f32"}) {
+        INFO(dtype);
+        require_broken(make_file("{\"w\":" + entry(dtype, "[4]", 0, 4) + "}", 4),
+                       safetensors_rule::unknown_dtype, "w",
+                       {"dtype \"" + dtype + "\"", "F16, BF16, F32, F64, I64"});
+    }
+}
+
+TEST_CASE("offsets start at 0 and follow one another without holes or overlaps", "[safetensors]") {
+    SECTION("not starting at 0") {
+        require_broken(make_file("{\"a\":" + entry("F32", "[1]", 4, 8) + "}", 8),
+                       safetensors_rule::offsets_order, "a", {"[4, 8]", "do not start at 0"});
+    }
+    SECTION("a hole") {
+        require_broken(
+            make_file("{\"a\":" + entry("F32", "[1]", 0, 4) + ",\"b\":" + entry("F32", "[1]", 8, 12) + "}",
+                      12),
+            safetensors_rule::offsets_order, "b", {"hole of 4 bytes", "\"a\""});
+    }
+    SECTION("an overlap, whatever the order of the entries in the header") {
+        require_broken(
+            make_file("{\"b\":" + entry("F32", "[2]", 4, 12) + ",\"a\":" + entry("F32", "[2]", 0, 8) + "}",
+                      12),
+            safetensors_rule::offsets_order, "b", {"overlap", "\"a\"", "ends at 8"});
+    }
+    SECTION("end before begin") {
+        require_broken(make_file("{\"a\":" + entry("F32", "[1]", 8, 4) + "}", 8),
+                       safetensors_rule::offsets_order, "a", {"[8, 4]", "end before they begin"});
+    }
+}
+
+TEST_CASE("the byte size is product(shape) * dtype size, checked for overflow", "[safetensors]") {
+    SECTION("too few bytes for the shape") {
+        require_broken(make_file("{\"w\":" + entry("F64", "[2,3]", 0, 40) + "}", 40),
+                       safetensors_rule::byte_size, "w", {"[2, 3]", "needs 48 bytes", "hold 40"});
+    }
+    SECTION("a shape whose byte count overflows 64 bits") {
+        require_broken(make_file("{\"w\":" + entry("F32", "[4294967296,4294967296,16]", 0, 0) + "}", 0),
+                       safetensors_rule::byte_size, "w", {"[4294967296, 4294967296, 16]", "overflow"});
+    }
+    SECTION("a zero-size tensor with begin != end") {
+        require_broken(make_file("{\"w\":" + entry("F32", "[3,0]", 0, 4) + "}", 4),
+                       safetensors_rule::byte_size, "w", {"needs 0 bytes"});
+    }
+}
+
+TEST_CASE("the last tensor ends exactly at the end of the file", "[safetensors]") {
+    SECTION("trailing bytes") {
+        require_broken(make_file("{\"w\":" + entry("F32", "[2]", 0, 8) + "}", 11),
+                       safetensors_rule::trailing_data, "w", {"3 bytes follow the last tensor"});
+    }
+    SECTION("a truncated data section") {
+        require_broken(make_file("{\"w\":" + entry("F32", "[2]", 0, 8) + "}", 6),
+                       safetensors_rule::trailing_data, "w", {"need 8 data bytes", "only 6", "truncated"});
+    }
+    SECTION("data after an empty header") {
+        require_broken(make_file("{}", 4), safetensors_rule::trailing_data, "", {"4 bytes follow"});
+    }
+}
+
+TEST_CASE("a tensor named twice is refused although JSON parsers keep the last one", "[safetensors]") {
+    SECTION("the same tensor twice") {
+        require_broken(
+            make_file("{\"w\":" + entry("F32", "[1]", 0, 4) + ",\"w\":" + entry("F32", "[1]", 4, 8) + "}", 8),
+            safetensors_rule::duplicate_key, "w", {"more than once"});
+    }
+    SECTION("the same field twice inside an entry") {
+        require_broken(
+            make_file(R"({"w":{"dtype":"F32","dtype":"F64","shape":[1],"data_offsets":[0,4]}})", 4),
+            safetensors_rule::duplicate_key, "w", {"\"dtype\" appears more than once"});
+    }
+}
+
+TEST_CASE("a tensor is read only as a type its dtype converts to", "[safetensors]") {
+    temp_dir dir;
+    const auto path = dir.path / "typed.safetensors";
+    save_safetensors(path,
+                     {{"f", tensor_of<float>({1, 2}, {2})}, {"i", tensor_of<std::int64_t>({1, 2}, {2})}});
+    const auto f = load_safetensors(path);
+    const auto require_mismatch = [&](auto read, const std::string& key, const std::string& words) {
+        try {
+            read();
+            FAIL("read a tensor as the wrong type");
+        } catch (const safetensors_error& e) {
+            INFO(e.what());
+            CHECK(e.rule() == safetensors_rule::dtype_mismatch);
+            CHECK(e.key() == key);
+            CHECK_THAT(e.what(), Contains(path.string()) && Contains(words));
+        }
+    };
+    require_mismatch([&] { (void)f.get<double>("f"); }, "f",
+                     "F32 tensor of shape [2] cannot be read as double");
+    require_mismatch([&] { (void)f.get<float>("i"); }, "i",
+                     "I64 tensor of shape [2] cannot be read as float");
+    require_mismatch([&] { (void)f.get<std::int64_t>("f"); }, "f", "cannot be read as std::int64_t");
+    CHECK_THROWS_AS(f.at("i").as<double>(), safetensors_error);
+}
+
+TEST_CASE("a missing key names the key and the file and lists only a few neighbours", "[safetensors]") {
+    temp_dir dir;
+    const auto path = dir.path / "many.safetensors";
     tensor_map m;
-    m["w"] = tensor::from<float>(values, {2, 3});
-    const auto path = std::filesystem::temp_directory_path() / "katachi_smoke.safetensors";
+    for (int i = 0; i < 100; ++i) {
+        m["layer." + std::to_string(i) + ".weight"] = tensor_of<float>({1}, {1});
+        m["layer." + std::to_string(i) + ".bias"] = tensor_of<float>({1}, {1});
+    }
     save_safetensors(path, m);
     const auto f = load_safetensors(path);
-    const auto w = f.get<float>("w");
-    REQUIRE(w.shape()[0] == 2);
-    REQUIRE(w(1, 2) == 8.0f);
-    std::filesystem::remove(path);
+    try {
+        (void)f.at("layer.5.wieght");
+        FAIL("found a tensor that is not there");
+    } catch (const safetensors_error& e) {
+        const std::string what = e.what();
+        INFO(what);
+        CHECK(e.rule() == safetensors_rule::missing_key);
+        CHECK(e.key() == "layer.5.wieght");
+        CHECK_THAT(what, Contains(path.string()) && Contains("\"layer.5.wieght\"") &&
+                             Contains("200 tensors") && Contains("\"layer.5.weight\""));
+        CHECK(what.size() < 400);
+    }
+    CHECK_THROWS_WITH(load_safetensors(path).get<float>("nope"),
+                      Contains("\"nope\"") && Contains("missing_key"));
+}
+
+TEST_CASE("save then load is bit-exact for F32, F64 and I64, special values, empty tensors and metadata",
+          "[safetensors]") {
+    using flim = std::numeric_limits<float>;
+    using dlim = std::numeric_limits<double>;
+    using ilim = std::numeric_limits<std::int64_t>;
+    const float nan_payload_f = std::bit_cast<float>(std::uint32_t{0x7FA12345});
+    const double nan_payload_d = std::bit_cast<double>(std::uint64_t{0xFFF123456789ABCD});
+    tensor_map m;
+    m["f32"] =
+        tensor_of<float>({flim::quiet_NaN(), nan_payload_f, flim::infinity(), -flim::infinity(),
+                          flim::denorm_min(), -flim::denorm_min(), -0.0f, flim::max(), 0.1f, -1.0f / 3.0f},
+                         {2, 5});
+    m["f64"] = tensor_of<double>({dlim::quiet_NaN(), nan_payload_d, dlim::infinity(), -dlim::infinity(),
+                                  dlim::denorm_min(), -0.0, dlim::lowest(), 1.0 / 3.0},
+                                 {2, 2, 2});
+    m["i64"] = tensor_of<std::int64_t>({ilim::min(), -1, 0, 1, ilim::max()}, {5});
+    m["empty"] = tensor_of<float>({}, {3, 0, 2});
+    m["scalar"] = tensor_of<double>({2.5}, {});
+    m["a.odd"] = tensor_of<float>({1, 2, 3}, {3});  // 12 bytes: later tensors start unaligned
+    const metadata_map meta{{"format", "pt"}, {"note", "ü \"quoted\""}};
+
+    temp_dir dir;
+    const auto path = dir.path / "round.safetensors";
+    save_safetensors(path, m, meta);
+    const auto f = load_safetensors(path);
+    REQUIRE(f.tensors.size() == m.size());
+    for (const auto& [key, t] : m) {
+        INFO(key);
+        const tensor& back = f.at(key);
+        CHECK(back.type == t.type);
+        CHECK(back.shape == t.shape);
+        CHECK(back.bytes == t.bytes);
+    }
+    CHECK(f.metadata == meta);
+    CHECK(f.file == path.string());
+    CHECK(f.get<double>("scalar")() == 2.5);
+    CHECK(f.get<float>("empty").size() == 0);
+    CHECK(f.get<float>("empty").dimension() == 3);
+    CHECK(std::bit_cast<std::uint32_t>(f.get<float>("f32")(0, 1)) == 0x7FA12345u);
+    CHECK(f.get<std::int64_t>("i64")(0) == ilim::min());
+
+    // The layout as written: header padded to a multiple of 8, data in the order of the sorted keys.
+    const auto raw = read_bytes(path);
+    std::uint64_t n = 0;
+    std::memcpy(&n, raw.data(), 8);
+    CHECK(n % 8 == 0);
+    const std::string header(reinterpret_cast<const char*>(raw.data() + 8), n);
+    CHECK(header.find("__metadata__") != std::string::npos);
+    std::size_t previous = 0;
+    for (const auto& [key, t] : m) {
+        const std::size_t at = header.find("\"" + key + "\":{");
+        REQUIRE(at != std::string::npos);
+        CHECK(at > previous);
+        previous = at;
+    }
+    CHECK(header.find_last_not_of(' ') == header.find_last_of('}'));
+}
+
+TEST_CASE("without metadata no __metadata__ is written, and an empty map round-trips", "[safetensors]") {
+    temp_dir dir;
+    const auto path = dir.path / "empty.safetensors";
+    save_safetensors(path, {});
+    const auto raw = read_bytes(path);
+    REQUIRE(raw.size() == 16);
+    CHECK(std::string(reinterpret_cast<const char*>(raw.data() + 8), 8) == "{}      ");
+    const auto f = load_safetensors(path);
+    CHECK(f.tensors.empty());
+    CHECK(f.metadata.empty());
+}
+
+TEST_CASE("parse_safetensors reads bytes in memory and names the given source in errors", "[safetensors]") {
+    const auto good = make_file("{\"w\":" + entry("I64", "[1]", 0, 8) + "}", 8);
+    const auto f = parse_safetensors(good, "in-memory");
+    CHECK(f.get<std::int64_t>("w")(0) == 0x0706050403020100);
+    auto bad = good;
+    bad.push_back(std::byte{0});
+    CHECK_THROWS_WITH(parse_safetensors(bad, "in-memory"),
+                      Contains("in-memory: tensor \"w\": 1 bytes follow"));
+}
+
+TEST_CASE("saving into a folder that does not exist throws and creates nothing", "[safetensors]") {
+    temp_dir dir;
+    const auto folder = dir.path / "missing";
+    try {
+        save_safetensors(folder / "w.safetensors", {{"w", tensor_of<float>({1}, {1})}});
+        FAIL("saved into a folder that does not exist");
+    } catch (const safetensors_error& e) {
+        INFO(e.what());
+        CHECK(e.rule() == safetensors_rule::io);
+        CHECK_THAT(e.what(), Contains("w.safetensors") && Contains("temporary file"));
+    }
+    CHECK_FALSE(std::filesystem::exists(folder));
+    CHECK(dir.entries().empty());
+}
+
+TEST_CASE("a failed save leaves the existing target untouched and no temporary file", "[safetensors]") {
+    temp_dir dir;
+    const auto path = dir.path / "model.safetensors";
+    save_safetensors(path, {{"w", tensor_of<float>({1, 2, 3}, {3})}});
+    const auto before = read_bytes(path);
+
+    SECTION("a tensor whose bytes do not match its shape is refused before anything is written") {
+        tensor bad = tensor_of<float>({1, 2, 3}, {3});
+        bad.shape = {4};
+        try {
+            save_safetensors(path, {{"a", tensor_of<double>({1}, {1})}, {"bad", bad}});
+            FAIL("saved a tensor whose bytes do not match its shape");
+        } catch (const safetensors_error& e) {
+            CHECK(e.rule() == safetensors_rule::byte_size);
+            CHECK(e.key() == "bad");
+            CHECK_THAT(e.what(), Contains("needs 16 bytes but the tensor holds 12"));
+        }
+    }
+    SECTION("the reserved name __metadata__ is refused") {
+        CHECK_THROWS_WITH(save_safetensors(path, {{"__metadata__", tensor_of<float>({1}, {1})}}),
+                          Contains("reserved") && Contains("[safetensors rule: entry]"));
+    }
+    SECTION("a name that is not UTF-8 is refused") {
+        CHECK_THROWS_WITH(save_safetensors(path, {{"w\xff", tensor_of<float>({1}, {1})}}),
+                          Contains("not valid UTF-8"));
+    }
+    CHECK(read_bytes(path) == before);
+    CHECK(dir.entries() == std::vector<std::string>{"model.safetensors"});
+}
+
+TEST_CASE("a save whose final rename fails removes its temporary file", "[safetensors]") {
+    temp_dir dir;
+    const auto target = dir.path / "taken";
+    std::filesystem::create_directories(target / "inside");
+    CHECK_THROWS_WITH(save_safetensors(target, {{"w", tensor_of<float>({1}, {1})}}),
+                      Contains("cannot rename"));
+    CHECK(dir.entries() == std::vector<std::string>{"taken"});
+    CHECK(std::filesystem::is_directory(target / "inside"));
+}
+
+TEST_CASE("a save replaces an existing file completely", "[safetensors]") {
+    temp_dir dir;
+    const auto path = dir.path / "model.safetensors";
+    save_safetensors(path, {{"old", tensor_of<float>(std::vector<float>(100, 1.0f), {100})}});
+    save_safetensors(path, {{"new", tensor_of<std::int64_t>({7}, {1})}});
+    const auto f = load_safetensors(path);
+    CHECK(f.tensors.size() == 1);
+    CHECK(f.get<std::int64_t>("new")(0) == 7);
+    CHECK(dir.entries() == std::vector<std::string>{"model.safetensors"});
+}
+
+TEST_CASE("F16 and BF16 decode to float and double exactly", "[safetensors]") {
+    // Bit patterns with their values worked out by hand from the IEEE layouts.
+    const std::vector<std::uint16_t> f16_bits{0x3C00, 0xC000, 0x3555, 0x7BFF, 0x0001, 0x03FF,
+                                              0x0400, 0x8000, 0x7C00, 0xFC00, 0x7E00};
+    const std::vector<double> f16_values{1.0,
+                                         -2.0,
+                                         0.333251953125,               // 0x155 = 341: (1 + 341/1024) / 4
+                                         65504.0,                      // (2 - 2^-10) * 2^15
+                                         std::ldexp(1.0, -24),         // smallest subnormal
+                                         1023 * std::ldexp(1.0, -24),  // largest subnormal
+                                         std::ldexp(1.0, -14),         // smallest normal
+                                         -0.0,
+                                         std::numeric_limits<double>::infinity(),
+                                         -std::numeric_limits<double>::infinity(),
+                                         std::numeric_limits<double>::quiet_NaN()};
+    const std::vector<std::uint16_t> bf16_bits{0x3F80, 0xC0A0, 0x4049, 0x0001,
+                                               0x7F80, 0xFF7F, 0x7FC0, 0x8000};
+    const std::vector<double> bf16_values{1.0,
+                                          -5.0,
+                                          3.140625,               // 1.5703125 * 2
+                                          std::ldexp(1.0, -133),  // float denormal 2^16 * 2^-149
+                                          std::numeric_limits<double>::infinity(),
+                                          -std::ldexp(255.0, 120),  // -(2 - 2^-7) * 2^127
+                                          std::numeric_limits<double>::quiet_NaN(),
+                                          -0.0};
+    std::string header =
+        "{\"h\":" + entry("F16", "[11]", 0, 22) + ",\"b\":" + entry("BF16", "[2,4]", 22, 38) + "}";
+    std::vector<std::byte> file;
+    append_u64(file, header.size());
+    for (char c : header) file.push_back(static_cast<std::byte>(c));
+    for (const auto* bits : {&f16_bits, &bf16_bits})
+        for (std::uint16_t b : *bits) {
+            file.push_back(static_cast<std::byte>(b & 0xFF));
+            file.push_back(static_cast<std::byte>(b >> 8));
+        }
+    temp_dir dir;
+    const auto path = dir.path / "half.safetensors";
+    write_bytes(path, file);
+    const auto f = load_safetensors(path);
+    CHECK(f.at("h").type == dtype::f16);
+    CHECK(f.at("b").type == dtype::bf16);
+    CHECK(dtype_size(dtype::f16) == 2);
+    CHECK(dtype_name(dtype::bf16) == "BF16");
+
+    const auto require_same = [](double actual, double expected) {
+        INFO(actual << " vs " << expected);
+        if (std::isnan(expected)) {
+            CHECK(std::isnan(actual));
+        } else {
+            CHECK(actual == expected);
+            CHECK(std::signbit(actual) == std::signbit(expected));
+        }
+    };
+    const auto hf = f.get<float>("h");
+    const auto hd = f.get<double>("h");
+    for (std::size_t i = 0; i < f16_values.size(); ++i) {
+        INFO("F16 0x" << std::hex << f16_bits[i]);
+        require_same(hf(i), f16_values[i]);
+        require_same(hd(i), f16_values[i]);
+    }
+    const auto bf = f.get<float>("b");
+    const auto bd = f.get<double>("b");
+    REQUIRE(bd.dimension() == 2);
+    for (std::size_t i = 0; i < bf16_values.size(); ++i) {
+        INFO("BF16 0x" << std::hex << bf16_bits[i]);
+        require_same(bf.data()[i], bf16_values[i]);
+        require_same(bd.data()[i], bf16_values[i]);
+    }
+    CHECK_THROWS_WITH(f.get<std::int64_t>("h"), Contains("F16") && Contains("dtype_mismatch"));
+}
+
+TEST_CASE("a file written by the fixture script loads", "[safetensors][fixtures]") {
+    const auto f = katachi::test::load_fixture_file("io.safetensors");
+    CHECK(f.metadata.at("module") == "fixtures_io");
+    CHECK(f.tensors.size() == 4);
+
+    const auto a = katachi::test::fixture<float>(f, "arange_f32");
+    REQUIRE(dims(a) == std::vector<std::size_t>{2, 3, 4});
+    for (std::size_t i = 0; i < a.size(); ++i) CHECK(a.data()[i] == static_cast<float>(i) / 8.0f);
+
+    const auto d = katachi::test::fixture<double>(f, "values_f64");
+    REQUIRE(dims(d) == std::vector<std::size_t>{2, 3});
+    CHECK(d(0, 0) == 1.0 / 3.0);
+    CHECK(d(0, 1) == -2.5);
+    CHECK(d(0, 2) == std::numeric_limits<double>::denorm_min());
+    CHECK(d(1, 0) == 1e300);
+    CHECK((d(1, 1) == 0.0 && std::signbit(d(1, 1))));
+    CHECK(d(1, 2) == 0.1);
+
+    const auto i = katachi::test::fixture<std::int64_t>(f, "values_i64");
+    using ilim = std::numeric_limits<std::int64_t>;
+    CHECK(i == xt::xarray<std::int64_t>{ilim::min(), -1, 0, 1, (std::int64_t{1} << 62) + 1, ilim::max()});
+
+    const auto e = katachi::test::fixture<float>(f, "empty_f32");
+    CHECK(dims(e) == std::vector<std::size_t>{3, 0});
+    CHECK(f.at("empty_f32").bytes.empty());
 }
