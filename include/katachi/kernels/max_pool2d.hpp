@@ -1,0 +1,154 @@
+// katachi/kernels/max_pool2d.hpp: 2-d max pooling over NCHW batches, forward and backward.
+//
+// The forward also returns, for every output element, where its maximum came from: the flat index
+// h * W + w inside its own input plane, as PyTorch's max_pool2d(return_indices=True) does. Padding
+// counts as -inf. Within a window the first maximum in row-major order wins; a NaN counts as the
+// maximum (it propagates). The backward scatters each output gradient to that index, adding where
+// windows overlap.
+//
+// The input must be a batch, rank 4 [N, C, H, W]; a single image [C, H, W] needs a leading 1.
+// A stride of {0, 0} means "equal to the kernel size" (PyTorch's default); a stride with one zero
+// is an error (katachi::shape_arithmetic_error, rule zero_stride).
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <katachi/kernels/common.hpp>
+#include <katachi/kernels/pool_common.hpp>
+#include <katachi/shape.hpp>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+
+namespace katachi::kernels {
+
+struct max_pool2d_options {
+    std::array<std::size_t, 2> kernel_size{2, 2};
+    std::array<std::size_t, 2> stride{0, 0};  // {0, 0} means equal to kernel_size
+    std::array<std::size_t, 2> padding{0, 0};
+    std::array<std::size_t, 2> dilation{1, 1};
+    bool ceil_mode = false;
+};
+
+// [N, C, Ho, Wo] for an input of shape `x_shape` (any sequence of sizes, e.g. x.shape()).
+template <class S>
+std::array<std::size_t, 4> max_pool2d_output_shape(const S& x_shape, const max_pool2d_options& opts = {}) {
+    const auto stride = detail::pooling_stride(opts.stride, opts.kernel_size);
+    auto out = detail::pooling_input_dims("max_pool2d", x_shape);
+    for (std::size_t k = 0; k < 2; ++k)
+        out[2 + k] = pool_output_size("max_pool2d", {.input = out[2 + k],
+                                                     .kernel = opts.kernel_size[k],
+                                                     .stride = stride[k],
+                                                     .padding = opts.padding[k],
+                                                     .dilation = opts.dilation[k],
+                                                     .ceil_mode = opts.ceil_mode});
+    return out;
+}
+
+// y[n, c, i, j] = max over the dilated window at (i s0 - p0, j s1 - p1); indices as described above.
+template <class X, class Y, class I>
+void max_pool2d_forward(const X& x, Y&& y, I&& indices, const max_pool2d_options& opts = {}) {
+    using T = typename std::remove_cvref_t<X>::value_type;
+    static_assert(std::is_floating_point_v<T>, "max_pool2d_forward: x must hold float or double");
+    static_assert(std::is_same_v<typename std::remove_cvref_t<Y>::value_type, T>,
+                  "max_pool2d_forward: y must hold the same scalar type as x");
+    static_assert(std::is_same_v<typename std::remove_cvref_t<I>::value_type, std::int64_t>,
+                  "max_pool2d_forward: indices must hold std::int64_t");
+    constexpr const char* op = "max_pool2d_forward";
+    detail::require_pooling_batch(op, "x", x);
+    const auto out = max_pool2d_output_shape(x.shape(), opts);
+    detail::require_shape(op, "y", y, {out[0], out[1], out[2], out[3]});
+    detail::require_shape(op, "indices", indices, {out[0], out[1], out[2], out[3]});
+
+    const auto stride = detail::pooling_stride(opts.stride, opts.kernel_size);
+    const auto H = static_cast<std::ptrdiff_t>(x.shape()[2]);
+    const auto W = static_cast<std::ptrdiff_t>(x.shape()[3]);
+    const auto Ho = static_cast<std::ptrdiff_t>(out[2]), Wo = static_cast<std::ptrdiff_t>(out[3]);
+    const auto sh = static_cast<std::ptrdiff_t>(stride[0]), sw = static_cast<std::ptrdiff_t>(stride[1]);
+    const auto ph = static_cast<std::ptrdiff_t>(opts.padding[0]),
+               pw = static_cast<std::ptrdiff_t>(opts.padding[1]);
+    const auto dh = static_cast<std::ptrdiff_t>(opts.dilation[0]),
+               dw = static_cast<std::ptrdiff_t>(opts.dilation[1]);
+    const auto kh = static_cast<std::ptrdiff_t>(opts.kernel_size[0]);
+    const auto kw = static_cast<std::ptrdiff_t>(opts.kernel_size[1]);
+
+    const T* xp = detail::data_of(x);
+    T* yp = detail::data_of(y);
+    std::int64_t* ip = detail::data_of(indices);
+    const std::size_t planes = out[0] * out[1];
+    for (std::size_t plane = 0; plane < planes; ++plane) {
+        const T* in = xp + plane * static_cast<std::size_t>(H * W);
+        for (std::ptrdiff_t i = 0; i < Ho; ++i) {
+            // Rows of the window inside the input: h0, h0 + dh, ... below h1.
+            std::ptrdiff_t h0 = i * sh - ph;
+            const std::ptrdiff_t h1 = std::min(h0 + (kh - 1) * dh + 1, H);
+            while (h0 < 0) h0 += dh;
+            for (std::ptrdiff_t j = 0; j < Wo; ++j) {
+                std::ptrdiff_t w0 = j * sw - pw;
+                const std::ptrdiff_t w1 = std::min(w0 + (kw - 1) * dw + 1, W);
+                while (w0 < 0) w0 += dw;
+                T best = -std::numeric_limits<T>::infinity();
+                std::ptrdiff_t best_at = h0 * W + w0;
+                for (std::ptrdiff_t h = h0; h < h1; h += dh) {
+                    const T* row = in + h * W;
+                    for (std::ptrdiff_t w = w0; w < w1; w += dw) {
+                        const T v = row[w];
+                        if (v > best || std::isnan(v)) {
+                            best = v;
+                            best_at = h * W + w;
+                        }
+                    }
+                }
+                *yp++ = best;
+                *ip++ = static_cast<std::int64_t>(best_at);
+            }
+        }
+    }
+}
+
+// dx[n, c, indices[n, c, i, j]] += dy[n, c, i, j]; dx (shape of the forward's x) is cleared first
+// unless mode is write::accumulate. Passing `none` for dx computes nothing. An index outside the
+// input plane throws std::out_of_range, leaving dx partly written.
+template <class DY, class I, class DX>
+void max_pool2d_backward(const DY& dy, const I& indices, DX&& dx, write mode = write::overwrite) {
+    using T = typename std::remove_cvref_t<DY>::value_type;
+    static_assert(std::is_floating_point_v<T>, "max_pool2d_backward: dy must hold float or double");
+    static_assert(std::is_same_v<typename std::remove_cvref_t<I>::value_type, std::int64_t>,
+                  "max_pool2d_backward: indices must hold std::int64_t");
+    constexpr const char* op = "max_pool2d_backward";
+    detail::require_pooling_batch(op, "dy", dy);
+    detail::require_same_shape(op, "indices", indices, "dy", dy);
+    if constexpr (!is_none_v<DX>) {
+        static_assert(std::is_same_v<typename std::remove_cvref_t<DX>::value_type, T>,
+                      "max_pool2d_backward: dx must hold the same scalar type as dy");
+        detail::require_pooling_batch(op, "dx", dx);
+        detail::require_same_planes(op, dx, dy);
+        const std::size_t plane_in = dx.shape()[2] * dx.shape()[3];
+        const std::size_t plane_out = dy.shape()[2] * dy.shape()[3];
+        const std::size_t planes = dy.shape()[0] * dy.shape()[1];
+        const T* gp = detail::data_of(dy);
+        const std::int64_t* ip = detail::data_of(indices);
+        T* dp = detail::data_of(dx);
+        if (mode == write::overwrite)
+            for (std::size_t k = 0; k < planes * plane_in; ++k) dp[k] = T(0);
+        for (std::size_t plane = 0; plane < planes; ++plane) {
+            T* dst = dp + plane * plane_in;
+            for (std::size_t k = 0; k < plane_out; ++k) {
+                const std::int64_t at = ip[k];
+                if (at < 0 || static_cast<std::size_t>(at) >= plane_in)
+                    throw std::out_of_range(std::string(op) + ": index " + std::to_string(at) +
+                                            " lies outside the input plane of " + std::to_string(plane_in) +
+                                            " elements (dx has shape " + detail::shape_text(dx) + ")");
+                dst[at] += gp[k];
+            }
+            gp += plane_out;
+            ip += plane_out;
+        }
+    }
+}
+
+}  // namespace katachi::kernels

@@ -1,0 +1,226 @@
+// max_pool2d: finite-difference checks of the backward in float64, PyTorch fixtures (values,
+// indices, gradients, ties), and the errors a caller can run into.
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cstdint>
+#include <katachi/kernels/max_pool2d.hpp>
+#include <numeric>
+#include <random>
+#include <vector>
+#include <xtensor/xadapt.hpp>
+#include <xtensor/xarray.hpp>
+#include <xtensor/xtensor.hpp>
+
+#include "support/fixtures.hpp"
+#include "support/gradcheck.hpp"
+
+using namespace katachi;
+using namespace katachi::kernels;
+
+namespace {
+
+// A shuffled ramp: all values distinct and 0.01 apart, so no window has a tie that a step of
+// 1e-6 could flip.
+xt::xarray<double> distinct_values(std::vector<std::size_t> shape, std::uint32_t seed) {
+    xt::xarray<double> a = xt::zeros<double>(shape);
+    std::vector<double> v(a.size());
+    std::iota(v.begin(), v.end(), 0.0);
+    std::shuffle(v.begin(), v.end(), std::mt19937(seed));
+    for (std::size_t i = 0; i < v.size(); ++i)
+        a.data()[i] = 0.01 * v[i] - 0.005 * static_cast<double>(v.size());
+    return a;
+}
+
+template <class S>
+std::vector<std::size_t> dims(const S& s) {
+    return {s.begin(), s.end()};
+}
+
+void check_gradient(const std::vector<std::size_t>& shape, const max_pool2d_options& o, std::uint32_t seed) {
+    xt::xarray<double> x = distinct_values(shape, seed);
+    const auto out = max_pool2d_output_shape(x.shape(), o);
+    xt::xarray<double> y = xt::zeros<double>(out);
+    xt::xarray<std::int64_t> idx = xt::zeros<std::int64_t>(out);
+    const xt::xarray<double> r = test::random_array(dims(out), seed + 1);
+    auto loss = [&] {
+        max_pool2d_forward(x, y, idx, o);
+        return test::weighted_sum(y, r);
+    };
+    const xt::xarray<double> numeric = test::numeric_gradient(loss, x);
+    max_pool2d_forward(x, y, idx, o);
+    xt::xarray<double> dx = xt::zeros<double>(x.shape());
+    max_pool2d_backward(r, idx, dx);
+    KATACHI_CHECK_GRADIENT(dx, numeric);
+}
+
+void check_against_pytorch(const std::string& name, const max_pool2d_options& o) {
+    const auto file = test::load_fixture_file("pool.safetensors");
+    const xt::xarray<float> x = test::fixture<float>(file, name + ".x");
+    const auto out = max_pool2d_output_shape(x.shape(), o);
+    xt::xarray<float> y = xt::zeros<float>(out);
+    xt::xarray<std::int64_t> idx = xt::zeros<std::int64_t>(out);
+    max_pool2d_forward(x, y, idx, o);
+    test::require_allclose(y, test::fixture<float>(file, name + ".y"));
+    const xt::xarray<std::int64_t> expected_idx = test::fixture<std::int64_t>(file, name + ".indices");
+    REQUIRE(idx.shape() == expected_idx.shape());
+    CHECK((idx == expected_idx));
+    xt::xarray<float> dx = xt::zeros<float>(x.shape());
+    max_pool2d_backward(test::fixture<float>(file, name + ".dy"), idx, dx);
+    test::require_allclose(dx, test::fixture<float>(file, name + ".dx"));
+}
+
+const max_pool2d_options s2_p1_d2{
+    .kernel_size = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .dilation = {2, 2}};
+const max_pool2d_options s2_p1_ceil{
+    .kernel_size = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .ceil_mode = true};
+const max_pool2d_options k2x3_default_stride_ceil{
+    .kernel_size = {2, 3}, .padding = {1, 1}, .ceil_mode = true};
+const max_pool2d_options ties_s1_p1{.kernel_size = {3, 3}, .stride = {1, 1}, .padding = {1, 1}};
+
+}  // namespace
+
+TEST_CASE("max_pool2d backward matches finite differences with stride 2, padding 1, dilation 2 on 17x15",
+          "[max_pool2d]") {
+    check_gradient({2, 3, 17, 15}, s2_p1_d2, 11);
+}
+
+TEST_CASE("max_pool2d backward matches finite differences in ceil mode, with the last window overhanging",
+          "[max_pool2d]") {
+    check_gradient({2, 2, 17, 15}, s2_p1_ceil, 12);
+    check_gradient({1, 2, 17, 15}, k2x3_default_stride_ceil, 13);
+}
+
+TEST_CASE("max_pool2d backward adds up gradients where stride-1 windows overlap", "[max_pool2d]") {
+    check_gradient({2, 2, 9, 7}, {.kernel_size = {3, 2}, .stride = {1, 1}, .padding = {1, 1}}, 14);
+}
+
+TEST_CASE("max_pool2d matches PyTorch with stride 2, padding 1, dilation 2", "[max_pool2d]") {
+    check_against_pytorch("max_s2_p1_d2", s2_p1_d2);
+}
+
+TEST_CASE("max_pool2d matches PyTorch in ceil mode and with the default stride", "[max_pool2d]") {
+    check_against_pytorch("max_s2_p1_ceil", s2_p1_ceil);
+    check_against_pytorch("max_k2x3_default_stride_ceil", k2x3_default_stride_ceil);
+}
+
+TEST_CASE("max_pool2d picks the same maximum as PyTorch among ties", "[max_pool2d]") {
+    check_against_pytorch("max_ties_s1_p1", ties_s1_p1);
+}
+
+TEST_CASE("max_pool2d takes the first window position, row-major, when all values are equal",
+          "[max_pool2d]") {
+    const xt::xarray<float> x = xt::ones<float>({1, 1, 5, 6});
+    xt::xarray<float> y = xt::zeros<float>({1, 1, 5, 6});
+    xt::xarray<std::int64_t> idx = xt::zeros<std::int64_t>({1, 1, 5, 6});
+    max_pool2d_forward(x, y, idx, ties_s1_p1);
+    for (std::int64_t i = 0; i < 5; ++i)
+        for (std::int64_t j = 0; j < 6; ++j) {
+            INFO("output (" << i << ", " << j << ")");
+            CHECK(idx(0, 0, i, j) == std::max<std::int64_t>(i - 1, 0) * 6 + std::max<std::int64_t>(j - 1, 0));
+        }
+    CHECK((y == x));
+}
+
+TEST_CASE("max_pool2d propagates a NaN in its window", "[max_pool2d]") {
+    xt::xarray<double> x = distinct_values({1, 1, 4, 4}, 3);
+    x(0, 0, 1, 2) = std::numeric_limits<double>::quiet_NaN();
+    xt::xarray<double> y = xt::zeros<double>({1, 1, 2, 2});
+    xt::xarray<std::int64_t> idx = xt::zeros<std::int64_t>({1, 1, 2, 2});
+    max_pool2d_forward(x, y, idx, {});
+    CHECK(std::isnan(y(0, 0, 0, 1)));
+    CHECK(idx(0, 0, 0, 1) == 1 * 4 + 2);
+    CHECK_FALSE(std::isnan(y(0, 0, 0, 0)));
+    CHECK_FALSE(std::isnan(y(0, 0, 1, 1)));
+}
+
+TEST_CASE("max_pool2d backward in accumulate mode adds to the existing gradient", "[max_pool2d]") {
+    const xt::xarray<double> x = distinct_values({2, 2, 17, 15}, 21);
+    const auto out = max_pool2d_output_shape(x.shape(), s2_p1_d2);
+    xt::xarray<double> y = xt::zeros<double>(out);
+    xt::xarray<std::int64_t> idx = xt::zeros<std::int64_t>(out);
+    max_pool2d_forward(x, y, idx, s2_p1_d2);
+    const xt::xarray<double> dy = test::random_array(dims(out), 22);
+    xt::xarray<double> fresh = test::random_array(dims(x.shape()), 23);
+    max_pool2d_backward(dy, idx, fresh);
+    const xt::xarray<double> before = test::random_array(dims(x.shape()), 24);
+    xt::xarray<double> acc = before;
+    max_pool2d_backward(dy, idx, acc, write::accumulate);
+    CHECK(xt::allclose(acc, before + fresh, 0.0, 1e-15));
+}
+
+TEST_CASE("max_pool2d writes into fixed-rank containers and non-owning adaptors", "[max_pool2d]") {
+    const xt::xarray<double> x = distinct_values({2, 3, 17, 15}, 31);
+    const auto out = max_pool2d_output_shape(x.shape(), s2_p1_d2);
+    xt::xarray<double> y_ref = xt::zeros<double>(out);
+    xt::xarray<std::int64_t> idx_ref = xt::zeros<std::int64_t>(out);
+    max_pool2d_forward(x, y_ref, idx_ref, s2_p1_d2);
+
+    std::vector<double> y_storage(y_ref.size(), -1.0);
+    xt::xtensor<std::int64_t, 4> idx = xt::zeros<std::int64_t>(out);
+    max_pool2d_forward(x, xt::adapt(y_storage.data(), y_storage.size(), xt::no_ownership(), out), idx,
+                       s2_p1_d2);
+    CHECK(std::equal(y_storage.begin(), y_storage.end(), y_ref.begin()));
+    CHECK((idx == idx_ref));
+}
+
+TEST_CASE("max_pool2d rejects inputs that are not a batch of rank 4, naming the kernel and the shape",
+          "[max_pool2d][errors]") {
+    xt::xarray<float> y = xt::zeros<float>({1, 1, 8, 7});
+    xt::xarray<std::int64_t> idx = xt::zeros<std::int64_t>({1, 1, 8, 7});
+    const xt::xarray<float> rank1 = xt::zeros<float>({17});
+    CHECK_THROWS_AS(max_pool2d_forward(rank1, y, idx), shape_mismatch);
+    CHECK_THROWS_WITH(max_pool2d_forward(rank1, y, idx), Catch::Contains("max_pool2d_forward") &&
+                                                             Catch::Contains("[17]") &&
+                                                             Catch::Contains("rank 4, [N, C, H, W]"));
+    const xt::xarray<float> rank3 = xt::zeros<float>({1, 17, 15});
+    CHECK_THROWS_WITH(max_pool2d_forward(rank3, y, idx), Catch::Contains("max_pool2d_forward") &&
+                                                             Catch::Contains("[1, 17, 15]") &&
+                                                             Catch::Contains("leading batch dimension"));
+    CHECK_THROWS_WITH(max_pool2d_output_shape(rank3.shape(), {}),
+                      Catch::Contains("max_pool2d") && Catch::Contains("[1, 17, 15]"));
+    CHECK_THROWS_AS(
+        max_pool2d_backward(rank3, xt::xarray<std::int64_t>(xt::zeros<std::int64_t>({1, 17, 15})), y),
+        shape_mismatch);
+}
+
+TEST_CASE("max_pool2d rejects a zero stride and a window larger than the padded input",
+          "[max_pool2d][errors]") {
+    const xt::xarray<float> x = xt::zeros<float>({1, 1, 17, 15});
+    xt::xarray<float> y = xt::zeros<float>({1, 1, 8, 7});
+    xt::xarray<std::int64_t> idx = xt::zeros<std::int64_t>({1, 1, 8, 7});
+    try {
+        max_pool2d_forward(x, y, idx, {.kernel_size = {2, 2}, .stride = {2, 0}});
+        FAIL("no exception");
+    } catch (const shape_arithmetic_error& e) {
+        CHECK(e.rule() == size_error::zero_stride);
+        CHECK_THAT(e.what(), Catch::Contains("max_pool2d") && Catch::Contains("stride 0"));
+    }
+    CHECK_THROWS_AS(max_pool2d_output_shape(std::vector<std::size_t>{1, 1, 2, 2}, {.kernel_size = {3, 3}}),
+                    shape_arithmetic_error);
+}
+
+TEST_CASE("max_pool2d rejects output buffers of the wrong shape", "[max_pool2d][errors]") {
+    const xt::xarray<float> x = xt::zeros<float>({2, 1, 17, 15});
+    xt::xarray<float> y = xt::zeros<float>({2, 1, 8, 8});  // floor mode gives 8 x 7
+    xt::xarray<float> y_ok = xt::zeros<float>({2, 1, 8, 7});
+    xt::xarray<std::int64_t> idx = xt::zeros<std::int64_t>({2, 1, 8, 7});
+    xt::xarray<std::int64_t> idx_bad = xt::zeros<std::int64_t>({2, 8, 7});
+    CHECK_THROWS_WITH(max_pool2d_forward(x, y, idx),
+                      Catch::Contains("max_pool2d_forward: y has shape [2, 1, 8, 8], "
+                                      "expected [2, 1, 8, 7]"));
+    CHECK_THROWS_WITH(max_pool2d_forward(x, y_ok, idx_bad), Catch::Contains("indices has shape [2, 8, 7]"));
+    xt::xarray<float> dx_bad = xt::zeros<float>({2, 3, 17, 15});
+    CHECK_THROWS_WITH(max_pool2d_backward(y_ok, idx, dx_bad), Catch::Contains("batch and channel sizes"));
+}
+
+TEST_CASE("max_pool2d backward rejects an index outside the input plane", "[max_pool2d][errors]") {
+    const xt::xarray<float> dy = xt::ones<float>({1, 1, 2, 2});
+    xt::xarray<std::int64_t> idx = xt::zeros<std::int64_t>({1, 1, 2, 2});
+    idx(0, 0, 1, 1) = 16;
+    xt::xarray<float> dx = xt::zeros<float>({1, 1, 4, 4});
+    CHECK_THROWS_AS(max_pool2d_backward(dy, idx, dx), std::out_of_range);
+    idx(0, 0, 1, 1) = 15;
+    max_pool2d_backward(dy, idx, dx);
+    CHECK(dx(0, 0, 0, 0) == 3.0f);
+    CHECK(dx(0, 0, 3, 3) == 1.0f);
+}
