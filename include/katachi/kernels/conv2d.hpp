@@ -120,6 +120,7 @@ void conv2d_forward(const X& x, const W& w, const B& b, Y&& y, const conv2d_opti
                   "conv2d: the scalar must be float or double");
     static_assert(detail::scalar_fits<T, W>() && detail::scalar_fits<T, B>() && detail::scalar_fits<T, Y>(),
                   "conv2d: x, w, b and y must hold the same scalar type");
+    static_assert(detail::writable<Y>(), "conv2d: y must be writable (not const)");
     detail::require_rank("conv2d", "x", x, 4);
     detail::require_rank("conv2d", "w", w, 4);
     const detail::conv_geometry g = detail::conv2d_geometry_of(x.shape(), w.shape(), opts);
@@ -140,6 +141,8 @@ void conv2d_backward(const X& x, const W& w, const DY& dy, DX&& dx, DW&& dw, DB&
                       detail::scalar_fits<T, DX>() && detail::scalar_fits<T, DW>() &&
                       detail::scalar_fits<T, DB>(),
                   "conv2d: x, w, dy and the gradients must hold the same scalar type");
+    static_assert(detail::writable<DX>() && detail::writable<DW>() && detail::writable<DB>(),
+                  "conv2d: dx, dw and db must each be writable (not const) or none");
     detail::require_rank("conv2d", "x", x, 4);
     detail::require_rank("conv2d", "w", w, 4);
     const detail::conv_geometry g = detail::conv2d_geometry_of(x.shape(), w.shape(), opts);

@@ -20,6 +20,7 @@
 #include <span>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "katachi/kernels/common.hpp"
@@ -38,6 +39,15 @@ constexpr bool scalar_fits() {
         return true;
     else
         return std::is_same_v<scalar_t<E>, T>;
+}
+
+// True when E is `none` or a tensor whose elements can be written (an output, not a const input).
+template <class E>
+constexpr bool writable() {
+    if constexpr (is_none_v<E>)
+        return true;
+    else
+        return !std::is_const_v<std::remove_pointer_t<decltype(data_of(std::declval<E&>()))>>;
 }
 
 template <class Shape>

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <type_traits>
+#include <utility>
 
 #include "katachi/kernels/common.hpp"
 #include "katachi/kernels/gemm.hpp"
@@ -28,6 +29,15 @@ constexpr bool linear_scalar_fits() {
         return std::is_same_v<linear_scalar_t<E>, T>;
 }
 
+// True when E is `none` or a tensor whose elements can be written (an output, not a const input).
+template <class E>
+constexpr bool linear_writable() {
+    if constexpr (is_none_v<E>)
+        return true;
+    else
+        return !std::is_const_v<std::remove_pointer_t<decltype(data_of(std::declval<E&>()))>>;
+}
+
 }  // namespace detail
 
 template <tensor_like X, tensor_like W, class B, tensor_like Y>
@@ -38,6 +48,7 @@ void linear_forward(const X& x, const W& w, const B& b, Y&& y) {
     static_assert(detail::linear_scalar_fits<T, W>() && detail::linear_scalar_fits<T, B>() &&
                       detail::linear_scalar_fits<T, Y>(),
                   "linear: x, w, b and y must hold the same scalar type");
+    static_assert(detail::linear_writable<Y>(), "linear: y must be writable (not const)");
     detail::require_rank("linear", "x", x, 2);
     detail::require_rank("linear", "w", w, 2);
     const std::size_t batch = x.shape()[0], in = x.shape()[1], out = w.shape()[0];
@@ -65,6 +76,9 @@ void linear_backward(const X& x, const W& w, const DY& dy, DX&& dx, DW&& dw, DB&
                       detail::linear_scalar_fits<T, DX>() && detail::linear_scalar_fits<T, DW>() &&
                       detail::linear_scalar_fits<T, DB>(),
                   "linear: x, w, dy and the gradients must hold the same scalar type");
+    static_assert(
+        detail::linear_writable<DX>() && detail::linear_writable<DW>() && detail::linear_writable<DB>(),
+        "linear: dx, dw and db must each be writable (not const) or none");
     detail::require_rank("linear", "x", x, 2);
     detail::require_rank("linear", "w", w, 2);
     const std::size_t batch = x.shape()[0], in = x.shape()[1], out = w.shape()[0];
