@@ -63,6 +63,12 @@ TEST_CASE("nll_loss with write::accumulate adds to the gradient buffer", "[nll_l
     CHECK(xt::sum(dlog_probs)() == 9.0);
 }
 
+TEST_CASE("nll_loss backward into none computes nothing", "[nll_loss]") {
+    const xt::xarray<std::int64_t> target = {1, 0, 2};
+    CHECK_NOTHROW(k::nll_loss_backward(target, 3.0, k::none));
+    CHECK_NOTHROW(k::nll_loss_backward(target, 3.0, k::none, -100, k::write::accumulate));
+}
+
 TEST_CASE("nll_loss rejects bad targets naming the sample and value, and mismatched shapes",
           "[nll_loss][errors]") {
     const xt::xarray<float> log_probs = xt::zeros<float>({3, 4});

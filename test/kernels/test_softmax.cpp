@@ -70,6 +70,9 @@ TEST_CASE("softmax sums to one along its dim, in place, and a negative dim count
     CHECK(xt::allclose(sums, xt::ones<double>(sums.shape()), 1e-14, 1e-14));
     CHECK((y == softmax_of(x, 1)));
     CHECK((softmax_of(x, -3) == softmax_of(x, 0)));
+    const xt::xarray<double> scalar = 4.0;
+    REQUIRE(scalar.dimension() == 0);
+    CHECK(softmax_of(scalar, -1)() == 1.0);
 }
 
 TEST_CASE("softmax with write::accumulate adds to the gradient buffer", "[softmax]") {
