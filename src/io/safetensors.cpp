@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <bit>
 #include <cerrno>
@@ -469,13 +470,16 @@ template xt::xarray<float> safetensors_file::get<float>(const std::string&) cons
 template xt::xarray<double> safetensors_file::get<double>(const std::string&) const;
 template xt::xarray<std::int64_t> safetensors_file::get<std::int64_t>(const std::string&) const;
 
-safetensors_file parse_safetensors(std::span<const std::byte> bytes, const std::string& name) {
-    if (bytes.size() < 8)
+namespace {
+
+// Checks the 8-byte header length (nullptr when the file is shorter) against the file's size.
+std::uint64_t check_header_length(const std::byte* length_bytes, std::uint64_t file_size,
+                                  const std::string& name) {
+    if (!length_bytes || file_size < 8)
         fail(name, "", rule::header_length,
-             "the file has " + std::to_string(bytes.size()) + " bytes, too few for the 8-byte header length");
+             "the file has " + std::to_string(file_size) + " bytes, too few for the 8-byte header length");
     std::uint64_t n = 0;
-    std::memcpy(&n, bytes.data(), 8);
-    const std::uint64_t after_length = bytes.size() - 8;
+    std::memcpy(&n, length_bytes, 8);
     if (n < 2)
         fail(name, "", rule::header_length,
              "the header length is " + std::to_string(n) +
@@ -484,37 +488,61 @@ safetensors_file parse_safetensors(std::span<const std::byte> bytes, const std::
         fail(name, "", rule::header_length,
              "the header length " + std::to_string(n) + " exceeds katachi's limit of " +
                  std::to_string(max_header_length) + " bytes");
-    if (n > after_length)
+    if (n > file_size - 8)
         fail(name, "", rule::header_length,
              "the header length " + std::to_string(n) + " runs past the end of the file, which has " +
-                 std::to_string(after_length) + " bytes after the length");
+                 std::to_string(file_size - 8) + " bytes after the length");
+    return n;
+}
 
-    const std::string_view text(reinterpret_cast<const char*>(bytes.data() + 8), static_cast<std::size_t>(n));
-    const json header = parse_header(text, name);
-
-    safetensors_file out;
-    out.file = name;
+// A header that broke no rule: its metadata, and its entries sorted by offset, ready to be filled.
+struct checked_header {
+    metadata_map metadata;
     std::vector<entry_info> entries;
+};
+
+checked_header check_header(std::string_view text, std::uint64_t data_length, const std::string& name) {
+    const json header = parse_header(text, name);
+    checked_header out;
     for (const auto& [key, value] : header.items()) {
         if (key == "__metadata__")
             out.metadata = read_metadata(value, name);
         else
-            entries.push_back(read_entry(key, value, name));
+            out.entries.push_back(read_entry(key, value, name));
     }
-    const std::uint64_t data_length = after_length - n;
-    check_layout(entries, data_length, name);
+    check_layout(out.entries, data_length, name);
+    return out;
+}
 
+tensor empty_tensor(const entry_info& e) {
+    tensor t;
+    t.type = e.type;
+    t.shape = e.shape;
+    return t;
+}
+
+}  // namespace
+
+safetensors_file parse_safetensors(std::span<const std::byte> bytes, const std::string& name) {
+    const std::uint64_t n =
+        check_header_length(bytes.size() >= 8 ? bytes.data() : nullptr, bytes.size(), name);
+    const std::string_view text(reinterpret_cast<const char*>(bytes.data() + 8), static_cast<std::size_t>(n));
+    checked_header header = check_header(text, bytes.size() - 8 - n, name);
+
+    safetensors_file out;
+    out.file = name;
+    out.metadata = std::move(header.metadata);
     const std::byte* data = bytes.data() + 8 + n;
-    for (entry_info& e : entries) {
-        tensor t;
-        t.type = e.type;
-        t.shape = std::move(e.shape);
+    for (const entry_info& e : header.entries) {
+        tensor t = empty_tensor(e);
         t.bytes.assign(data + e.begin, data + e.end);
-        out.tensors.emplace(std::move(e.key), std::move(t));
+        out.tensors.emplace(e.key, std::move(t));
     }
     return out;
 }
 
+// Reads the header first and then each tensor straight into its own buffer, never the whole file
+// at once.
 safetensors_file load_safetensors(const std::filesystem::path& path) {
     const std::string name = path.string();
     std::error_code ec;
@@ -526,13 +554,34 @@ safetensors_file load_safetensors(const std::filesystem::path& path) {
     if (!in)
         fail(name, "", rule::io, std::string("cannot open the file for reading: ") + std::strerror(errno));
     in.seekg(0, std::ios::end);
-    const std::streamoff size = in.tellg();
+    const std::streamoff end = in.tellg();
     in.seekg(0, std::ios::beg);
-    if (size < 0 || !in) fail(name, "", rule::io, "cannot determine the file's size");
-    std::vector<std::byte> bytes(static_cast<std::size_t>(size));
-    if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size))
-        fail(name, "", rule::io, "reading " + std::to_string(size) + " bytes failed");
-    return parse_safetensors(bytes, name);
+    if (end < 0 || !in) fail(name, "", rule::io, "cannot determine the file's size");
+    const auto size = static_cast<std::uint64_t>(end);
+    const auto read = [&](void* dst, std::uint64_t count, const std::string& key) {
+        if (count > 0 && !in.read(static_cast<char*>(dst), static_cast<std::streamsize>(count)))
+            fail(name, key, rule::io,
+                 "reading " + std::to_string(count) +
+                     " bytes failed (was the file changed while being read?)");
+    };
+
+    std::array<std::byte, 8> length{};
+    if (size >= 8) read(length.data(), 8, "");
+    const std::uint64_t n = check_header_length(size >= 8 ? length.data() : nullptr, size, name);
+    std::string text(static_cast<std::size_t>(n), '\0');
+    read(text.data(), n, "");
+    checked_header header = check_header(text, size - 8 - n, name);
+
+    safetensors_file out;
+    out.file = name;
+    out.metadata = std::move(header.metadata);
+    for (const entry_info& e : header.entries) {  // sorted by offset and contiguous: read in order
+        tensor t = empty_tensor(e);
+        t.bytes.resize(static_cast<std::size_t>(e.end - e.begin));
+        read(t.bytes.data(), t.bytes.size(), e.key);
+        out.tensors.emplace(e.key, std::move(t));
+    }
+    return out;
 }
 
 namespace {

@@ -10,6 +10,7 @@
 #include <initializer_list>
 #include <katachi/io/safetensors.hpp>
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -577,4 +578,51 @@ TEST_CASE("a file written by the fixture script loads", "[safetensors][fixtures]
     const auto e = katachi::test::fixture<float>(f, "empty_f32");
     CHECK(dims(e) == std::vector<std::size_t>{3, 0});
     CHECK(f.at("empty_f32").bytes.empty());
+}
+
+TEST_CASE("random corruptions of a valid file either load consistently or throw safetensors_error",
+          "[safetensors]") {
+    tensor_map m;
+    m["a"] = tensor_of<float>({1, 2, 3, 4, 5, 6}, {2, 3});
+    m["b"] = tensor_of<std::int64_t>({7, 8}, {2});
+    m["c"] = tensor_of<double>({}, {0, 4});
+    temp_dir dir;
+    const auto path = dir.path / "valid.safetensors";
+    save_safetensors(path, m, {{"k", "v"}});
+    const auto valid = read_bytes(path);
+    std::mt19937 rng(12345);
+    std::size_t loaded = 0, refused = 0;
+    for (int round = 0; round < 3000; ++round) {
+        auto bytes = valid;
+        const int edits = 1 + static_cast<int>(rng() % 3);
+        for (int k = 0; k < edits; ++k) {
+            const std::size_t at = rng() % bytes.size();
+            switch (rng() % 4) {
+                case 0:
+                    bytes[at] = static_cast<std::byte>(rng() & 0xFF);
+                    break;  // any byte
+                case 1:
+                    bytes[at] = static_cast<std::byte>("{}[]\",:0123456789 "[rng() % 19]);
+                    break;  // JSON-ish
+                case 2:
+                    bytes.resize(at);
+                    break;  // truncate
+                case 3:
+                    bytes.insert(bytes.begin() + static_cast<std::ptrdiff_t>(at), std::byte{'1'});
+                    break;
+            }
+            if (bytes.empty()) break;
+        }
+        try {
+            const auto f = parse_safetensors(bytes, "mutated");
+            ++loaded;
+            for (const auto& [key, t] : f.tensors)
+                REQUIRE(t.bytes.size() == t.element_count() * dtype_size(t.type));
+        } catch (const safetensors_error& e) {
+            ++refused;
+            REQUIRE(std::string(e.what()).rfind("mutated: ", 0) == 0);
+        }
+    }
+    CHECK(loaded + refused == 3000);
+    CHECK(refused > 1000);
 }
