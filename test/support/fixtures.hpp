@@ -20,7 +20,7 @@ inline io::safetensors_file load_fixture_file(const std::string& file) { return 
 
 template <class T = float>
 xt::xarray<T> fixture(const io::safetensors_file& f, const std::string& key) {
-    return f.at(key).as<T>();
+    return f.get<T>(key);
 }
 
 // PyTorch's comparison rule: |a - e| <= atol + rtol * |e| elementwise, shapes equal.
