@@ -1,0 +1,10 @@
+// katachi/katachi.hpp: the whole library.
+#pragma once
+
+#include <katachi/io/idx.hpp>
+#include <katachi/io/safetensors.hpp>
+#include <katachi/kernels.hpp>
+#include <katachi/random.hpp>
+#include <katachi/shape.hpp>
+#include <xtensor/xbuilder.hpp>
+#include <xtensor/xtensor.hpp>
