@@ -64,7 +64,8 @@ struct mlp {
     xt::xtensor<float, 2> log_probs;
 
     mlp(std::size_t batch, katachi::generator& gen) {
-        for (std::size_t i = 0; i + 1 < widths.size(); ++i) layers.emplace_back(widths[i], widths[i + 1], gen);
+        for (std::size_t i = 0; i + 1 < widths.size(); ++i)
+            layers.emplace_back(widths[i], widths[i + 1], gen);
         for (std::size_t w : widths) {
             act.emplace_back(std::array<std::size_t, 2>{batch, w});
             grad.emplace_back(std::array<std::size_t, 2>{batch, w});
@@ -129,7 +130,8 @@ double accuracy(mlp& net, const xt::xtensor<float, 4>& images, const xt::xtensor
 
 int main(int argc, char** argv) try {
     const int epochs = argc > 1 ? std::atoi(argv[1]) : 3;
-    const auto data = katachi::io::load_fashion_mnist(argc > 2 ? argv[2] : katachi::io::fashion_mnist_default_dir);
+    const auto data =
+        katachi::io::load_fashion_mnist(argc > 2 ? argv[2] : katachi::io::fashion_mnist_default_dir);
     std::printf("Fashion-MNIST: %zu training and %zu test images\n", data.train_labels.size(),
                 data.test_labels.size());
 
@@ -145,7 +147,8 @@ int main(int argc, char** argv) try {
     auto target = xt::xtensor<std::int64_t, 1>::from_shape({batch});
     for (int epoch = 1; epoch <= epochs; ++epoch) {
         for (std::size_t i = order.size() - 1; i > 0; --i)  // Fisher-Yates with katachi's generator
-            std::swap(order[i], order[static_cast<std::size_t>(gen.uniform() * static_cast<float>(i + 1)) % (i + 1)]);
+            std::swap(order[i],
+                      order[static_cast<std::size_t>(gen.uniform() * static_cast<float>(i + 1)) % (i + 1)]);
         const auto start = std::chrono::steady_clock::now();
         double loss_sum = 0;
         std::size_t steps = 0;
@@ -153,9 +156,11 @@ int main(int argc, char** argv) try {
             gather(data.train_images, data.train_labels, order, first, net.act[0], target);
             loss_sum += net.train_step(target, lr, momentum);
         }
-        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        std::printf("epoch %d: mean loss %.4f, %.2f s, test accuracy %.4f\n", epoch, loss_sum / static_cast<double>(steps),
-                    seconds, accuracy(net, data.test_images, data.test_labels));
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        std::printf("epoch %d: mean loss %.4f, %.2f s, test accuracy %.4f\n", epoch,
+                    loss_sum / static_cast<double>(steps), seconds,
+                    accuracy(net, data.test_images, data.test_labels));
     }
     return 0;
 } catch (const std::exception& e) {

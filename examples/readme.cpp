@@ -25,5 +25,6 @@ int main() {
     kk::relu_backward(conv, d_conv, d_conv);
     kk::conv2d_backward(x, w, d_conv, kk::none, dw, kk::none, conv_opts);
 
-    std::cout << katachi::shape<32, 14, 14>{} << ": " << pooled(0, 0, 7, 7) << ", dw[0] = " << dw(0, 0, 1, 1) << '\n';
+    std::cout << katachi::shape<32, 14, 14>{} << ": " << pooled(0, 0, 7, 7) << ", dw[0] = " << dw(0, 0, 1, 1)
+              << '\n';
 }

@@ -54,7 +54,8 @@ TEST_CASE("examples/readme.cpp prints what the README says it prints", "[example
 TEST_CASE("the Fashion-MNIST demo reaches 80% test accuracy after one epoch", "[examples][demo]") {
     const std::string out = run(std::string(KATACHI_MLP_EXE) + " 1");
     std::smatch m;
-    REQUIRE(std::regex_search(out, m, std::regex("epoch 1: mean loss ([0-9.]+), [0-9.]+ s, test accuracy ([0-9.]+)")));
+    REQUIRE(std::regex_search(
+        out, m, std::regex("epoch 1: mean loss ([0-9.]+), [0-9.]+ s, test accuracy ([0-9.]+)")));
     CHECK(std::stod(m[1].str()) < 0.8);
     CHECK(std::stod(m[2].str()) >= 0.80);
 }

@@ -1,0 +1,129 @@
+// katachi/optim/adam.hpp: Adam and AdamW as torch.optim.Adam / torch.optim.AdamW compute them.
+//
+//   Adam:   g = grad + weight_decay * p           AdamW:  p *= 1 - lr * weight_decay;  g = grad
+//   m = beta1 m + (1 - beta1) g;   v = beta2 v + (1 - beta2) g^2;   (amsgrad: v_max = max(v_max, v))
+//   p -= lr / (1 - beta1^t) * m / (sqrt(v or v_max) / sqrt(1 - beta2^t) + eps)
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <katachi/optim/parameter.hpp>
+#include <stdexcept>
+#include <vector>
+
+namespace katachi::optim {
+
+struct adam_options {
+    double lr = 1e-3;
+    double beta1 = 0.9;
+    double beta2 = 0.999;
+    double eps = 1e-8;
+    double weight_decay = 0;
+    bool amsgrad = false;
+};
+
+// AdamW differs in the default weight decay (0.01) and in how it applies it.
+struct adamw_options : adam_options {
+    adamw_options() { weight_decay = 1e-2; }
+};
+
+namespace detail {
+
+template <class T, class Options, bool Decoupled>
+class adam_impl {
+public:
+    using group_type = param_group<T, Options>;
+
+    explicit adam_impl(std::vector<parameter<T>> params, Options defaults) : defaults_(defaults) {
+        add_param_group(std::move(params), defaults);
+    }
+
+    void add_param_group(std::vector<parameter<T>> params, Options o) {
+        const char* name = Decoupled ? "adamw" : "adam";
+        require_finite_rate(name, o.lr);
+        if (!(o.eps >= 0)) throw std::invalid_argument(std::string(name) + ": invalid eps");
+        if (!(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1))
+            throw std::invalid_argument(std::string(name) + ": betas must lie in [0, 1)");
+        if (o.weight_decay < 0)
+            throw std::invalid_argument(std::string(name) + ": weight_decay must be non-negative");
+        state_.resize(state_.size() + params.size());
+        groups_.push_back({std::move(params), o});
+    }
+    void add_param_group(std::vector<parameter<T>> params) { add_param_group(std::move(params), defaults_); }
+
+    void step() {
+        const char* name = Decoupled ? "adamw" : "adam";
+        std::size_t slot = 0;
+        for (auto& group : groups_) {
+            const Options& o = group.options;
+            for (auto& p : group.params) {
+                state& s = state_[slot++];
+                const std::span<T> value = p.value();
+                const std::span<T> grad = p.grad();
+                if (grad.empty()) continue;
+                check_sizes(name, p.name, value, grad);
+                state_buffer(s.m, value.size(), name, p.name);
+                state_buffer(s.v, value.size(), name, p.name);
+                if (o.amsgrad) state_buffer(s.v_max, value.size(), name, p.name);
+                ++s.step;
+                const double bc1 = 1 - std::pow(o.beta1, static_cast<double>(s.step));
+                const double bc2 = 1 - std::pow(o.beta2, static_cast<double>(s.step));
+                const T step_size = static_cast<T>(o.lr / bc1), sqrt_bc2 = static_cast<T>(std::sqrt(bc2));
+                const T b1 = static_cast<T>(o.beta1), b2 = static_cast<T>(o.beta2),
+                        eps = static_cast<T>(o.eps);
+                const T one_minus_b1 = static_cast<T>(1 - o.beta1),
+                        one_minus_b2 = static_cast<T>(1 - o.beta2);
+                const T wd = static_cast<T>(o.weight_decay),
+                        decay = static_cast<T>(1 - o.lr * o.weight_decay);
+                for (std::size_t i = 0; i < value.size(); ++i) {
+                    T g = grad[i];
+                    if constexpr (Decoupled)
+                        value[i] *= decay;
+                    else if (wd != 0)
+                        g += wd * value[i];
+                    s.m[i] = b1 * s.m[i] + one_minus_b1 * g;
+                    s.v[i] = b2 * s.v[i] + one_minus_b2 * g * g;
+                    T v = s.v[i];
+                    if (o.amsgrad) v = s.v_max[i] = std::max(s.v_max[i], v);
+                    value[i] -= step_size * s.m[i] / (std::sqrt(v) / sqrt_bc2 + eps);
+                }
+            }
+        }
+    }
+
+    void zero_grad() { optim::zero_grad(groups_); }
+    std::vector<group_type>& param_groups() { return groups_; }
+    const std::vector<group_type>& param_groups() const { return groups_; }
+
+    struct state {
+        std::int64_t step = 0;
+        std::vector<T> m, v, v_max;  // exp_avg, exp_avg_sq, max_exp_avg_sq
+    };
+    // The state of the n-th parameter over all groups.
+    const state& parameter_state(std::size_t n) const { return state_.at(n); }
+
+private:
+    Options defaults_;
+    std::vector<group_type> groups_;
+    std::vector<state> state_;
+};
+
+}  // namespace detail
+
+template <class T = float>
+class adam : public detail::adam_impl<T, adam_options, false> {
+public:
+    explicit adam(std::vector<parameter<T>> params, adam_options defaults = {})
+        : detail::adam_impl<T, adam_options, false>(std::move(params), defaults) {}
+};
+
+template <class T = float>
+class adamw : public detail::adam_impl<T, adamw_options, true> {
+public:
+    explicit adamw(std::vector<parameter<T>> params, adamw_options defaults = {})
+        : detail::adam_impl<T, adamw_options, true>(std::move(params), defaults) {}
+};
+
+}  // namespace katachi::optim

@@ -1,0 +1,85 @@
+// katachi/optim/sgd.hpp: stochastic gradient descent as torch.optim.SGD computes it.
+//
+//   g = grad + weight_decay * p
+//   momentum != 0:  buf = g at the first step, else buf = momentum * buf + (1 - dampening) * g
+//                   g = nesterov ? g + momentum * buf : buf
+//   p -= lr * g
+#pragma once
+
+#include <cstddef>
+#include <katachi/optim/parameter.hpp>
+#include <stdexcept>
+#include <vector>
+
+namespace katachi::optim {
+
+struct sgd_options {
+    double lr = 0.01;
+    double momentum = 0;
+    double dampening = 0;
+    double weight_decay = 0;
+    bool nesterov = false;
+};
+
+template <class T = float>
+class sgd {
+public:
+    using group_type = param_group<T, sgd_options>;
+
+    explicit sgd(std::vector<parameter<T>> params, sgd_options defaults = {}) : defaults_(defaults) {
+        add_param_group(std::move(params), defaults);
+    }
+
+    // Adds parameters (e.g. a block appended to a growing model); the state of the others is kept.
+    void add_param_group(std::vector<parameter<T>> params, sgd_options options) {
+        detail::require_finite_rate("sgd", options.lr);
+        if (options.momentum < 0) throw std::invalid_argument("sgd: momentum must be non-negative");
+        if (options.weight_decay < 0) throw std::invalid_argument("sgd: weight_decay must be non-negative");
+        if (options.nesterov && (options.momentum <= 0 || options.dampening != 0))
+            throw std::invalid_argument("sgd: nesterov momentum requires a momentum and zero dampening");
+        momentum_.resize(momentum_.size() + params.size());
+        groups_.push_back({std::move(params), options});
+    }
+    void add_param_group(std::vector<parameter<T>> params) { add_param_group(std::move(params), defaults_); }
+
+    void step() {
+        std::size_t slot = 0;
+        for (auto& group : groups_) {
+            const sgd_options& o = group.options;
+            for (auto& p : group.params) {
+                auto& buf = momentum_[slot++];
+                const std::span<T> value = p.value();
+                const std::span<T> grad = p.grad();
+                if (grad.empty()) continue;
+                detail::check_sizes("sgd", p.name, value, grad);
+                const bool first = buf.empty();
+                if (o.momentum != 0) detail::state_buffer(buf, value.size(), "sgd", p.name);
+                const T lr = static_cast<T>(o.lr), wd = static_cast<T>(o.weight_decay),
+                        mu = static_cast<T>(o.momentum), damp = static_cast<T>(1 - o.dampening);
+                for (std::size_t i = 0; i < value.size(); ++i) {
+                    T g = grad[i];
+                    if (wd != 0) g += wd * value[i];
+                    if (mu != 0) {
+                        buf[i] = first ? g : mu * buf[i] + damp * g;
+                        g = o.nesterov ? g + mu * buf[i] : buf[i];
+                    }
+                    value[i] -= lr * g;
+                }
+            }
+        }
+    }
+
+    void zero_grad() { optim::zero_grad(groups_); }
+
+    std::vector<group_type>& param_groups() { return groups_; }
+    const std::vector<group_type>& param_groups() const { return groups_; }
+    // The momentum buffer of the n-th parameter over all groups (empty before its first step).
+    const std::vector<T>& momentum_buffer(std::size_t n) const { return momentum_.at(n); }
+
+private:
+    sgd_options defaults_;
+    std::vector<group_type> groups_;
+    std::vector<std::vector<T>> momentum_;
+};
+
+}  // namespace katachi::optim
