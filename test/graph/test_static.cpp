@@ -1,0 +1,88 @@
+// Suite `graph`, static tier: shapes, counts and sizes the compiler deduces. Compiling is passing.
+#include <catch2/catch.hpp>
+
+#include "graph/models.hpp"
+
+namespace {
+
+using namespace katachi::test::models;
+using katachi::shape;
+
+// LeNet: 3136 in_features deduced after conv, pool, conv, pool, flatten.
+static_assert(lenet::input_shape{} == shape<1, 28, 28>{});
+static_assert(lenet::output_shape{} == shape<10>{});
+static_assert(lenet::node_at<6>::output_shape{} == shape<64, 7, 7>{});
+static_assert(lenet::node_at<7>::output_shape{} == shape<3136>{});
+static_assert(lenet::parameter_count == 421'642);
+static_assert(lenet::parameter_bytes<float> == 421'642 * 4);
+static_assert(lenet::parameter_bytes<double> == 421'642 * 8);
+// conv 25088, relu 25088, pool 6272, conv 12544, relu 12544, pool 3136, flatten 3136, 128, 128, 10.
+static_assert(lenet::activation_count_per_sample == 25088 * 2 + 6272 + 12544 * 2 + 3136 * 2 + 128 * 2 + 10);
+static_assert(lenet::activation_bytes_per_sample<float> == 4 * lenet::activation_count_per_sample);
+
+// Inserting a layer changes no other line: one more conv keeps linear's in_features deduced.
+using lenet_deeper = sequential<input<1, 28, 28>, conv2d<32, 3, padding<1>>, relu, conv2d<32, 3, padding<1>>,
+                                relu, max_pool2d<2>, conv2d<64, 3, padding<1>>, relu, max_pool2d<2>, flatten,
+                                linear<128>, relu, linear<10>>;
+static_assert(lenet_deeper::parameter_count == lenet::parameter_count + 32 * 32 * 9 + 32);
+
+static_assert(mlp::parameter_count == 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10);
+static_assert(tiny_mlp::parameter_count == 4 * 16 + 16 + 16 * 3 + 3);
+static_assert(tiny_mlp::output_shape{} == shape<3>{});
+
+// Strided conv on an odd input: 17x15 -> 9x8 (stride 2, padding 1), avg pool -> 4x4, 96 features.
+static_assert(strided::node_at<1>::output_shape{} == shape<6, 9, 8>{});
+static_assert(strided::node_at<3>::output_shape{} == shape<6, 4, 4>{});
+static_assert(strided::node_at<5>::output_shape{} == shape<4>{});
+static_assert(strided::parameter_count == 6 * 3 * 9 + 6 + 96 * 4 + 4);
+
+// Batch norm: two parameters and two buffers per channel, and a batch counter.
+static_assert(mlp_bn::parameter_count == 20 * 32 + 32 + 2 * 32 + 32 * 5 + 5);
+static_assert(mlp_bn::buffer_count == 2 * 32);
+static_assert(mlp_bn::counter_count == 1);
+
+// The residual block: the add sees two shape<8, 9, 7>; the input has two consumers.
+static_assert(resblock::node_at<6>::output_shape{} == shape<8, 9, 7>{});
+static_assert(resblock::output_shape{} == shape<3>{});
+static_assert(resblock::parameter_count == 2 * (8 * 8 * 9) + 2 * (8 + 8) + 8 * 3 + 3);
+static_assert(resblock::buffer_count == 2 * 16 && resblock::counter_count == 2);
+static_assert(resblock::inputs[6][0] == 5 && resblock::inputs[6][1] == 0);
+// Backward writes the input's gradient first from the add (its later consumer), then adds conv1's.
+static_assert(!resblock::accumulates[6][1] && resblock::accumulates[1][0]);
+
+// Other layers' shape rules.
+using more = sequential<input<3, 16, 16>, conv_transpose2d<4, 3, stride<2>, padding<1>, output_padding<1>>,
+                        leaky_relu<>, max_pool2d<3, stride<2>, padding<1>>, dropout<1, 4>, gelu, flatten>;
+static_assert(more::node_at<1>::output_shape{} == shape<4, 32, 32>{});
+static_assert(more::node_at<3>::output_shape{} == shape<4, 16, 16>{});
+static_assert(more::output_shape{} == shape<1024>{});
+static_assert(more::parameter_count == 3 * 4 * 9 + 4);
+using seq1d = sequential<input<2, 50>, conv1d<4, 5, stride<2>>, batch_norm1d, relu, flatten, linear<3>>;
+static_assert(seq1d::node_at<1>::output_shape{} == shape<4, 23>{});
+static_assert(seq1d::parameter_count == 4 * 2 * 5 + 4 + 8 + 4 * 23 * 3 + 3);
+using joined = dag<input<3, 8, 8>, node<"a", conv2d<4, 1>>,
+                   node<"b", conv2d<5, 3, padding<1>>, from<"input">>, node<"cat", concat, from<"a", "b">>>;
+static_assert(joined::output_shape{} == shape<9, 8, 8>{});
+
+// Inference arena, planned by liveness: a stack needs two neighbours at a time, not all outputs.
+static_assert(tiny_mlp::arena_activation_count_per_sample == 16 + 16);
+static_assert(tiny_mlp::inference_arena_bytes(1) <= 256);
+static_assert(mlp::arena_activation_count_per_sample == 256 + 256);
+static_assert(lenet::arena_activation_count_per_sample == 25088 * 2);
+static_assert(lenet::inference_arena_bytes(1) < lenet::activation_bytes_per_sample<float> + 300 * 1024);
+static_assert(mlp::inference_arena_bytes(1) <= 64 * 1024);
+// In the block the input stays the caller's until the add reads it; the chain between needs two
+// buffers at a time, and the add writes into the one conv2's output left.
+static_assert(resblock::arena_activation_count_per_sample == 2 * 504);
+static_assert(resblock::arena_offsets[6] != resblock::arena_offsets[5]);
+
+// The tensor descriptions the state dict uses agree with the counts.
+TEST_CASE("parameter descriptions add up to parameter_count", "[graph][static]") {
+    std::size_t total = 0;
+    for (const auto& s : lenet::node_at<8>::bind::parameters) total += s.size();
+    CHECK(total == 3136 * 128 + 128);
+    CHECK(std::string(lenet::node_at<8>::bind::parameters[0].name) == "weight");
+    CHECK(lenet::node_at<8>::bind::parameters[0].dims[1] == 3136);
+}
+
+}  // namespace
