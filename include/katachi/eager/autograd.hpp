@@ -1,0 +1,172 @@
+// katachi/eager/autograd.hpp: the tape that operations record and backward() replays.
+//
+// Every differentiable operation whose inputs require grad (while grad mode is on) makes a node:
+// it keeps what its backward needs (saved tensors, options) and one edge per input, to the node
+// that made that input or, for a leaf, to the leaf itself, whose grad the engine accumulates.
+// The result tensor owns its node (grad_fn), nodes own their inputs' nodes, so the tape lives as
+// long as the last tensor that can reach it.
+//
+// backward() walks the nodes reachable from the root in dependency order, summing the gradients
+// of a tensor used several times before its node runs. Afterwards, unless retain_graph is set, each
+// visited node drops its saved tensors and its edges (so the memory of the step is returned at
+// once) and is marked released; reaching a released node again throws autograd_error, which says
+// to pass retain_graph.
+//
+// Writing an operation: compute the result with the kernels, then
+//     if (auto* n = record<my_node<T>>(y, {&x, &w})) n->saved = x.detach();
+// where my_node<T> derives from node<T> and implements backward() (and release_saved()).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <span>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "katachi/eager/tensor.hpp"
+
+namespace katachi::eager {
+
+// Whether operations record the tape (per thread; on by default).
+struct grad_mode {
+    static bool enabled() noexcept;
+    static void set_enabled(bool on) noexcept;
+};
+
+// Inside a no_grad scope nothing is recorded: results do not require grad and have no grad_fn.
+class no_grad {
+public:
+    no_grad() noexcept : previous_(grad_mode::enabled()) { grad_mode::set_enabled(false); }
+    ~no_grad() { grad_mode::set_enabled(previous_); }
+    no_grad(const no_grad&) = delete;
+    no_grad& operator=(const no_grad&) = delete;
+
+private:
+    bool previous_;
+};
+
+// The number of autograd nodes alive in the process (all scalar types): a training step that
+// frees its tape returns it to the same value.
+std::size_t live_nodes() noexcept;
+
+template <class T>
+struct edge {
+    std::shared_ptr<node<T>> fn;           // the node that made a non-leaf input
+    std::shared_ptr<tensor_impl<T>> leaf;  // or the leaf whose grad accumulates
+    bool needed() const noexcept { return fn || leaf; }
+};
+
+namespace detail {
+template <class T>
+struct engine;
+void count_node(int change) noexcept;
+}  // namespace detail
+
+template <class T>
+class node {
+public:
+    explicit node(const char* name) noexcept : name_(name) { detail::count_node(+1); }
+    virtual ~node() { detail::count_node(-1); }
+    node(const node&) = delete;
+    node& operator=(const node&) = delete;
+
+    const char* name() const noexcept { return name_; }
+
+    // Gradients of the inputs from the gradient of the output (contiguous, the output's shape).
+    // grad_inputs has one slot per input; a slot left undefined contributes nothing. A node
+    // computes only the gradients that needs_input_grad(i) asks for.
+    virtual void backward(const basic_tensor<T>& grad_output, std::span<basic_tensor<T>> grad_inputs) = 0;
+
+    bool needs_input_grad(std::size_t i) const noexcept { return i < inputs_.size() && inputs_[i].needed(); }
+    const std::vector<edge<T>>& inputs() const noexcept { return inputs_; }
+    bool released() const noexcept { return released_; }
+
+    // Connects the node to its inputs; used by record().
+    void connect(std::initializer_list<const basic_tensor<T>*> inputs);
+    void connect(std::span<const basic_tensor<T>> inputs);
+
+protected:
+    // Drops what backward would need (saved tensors); called when the tape is freed.
+    virtual void release_saved() {}
+
+private:
+    friend struct detail::engine<T>;
+    void add_input(const basic_tensor<T>& t);
+
+    const char* name_;
+    std::vector<edge<T>> inputs_;
+    bool released_ = false;
+    // The engine's bookkeeping during one backward.
+    std::uint64_t visit_ = 0;
+    std::size_t pending_ = 0;
+    basic_tensor<T> grad_;
+};
+
+template <class T>
+void node<T>::add_input(const basic_tensor<T>& t) {
+    edge<T> e;
+    if (t.requires_grad()) {
+        if (t.grad_fn())
+            e.fn = t.grad_fn();
+        else
+            e.leaf = t.impl_ptr();
+    }
+    inputs_.push_back(std::move(e));
+}
+
+template <class T>
+void node<T>::connect(std::initializer_list<const basic_tensor<T>*> inputs) {
+    inputs_.reserve(inputs.size());
+    for (const basic_tensor<T>* t : inputs) add_input(t ? *t : basic_tensor<T>());
+}
+
+template <class T>
+void node<T>::connect(std::span<const basic_tensor<T>> inputs) {
+    inputs_.reserve(inputs.size());
+    for (const basic_tensor<T>& t : inputs) add_input(t);
+}
+
+// True when an operation on these inputs must be recorded.
+template <class T>
+bool should_record(std::type_identity_t<std::initializer_list<const basic_tensor<T>*>> inputs) noexcept {
+    if (!grad_mode::enabled()) return false;
+    for (const basic_tensor<T>* t : inputs)
+        if (t && t->requires_grad()) return true;
+    return false;
+}
+
+// Records `out` as made by a new Node from `inputs` when should_record(inputs); returns the node
+// (to save what its backward needs) or nullptr. A null input pointer stands for an absent one
+// (a bias of none).
+template <class Node, class T, class... Args>
+Node* record(basic_tensor<T>& out, std::type_identity_t<std::initializer_list<const basic_tensor<T>*>> inputs,
+             Args&&... args) {
+    if (!should_record<T>(inputs)) return nullptr;
+    auto n = std::make_shared<Node>(std::forward<Args>(args)...);
+    n->connect(inputs);
+    Node* raw = n.get();
+    out.impl()->grad_fn = std::move(n);
+    out.impl()->requires_grad = true;
+    return raw;
+}
+
+// The same for a run-time number of inputs (concatenation).
+template <class Node, class T, class... Args>
+Node* record(basic_tensor<T>& out, std::type_identity_t<std::span<const basic_tensor<T>>> inputs,
+             Args&&... args) {
+    if (!grad_mode::enabled()) return nullptr;
+    bool any = false;
+    for (const auto& t : inputs) any = any || t.requires_grad();
+    if (!any) return nullptr;
+    auto n = std::make_shared<Node>(std::forward<Args>(args)...);
+    n->connect(inputs);
+    Node* raw = n.get();
+    out.impl()->grad_fn = std::move(n);
+    out.impl()->requires_grad = true;
+    return raw;
+}
+
+}  // namespace katachi::eager

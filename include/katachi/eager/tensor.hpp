@@ -1,0 +1,203 @@
+// katachi/eager/tensor.hpp: the eager face's tensor.
+//
+// A basic_tensor<T> is a handle to shared state: copying the handle aliases the same tensor (as
+// torch::Tensor does). The state holds a storage (shared between views), an offset, the shape and
+// strides, and the autograd record: requires_grad, the accumulated grad and the node that made it.
+// `tensor` is float32, the default; `tensor64` is float64, for gradient checks.
+//
+// Views (view, transpose, permute, flatten, detach) share storage; `contiguous()` copies only
+// when the layout is not row-major; `reshape` is a view when it can be and a copy otherwise.
+// Operations record the autograd tape as they run (autograd.hpp); in-place methods (fill_, zero_,
+// copy_) are not recorded, and on a leaf that requires grad they are allowed only under no_grad.
+//
+// A parameter of a lazy module starts *uninitialized*: it has no storage and no shape until the
+// module materialises it. Reading its shape or data throws uninitialized_parameter_error naming
+// the module and the parameter; value_span() and grad_span() return empty spans instead.
+#pragma once
+
+#include <cstddef>
+#include <initializer_list>
+#include <memory>
+#include <ostream>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "katachi/eager/sizes.hpp"
+#include "katachi/kernels/common.hpp"  // katachi::shape_mismatch
+
+namespace katachi::eager {
+
+template <class T>
+class node;
+
+// Reading the shape or data of a parameter that a lazy module has not yet materialised.
+class uninitialized_parameter_error : public std::logic_error {
+public:
+    using std::logic_error::logic_error;
+};
+
+// Misuse of the autograd tape (backward through freed nodes, backward without a grad_fn, ...).
+class autograd_error : public std::logic_error {
+public:
+    using std::logic_error::logic_error;
+};
+
+template <class T>
+struct storage {
+    std::unique_ptr<T[]> data;
+    std::size_t size = 0;
+};
+
+template <class T>
+struct tensor_impl {
+    std::shared_ptr<storage<T>> store;  // null while uninitialized
+    std::size_t offset = 0;
+    sizes shape, strides;
+    bool requires_grad = false;
+    bool uninitialized = false;
+    std::shared_ptr<node<T>> grad_fn;   // null for leaves
+    std::shared_ptr<tensor_impl> grad;  // null until a backward reaches this leaf
+    std::string label;                  // "lazy_linear.weight": names an uninitialized parameter
+};
+
+template <class T>
+class basic_tensor {
+public:
+    using value_type = T;
+    using impl_type = tensor_impl<T>;
+
+    // An undefined tensor (no state); defined() is false.
+    basic_tensor() = default;
+    explicit basic_tensor(std::shared_ptr<impl_type> impl) : impl_(std::move(impl)) {}
+
+    // ---- factories -------------------------------------------------------------------------
+    static basic_tensor empty(const sizes& shape);  // uninitialised values
+    static basic_tensor zeros(const sizes& shape);
+    static basic_tensor ones(const sizes& shape);
+    static basic_tensor full(const sizes& shape, T value);
+    static basic_tensor scalar(T value);  // rank 0
+    // Row-major values; values.size() must equal the product of the shape.
+    static basic_tensor from(std::vector<T> values, const sizes& shape);
+    static basic_tensor from(std::initializer_list<T> values) {
+        return from(std::vector<T>(values), {values.size()});
+    }
+    // A parameter placeholder with no shape and no storage; `label` names it in errors.
+    static basic_tensor uninitialized(std::string label);
+
+    // ---- shape and storage -----------------------------------------------------------------
+    bool defined() const noexcept { return impl_ != nullptr; }
+    bool is_uninitialized() const noexcept { return impl_ && impl_->uninitialized; }
+    const sizes& shape() const { return checked().shape; }
+    const sizes& strides() const { return checked().strides; }
+    std::size_t dim() const { return shape().size(); }
+    std::size_t size(std::ptrdiff_t d) const;  // negative d counts from the end
+    std::size_t numel() const { return shape().numel(); }
+    bool is_contiguous() const;
+
+    // The first element; the layout is given by strides(). Throws for uninitialized tensors.
+    T* data() const { return checked().store->data.get() + impl_->offset; }
+    // The elements of a contiguous tensor, or an empty span while uninitialized (the optimisers'
+    // view of a parameter). Throws for a non-contiguous tensor.
+    std::span<T> value_span() const;
+    // The accumulated gradient's elements, or an empty span when there is none yet.
+    std::span<T> grad_span() const;
+
+    T item() const;                                        // the value of a one-element tensor
+    T at(std::initializer_list<std::size_t> index) const;  // one element, by its index
+    std::vector<T> to_vector() const;                      // all elements, row-major
+
+    // ---- autograd --------------------------------------------------------------------------
+    bool requires_grad() const { return impl_ && impl_->requires_grad; }
+    // Marks a leaf as requiring grad (or not); throws on a non-leaf (detach() it first).
+    basic_tensor& requires_grad_(bool on = true);
+    bool is_leaf() const { return !impl_ || !impl_->grad_fn; }
+    // The gradient accumulated by backward; undefined before the first backward reaches it.
+    basic_tensor grad() const { return basic_tensor(impl_ ? impl_->grad : nullptr); }
+    // The name of the operation that made this tensor ("mul", "conv2d", ...); nullptr for leaves.
+    const char* grad_fn_name() const;
+    std::shared_ptr<node<T>> grad_fn() const { return impl_ ? impl_->grad_fn : nullptr; }
+    // Sets the accumulated gradient to zero (set_to_none: forgets it instead).
+    void zero_grad(bool set_to_none = false);
+
+    // backward() on a one-element tensor; backward(gradient) on any tensor computes the
+    // vector-Jacobian product with `gradient` (same shape). Gradients accumulate into the leaves'
+    // grad. The tape is freed afterwards unless retain_graph is true.
+    void backward(bool retain_graph = false) const;
+    void backward(const basic_tensor& gradient, bool retain_graph = false) const;
+
+    // The same storage, cut from the tape: no grad_fn, requires_grad false.
+    basic_tensor detach() const;
+
+    // ---- views and copies (differentiable) -------------------------------------------------
+    // One size may be -1 (inferred). view needs a compatible (here: contiguous) layout.
+    basic_tensor view(std::initializer_list<std::ptrdiff_t> shape) const;
+    basic_tensor view(const std::vector<std::ptrdiff_t>& shape) const;
+    basic_tensor view(const sizes& shape) const;
+    basic_tensor reshape(std::initializer_list<std::ptrdiff_t> shape) const;
+    basic_tensor reshape(const std::vector<std::ptrdiff_t>& shape) const;
+    basic_tensor reshape(const sizes& shape) const;
+    basic_tensor flatten(std::ptrdiff_t start_dim = 0, std::ptrdiff_t end_dim = -1) const;
+    basic_tensor transpose(std::ptrdiff_t dim0, std::ptrdiff_t dim1) const;
+    basic_tensor permute(std::initializer_list<std::ptrdiff_t> dims) const;
+    basic_tensor permute(const std::vector<std::ptrdiff_t>& dims) const;
+    basic_tensor contiguous() const;  // *this when already contiguous
+    basic_tensor clone() const;       // always a copy
+
+    // ---- in place, not recorded --------------------------------------------------------------
+    basic_tensor& fill_(T value);
+    basic_tensor& zero_() { return fill_(T(0)); }
+    basic_tensor& copy_(const basic_tensor& source);  // same shape
+
+    // ---- identity ------------------------------------------------------------------------------
+    impl_type* impl() const noexcept { return impl_.get(); }
+    const std::shared_ptr<impl_type>& impl_ptr() const noexcept { return impl_; }
+    bool is_same(const basic_tensor& other) const noexcept { return impl_ == other.impl_; }
+
+private:
+    impl_type& checked() const;
+    void fill_raw(T value);  // fill_ without the in-place check (zero_grad on a grad)
+
+    std::shared_ptr<impl_type> impl_;
+};
+
+using tensor = basic_tensor<float>;
+using tensor64 = basic_tensor<double>;
+
+// Factories with the scalar as a template argument: eager::zeros({2, 3}), eager::ones<double>({4}).
+template <class T = float>
+basic_tensor<T> empty(const sizes& shape) {
+    return basic_tensor<T>::empty(shape);
+}
+template <class T = float>
+basic_tensor<T> zeros(const sizes& shape) {
+    return basic_tensor<T>::zeros(shape);
+}
+template <class T = float>
+basic_tensor<T> ones(const sizes& shape) {
+    return basic_tensor<T>::ones(shape);
+}
+template <class T = float>
+basic_tensor<T> full(const sizes& shape, T value) {
+    return basic_tensor<T>::full(shape, value);
+}
+template <class T = float>
+basic_tensor<T> from_values(std::vector<T> values, const sizes& shape) {
+    return basic_tensor<T>::from(std::move(values), shape);
+}
+template <class T = float>
+basic_tensor<T> from_values(std::initializer_list<T> values) {
+    return basic_tensor<T>::from(values);
+}
+
+// Prints shape and values: "tensor([2, 2], {1, 2, 3, 4}, requires_grad)".
+template <class T>
+std::ostream& operator<<(std::ostream& os, const basic_tensor<T>& t);
+
+extern template class basic_tensor<float>;
+extern template class basic_tensor<double>;
+extern template std::ostream& operator<<(std::ostream&, const basic_tensor<float>&);
+extern template std::ostream& operator<<(std::ostream&, const basic_tensor<double>&);
+
+}  // namespace katachi::eager

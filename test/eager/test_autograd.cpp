@@ -1,0 +1,142 @@
+// Autograd: requires_grad propagation, backward with and without a gradient, accumulation,
+// zero_grad, retain_graph and the freed-tape error, detach, no_grad, and the live-node count.
+#include <catch2/catch.hpp>
+#include <katachi/eager/autograd.hpp>
+#include <katachi/eager/functional.hpp>
+
+using namespace katachi;
+using eager::sizes;
+using eager::tensor;
+
+TEST_CASE("Q = 3a^3 - b^2 with an external gradient gives 9a^2 and -2b", "[eager][autograd][seed]") {
+    tensor a = eager::from_values<float>({2, 3}).requires_grad_();
+    tensor b = eager::from_values<float>({6, 4}).requires_grad_();
+    tensor q = 3.0f * eager::pow(a, 3.0f) - eager::pow(b, 2.0f);
+    CHECK(q.requires_grad());
+    CHECK(q.grad_fn_name() == std::string("sub"));
+    q.backward(eager::from_values<float>({1, 1}));
+    const std::vector<float> av = a.to_vector(), bv = b.to_vector();
+    const std::vector<float> ga = a.grad().to_vector(), gb = b.grad().to_vector();
+    for (std::size_t i = 0; i < 2; ++i) {
+        CHECK(ga[i] == Approx(9 * av[i] * av[i]));
+        CHECK(gb[i] == Approx(-2 * bv[i]));
+    }
+    CHECK(ga == std::vector<float>{36, 81});
+    CHECK(gb == std::vector<float>{-12, -8});
+}
+
+TEST_CASE("requires_grad propagates to results only from inputs that require it", "[eager][autograd]") {
+    tensor x = eager::ones({3});
+    tensor w = eager::ones({3}).requires_grad_();
+    CHECK_FALSE((x * x).requires_grad());
+    CHECK((x * w).requires_grad());
+    CHECK((x * w).grad_fn_name() == std::string("mul"));
+    CHECK((x * w).is_leaf() == false);
+    CHECK(w.is_leaf());
+    CHECK(w.grad_fn_name() == nullptr);
+}
+
+TEST_CASE("backward on a non-scalar without a gradient is refused", "[eager][autograd]") {
+    tensor a = eager::ones({2}).requires_grad_();
+    CHECK_THROWS_WITH((a * 2.0f).backward(), Catch::Contains("one-element") && Catch::Contains("[2]"));
+    CHECK_THROWS_AS((a * 2.0f).backward(eager::ones({3})), shape_mismatch);
+    CHECK_THROWS_WITH(eager::ones({1}).backward(), Catch::Contains("does not require grad"));
+}
+
+TEST_CASE("gradients accumulate across backward calls until zero_grad", "[eager][autograd]") {
+    tensor a = eager::from_values<float>({1, 2}).requires_grad_();
+    eager::sum(a * a).backward();
+    CHECK(a.grad().to_vector() == std::vector<float>{2, 4});
+    eager::sum(a * a).backward();
+    CHECK(a.grad().to_vector() == std::vector<float>{4, 8});
+    a.zero_grad();
+    CHECK(a.grad().to_vector() == std::vector<float>{0, 0});
+    eager::sum(3.0f * a).backward();
+    CHECK(a.grad().to_vector() == std::vector<float>{3, 3});
+    a.zero_grad(true);
+    CHECK_FALSE(a.grad().defined());
+}
+
+TEST_CASE("a tensor used twice receives the sum of both gradients", "[eager][autograd]") {
+    tensor a = eager::from_values<float>({1, 2, 3}).requires_grad_();
+    tensor y = a + a;              // both edges lead to the same leaf
+    tensor z = eager::sum(y * a);  // 2 a^2: gradient 4 a
+    z.backward();
+    CHECK(a.grad().to_vector() == std::vector<float>{4, 8, 12});
+}
+
+TEST_CASE("a second backward through a freed tape mentions retain_graph", "[eager][autograd]") {
+    tensor a = eager::from_values<float>({1, 2}).requires_grad_();
+    tensor loss = eager::sum(eager::exp(a));
+    loss.backward();
+    CHECK_THROWS_AS(loss.backward(), eager::autograd_error);
+    CHECK_THROWS_WITH(loss.backward(), Catch::Contains("retain_graph"));
+}
+
+TEST_CASE("retain_graph keeps the tape for another backward", "[eager][autograd]") {
+    tensor a = eager::from_values<float>({1, 2}).requires_grad_();
+    tensor loss = eager::sum(a * a);
+    loss.backward(true);
+    loss.backward();
+    CHECK(a.grad().to_vector() == std::vector<float>{4, 8});
+}
+
+TEST_CASE("detach cuts a tensor from the tape but shares its storage", "[eager][autograd]") {
+    tensor a = eager::from_values<float>({1, 2}).requires_grad_();
+    tensor y = a * 2.0f;
+    tensor d = y.detach();
+    CHECK_FALSE(d.requires_grad());
+    CHECK(d.grad_fn_name() == nullptr);
+    CHECK(d.data() == y.data());
+    CHECK_THROWS_AS(y.requires_grad_(false), eager::autograd_error);
+    eager::sum(d * a).backward();  // only through a: gradient d
+    CHECK(a.grad().to_vector() == std::vector<float>{2, 4});
+}
+
+TEST_CASE("nothing is recorded inside a no_grad scope, and the scope restores the mode",
+          "[eager][autograd]") {
+    tensor w = eager::ones({2}).requires_grad_();
+    CHECK(eager::grad_mode::enabled());
+    {
+        eager::no_grad guard;
+        CHECK_FALSE(eager::grad_mode::enabled());
+        tensor y = w * 2.0f;
+        CHECK_FALSE(y.requires_grad());
+        CHECK(y.grad_fn_name() == nullptr);
+        w.fill_(3);  // allowed: not recorded
+        { eager::no_grad nested; }
+        CHECK_FALSE(eager::grad_mode::enabled());
+    }
+    CHECK(eager::grad_mode::enabled());
+    CHECK_THROWS_WITH(w.fill_(1), Catch::Contains("no_grad"));
+    CHECK(w.to_vector() == std::vector<float>{3, 3});
+}
+
+TEST_CASE("the tape's nodes are freed after backward and when results go out of scope", "[eager][autograd]") {
+    const std::size_t before = eager::live_nodes();
+    tensor w = eager::ones({4, 3}).requires_grad_();
+    {
+        tensor x = eager::ones({2, 3});
+        tensor loss = eager::sum(eager::relu(eager::linear(x, w)));
+        CHECK(eager::live_nodes() == before + 3);
+        loss.backward();
+        CHECK(eager::live_nodes() == before + 1);  // only the root, held by loss, is left
+    }
+    CHECK(eager::live_nodes() == before);
+    {
+        tensor y = eager::tanh(w * 2.0f);  // never differentiated
+        CHECK(eager::live_nodes() == before + 2);
+    }
+    CHECK(eager::live_nodes() == before);
+}
+
+TEST_CASE("gradients flow back through views, transposes and reshapes", "[eager][autograd]") {
+    tensor a = eager::from_values<float>({1, 2, 3, 4, 5, 6}, {2, 3}).requires_grad_();
+    tensor w = eager::from_values<float>({1, 10, 100, 1000, 10000, 100000}, {3, 2});
+    tensor y = eager::sum(a.transpose(0, 1) * w);
+    y.backward();
+    CHECK(a.grad().to_vector() == std::vector<float>{1, 100, 10000, 10, 1000, 100000});
+    a.zero_grad();
+    eager::sum(a.view({3, 2}) * w).backward();
+    CHECK(a.grad().to_vector() == std::vector<float>{1, 10, 100, 1000, 10000, 100000});
+}

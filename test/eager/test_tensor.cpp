@@ -1,0 +1,124 @@
+// Tensors: storage shared between views, shapes and strides, the view rules and their errors.
+#include <catch2/catch.hpp>
+#include <katachi/eager/autograd.hpp>
+#include <katachi/eager/functional.hpp>
+#include <sstream>
+
+using namespace katachi;
+using eager::sizes;
+using eager::tensor;
+
+TEST_CASE("a tensor is float32 by default and holds its values row-major", "[eager][tensor]") {
+    const tensor t = eager::from_values<float>({1, 2, 3, 4, 5, 6}, {2, 3});
+    STATIC_REQUIRE(std::is_same_v<tensor::value_type, float>);
+    CHECK(t.shape() == sizes{2, 3});
+    CHECK(t.strides() == sizes{3, 1});
+    CHECK(t.numel() == 6);
+    CHECK(t.at({1, 2}) == 6);
+    CHECK(t.size(-1) == 3);
+    CHECK(t.is_contiguous());
+    CHECK_THROWS_AS(eager::from_values<float>({1, 2, 3}, {2, 2}), shape_mismatch);
+}
+
+TEST_CASE("views share storage with the tensor they view", "[eager][tensor]") {
+    tensor t = eager::zeros({2, 3});
+    tensor v = t.view({3, 2});
+    tensor tr = t.transpose(0, 1);
+    tensor d = t.detach();
+    t.fill_(7);
+    CHECK(v.at({2, 1}) == 7);
+    CHECK(tr.at({2, 1}) == 7);
+    CHECK(d.at({0, 0}) == 7);
+    v.copy_(eager::from_values<float>({0, 1, 2, 3, 4, 5}, {3, 2}));
+    CHECK(t.at({1, 0}) == 3);
+    CHECK(tr.at({0, 1}) == 3);
+}
+
+TEST_CASE("view infers one -1 size and refuses two", "[eager][tensor]") {
+    const tensor t = eager::zeros({4, 6});
+    CHECK(t.view({-1, 3}).shape() == sizes{8, 3});
+    CHECK(t.view({2, -1, 4}).shape() == sizes{2, 3, 4});
+    CHECK_THROWS_WITH(t.view({-1, -1}), Catch::Contains("only one size may be -1"));
+    CHECK_THROWS_WITH(t.view({5, -1}), Catch::Contains("view") && Catch::Contains("[4, 6]"));
+    CHECK_THROWS_WITH(t.view({5, 5}), Catch::Contains("the element counts differ"));
+}
+
+TEST_CASE("transpose and permute give non-contiguous views", "[eager][tensor]") {
+    const tensor t = eager::from_values<float>({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, {2, 3, 2});
+    const tensor tr = t.transpose(0, 2);
+    CHECK(tr.shape() == sizes{2, 3, 2});
+    CHECK(tr.strides() == sizes{1, 2, 6});
+    CHECK_FALSE(tr.is_contiguous());
+    CHECK(tr.at({1, 2, 0}) == t.at({0, 2, 1}));
+    const tensor p = t.permute({1, 2, 0});
+    CHECK(p.shape() == sizes{3, 2, 2});
+    CHECK(p.at({2, 1, 1}) == t.at({1, 2, 1}));
+    CHECK_FALSE(p.is_contiguous());
+    CHECK_THROWS_WITH(t.permute({0, 0, 1}), Catch::Contains("repeats dimension 0"));
+    CHECK_THROWS_AS(t.transpose(0, 3), std::out_of_range);
+}
+
+TEST_CASE("view on a non-contiguous tensor says to call contiguous() or use reshape", "[eager][tensor]") {
+    const tensor t = eager::zeros({2, 3}).transpose(0, 1);
+    CHECK_THROWS_AS(t.view({6}), shape_mismatch);
+    CHECK_THROWS_WITH(t.view({6}), Catch::Contains("contiguous()") && Catch::Contains("reshape()"));
+    const tensor r = t.reshape({6});
+    CHECK(r.shape() == sizes{6});
+    CHECK(r.is_contiguous());
+}
+
+TEST_CASE("contiguous copies only when the layout is not row-major", "[eager][tensor]") {
+    const tensor t = eager::from_values<float>({1, 2, 3, 4, 5, 6}, {2, 3});
+    CHECK(t.contiguous().is_same(t));
+    CHECK(t.contiguous().data() == t.data());
+    const tensor c = t.transpose(0, 1).contiguous();
+    CHECK(c.data() != t.data());
+    CHECK(c.is_contiguous());
+    CHECK(c.to_vector() == std::vector<float>{1, 4, 2, 5, 3, 6});
+    // reshape is a view when the tensor is contiguous, a copy otherwise
+    CHECK(t.reshape({3, 2}).data() == t.data());
+    CHECK(t.transpose(0, 1).reshape({6}).data() != t.data());
+}
+
+TEST_CASE("item reads a one-element tensor and refuses larger ones", "[eager][tensor]") {
+    CHECK(tensor::scalar(2.5f).item() == 2.5f);
+    CHECK(eager::full({1, 1}, 3.0f).item() == 3.0f);
+    CHECK_THROWS_WITH(eager::zeros({2}).item(), Catch::Contains("exactly one element"));
+}
+
+TEST_CASE("flatten merges the dimensions from start_dim to end_dim", "[eager][tensor]") {
+    const tensor t = eager::zeros({2, 3, 4, 5});
+    CHECK(t.flatten().shape() == sizes{120});
+    CHECK(t.flatten(1).shape() == sizes{2, 60});
+    CHECK(t.flatten(1, 2).shape() == sizes{2, 12, 5});
+    CHECK_THROWS_AS(t.flatten(2, 1), std::invalid_argument);
+}
+
+TEST_CASE("operations name themselves and both shapes when the shapes do not fit", "[eager][tensor]") {
+    const tensor a = eager::zeros({2, 3}), b = eager::zeros({3, 2});
+    CHECK_THROWS_WITH(a + b,
+                      Catch::Contains("add") && Catch::Contains("[2, 3]") && Catch::Contains("[3, 2]"));
+    CHECK_THROWS_WITH(a * b,
+                      Catch::Contains("mul") && Catch::Contains("[2, 3]") && Catch::Contains("[3, 2]"));
+    CHECK_THROWS_WITH(eager::matmul(a, a),
+                      Catch::Contains("matmul") && Catch::Contains("[2, 3]") && Catch::Contains("[2, 3]"));
+    CHECK_THROWS_WITH(eager::linear(a, b),
+                      Catch::Contains("linear") && Catch::Contains("[2, 3]") && Catch::Contains("[3, 2]"));
+}
+
+TEST_CASE("a tensor prints its shape, values and grad_fn", "[eager][tensor]") {
+    const tensor a = eager::from_values<float>({1, 2}, {2}).requires_grad_();
+    std::ostringstream os;
+    os << a << ' ' << a * 2.0f << ' ' << tensor();
+    CHECK(os.str() ==
+          "tensor([2], {1, 2}, requires_grad) tensor([2], {2, 4}, grad_fn=mul) tensor(undefined)");
+}
+
+TEST_CASE("an uninitialized tensor names itself when touched and has empty spans", "[eager][tensor]") {
+    const tensor p = tensor::uninitialized("lazy_linear.weight");
+    CHECK(p.is_uninitialized());
+    CHECK(p.value_span().empty());
+    CHECK(p.grad_span().empty());
+    CHECK_THROWS_AS(p.shape(), eager::uninitialized_parameter_error);
+    CHECK_THROWS_WITH(p.numel(), Catch::Contains("lazy_linear.weight") && Catch::Contains("uninitialized"));
+}
