@@ -28,13 +28,15 @@ struct conv1d_case {
     conv1d_options opts;
 };
 
-// Length 17 and 15 inputs, stride 2, dilation 2, groups 2, padding, depthwise, 1x1 kernels.
+// Length 17 and 15 inputs, stride 2, dilation 2, groups 2, padding, depthwise, 1x1 kernels, and a
+// batch of short signals that several GEMMs share unevenly (im2col.hpp batches small images).
 const std::vector<conv1d_case> cases = {
     {{2, 4, 17}, {6, 2, 3}, {.stride = 2, .padding = 1, .dilation = 2, .groups = 2}},
     {{3, 3, 15}, {4, 3, 5}, {.padding = 2}},
     {{2, 4, 15}, {4, 1, 4}, {.stride = 3, .padding = 3, .groups = 4}},
     {{2, 4, 9}, {6, 2, 1}, {.groups = 2}},
     {{1, 2, 6}, {3, 2, 2}, {.padding = 4, .dilation = 3}},
+    {{40, 2, 9}, {3, 2, 3}, {.padding = 1}},
 };
 
 xt::xarray<double> run_forward(const xt::xarray<double>& x, const xt::xarray<double>& w,
@@ -169,7 +171,8 @@ TEST_CASE("conv1d backward leaves out gradients passed as none and computes the 
     conv1d_backward(x, w, dy, none, none, only_db, c.opts);
     CHECK(max_abs_diff(only_dx, dx) == 0);
     CHECK(max_abs_diff(only_dw, dw) == 0);
-    CHECK(max_abs_diff(only_db, db) == 0);
+    // With dw, db comes out of dw's GEMM; alone it is a plain sum: the same value up to rounding.
+    CHECK(max_abs_diff(only_db, db) < 1e-12);
     CHECK(xt::amax(xt::abs(dx))() > 0);
 }
 
@@ -180,7 +183,7 @@ TEST_CASE("conv1d runs in a caller's workspace of conv1d_workspace_size elements
                              b = random_array({c.w[0]}, 3);
     const auto ys = conv1d_output_shape(x.shape(), w.shape(), c.opts);
     const std::size_t size = conv1d_workspace_size(x.shape(), w.shape(), c.opts);
-    CHECK(size == 2 * 3 * ys[2]);  // (C / groups) k rows, Lo columns
+    CHECK(size >= 2 * 3 * ys[2]);  // at least (C / groups) k rows by Lo columns
     CHECK(conv1d_workspace_size(cases[3].x, cases[3].w, cases[3].opts) == 0);
     std::vector<double> ws(size, -7.0);
     xt::xarray<double> y = xt::zeros<double>(dims(ys));

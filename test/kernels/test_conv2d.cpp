@@ -29,7 +29,8 @@ struct conv2d_case {
 };
 
 // The odd configurations every test runs: 17x15 inputs, stride 2, dilation 2, groups 2, padding,
-// non-square kernels, a depthwise conv, and 1x1 kernels with and without the im2col-free path.
+// non-square kernels, a depthwise conv, 1x1 kernels with and without the im2col-free path, and a
+// batch of small images that several GEMMs share unevenly (im2col.hpp batches small images).
 const std::vector<conv2d_case> cases = {
     {{2, 4, 17, 15}, {6, 2, 3, 2}, {.stride = {2, 1}, .padding = {1, 2}, .dilation = {2, 1}, .groups = 2}},
     {{2, 3, 17, 15}, {5, 3, 3, 3}, {.stride = {2, 2}, .padding = {1, 1}, .dilation = {2, 2}}},
@@ -37,6 +38,7 @@ const std::vector<conv2d_case> cases = {
     {{2, 4, 6, 5}, {6, 2, 1, 1}, {.groups = 2}},
     {{2, 4, 7, 6}, {3, 4, 1, 1}, {.stride = {2, 2}}},
     {{1, 2, 5, 4}, {3, 2, 2, 3}, {.padding = {3, 2}}},
+    {{11, 2, 6, 5}, {4, 1, 3, 3}, {.padding = {2, 2}, .dilation = {2, 2}, .groups = 2}},
 };
 
 xt::xarray<double> run_forward(const xt::xarray<double>& x, const xt::xarray<double>& w,
@@ -181,7 +183,8 @@ TEST_CASE("conv2d backward leaves out gradients passed as none and computes the 
     conv2d_backward(x, w, dy, none, none, only_db, c.opts);
     CHECK(max_abs_diff(only_dx, dx) == 0);
     CHECK(max_abs_diff(only_dw, dw) == 0);
-    CHECK(max_abs_diff(only_db, db) == 0);
+    // With dw, db comes out of dw's GEMM; alone it is a plain sum: the same value up to rounding.
+    CHECK(max_abs_diff(only_db, db) < 1e-12);
     CHECK(xt::amax(xt::abs(dx))() > 0);
 }
 
@@ -200,9 +203,9 @@ TEST_CASE("conv2d runs in a caller's workspace of conv2d_workspace_size elements
     const xt::xarray<double> x = random_array(c.x, 1), w = random_array(c.w, 2),
                              b = random_array({c.w[0]}, 3);
     const std::size_t size = conv2d_workspace_size(x.shape(), w.shape(), c.opts);
-    // One group's im2col matrix of one sample: (C / groups) kh kw rows, Ho Wo columns.
+    // At least one group's im2col matrix of one sample: (C / groups) kh kw rows, Ho Wo columns.
     const auto ys = conv2d_output_shape(x.shape(), w.shape(), c.opts);
-    CHECK(size == 2 * 3 * 2 * ys[2] * ys[3]);
+    CHECK(size >= 2 * 3 * 2 * ys[2] * ys[3]);
     CHECK(conv2d_workspace_size(cases[3].x, cases[3].w, cases[3].opts) == 0);
     std::vector<double> ws(size, 12345.0);
     xt::xarray<double> y = xt::zeros<double>(dims(ys));

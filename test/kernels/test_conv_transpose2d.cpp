@@ -31,7 +31,8 @@ struct transpose_case {
 };
 
 // Odd sizes, stride 2, dilation 2, groups 2, padding, output_padding (also one that is only allowed
-// because it is below the dilation), non-square kernels, 1x1 kernels.
+// because it is below the dilation), non-square kernels, 1x1 kernels, and a batch of small images
+// that several GEMMs share unevenly (im2col.hpp batches small images).
 const std::vector<transpose_case> cases = {
     {{2, 4, 7, 6},
      {4, 3, 3, 2},
@@ -41,6 +42,7 @@ const std::vector<transpose_case> cases = {
     {{2, 4, 5, 6}, {4, 3, 1, 1}, {}},
     {{1, 4, 4, 5}, {4, 1, 3, 3}, {.stride = {2, 2}, .padding = {1, 1}, .groups = 4}},
     {{1, 2, 3, 3}, {2, 3, 1, 1}, {.output_padding = {1, 0}, .dilation = {2, 1}}},
+    {{25, 2, 3, 4}, {2, 3, 3, 3}, {.padding = {1, 1}}},
 };
 
 xt::xarray<double> run_forward(const xt::xarray<double>& x, const xt::xarray<double>& w,
@@ -221,7 +223,7 @@ TEST_CASE("conv_transpose2d runs in a caller's workspace and rejects a smaller o
     const transpose_case& c = cases[0];
     const xt::xarray<double> x = random_array(c.x, 1), w = random_array(c.w, 2), b = random_array({6}, 3);
     const std::size_t size = conv_transpose2d_workspace_size(x.shape(), w.shape(), c.opts);
-    CHECK(size == 3 * 3 * 2 * 7 * 6);  // (Cout / groups) kh kw rows, H W columns
+    CHECK(size >= 3 * 3 * 2 * 7 * 6);  // at least (Cout / groups) kh kw rows by H W columns
     CHECK(conv_transpose2d_workspace_size(cases[3].x, cases[3].w, cases[3].opts) == 0);
     std::vector<double> ws(size, 99.0);
     xt::xarray<double> y = xt::zeros<double>(dims(conv_transpose2d_output_shape(c.x, c.w, c.opts)));

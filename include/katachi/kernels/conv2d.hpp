@@ -2,16 +2,22 @@
 // dilation and groups.
 //
 // x[N, C, H, W], w[O, C / groups, kh, kw], b[O] or none, y[N, O, Ho, Wo] with Ho, Wo from
-// katachi::conv_output_size. Lowered to GEMM per sample and group (im2col.hpp): the forward is
-// y = w * im2col(x) with the bias written first and the GEMM adding onto it; the backward is
-// dw = sum_n dy * im2col(x)^T, dx = col2im(w^T * dy), db = the per-channel sums of dy.
+// katachi::conv_output_size. Lowered to GEMM per sample and group (im2col.hpp), or per few samples
+// when the images are small: the forward is y = w * im2col(x) with the bias written first and the
+// GEMM adding onto it; the backward is dw = sum_n dy * im2col(x)^T (db from the same GEMM),
+// dx = col2im(w^T * dy).
 //
-// Scratch: conv2d_workspace_size(...) elements (one group's im2col matrix of one sample; zero for a
-// 1x1 stride-1 unpadded kernel) serve both forward and backward. Pass them as `workspace` and the
-// kernels allocate nothing; an empty workspace makes the kernel allocate its own scratch for the
-// call; a workspace that is too small throws katachi::shape_mismatch.
+// Three lowered products serve all the convolution kernels:
+//   lowered_convolve          columns = w * im2col(image)            conv2d forward, conv_transpose2d dx
+//   lowered_convolve_adjoint  image   = col2im(w^T * columns)        conv2d dx, conv_transpose2d forward
+//   lowered_weight_grad       dw      = sum_n columns * im2col(image)^T   both kernels' dw
+//
+// Scratch: conv2d_workspace_size(...) elements serve both forward and backward. Pass them as
+// `workspace` and the kernels allocate nothing; an empty workspace makes the kernel allocate its own
+// scratch for the call; a workspace that is too small throws katachi::shape_mismatch.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <span>
@@ -32,6 +38,208 @@ struct conv2d_options {
 };
 
 namespace detail {
+
+// Writes (or with write::accumulate adds) b[channel] over every position of each channel.
+template <class T>
+void put_channels(T* out, const T* b, std::size_t channels, std::size_t positions, write mode) {
+    for (std::size_t c = 0; c < channels; ++c) {
+        T* row = out + c * positions;
+        if (mode == write::accumulate)
+            for (std::size_t i = 0; i < positions; ++i) row[i] += b[c];
+        else
+            std::fill(row, row + positions, b[c]);
+    }
+}
+
+// The scratch of one chunk of `count` samples and one group: the side-by-side im2col matrix
+// [patch + 1, count * positions] (the extra row is for lowered_weight_grad's row of ones), for
+// count > 1 the group's columns gathered as [group_out_channels, count * positions], and the
+// weight and bias gradients side by side as [out_channels, patch + 1].
+template <class T>
+struct chunk_buffers {
+    T* col = nullptr;
+    T* gathered = nullptr;
+    T* weight_and_bias = nullptr;
+    chunk_buffers(const conv_geometry& g, T* ws) {
+        if (ws == nullptr) return;
+        const std::size_t width = g.samples_per_gemm() * g.positions();
+        col = ws;
+        gathered = col + (g.patch() + 1) * width;
+        weight_and_bias = gathered + (g.samples_per_gemm() > 1 ? g.group_out_channels() * width : 0);
+    }
+};
+
+// Gathers the group's rows of `count` samples of columns[batch, out_channels, positions] side by side.
+template <class T>
+void gather_columns(const conv_geometry& g, const T* columns, std::size_t first, std::size_t count,
+                    std::size_t grp, T* out) {
+    const std::size_t og = g.group_out_channels(), p = g.positions(), ld = count * p;
+    for (std::size_t j = 0; j < count; ++j) {
+        const T* src = columns + (first + j) * g.columns_size() + grp * og * p;
+        for (std::size_t o = 0; o < og; ++o) std::copy(src + o * p, src + (o + 1) * p, out + o * ld + j * p);
+    }
+}
+
+// columns_n = w * im2col(image_n) (+ bias) for every sample and group. `bias` may be null. With
+// write::accumulate the result is added onto `columns`.
+template <class T>
+void lowered_convolve(const conv_geometry& g, const T* image, const T* w, const T* bias, T* columns, T* ws,
+                      write mode) {
+    const std::size_t og = g.group_out_channels(), k = g.patch(), p = g.positions(),
+                      chunk = g.samples_per_gemm();
+    const chunk_buffers<T> buf(g, ws);
+    for (std::size_t first = 0; first < g.batch; first += chunk) {
+        const std::size_t count = std::min(chunk, g.batch - first), ld = count * p;
+        T* out_first = columns + first * g.columns_size();
+        // One sample: the GEMM writes into the output itself, onto the bias when there is one.
+        if (count == 1 && bias != nullptr) put_channels(out_first, bias, g.out_channels, p, mode);
+        const T beta = bias != nullptr || mode == write::accumulate ? T(1) : T(0);
+        for (std::size_t grp = 0; grp < g.groups; ++grp) {
+            const T* image_g = image + first * g.image_size() + grp * g.group_image_size();
+            const T* col = image_g;
+            if (!g.is_pointwise()) {
+                for (std::size_t j = 0; j < count; ++j)
+                    im2col(g, image_g + j * g.image_size(), buf.col + j * p, ld);
+                col = buf.col;
+            }
+            const T* w_g = w + grp * og * k;
+            if (count == 1) {
+                gemm(false, false, og, p, k, T(1), w_g, col, beta, out_first + grp * og * p);
+                continue;
+            }
+            // Several samples: one GEMM into scratch, then each sample's rows go to their place.
+            gemm(false, false, og, ld, k, T(1), w_g, col, T(0), buf.gathered);
+            for (std::size_t j = 0; j < count; ++j)
+                for (std::size_t o = 0; o < og; ++o) {
+                    const T* src = buf.gathered + o * ld + j * p;
+                    T* dst = out_first + j * g.columns_size() + (grp * og + o) * p;
+                    const T b = bias != nullptr ? bias[grp * og + o] : T(0);
+                    if (mode == write::accumulate)
+                        for (std::size_t i = 0; i < p; ++i) dst[i] += src[i] + b;
+                    else
+                        for (std::size_t i = 0; i < p; ++i) dst[i] = src[i] + b;
+                }
+        }
+    }
+}
+
+// image_n = col2im(w^T * columns_n) (+ bias) for every sample and group. `bias` may be null. With
+// write::accumulate the result is added onto `image`.
+template <class T>
+void lowered_convolve_adjoint(const conv_geometry& g, const T* columns, const T* w, const T* bias, T* image,
+                              T* ws, write mode) {
+    const std::size_t og = g.group_out_channels(), k = g.patch(), p = g.positions(),
+                      chunk = g.samples_per_gemm();
+    const std::size_t plane = g.height * g.width;
+    const chunk_buffers<T> buf(g, ws);
+    for (std::size_t first = 0; first < g.batch; first += chunk) {
+        const std::size_t count = std::min(chunk, g.batch - first), ld = count * p;
+        for (std::size_t j = 0; j < count; ++j) {
+            T* image_n = image + (first + j) * g.image_size();
+            if (bias != nullptr)
+                put_channels(image_n, bias, g.channels, plane, mode);
+            else if (mode == write::overwrite && !g.is_pointwise())
+                std::fill(image_n, image_n + g.image_size(), T(0));
+        }
+        const bool onto = bias != nullptr || mode == write::accumulate;
+        for (std::size_t grp = 0; grp < g.groups; ++grp) {
+            const T* w_g = w + grp * og * k;
+            T* image_g = image + first * g.image_size() + grp * g.group_image_size();
+            const T* cols_g = columns + first * g.columns_size() + grp * og * p;
+            if (count > 1) {
+                gather_columns(g, columns, first, count, grp, buf.gathered);
+                cols_g = buf.gathered;
+            }
+            if (g.is_pointwise()) {
+                gemm(true, false, k, p, og, T(1), w_g, cols_g, onto ? T(1) : T(0), image_g);
+            } else {
+                gemm(true, false, k, ld, og, T(1), w_g, cols_g, T(0), buf.col);
+                for (std::size_t j = 0; j < count; ++j)
+                    col2im_add(g, buf.col + j * p, ld, image_g + j * g.image_size());
+            }
+        }
+    }
+}
+
+// dw = sum over samples of columns_n * im2col(image_n)^T, per group; dw is [out_channels, patch].
+// With `db` (may be null) the per-channel sums of the columns come out of the same GEMM: a row of
+// ones below the im2col matrix adds a last column to its product, so the columns are read once.
+template <class T>
+void lowered_weight_grad(const conv_geometry& g, const T* image, const T* columns, T* dw, T* db, T* ws,
+                         write mode) {
+    const std::size_t og = g.group_out_channels(), k = g.patch(), p = g.positions(),
+                      chunk = g.samples_per_gemm();
+    const chunk_buffers<T> buf(g, ws);
+    const bool with_bias = db != nullptr && !g.is_pointwise();
+    const std::size_t n_out = with_bias ? k + 1 : k;  // columns of the GEMM's result
+    T* result = with_bias ? buf.weight_and_bias : dw;
+    const bool onto_result = !with_bias && mode == write::accumulate;
+    if (g.batch == 0) std::fill(result, result + g.out_channels * n_out, T(0));
+    for (std::size_t first = 0; first < g.batch; first += chunk) {
+        const std::size_t count = std::min(chunk, g.batch - first), ld = count * p;
+        const T beta = first == 0 && !onto_result ? T(0) : T(1);
+        if (with_bias) std::fill(buf.col + k * ld, buf.col + (k + 1) * ld, T(1));
+        for (std::size_t grp = 0; grp < g.groups; ++grp) {
+            const T* image_g = image + first * g.image_size() + grp * g.group_image_size();
+            const T* col = image_g;
+            if (!g.is_pointwise()) {
+                for (std::size_t j = 0; j < count; ++j)
+                    im2col(g, image_g + j * g.image_size(), buf.col + j * p, ld);
+                col = buf.col;
+            }
+            const T* cols_g = columns + first * g.columns_size() + grp * og * p;
+            if (count > 1) {
+                gather_columns(g, columns, first, count, grp, buf.gathered);
+                cols_g = buf.gathered;
+            }
+            gemm(false, true, og, n_out, ld, T(1), cols_g, col, beta, result + grp * og * n_out);
+        }
+    }
+    if (!with_bias) return;
+    for (std::size_t o = 0; o < g.out_channels; ++o) {
+        for (std::size_t r = 0; r < k; ++r) store(dw, o * k + r, result[o * n_out + r], mode);
+        store(db, o, result[o * n_out + k], mode);
+    }
+}
+
+// db[c] = sum over samples and positions of x[n, c, :], for x[batch, channels, positions].
+template <class T>
+void channel_sums(const T* x, T* db, std::size_t batch, std::size_t channels, std::size_t positions,
+                  write mode) {
+    constexpr std::size_t lanes = 16;  // independent partial sums, so the adds pipeline and vectorize
+    for (std::size_t c = 0; c < channels; ++c) {
+        std::array<T, lanes> acc{};
+        T tail = T(0);
+        for (std::size_t n = 0; n < batch; ++n) {
+            const T* row = x + (n * channels + c) * positions;
+            std::size_t i = 0;
+            for (; i + lanes <= positions; i += lanes)
+                for (std::size_t l = 0; l < lanes; ++l) acc[l] += row[i + l];
+            for (; i < positions; ++i) tail += row[i];
+        }
+        T total = tail;
+        for (T a : acc) total += a;
+        store(db, c, total, mode);
+    }
+}
+
+// Checks the channel counts of a convolution whose weight is [out_channels, channels / groups, ...].
+inline void check_conv_channels(const char* op, std::size_t channels, std::size_t out_channels,
+                                std::size_t weight_channels, std::size_t groups, const std::string& shapes) {
+    const std::string where = std::string(op) + ": ";
+    if (groups == 0) throw shape_mismatch(where + "groups must be at least 1 (" + shapes + ")");
+    if (channels % groups != 0)
+        throw shape_mismatch(where + "input channels " + std::to_string(channels) +
+                             " are not divisible by groups " + std::to_string(groups) + " (" + shapes + ")");
+    if (out_channels % groups != 0)
+        throw shape_mismatch(where + "output channels " + std::to_string(out_channels) +
+                             " are not divisible by groups " + std::to_string(groups) + " (" + shapes + ")");
+    if (weight_channels != channels / groups)
+        throw shape_mismatch(where + "the weight has " + std::to_string(weight_channels) +
+                             " input channels per group, expected " + std::to_string(channels) + " / " +
+                             std::to_string(groups) + " = " + std::to_string(channels / groups) + " (" +
+                             shapes + ")");
+}
 
 // The geometry of a conv2d-shaped operation named `op` on x[N, C, H, W] and w[O, C/g, kh, kw];
 // conv1d calls it with H = kh = 1. Throws shape_mismatch or shape_arithmetic_error naming `op`.
@@ -88,12 +296,16 @@ void run_lowered_backward(const char* op, const conv_geometry& g, const X& x, co
     constexpr bool needs_scratch = !is_none_v<DX> || !is_none_v<DW>;
     const conv_scratch<T> ws(op, workspace, needs_scratch ? g.workspace_size() : 0);
     const T* dyp = data_of(dy);
-    if constexpr (!is_none_v<DW>) lowered_weight_grad(g, data_of(x), dyp, data_of(dw), ws.data(), mode);
+    T* db_in_gemm = nullptr;  // db rides along with dw's GEMM when both are wanted
+    if constexpr (!is_none_v<DW> && !is_none_v<DB>) db_in_gemm = g.is_pointwise() ? nullptr : data_of(db);
+    if constexpr (!is_none_v<DW>)
+        lowered_weight_grad(g, data_of(x), dyp, data_of(dw), db_in_gemm, ws.data(), mode);
     if constexpr (!is_none_v<DX>)
         lowered_convolve_adjoint(g, dyp, data_of(w), static_cast<const T*>(nullptr), data_of(dx), ws.data(),
                                  mode);
     if constexpr (!is_none_v<DB>)
-        channel_sums(dyp, data_of(db), g.batch, g.out_channels, g.positions(), mode);
+        if (db_in_gemm == nullptr)
+            channel_sums(dyp, data_of(db), g.batch, g.out_channels, g.positions(), mode);
 }
 
 }  // namespace detail

@@ -7,7 +7,7 @@
 // The operation is conv2d's input gradient: seen as a conv2d from y's shape to x's shape with weight
 // w, the forward is y = col2im(w^T * x) (+ b), and the backward runs that conv2d forwards:
 // dx = w * im2col(dy), dw = sum_n x * im2col(dy)^T, db = the per-channel sums of dy. The lowered
-// products are conv2d's (im2col.hpp); the workspace rules are conv2d's.
+// products are conv2d's (conv2d.hpp); the workspace rules are conv2d's.
 #pragma once
 
 #include <array>
@@ -17,6 +17,7 @@
 #include <type_traits>
 
 #include "katachi/kernels/common.hpp"
+#include "katachi/kernels/conv2d.hpp"
 #include "katachi/kernels/im2col.hpp"
 #include "katachi/shape.hpp"
 
@@ -143,7 +144,8 @@ void conv_transpose2d_backward(const X& x, const W& w, const DY& dy, DX&& dx, DW
     const detail::conv_scratch<T> ws("conv_transpose2d", workspace, needs_scratch ? g.workspace_size() : 0);
     const T* dyp = detail::data_of(dy);
     if constexpr (!is_none_v<DW>)
-        detail::lowered_weight_grad(g, dyp, detail::data_of(x), detail::data_of(dw), ws.data(), mode);
+        detail::lowered_weight_grad(g, dyp, detail::data_of(x), detail::data_of(dw), static_cast<T*>(nullptr),
+                                    ws.data(), mode);
     if constexpr (!is_none_v<DX>)
         detail::lowered_convolve(g, dyp, detail::data_of(w), static_cast<const T*>(nullptr),
                                  detail::data_of(dx), ws.data(), mode);
