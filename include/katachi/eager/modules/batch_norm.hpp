@@ -1,0 +1,77 @@
+// katachi/eager/modules/batch_norm.hpp: batch_norm1d and batch_norm2d (torch.nn.BatchNorm1d/2d).
+//
+// In training the batch statistics normalise and the running ones move by `momentum` (the
+// unbiased variance), and num_batches_tracked counts the batches; in evaluation the running
+// statistics normalise. running_mean/running_var are buffers; num_batches_tracked is saved as an
+// int64 entry, as PyTorch saves it. (PyTorch's momentum=None, a cumulative average, is not offered.)
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "katachi/eager/modules/linear.hpp"
+#include "katachi/eager/modules/module.hpp"
+
+namespace katachi::eager::nn {
+
+struct batch_norm_options {
+    std::size_t num_features = 0;  // ignored by the lazy forms
+    double eps = 1e-5;
+    double momentum = 0.1;
+    bool affine = true;
+    bool track_running_stats = true;
+};
+
+class batch_norm_base : public module {
+public:
+    using options_type = batch_norm_options;
+    tensor forward(const tensor& x) override;
+    sizes output_shape(const sizes& input) const override;
+    std::string extra_repr() const override;
+    void reset_running_stats();
+    void reset_parameters();  // weight 1, bias 0, running statistics reset
+
+    batch_norm_options options;
+    parameter weight, bias;            // [C]; undefined without affine
+    tensor running_mean, running_var;  // [C]; undefined without track_running_stats
+    std::int64_t num_batches_tracked = 0;
+
+protected:
+    batch_norm_base(const batch_norm_options& o, bool lazy, const char* lazy_name);
+    virtual void check_input(const sizes& input) const = 0;
+    void save_own_state(const std::string& prefix, state_map& out) const override;
+    void load_own_state(const std::string& prefix, const state_map& state, std::vector<std::string>& used,
+                        load_result& result) override;
+    std::optional<std::size_t> lazy_size_from(const state_map& state, const std::string& prefix) const;
+    void lazy_materialize(std::size_t num_features);
+};
+
+// Input [N, C] or [N, C, L].
+class batch_norm1d : public batch_norm_base {
+public:
+    explicit batch_norm1d(const batch_norm_options& o) : batch_norm_base(o, false, lazy_name) {}
+    std::string type_name() const override { return "batch_norm1d"; }
+
+protected:
+    batch_norm1d(lazy_init_t, const batch_norm_options& o) : batch_norm_base(o, true, lazy_name) {}
+    static constexpr const char* lazy_name = "lazy_batch_norm1d";
+    static std::size_t lazy_input_size(const sizes& input);
+    void check_input(const sizes& input) const override;
+};
+
+// Input [N, C, H, W].
+class batch_norm2d : public batch_norm_base {
+public:
+    explicit batch_norm2d(const batch_norm_options& o) : batch_norm_base(o, false, lazy_name) {}
+    std::string type_name() const override { return "batch_norm2d"; }
+
+protected:
+    batch_norm2d(lazy_init_t, const batch_norm_options& o) : batch_norm_base(o, true, lazy_name) {}
+    static constexpr const char* lazy_name = "lazy_batch_norm2d";
+    static std::size_t lazy_input_size(const sizes& input);
+    void check_input(const sizes& input) const override;
+};
+
+}  // namespace katachi::eager::nn

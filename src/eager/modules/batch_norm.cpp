@@ -1,0 +1,147 @@
+// The batch norm layers.
+#include "katachi/eager/modules/batch_norm.hpp"
+
+#include <sstream>
+
+#include "katachi/eager/functional/layers.hpp"
+#include "katachi/eager/modules/init.hpp"
+
+namespace katachi::eager::nn {
+
+namespace {
+std::string number(double v) {
+    std::ostringstream os;
+    os << v;
+    return os.str();
+}
+}  // namespace
+
+batch_norm_base::batch_norm_base(const batch_norm_options& o, bool lazy, const char* name) : options(o) {
+    const auto make = [&](const char* what) {
+        return lazy ? tensor(detail::uninitialized_parameter(std::string(name) + "." + what))
+                    : tensor::empty({o.num_features});
+    };
+    if (o.affine) {
+        weight = parameter(register_parameter("weight", make("weight")));
+        bias = parameter(register_parameter("bias", make("bias")));
+    }
+    if (o.track_running_stats) {
+        running_mean = register_buffer("running_mean", make("running_mean"));
+        running_var = register_buffer("running_var", make("running_var"));
+        running_mean.impl()->requires_grad = running_var.impl()->requires_grad = false;
+    }
+    if (lazy)
+        options.num_features = 0;
+    else
+        reset_parameters();
+}
+
+void batch_norm_base::reset_running_stats() {
+    if (!options.track_running_stats) return;
+    init::zeros_(running_mean);
+    init::ones_(running_var);
+    num_batches_tracked = 0;
+}
+
+void batch_norm_base::reset_parameters() {
+    reset_running_stats();
+    if (options.affine) {
+        init::ones_(weight);
+        init::zeros_(bias);
+    }
+}
+
+tensor batch_norm_base::forward(const tensor& x) {
+    check_input(x.shape());
+    const bool use_batch = is_training() || !options.track_running_stats;
+    if (is_training() && options.track_running_stats) ++num_batches_tracked;
+    return eager::batch_norm(x, running_mean, running_var, weight, bias, use_batch, options.momentum,
+                             options.eps);
+}
+
+sizes batch_norm_base::output_shape(const sizes& input) const {
+    check_input(input);
+    if (input[1] != options.num_features)
+        throw shape_mismatch(type_name() + ": an input of shape " + input.str() + " has " +
+                             std::to_string(input[1]) + " channels but num_features is " +
+                             std::to_string(options.num_features));
+    return input;
+}
+
+std::string batch_norm_base::extra_repr() const {
+    const bool lazy = has_uninitialized_params();
+    return (lazy ? std::string("uninitialized") : std::to_string(options.num_features)) +
+           ", eps=" + number(options.eps) + ", momentum=" + number(options.momentum) +
+           ", affine=" + (options.affine ? "true" : "false") +
+           ", track_running_stats=" + (options.track_running_stats ? "true" : "false");
+}
+
+void batch_norm_base::save_own_state(const std::string& prefix, state_map& out) const {
+    module::save_own_state(prefix, out);
+    if (options.track_running_stats) {
+        const std::int64_t n = num_batches_tracked;
+        out.insert_or_assign(prefix + "num_batches_tracked",
+                             io::tensor::from<std::int64_t>(std::span(&n, 1), {}));
+    }
+}
+
+void batch_norm_base::load_own_state(const std::string& prefix, const state_map& state,
+                                     std::vector<std::string>& used, load_result& result) {
+    module::load_own_state(prefix, state, used, result);
+    if (!options.track_running_stats) return;
+    const std::string key = prefix + "num_batches_tracked";
+    const auto it = state.find(key);
+    if (it == state.end()) {
+        result.missing_keys.push_back(key);
+        return;
+    }
+    used.push_back(key);
+    const auto v = it->second.as<std::int64_t>();
+    if (v.size() != 1) throw shape_mismatch("load_state_dict: \"" + key + "\" must hold one value");
+    num_batches_tracked = *v.begin();
+}
+
+std::optional<std::size_t> batch_norm_base::lazy_size_from(const state_map& state,
+                                                           const std::string& prefix) const {
+    for (const char* name : {"weight", "running_mean"}) {
+        const auto it = state.find(prefix + name);
+        if (it != state.end() && it->second.shape.size() == 1) return it->second.shape[0];
+    }
+    return std::nullopt;
+}
+
+void batch_norm_base::lazy_materialize(std::size_t c) {
+    options.num_features = c;
+    for (tensor* t :
+         {static_cast<tensor*>(&weight), static_cast<tensor*>(&bias), &running_mean, &running_var})
+        if (t->defined()) detail::materialize_tensor(*t, {c});
+    reset_parameters();
+}
+
+std::size_t batch_norm1d::lazy_input_size(const sizes& input) {
+    if (input.size() != 2 && input.size() != 3)
+        throw shape_mismatch("lazy_batch_norm1d: the input has shape " + input.str() +
+                             ", expected [N, C] or [N, C, L]");
+    return input[1];
+}
+
+void batch_norm1d::check_input(const sizes& input) const {
+    if (input.size() != 2 && input.size() != 3)
+        throw shape_mismatch(type_name() + ": the input has shape " + input.str() +
+                             ", expected [N, C] or [N, C, L]");
+}
+
+std::size_t batch_norm2d::lazy_input_size(const sizes& input) {
+    if (input.size() != 4)
+        throw shape_mismatch("lazy_batch_norm2d: the input has shape " + input.str() +
+                             ", expected [N, C, H, W]");
+    return input[1];
+}
+
+void batch_norm2d::check_input(const sizes& input) const {
+    if (input.size() != 4)
+        throw shape_mismatch(type_name() + ": the input has shape " + input.str() +
+                             ", expected [N, C, H, W]");
+}
+
+}  // namespace katachi::eager::nn

@@ -1,0 +1,273 @@
+// The module base: registry, traversal, modes, state dicts and printing.
+#include "katachi/eager/modules/module.hpp"
+
+#include <algorithm>
+#include <sstream>
+#include <stdexcept>
+
+namespace katachi::eager::nn {
+
+namespace {
+
+void check_name(const module& m, const std::string& name, const char* what) {
+    if (name.empty() || name.find('.') != std::string::npos)
+        throw std::invalid_argument(m.type_name() + ": the " + what + " name \"" + name +
+                                    "\" must be non-empty and contain no '.'");
+}
+
+std::string join(const std::string& prefix, const std::string& name) {
+    return prefix.empty() ? name : prefix + "." + name;
+}
+
+std::string list_text(const std::vector<std::string>& keys) {
+    std::string s;
+    for (const auto& k : keys) s += (s.empty() ? "\"" : ", \"") + k + "\"";
+    return s;
+}
+
+}  // namespace
+
+tensor module::forward(const tensor&) {
+    throw std::logic_error(type_name() + ": this module has no single-tensor forward(x)");
+}
+
+sizes module::output_shape(const sizes&) const {
+    throw std::logic_error(type_name() + ": this module cannot compute its output shape without data");
+}
+
+sizes module::materialize(const sizes& input) {
+    materialize_own(input);
+    return output_shape(input);
+}
+
+bool module::has_uninitialized_params() const {
+    for (const auto& [name, t] : named_parameters())
+        if (t.is_uninitialized()) return true;
+    for (const auto& [name, t] : named_buffers())
+        if (t.is_uninitialized()) return true;
+    return false;
+}
+
+tensor module::register_parameter(std::string name, tensor t) {
+    check_name(*this, name, "parameter");
+    if (t.defined()) t.impl()->requires_grad = true;
+    parameters_.emplace_back(std::move(name), t);
+    return t;
+}
+
+tensor module::register_buffer(std::string name, tensor t) {
+    check_name(*this, name, "buffer");
+    buffers_.emplace_back(std::move(name), t);
+    return t;
+}
+
+void module::add_child(std::string name, std::shared_ptr<module> child) {
+    check_name(*this, name, "module");
+    if (!child) throw std::invalid_argument(type_name() + ": child module \"" + name + "\" is null");
+    if (child.get() == this) throw std::invalid_argument(type_name() + ": a module cannot be its own child");
+    children_.emplace_back(std::move(name), std::move(child));
+}
+
+template <class F>
+void module::visit_modules(const std::string& prefix, std::vector<const module*>& seen, F&& f) const {
+    if (std::find(seen.begin(), seen.end(), this) != seen.end()) return;
+    seen.push_back(this);
+    f(prefix, *this);
+    for (const auto& [name, child] : children_) child->visit_modules(join(prefix, name), seen, f);
+}
+
+std::vector<std::pair<std::string, tensor>> module::named_parameters(bool recurse) const {
+    std::vector<std::pair<std::string, tensor>> out;
+    std::vector<const void*> seen_tensors;
+    std::vector<const module*> seen_modules;
+    const auto take = [&](const std::string& prefix, const module& m) {
+        for (const auto& [name, t] : m.parameters_) {
+            if (std::find(seen_tensors.begin(), seen_tensors.end(), t.impl()) != seen_tensors.end()) continue;
+            seen_tensors.push_back(t.impl());
+            out.emplace_back(join(prefix, name), t);
+        }
+    };
+    if (recurse)
+        visit_modules("", seen_modules, take);
+    else
+        take("", *this);
+    return out;
+}
+
+std::vector<tensor> module::parameters(bool recurse) const {
+    std::vector<tensor> out;
+    for (auto& [name, t] : named_parameters(recurse)) out.push_back(t);
+    return out;
+}
+
+std::vector<std::pair<std::string, tensor>> module::named_buffers(bool recurse) const {
+    std::vector<std::pair<std::string, tensor>> out;
+    std::vector<const void*> seen_tensors;
+    std::vector<const module*> seen_modules;
+    const auto take = [&](const std::string& prefix, const module& m) {
+        for (const auto& [name, t] : m.buffers_) {
+            if (std::find(seen_tensors.begin(), seen_tensors.end(), t.impl()) != seen_tensors.end()) continue;
+            seen_tensors.push_back(t.impl());
+            out.emplace_back(join(prefix, name), t);
+        }
+    };
+    if (recurse)
+        visit_modules("", seen_modules, take);
+    else
+        take("", *this);
+    return out;
+}
+
+std::vector<tensor> module::buffers(bool recurse) const {
+    std::vector<tensor> out;
+    for (auto& [name, t] : named_buffers(recurse)) out.push_back(t);
+    return out;
+}
+
+std::vector<std::shared_ptr<module>> module::children() const {
+    std::vector<std::shared_ptr<module>> out;
+    for (const auto& [name, child] : children_)
+        if (std::find(out.begin(), out.end(), child) == out.end()) out.push_back(child);
+    return out;
+}
+
+std::vector<std::pair<std::string, module*>> module::named_modules() {
+    std::vector<std::pair<std::string, module*>> out;
+    std::vector<const module*> seen;
+    visit_modules("", seen, [&](const std::string& prefix, const module& m) {
+        out.emplace_back(prefix, const_cast<module*>(&m));
+    });
+    return out;
+}
+
+void module::train(bool on) {
+    for (auto& [prefix, m] : named_modules()) m->training_ = on;
+}
+
+module& module::apply(const std::function<void(module&)>& fn) {
+    auto all = named_modules();
+    // Children before their parents, as torch.nn.Module.apply does.
+    for (auto it = all.rbegin(); it != all.rend(); ++it) fn(*it->second);
+    return *this;
+}
+
+void module::zero_grad(bool set_to_none) {
+    for (auto& t : parameters()) t.zero_grad(set_to_none);
+}
+
+module& module::requires_grad_(bool on) {
+    for (auto& t : parameters()) t.impl()->requires_grad = on;
+    return *this;
+}
+
+// ---- state dict ------------------------------------------------------------------------------------
+
+void module::save_own_state(const std::string& prefix, state_map& out) const {
+    const auto save = [&](const std::string& name, const tensor& t) {
+        const tensor c = t.contiguous();
+        const std::span<const float> values(c.data(), c.numel());
+        out.insert_or_assign(
+            prefix + name,
+            io::tensor::from<float>(values, std::vector<std::size_t>(c.shape().begin(), c.shape().end())));
+    };
+    for (const auto& [name, t] : parameters_) save(name, t);
+    for (const auto& [name, t] : buffers_) save(name, t);
+}
+
+void module::load_own_state(const std::string& prefix, const state_map& state, std::vector<std::string>& used,
+                            load_result& result) {
+    const auto load = [&](const std::string& name, const tensor& t) {
+        const std::string key = prefix + name;
+        const auto it = state.find(key);
+        if (it == state.end()) {
+            result.missing_keys.push_back(key);
+            return;
+        }
+        used.push_back(key);
+        const sizes shape(it->second.shape);
+        if (t.is_uninitialized()) detail::materialize_tensor(t, shape);
+        if (!(t.shape() == shape))
+            throw shape_mismatch("load_state_dict: \"" + key + "\" has shape " + shape.str() +
+                                 " in the state dict but " + t.shape().str() + " in the " + type_name() +
+                                 " module");
+        const auto values = it->second.as<float>();
+        no_grad guard;
+        tensor target = t;  // a handle to the registered tensor
+        target.copy_(tensor::from(std::vector<float>(values.begin(), values.end()), shape));
+    };
+    for (const auto& [name, t] : parameters_) load(name, t);
+    for (const auto& [name, t] : buffers_) load(name, t);
+}
+
+void module::save_state(const std::string& prefix, state_map& out) const {
+    std::vector<const module*> seen;
+    visit_modules(prefix, seen, [&](const std::string& p, const module& m) {
+        m.save_own_state(p.empty() ? "" : p + ".", out);
+    });
+}
+
+state_map module::state_dict() const {
+    state_map out;
+    save_state("", out);
+    return out;
+}
+
+load_result module::load_state_dict(const state_map& state, bool strict) {
+    load_result result;
+    std::vector<std::string> used;
+    for (auto& [prefix, m] : named_modules())
+        m->load_own_state(prefix.empty() ? "" : prefix + ".", state, used, result);
+    for (const auto& [key, value] : state)
+        if (std::find(used.begin(), used.end(), key) == used.end()) result.unexpected_keys.push_back(key);
+    if (strict && (!result.missing_keys.empty() || !result.unexpected_keys.empty())) {
+        std::string what = "load_state_dict: the state dict does not match the " + type_name() + " module";
+        if (!result.missing_keys.empty()) what += "; missing keys: " + list_text(result.missing_keys);
+        if (!result.unexpected_keys.empty())
+            what += "; unexpected keys: " + list_text(result.unexpected_keys);
+        throw std::runtime_error(what + " (pass strict = false to load the keys that match)");
+    }
+    return result;
+}
+
+// ---- printing ----------------------------------------------------------------------------------
+
+void module::print(std::ostream& os, int indent) const {
+    os << type_name() << "(" << extra_repr();
+    if (children_.empty()) {
+        os << ")";
+        return;
+    }
+    os << "\n";
+    for (const auto& [name, child] : children_) {
+        os << std::string(static_cast<std::size_t>(indent + 2), ' ') << "(" << name << "): ";
+        child->print(os, indent + 2);
+        os << "\n";
+    }
+    os << std::string(static_cast<std::size_t>(indent), ' ') << ")";
+}
+
+std::ostream& operator<<(std::ostream& os, const module& m) {
+    m.print(os, 0);
+    return os;
+}
+
+namespace detail {
+
+void materialize_tensor(const tensor& t, const sizes& shape) {
+    tensor_impl<float>* impl = t.impl();
+    const tensor fresh = tensor::empty(shape);
+    impl->store = fresh.impl()->store;
+    impl->offset = 0;
+    impl->shape = shape;
+    impl->strides = contiguous_strides(shape);
+    impl->uninitialized = false;
+    impl->label.clear();
+}
+
+parameter uninitialized_parameter(const std::string& label) {
+    return parameter(tensor::uninitialized(label));
+}
+
+}  // namespace detail
+
+}  // namespace katachi::eager::nn

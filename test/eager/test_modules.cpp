@@ -1,0 +1,248 @@
+// Modules: registration, traversal with shared parameters once, modes, apply, zero_grad, freezing,
+// containers, options, default initialisation, init functions, printing and state dicts.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <filesystem>
+#include <katachi/eager.hpp>
+#include <sstream>
+
+using namespace katachi;
+namespace nn = katachi::eager::nn;
+using eager::sizes;
+using eager::tensor;
+
+namespace {
+
+// A user-defined module with its own parameter and reset_parameters(): a linear layer whose
+// weight is scaled elementwise by a learnt gate.
+struct gated_linear : nn::module {
+    std::shared_ptr<nn::linear> inner;
+    nn::parameter gate;
+    gated_linear(std::size_t in, std::size_t out) {
+        inner = register_module("inner", std::make_shared<nn::linear>(nn::linear_options{in, out}));
+        gate = nn::parameter(register_parameter("gate", tensor::empty({out, in})));
+        reset_parameters();
+    }
+    void reset_parameters() { nn::init::ones_(gate); }
+    std::string type_name() const override { return "gated_linear"; }
+    tensor forward(const tensor& x) override { return eager::linear(x, inner->weight * gate, inner->bias); }
+};
+
+std::vector<std::string> names_of(const std::vector<std::pair<std::string, tensor>>& named) {
+    std::vector<std::string> out;
+    for (const auto& [n, t] : named) out.push_back(n);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("a layer registers its parameters under PyTorch's names and shapes", "[eager][modules]") {
+    nn::linear lin({.in_features = 3, .out_features = 4});
+    CHECK(names_of(lin.named_parameters()) == std::vector<std::string>{"weight", "bias"});
+    CHECK(lin.weight.shape() == sizes{4, 3});
+    CHECK(lin.bias.shape() == sizes{4});
+    CHECK(lin.weight.requires_grad());
+    CHECK(lin.parameters()[0].is_same(lin.weight));
+    nn::linear no_bias({.in_features = 3, .out_features = 4, .bias = false});
+    CHECK(no_bias.parameters().size() == 1);
+    nn::conv2d conv({.in_channels = 4, .out_channels = 6, .kernel_size = {3, 5}, .groups = 2});
+    CHECK(conv.weight.shape() == sizes{6, 2, 3, 5});
+    nn::conv_transpose2d up({.in_channels = 4, .out_channels = 6, .kernel_size = 2, .stride = 2});
+    CHECK(up.weight.shape() == sizes{4, 6, 2, 2});
+    nn::batch_norm2d bn({.num_features = 5});
+    CHECK(names_of(bn.named_buffers()) == std::vector<std::string>{"running_mean", "running_var"});
+    CHECK(bn.running_var.to_vector() == std::vector<float>(5, 1.0f));
+}
+
+TEST_CASE("a sequential names its layers by position, counting parameter-free layers", "[eager][modules]") {
+    nn::sequential seq(nn::linear({4, 8}), nn::relu(), nn::dropout(0.2), nn::linear({8, 2}));
+    CHECK(names_of(seq.named_parameters()) ==
+          std::vector<std::string>{"0.weight", "0.bias", "3.weight", "3.bias"});
+    CHECK(seq.size() == 4);
+    CHECK(seq.at<nn::linear>(3).options.out_features == 2);
+    CHECK_THROWS_AS(seq.at<nn::linear>(1), std::bad_cast);
+    CHECK(seq(eager::ones({5, 4})).shape() == sizes{5, 2});
+    CHECK(seq.output_shape({5, 4}) == sizes{5, 2});
+    CHECK_THROWS_AS(seq.output_shape({5, 3}), shape_mismatch);
+}
+
+TEST_CASE("a parameter or module shared between two places is visited once", "[eager][modules]") {
+    auto shared = std::make_shared<nn::linear>(nn::linear_options{3, 3});
+    nn::sequential seq(shared, nn::relu(), shared);
+    CHECK(names_of(seq.named_parameters()) == std::vector<std::string>{"0.weight", "0.bias"});
+    CHECK(seq.children().size() == 2);
+    CHECK(*nn::parameter_count(seq) == 12);
+    nn::module_list list(shared, nn::linear({3, 1}));
+    list.push_back(shared);
+    CHECK(nn::parameter_count(list) == std::optional<std::size_t>(16));
+    // the same tensor registered by two modules
+    struct tied : nn::module {
+        tied(const tensor& w) {
+            register_parameter("a", w);
+            register_parameter("b", w);
+        }
+    } t(shared->weight);
+    CHECK(t.parameters().size() == 1);
+}
+
+TEST_CASE("train and eval set the mode of every module, and apply visits children first",
+          "[eager][modules]") {
+    nn::sequential seq(nn::linear({2, 2}), nn::sequential(nn::dropout(), nn::relu()));
+    CHECK(seq.is_training());
+    seq.eval();
+    for (auto& [name, m] : seq.named_modules()) CHECK_FALSE(m->is_training());
+    seq.train();
+    for (auto& [name, m] : seq.named_modules()) CHECK(m->is_training());
+    std::vector<std::string> order;
+    seq.apply([&](nn::module& m) { order.push_back(m.type_name()); });
+    CHECK(order == std::vector<std::string>{"relu", "dropout", "sequential", "linear", "sequential"});
+}
+
+TEST_CASE("zero_grad clears and requires_grad_(false) freezes every parameter", "[eager][modules]") {
+    nn::sequential seq(nn::linear({3, 2}), nn::relu(), nn::linear({2, 1}));
+    eager::sum(seq(eager::ones({4, 3}))).backward();
+    for (auto& p : seq.parameters()) CHECK(p.grad().defined());
+    seq.zero_grad();
+    for (auto& p : seq.parameters())
+        for (float g : p.grad().to_vector()) CHECK(g == 0);
+    seq.zero_grad(true);
+    for (auto& p : seq.parameters()) CHECK_FALSE(p.grad().defined());
+    seq.requires_grad_(false);
+    for (auto& p : seq.parameters()) CHECK_FALSE(p.requires_grad());
+    CHECK_FALSE(seq(eager::ones({4, 3})).requires_grad());
+}
+
+TEST_CASE("a user-defined module with its own parameters takes a few lines", "[eager][modules]") {
+    gated_linear m(3, 2);
+    CHECK(names_of(m.named_parameters()) == std::vector<std::string>{"gate", "inner.weight", "inner.bias"});
+    CHECK(m.gate.to_vector() == std::vector<float>(6, 1.0f));
+    eager::sum(m(eager::ones({4, 3}))).backward();
+    CHECK(m.gate.grad().shape() == sizes{2, 3});
+    CHECK(m.inner->weight.grad().defined());
+}
+
+TEST_CASE("default initialisation follows PyTorch's bounds and a seed reproduces it",
+          "[eager][modules][init]") {
+    eager::manual_seed(7);
+    nn::linear a({.in_features = 100, .out_features = 50});
+    eager::manual_seed(7);
+    nn::linear b({.in_features = 100, .out_features = 50});
+    CHECK(a.weight.to_vector() == b.weight.to_vector());
+    const float bound = 1.0f / std::sqrt(100.0f);  // kaiming-uniform with a = sqrt(5)
+    float lo = 1, hi = -1;
+    for (float v : a.weight.to_vector()) lo = std::min(lo, v), hi = std::max(hi, v);
+    CHECK(lo >= -bound);
+    CHECK(hi <= bound);
+    CHECK(hi > 0.9f * bound);  // 5000 draws reach close to both ends
+    CHECK(lo < -0.9f * bound);
+    for (float v : a.bias.to_vector()) CHECK(std::abs(v) <= bound);
+    nn::conv2d c({.in_channels = 2, .out_channels = 3, .kernel_size = 3});
+    const float conv_bound = 1.0f / std::sqrt(18.0f);
+    for (float v : c.weight.to_vector()) CHECK(std::abs(v) <= conv_bound);
+}
+
+TEST_CASE("init functions fill tensors with their distributions", "[eager][modules][init]") {
+    tensor t = eager::empty({200, 100});
+    nn::init::zeros_(t);
+    CHECK(eager::sum(t).item() == 0);
+    nn::init::ones_(t);
+    CHECK(eager::mean(t).item() == 1);
+    nn::init::constant_(t, 2.5);
+    CHECK(t.at({3, 4}) == 2.5f);
+    nn::init::uniform_(t, -2, 3);
+    CHECK(eager::mean(t).item() == Approx(0.5).margin(0.05));
+    nn::init::normal_(t, 1, 2);
+    CHECK(eager::mean(t).item() == Approx(1).margin(0.05));
+    const auto stddev = [&] {
+        return std::sqrt(eager::mean(eager::pow(t - eager::mean(t).item(), 2.0f)).item());
+    };
+    CHECK(stddev() == Approx(2).epsilon(0.03));
+    nn::init::kaiming_normal_(t, 0, nn::init::fan_mode::fan_in, nn::init::nonlinearity::relu);
+    CHECK(stddev() == Approx(std::sqrt(2.0 / 100)).epsilon(0.03));
+    nn::init::kaiming_uniform_(t, 0, nn::init::fan_mode::fan_out, nn::init::nonlinearity::relu);
+    CHECK(stddev() == Approx(std::sqrt(2.0 / 200)).epsilon(0.03));  // uniform +-b has std b / sqrt 3
+    nn::init::xavier_uniform_(t);
+    CHECK(stddev() == Approx(std::sqrt(2.0 / 300)).epsilon(0.03));
+    nn::init::xavier_normal_(t, 2);
+    CHECK(stddev() == Approx(2 * std::sqrt(2.0 / 300)).epsilon(0.03));
+    tensor v = eager::empty({3});
+    CHECK_THROWS_WITH(nn::init::xavier_uniform_(v), Catch::Contains("rank 2"));
+}
+
+TEST_CASE("modules print like PyTorch's, with their options", "[eager][modules]") {
+    nn::sequential seq(nn::conv2d({.in_channels = 1, .out_channels = 4, .kernel_size = 3, .padding = 1}),
+                       nn::relu(), nn::max_pool2d(), nn::flatten(),
+                       nn::linear({.in_features = 4, .out_features = 2, .bias = false}));
+    std::ostringstream os;
+    os << seq;
+    CHECK(os.str() ==
+          "sequential(\n"
+          "  (0): conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))\n"
+          "  (1): relu()\n"
+          "  (2): max_pool2d(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0), dilation=(1, 1), "
+          "ceil_mode=false)\n"
+          "  (3): flatten(start_dim=1, end_dim=-1)\n"
+          "  (4): linear(in_features=4, out_features=2, bias=false)\n"
+          ")");
+}
+
+TEST_CASE("a state dict round-trips through a safetensors file with PyTorch's keys",
+          "[eager][modules][state]") {
+    nn::sequential a(nn::linear({3, 4}), nn::batch_norm1d({.num_features = 4}), nn::relu(),
+                     nn::linear({4, 2}));
+    a(eager::rand({5, 3}));  // moves the running statistics and counts a batch
+    const nn::state_map sd = a.state_dict();
+    std::vector<std::string> keys;
+    for (const auto& [k, v] : sd) keys.push_back(k);
+    CHECK(keys == std::vector<std::string>{"0.bias", "0.weight", "1.bias", "1.num_batches_tracked",
+                                           "1.running_mean", "1.running_var", "1.weight", "3.bias",
+                                           "3.weight"});
+    CHECK(sd.at("1.num_batches_tracked").type == io::dtype::i64);
+    const auto path = std::filesystem::temp_directory_path() / "katachi_eager_state.safetensors";
+    nn::save(a, path);
+    nn::sequential b(nn::linear({3, 4}), nn::batch_norm1d({.num_features = 4}), nn::relu(),
+                     nn::linear({4, 2}));
+    nn::load(b, path);
+    std::filesystem::remove(path);
+    CHECK(b.at<nn::batch_norm1d>(1).num_batches_tracked == 1);
+    for (std::size_t i = 0; i < a.parameters().size(); ++i)
+        CHECK(a.parameters()[i].to_vector() == b.parameters()[i].to_vector());
+    CHECK(a.buffers()[0].to_vector() == b.buffers()[0].to_vector());
+    a.eval();
+    b.eval();
+    const tensor x = eager::rand({2, 3});
+    CHECK(a(x).to_vector() == b(x).to_vector());
+}
+
+TEST_CASE("load_state_dict reports missing and unexpected keys, strictly or not", "[eager][modules][state]") {
+    nn::sequential a(nn::linear({3, 4}), nn::linear({4, 2}));
+    nn::state_map sd = a.state_dict();
+    sd.erase("1.bias");
+    sd.emplace("2.weight", sd.at("1.weight"));
+    nn::sequential b(nn::linear({3, 4}), nn::linear({4, 2}));
+    CHECK_THROWS_WITH(b.load_state_dict(sd), Catch::Contains("missing keys: \"1.bias\"") &&
+                                                 Catch::Contains("unexpected keys: \"2.weight\""));
+    const nn::load_result r = b.load_state_dict(sd, false);
+    CHECK(r.missing_keys == std::vector<std::string>{"1.bias"});
+    CHECK(r.unexpected_keys == std::vector<std::string>{"2.weight"});
+    CHECK(b.at<nn::linear>(1).weight.to_vector() == a.at<nn::linear>(1).weight.to_vector());
+    nn::sequential wrong(nn::linear({3, 5}), nn::linear({5, 2}));
+    CHECK_THROWS_WITH(wrong.load_state_dict(a.state_dict(), false),
+                      Catch::Contains("0.weight") && Catch::Contains("[4, 3]") && Catch::Contains("[5, 3]"));
+}
+
+TEST_CASE("dropout follows the module's mode and functional dropout its flag", "[eager][modules]") {
+    const tensor x = eager::ones({100});
+    nn::dropout d(0.5);
+    const tensor dropped = d(x);
+    std::size_t zeros = 0;
+    for (float v : dropped.to_vector()) {
+        zeros += v == 0;
+        CHECK((v == 0 || v == 2));
+    }
+    CHECK(zeros > 20);
+    d.eval();
+    CHECK(d(x).to_vector() == x.to_vector());
+    CHECK(eager::dropout(x, 0.5, false).to_vector() == x.to_vector());
+    CHECK(eager::dropout(x, 0.5).to_vector() != x.to_vector());  // training defaults to true
+}
