@@ -4,13 +4,32 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <katachi/kernels/conv2d.hpp>
+#include <new>
 #include <string>
 #include <vector>
 #include <xtensor/xarray.hpp>
 
 #include "support/fixtures.hpp"
 #include "support/gradcheck.hpp"
+
+// Every allocation of this test program goes through here, so a test can count them. (Not inlined, so
+// that g++ sees operator delete, not free, paired with operator new.)
+namespace {
+std::size_t allocations = 0;
+}  // namespace
+[[gnu::noinline]] void* operator new(std::size_t size) {
+    ++allocations;
+    if (void* p = std::malloc(size != 0 ? size : 1)) return p;
+    throw std::bad_alloc();
+}
+[[gnu::noinline]] void operator delete(void* p) noexcept {
+    std::free(p);
+}
+[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept {
+    std::free(p);
+}
 
 using namespace katachi;
 using namespace katachi::kernels;
@@ -277,4 +296,27 @@ TEST_CASE("conv2d rejects outputs and gradients of the wrong shape", "[conv2d]")
     const std::string what = message_of([&] { conv2d_backward(x, w, dy, none, dw, none); });
     CHECK(what.find("conv2d: dw has shape [6, 4, 3, 2], expected [6, 4, 3, 3]") != std::string::npos);
     CHECK_THROWS_AS(conv2d_backward(x, w, dy, none, none, b), shape_mismatch);
+}
+
+TEST_CASE("conv2d forward and backward allocate nothing when given outputs and a workspace", "[conv2d]") {
+    for (const conv2d_case& c : {cases[0], cases[3], cases[6]}) {  // one GEMM per sample, 1x1, batched
+        INFO("x " << kernels::detail::extents_text(c.x) << ", w " << kernels::detail::extents_text(c.w));
+        const xt::xarray<double> x = random_array(c.x, 1), w = random_array(c.w, 2),
+                                 b = random_array({c.w[0]}, 3);
+        xt::xarray<double> y = xt::zeros<double>(dims(conv2d_output_shape(x.shape(), w.shape(), c.opts)));
+        xt::xarray<double> dx = xt::zeros<double>(x.shape()), dw = xt::zeros<double>(w.shape()),
+                           db = xt::zeros<double>(b.shape());
+        std::vector<double> ws(conv2d_workspace_size(x.shape(), w.shape(), c.opts));
+        const std::size_t before = allocations;
+        conv2d_forward(x, w, b, y, c.opts, ws);
+        conv2d_backward(x, w, y, dx, dw, db, c.opts, ws);
+        conv2d_backward(x, w, y, dx, none, db, c.opts, ws, write::accumulate);
+        const std::size_t after = allocations;
+        CHECK(after == before);
+        if (!ws.empty()) {  // without a workspace the kernel allocates its own: the count sees it
+            conv2d_forward(x, w, b, y, c.opts);
+            const std::size_t own = allocations;
+            CHECK(own > after);
+        }
+    }
 }

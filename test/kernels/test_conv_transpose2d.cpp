@@ -5,14 +5,33 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <katachi/kernels/conv2d.hpp>
 #include <katachi/kernels/conv_transpose2d.hpp>
+#include <new>
 #include <string>
 #include <vector>
 #include <xtensor/xarray.hpp>
 
 #include "support/fixtures.hpp"
 #include "support/gradcheck.hpp"
+
+// Every allocation of this test program goes through here, so a test can count them. (Not inlined, so
+// that g++ sees operator delete, not free, paired with operator new.)
+namespace {
+std::size_t allocations = 0;
+}  // namespace
+[[gnu::noinline]] void* operator new(std::size_t size) {
+    ++allocations;
+    if (void* p = std::malloc(size != 0 ? size : 1)) return p;
+    throw std::bad_alloc();
+}
+[[gnu::noinline]] void operator delete(void* p) noexcept {
+    std::free(p);
+}
+[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept {
+    std::free(p);
+}
 
 using namespace katachi;
 using namespace katachi::kernels;
@@ -267,4 +286,23 @@ TEST_CASE("conv_transpose2d rejects output_padding and padding the shared arithm
     CHECK_THROWS_AS(conv_transpose2d_output_shape(std::vector<std::size_t>{1, 2, 1, 1},
                                                   std::vector<std::size_t>{2, 3, 1, 1}, {.padding = {1, 0}}),
                     shape_arithmetic_error);
+}
+
+TEST_CASE("conv_transpose2d forward and backward allocate nothing when given outputs and a workspace",
+          "[conv_transpose2d]") {
+    for (const transpose_case& c : {cases[0], cases[3], cases[6]}) {  // one GEMM per sample, 1x1, batched
+        INFO("x " << text(c.x) << ", w " << text(c.w));
+        const xt::xarray<double> x = random_array(c.x, 1), w = random_array(c.w, 2),
+                                 b = random_array({c.w[1] * c.opts.groups}, 3);
+        xt::xarray<double> y =
+            xt::zeros<double>(dims(conv_transpose2d_output_shape(x.shape(), w.shape(), c.opts)));
+        xt::xarray<double> dx = xt::zeros<double>(x.shape()), dw = xt::zeros<double>(w.shape()),
+                           db = xt::zeros<double>(b.shape());
+        std::vector<double> ws(conv_transpose2d_workspace_size(x.shape(), w.shape(), c.opts));
+        const std::size_t before = allocations;
+        conv_transpose2d_forward(x, w, b, y, c.opts, ws);
+        conv_transpose2d_backward(x, w, y, dx, dw, db, c.opts, ws);
+        const std::size_t after = allocations;
+        CHECK(after == before);
+    }
 }

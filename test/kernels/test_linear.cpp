@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdlib>
 #include <katachi/kernels/linear.hpp>
+#include <new>
 #include <string>
 #include <vector>
 #include <xtensor/xadapt.hpp>
@@ -13,6 +15,23 @@
 
 #include "support/fixtures.hpp"
 #include "support/gradcheck.hpp"
+
+// Every allocation of this test program goes through here, so a test can count them. (Not inlined, so
+// that g++ sees operator delete, not free, paired with operator new.)
+namespace {
+std::size_t allocations = 0;
+}  // namespace
+[[gnu::noinline]] void* operator new(std::size_t size) {
+    ++allocations;
+    if (void* p = std::malloc(size != 0 ? size : 1)) return p;
+    throw std::bad_alloc();
+}
+[[gnu::noinline]] void operator delete(void* p) noexcept {
+    std::free(p);
+}
+[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept {
+    std::free(p);
+}
 
 using namespace katachi;
 using namespace katachi::kernels;
@@ -164,4 +183,20 @@ TEST_CASE("linear rejects shapes that do not fit, naming the kernel and both sha
     xt::xarray<double> wrong_dx = xt::zeros<double>({4, 6});
     CHECK_THROWS_AS(linear_backward(x, good_w, y, wrong_dx, none, none), shape_mismatch);
     CHECK_THROWS_AS(linear_backward(x, good_w, wrong_y, none, none, none), shape_mismatch);
+}
+
+TEST_CASE("linear forward and backward allocate nothing", "[linear]") {
+    const xt::xarray<float> x = xt::cast<float>(random_array({5, 33}, 1)),
+                            w = xt::cast<float>(random_array({17, 33}, 2)),
+                            b = xt::cast<float>(random_array({17}, 3));
+    xt::xarray<float> y = xt::zeros<float>({5, 17}), dx = xt::zeros<float>({5, 33}),
+                      dw = xt::zeros<float>({17, 33}), db = xt::zeros<float>({17});
+    const std::size_t before = allocations;
+    linear_forward(x, w, b, y);
+    linear_backward(x, w, y, dx, dw, db);
+    linear_backward(x, w, y, dx, dw, db, write::accumulate);
+    const std::size_t after = allocations;
+    CHECK(after == before);
+    const xt::xarray<float> copy = y;  // the counter does see allocations
+    CHECK(allocations > after);
 }

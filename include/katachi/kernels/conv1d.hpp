@@ -28,7 +28,7 @@ namespace detail {
 
 template <class XS, class WS>
 conv_geometry conv1d_geometry_of(const XS& x_shape, const WS& w_shape, const conv1d_options& o) {
-    const std::string shapes = "x " + extents_text(x_shape) + ", w " + extents_text(w_shape);
+    const auto shapes = [&] { return "x " + extents_text(x_shape) + ", w " + extents_text(w_shape); };
     if (x_shape.size() != 3)
         throw shape_mismatch("conv1d: x has shape " + extents_text(x_shape) + ", expected rank 3 [N, C, L]");
     if (w_shape.size() != 3)

@@ -224,28 +224,38 @@ void channel_sums(const T* x, T* db, std::size_t batch, std::size_t channels, st
 }
 
 // Checks the channel counts of a convolution whose weight is [out_channels, channels / groups, ...].
-inline void check_conv_channels(const char* op, std::size_t channels, std::size_t out_channels,
-                                std::size_t weight_channels, std::size_t groups, const std::string& shapes) {
-    const std::string where = std::string(op) + ": ";
-    if (groups == 0) throw shape_mismatch(where + "groups must be at least 1 (" + shapes + ")");
+// `shapes()` describes the arguments; it is called only to word an error, so a check allocates nothing.
+template <class Shapes>
+void check_conv_channels(const char* op, std::size_t channels, std::size_t out_channels,
+                         std::size_t weight_channels, std::size_t groups, const Shapes& shapes) {
+    const auto fail = [&](const std::string& rule) {
+        throw shape_mismatch(std::string(op) + ": " + rule + " (" + shapes() + ")");
+    };
+    if (groups == 0) fail("groups must be at least 1");
     if (channels % groups != 0)
-        throw shape_mismatch(where + "input channels " + std::to_string(channels) +
-                             " are not divisible by groups " + std::to_string(groups) + " (" + shapes + ")");
+        fail("input channels " + std::to_string(channels) + " are not divisible by groups " +
+             std::to_string(groups));
     if (out_channels % groups != 0)
-        throw shape_mismatch(where + "output channels " + std::to_string(out_channels) +
-                             " are not divisible by groups " + std::to_string(groups) + " (" + shapes + ")");
+        fail("output channels " + std::to_string(out_channels) + " are not divisible by groups " +
+             std::to_string(groups));
     if (weight_channels != channels / groups)
-        throw shape_mismatch(where + "the weight has " + std::to_string(weight_channels) +
-                             " input channels per group, expected " + std::to_string(channels) + " / " +
-                             std::to_string(groups) + " = " + std::to_string(channels / groups) + " (" +
-                             shapes + ")");
+        fail("the weight has " + std::to_string(weight_channels) + " input channels per group, expected " +
+             std::to_string(channels) + " / " + std::to_string(groups) + " = " +
+             std::to_string(channels / groups));
+}
+
+// katachi::conv_output_size without building its message (a std::string) unless it throws.
+inline std::size_t conv_size(const char* op, conv_dim d) {
+    const size_result r = conv_output(d);
+    return r.ok() ? r.value : conv_output_size(op, d);
 }
 
 // The geometry of a conv2d-shaped operation named `op` on x[N, C, H, W] and w[O, C/g, kh, kw];
 // conv1d calls it with H = kh = 1. Throws shape_mismatch or shape_arithmetic_error naming `op`.
-inline conv_geometry conv2d_geometry(const char* op, const std::array<std::size_t, 4>& x,
-                                     const std::array<std::size_t, 4>& w, const conv2d_options& o,
-                                     const std::string& shapes) {
+template <class Shapes>
+conv_geometry conv2d_geometry(const char* op, const std::array<std::size_t, 4>& x,
+                              const std::array<std::size_t, 4>& w, const conv2d_options& o,
+                              const Shapes& shapes) {
     check_conv_channels(op, x[1], w[0], w[1], o.groups, shapes);
     conv_geometry g;
     g.batch = x[0];
@@ -262,14 +272,14 @@ inline conv_geometry conv2d_geometry(const char* op, const std::array<std::size_
     g.dilation_h = o.dilation[0];
     g.dilation_w = o.dilation[1];
     g.groups = o.groups;
-    g.out_height = conv_output_size(op, {x[2], w[2], o.stride[0], o.padding[0], o.dilation[0]});
-    g.out_width = conv_output_size(op, {x[3], w[3], o.stride[1], o.padding[1], o.dilation[1]});
+    g.out_height = conv_size(op, {x[2], w[2], o.stride[0], o.padding[0], o.dilation[0]});
+    g.out_width = conv_size(op, {x[3], w[3], o.stride[1], o.padding[1], o.dilation[1]});
     return g;
 }
 
 template <class XS, class WS>
 conv_geometry conv2d_geometry_of(const XS& x_shape, const WS& w_shape, const conv2d_options& opts) {
-    const std::string shapes = "x " + extents_text(x_shape) + ", w " + extents_text(w_shape);
+    const auto shapes = [&] { return "x " + extents_text(x_shape) + ", w " + extents_text(w_shape); };
     if (x_shape.size() != 4)
         throw shape_mismatch("conv2d: x has shape " + extents_text(x_shape) +
                              ", expected rank 4 [N, C, H, W]");

@@ -33,23 +33,30 @@ struct conv_transpose2d_options {
 
 namespace detail {
 
+// katachi::conv_transpose_output_size without building its message unless it throws.
+inline std::size_t conv_transpose_size(conv_transpose_dim d) {
+    const size_result r = conv_transpose_output(d);
+    return r.ok() ? r.value : conv_transpose_output_size("conv_transpose2d", d);
+}
+
 // The geometry of the conv2d whose adjoint this is: image side y[N, Cout, Ho, Wo], column side x.
 template <class XS, class WS>
 conv_geometry conv_transpose2d_geometry_of(const XS& x, const WS& w, const conv_transpose2d_options& o) {
-    const std::string where = "conv_transpose2d: ";
-    const std::string shapes = " (x " + extents_text(x) + ", w " + extents_text(w) + ")";
-    if (x.size() != 4)
-        throw shape_mismatch(where + "x has shape " + extents_text(x) + ", expected rank 4 [N, C, H, W]");
+    // The message is built only when a rule is broken: a valid call allocates nothing.
+    const auto fail = [&](const std::string& rule) {
+        throw shape_mismatch("conv_transpose2d: " + rule + " (x " + extents_text(x) + ", w " +
+                             extents_text(w) + ")");
+    };
+    if (x.size() != 4) fail("x has shape " + extents_text(x) + ", expected rank 4 [N, C, H, W]");
     if (w.size() != 4)
-        throw shape_mismatch(where + "w has shape " + extents_text(w) +
-                             ", expected rank 4 [in_channels, out_channels / groups, kh, kw]");
-    if (o.groups == 0) throw shape_mismatch(where + "groups must be at least 1" + shapes);
+        fail("w has shape " + extents_text(w) +
+             ", expected rank 4 [in_channels, out_channels / groups, kh, kw]");
+    if (o.groups == 0) fail("groups must be at least 1");
     if (x[1] % o.groups != 0)
-        throw shape_mismatch(where + "input channels " + std::to_string(x[1]) +
-                             " are not divisible by groups " + std::to_string(o.groups) + shapes);
+        fail("input channels " + std::to_string(x[1]) + " are not divisible by groups " +
+             std::to_string(o.groups));
     if (w[0] != x[1])
-        throw shape_mismatch(where + "the weight has " + std::to_string(w[0]) + " input channels, x has " +
-                             std::to_string(x[1]) + shapes);
+        fail("the weight has " + std::to_string(w[0]) + " input channels, x has " + std::to_string(x[1]));
     conv_geometry g;
     g.batch = x[0];
     g.out_channels = x[1];
@@ -65,10 +72,10 @@ conv_geometry conv_transpose2d_geometry_of(const XS& x, const WS& w, const conv_
     g.dilation_h = o.dilation[0];
     g.dilation_w = o.dilation[1];
     g.groups = o.groups;
-    g.height = conv_transpose_output_size(
-        "conv_transpose2d", {x[2], w[2], o.stride[0], o.padding[0], o.output_padding[0], o.dilation[0]});
-    g.width = conv_transpose_output_size(
-        "conv_transpose2d", {x[3], w[3], o.stride[1], o.padding[1], o.output_padding[1], o.dilation[1]});
+    g.height =
+        conv_transpose_size({x[2], w[2], o.stride[0], o.padding[0], o.output_padding[0], o.dilation[0]});
+    g.width =
+        conv_transpose_size({x[3], w[3], o.stride[1], o.padding[1], o.output_padding[1], o.dilation[1]});
     return g;
 }
 
