@@ -1,0 +1,103 @@
+// Suite `graph`: after the first step at a batch size, a training step (forward, loss, backward,
+// optimiser step) performs no heap allocation; counted by replacing the global operator new.
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <katachi/optim/adam.hpp>
+#include <katachi/optim/sgd.hpp>
+#include <new>
+#include <xtensor/xtensor.hpp>
+
+#include "graph/models.hpp"
+
+// The replacements pair malloc with free; g++ cannot see that they belong together.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+namespace {
+std::atomic<bool> counting{false};
+std::atomic<std::size_t> allocations{0};
+}  // namespace
+
+void* operator new(std::size_t n) {
+    if (counting) ++allocations;
+    if (void* p = std::malloc(n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) {
+    return ::operator new(n);
+}
+void operator delete(void* p) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+    std::free(p);
+}
+
+namespace {
+
+using namespace katachi;
+
+template <class Net, class Optimiser, class Options>
+std::size_t allocations_in_steps(std::size_t batch, Options options, bool dropout_seeded = false) {
+    graph::model<Net> m(1);
+    Optimiser opt(m.parameters(), options);
+    xt::xtensor<float, 1 + Net::input_shape::rank> x = [&] {
+        std::array<std::size_t, 1 + Net::input_shape::rank> dims{batch};
+        for (std::size_t i = 0; i < Net::input_shape::rank; ++i) dims[i + 1] = Net::input_shape::dims[i];
+        return xt::xtensor<float, 1 + Net::input_shape::rank>(dims);
+    }();
+    generator gen(3);
+    for (auto& v : x) v = gen.uniform<float>();
+    xt::xtensor<std::int64_t, 1> labels(std::array<std::size_t, 1>{batch});
+    for (std::size_t i = 0; i < batch; ++i)
+        labels(i) = static_cast<std::int64_t>(i % Net::output_shape::dims[0]);
+    (void)dropout_seeded;
+    const auto step = [&] {
+        m.forward(x);
+        m.cross_entropy(labels);
+        m.backward();
+        opt.step();
+    };
+    step();  // sizes the workspace and the optimiser's state
+    counting = true;
+    allocations = 0;
+    for (int i = 0; i < 3; ++i) step();
+    counting = false;
+    return allocations;
+}
+
+TEST_CASE("a LeNet training step with sgd allocates nothing after the first", "[graph][memory]") {
+    CHECK(allocations_in_steps<test::models::lenet, optim::sgd<float>>(
+              16, optim::sgd_options{.lr = 0.01, .momentum = 0.9}) == 0);
+}
+
+TEST_CASE("a residual block with batch norm trains with adam without allocating after the first step",
+          "[graph][memory]") {
+    CHECK(allocations_in_steps<test::models::resblock, optim::adam<float>>(4, optim::adam_options{}) == 0);
+}
+
+TEST_CASE("an MLP with dropout and batch norm trains without allocating after the first step",
+          "[graph][memory]") {
+    using net = graph::sequential<graph::input<20>, graph::linear<32>, graph::batch_norm1d, graph::relu,
+                                  graph::dropout<1, 5>, graph::linear<5>>;
+    CHECK(allocations_in_steps<net, optim::sgd<float>>(8, optim::sgd_options{.lr = 0.1}) == 0);
+}
+
+TEST_CASE("the allocation counter sees an allocation", "[graph][memory]") {
+    counting = true;
+    allocations = 0;
+    auto* p = new std::vector<int>(100);
+    counting = false;
+    CHECK(allocations >= 2);
+    delete p;
+}
+
+}  // namespace
