@@ -2,6 +2,7 @@
 #pragma once
 
 #include <katachi/diagnostics.hpp>
+#include <katachi/graph/inference.hpp>
 #include <katachi/graph/layer.hpp>
 #include <katachi/graph/layers/adaptive_avg_pool2d.hpp>
 #include <katachi/graph/layers/add.hpp>

@@ -1,0 +1,99 @@
+// katachi/graph/inference.hpp: inference from one fixed arena, for embedded builds.
+//
+//   graph::inference_model<lenet, float, 1> net;     // weights and arena inside: no heap at all
+//   net.load(trained);                               // from a graph::model (or fill weights())
+//   auto logits = net.forward(image);                // image [1, 1, 28, 28]; logits [1, 10]
+//
+// The arena's size is Net::inference_arena_bytes(MaxBatch), known at compile time: node outputs
+// are packed by liveness (graph/properties.hpp), so outputs never alive at the same time share
+// memory, and one scratch region serves every layer in turn. There is no gradient storage; batch
+// norm and dropout run as in evaluation. forward allocates nothing.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <katachi/graph/model.hpp>
+#include <stdexcept>
+#include <string>
+
+namespace katachi::graph {
+
+template <class Net, class T = float, std::size_t MaxBatch = 1>
+class inference_model {
+public:
+    using network = Net;
+    static constexpr std::size_t max_batch = MaxBatch;
+    static constexpr std::size_t arena_bytes = Net::template inference_arena_bytes<T>(MaxBatch);
+    static constexpr std::size_t nodes = Net::node_count;
+
+    // Copies the parameters, buffers and batch counters of a trained model.
+    void load(model<Net, T>& trained) {
+        if constexpr (Net::parameter_count > 0) std::ranges::copy(trained.all_parameters(), params_.begin());
+        if constexpr (Net::buffer_count > 0) std::ranges::copy(trained.all_buffers(), buffers_.begin());
+        if constexpr (Net::counter_count > 0) std::ranges::copy(trained.all_counters(), counters_.begin());
+    }
+
+    std::span<T> weights() { return params_; }
+    std::span<T> buffers() { return buffers_; }
+
+    // Runs the model on x [N, input shape...] with N <= MaxBatch; the returned view of the output
+    // lives in the arena until the next forward.
+    template <class X>
+    auto forward(const X& x) {
+        using S = typename Net::input_shape;
+        bool ok = x.dimension() == S::rank + 1 && x.shape()[0] <= MaxBatch;
+        for (std::size_t i = 0; ok && i < S::rank; ++i) ok = x.shape()[i + 1] == S::dims[i];
+        if (!ok)
+            throw shape_mismatch(
+                "inference_model::forward: the input has shape " + kernels::detail::shape_text(x) +
+                ", expected [N <= " + std::to_string(MaxBatch) + "] followed by " + S::str());
+        const std::size_t batch = x.shape()[0];
+        const T* input = kernels::detail::data_of(x);
+        T* values = reinterpret_cast<T*>(arena_.data());
+        T* scratch = values + Net::arena_activation_count_per_sample * batch;
+        auto* indices = reinterpret_cast<std::int64_t*>(arena_.data() + index_offset());
+        const auto out = [&](std::size_t i) {
+            return i == 0 ? const_cast<T*>(input) : values + Net::arena_offsets[i] * batch;
+        };
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            (
+                [&] {
+                    if constexpr (I > 0) {
+                        using B = typename Net::template node_at<I>::bind;
+                        layer_args<T> a;
+                        a.batch = batch;
+                        a.training = false;
+                        for (std::size_t k = 0; k < Net::arity[I]; ++k) a.x[k] = out(Net::inputs[I][k]);
+                        a.y = out(I);
+                        a.params = params_.data() + Net::param_offsets[I];
+                        a.buffers = buffers_.data() + Net::buffer_offsets[I];
+                        a.saved = scratch;
+                        a.workspace = scratch + B::saved_size(batch);
+                        a.indices = indices;
+                        a.gen = &gen_;
+                        B::forward(a);
+                    }
+                }(),
+                ...);
+        }
+        (std::make_index_sequence<nodes>{});
+        return batch_view<typename Net::output_shape>(static_cast<const T*>(out(nodes - 1)), batch);
+    }
+
+private:
+    static constexpr std::size_t index_offset() {
+        const std::size_t values =
+            Net::arena_activation_count_per_sample * MaxBatch + Net::inference_scratch_count(MaxBatch);
+        return (values * sizeof(T) + 63) / 64 * 64;
+    }
+
+    std::array<T, Net::parameter_count> params_{};
+    std::array<T, Net::buffer_count> buffers_{};
+    std::array<std::int64_t, Net::counter_count> counters_{};
+    alignas(64) std::array<std::byte, arena_bytes> arena_{};
+    generator gen_;
+};
+
+}  // namespace katachi::graph

@@ -1,0 +1,175 @@
+// Suite `graph`: the model object at run time: inference from the fixed arena, train and eval
+// modes, freezing, state dicts, and the errors a wrong input or checkpoint gives.
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <katachi/optim/sgd.hpp>
+#include <memory>
+#include <xtensor/xadapt.hpp>
+#include <xtensor/xrandom.hpp>
+
+#include "graph/models.hpp"
+
+namespace {
+
+using namespace katachi;
+using namespace katachi::test::models;
+
+template <class Net>
+xt::xarray<float> random_input(std::size_t batch, std::uint64_t seed) {
+    std::vector<std::size_t> dims{batch};
+    for (std::size_t d : Net::input_shape::dims) dims.push_back(d);
+    xt::xarray<float> x = xt::zeros<float>(dims);
+    generator gen(seed);
+    for (auto& v : x) v = gen.uniform<float>(-1.0f, 1.0f);
+    return x;
+}
+
+template <class Net, std::size_t MaxBatch>
+void check_inference_matches_eval(std::size_t batch) {
+    graph::model<Net> trained(3);
+    const auto x = random_input<Net>(batch, 4);
+    trained.forward(x);  // a training forward moves batch norm's running statistics
+    trained.eval();
+    const xt::xarray<float> expected = trained.forward(x);
+    auto runner = std::make_unique<graph::inference_model<Net, float, MaxBatch>>();
+    runner->load(trained);
+    const xt::xarray<float> got = runner->forward(x);
+    REQUIRE(got.shape() == expected.shape());
+    CHECK(xt::allclose(got, expected, 1e-5, 1e-6));
+}
+
+TEST_CASE("inference from the liveness-planned arena gives the evaluation-mode outputs",
+          "[graph][inference]") {
+    check_inference_matches_eval<lenet, 4>(3);
+    check_inference_matches_eval<resblock, 2>(2);
+    check_inference_matches_eval<mlp_bn, 8>(8);
+    check_inference_matches_eval<strided, 1>(1);
+}
+
+TEST_CASE("the inference arena size is a constant expression", "[graph][inference]") {
+    static_assert(graph::inference_model<tiny_mlp>::arena_bytes == tiny_mlp::inference_arena_bytes(1));
+    static_assert(mlp::inference_arena_bytes(1) <= 64 * 1024);
+    // An inference model holds weights and arena and nothing else: no gradient storage.
+    CHECK(sizeof(graph::inference_model<tiny_mlp>) <
+          tiny_mlp::parameter_bytes<float> + tiny_mlp::inference_arena_bytes(1) + 256);
+}
+
+TEST_CASE("dropout is the identity in evaluation and drops in training", "[graph][modes]") {
+    using net = graph::sequential<graph::input<1000>, graph::dropout<1, 2>>;
+    graph::model<net> m;
+    const auto x = random_input<net>(2, 9);
+    m.eval();
+    CHECK((xt::xarray<float>(m.forward(x)) == x));
+    m.train();
+    const xt::xarray<float> y = m.forward(x);
+    std::size_t zeros = 0;
+    for (std::size_t i = 0; i < y.size(); ++i) {
+        if (y.data()[i] == 0.0f)
+            ++zeros;
+        else
+            CHECK(y.data()[i] == Approx(2.0f * x.data()[i]));
+    }
+    CHECK(zeros > 900);
+    CHECK(zeros < 1100);
+}
+
+TEST_CASE("freezing the features trains only the classifier", "[graph][freeze]") {
+    graph::model<lenet> m(1);
+    m.freeze();
+    m.unfreeze("9");
+    const auto params = m.parameters();
+    REQUIRE(params.size() == 2);
+    CHECK(params[0].name == "9.weight");
+    CHECK(params[1].name == "9.bias");
+
+    const std::vector<float> before(m.all_parameters().begin(), m.all_parameters().end());
+    std::ranges::fill(m.all_gradients(), 42.0f);
+    const auto x = random_input<lenet>(4, 2);
+    xt::xtensor<std::int64_t, 1> labels = {1, 2, 3, 4};
+    optim::sgd<float> opt(m.parameters(), {.lr = 0.5});
+    m.forward(x);
+    m.cross_entropy(labels);
+    m.backward();
+    CHECK(m.gradient("0.weight")[0] == 42.0f);  // a frozen gradient is never written
+    CHECK(m.gradient("9.weight")[0] != 42.0f);
+    opt.step();
+    const auto now = m.all_parameters();
+    const std::size_t classifier = lenet::param_offsets[10 - 1];
+    CHECK(std::equal(now.begin(), now.begin() + classifier, before.begin()));
+    CHECK(!std::equal(now.begin() + classifier, now.end(), before.begin() + classifier));
+}
+
+TEST_CASE("parameters are initialised as PyTorch's defaults, reproducibly from a seed", "[graph][init]") {
+    graph::model<mlp_bn> a(5), b(5), c(6);
+    CHECK(std::ranges::equal(a.all_parameters(), b.all_parameters()));
+    CHECK(!std::ranges::equal(a.all_parameters(), c.all_parameters()));
+    const float bound = 1.0f / std::sqrt(20.0f);
+    float largest = 0;
+    for (float v : a.parameter("0.weight")) largest = std::max(largest, std::abs(v));
+    CHECK(largest <= bound);
+    CHECK(largest > 0.9f * bound);
+    for (float v : a.parameter("1.weight")) CHECK(v == 1.0f);
+    for (float v : a.parameter("1.bias")) CHECK(v == 0.0f);
+    for (float v : a.buffer("1.running_var")) CHECK(v == 1.0f);
+}
+
+TEST_CASE("a wrong input shape at run time names both shapes", "[graph][errors]") {
+    graph::model<lenet> m;
+    const xt::xarray<float> x = xt::zeros<float>({2, 1, 28, 27});
+    CHECK_THROWS_WITH(m.forward(x), Catch::Contains("[2, 1, 28, 27]") && Catch::Contains("[N, 1, 28, 28]"));
+}
+
+TEST_CASE("a state dict uses PyTorch's names and round-trips through safetensors", "[graph][state_dict]") {
+    graph::model<resblock> a(1), b(2);
+    a.forward(random_input<resblock>(2, 1));
+    const auto dict = graph::state_dict(a);
+    CHECK(dict.count("conv1.weight") == 1);
+    CHECK(dict.count("conv1.bias") == 0);
+    CHECK(dict.count("bn2.running_var") == 1);
+    CHECK(dict.at("bn1.num_batches_tracked").type == io::dtype::i64);
+    CHECK(dict.at("fc.weight").shape == std::vector<std::size_t>{3, 8});
+    CHECK(dict.size() == 2 + 2 * 5 + 2);
+    const auto path = std::filesystem::temp_directory_path() / "katachi_graph_state.safetensors";
+    graph::save(a, path);
+    graph::load(b, path);
+    std::filesystem::remove(path);
+    CHECK(std::ranges::equal(a.all_parameters(), b.all_parameters()));
+    CHECK(std::ranges::equal(a.all_buffers(), b.all_buffers()));
+    CHECK(b.batches_tracked("bn1") == 1);
+
+    graph::model<lenet> lenet_model;
+    const auto names = graph::state_dict(lenet_model);
+    CHECK(names.count("0.weight") == 1);
+    CHECK(names.count("3.bias") == 1);
+    CHECK(names.count("7.weight") == 1);
+    CHECK(names.at("7.weight").shape == std::vector<std::size_t>{128, 3136});
+}
+
+TEST_CASE("loading a wrong shape names the key and both shapes and loads nothing", "[graph][state_dict]") {
+    graph::model<mlp_bn> m(1), other(2);
+    auto dict = graph::state_dict(other);
+    dict["3.weight"] = io::tensor::from_xt(xt::xarray<float>(xt::zeros<float>({5, 31})));
+    const std::vector<float> before(m.all_parameters().begin(), m.all_parameters().end());
+    CHECK_THROWS_WITH(graph::load_state_dict(m, dict), Catch::Contains("3.weight") &&
+                                                           Catch::Contains("[5, 31]") &&
+                                                           Catch::Contains("[5, 32]"));
+    CHECK(std::ranges::equal(m.all_parameters(), before));
+}
+
+TEST_CASE("strict loading refuses missing and unexpected keys; non-strict reports them",
+          "[graph][state_dict]") {
+    graph::model<mlp_bn> m(1), other(2);
+    auto dict = graph::state_dict(other);
+    dict.erase("1.running_mean");
+    dict["head.weight"] = dict.at("3.weight");
+    const std::vector<float> before(m.all_parameters().begin(), m.all_parameters().end());
+    CHECK_THROWS_WITH(graph::load_state_dict(m, dict), Catch::Contains("missing \"1.running_mean\"") &&
+                                                           Catch::Contains("unexpected \"head.weight\""));
+    CHECK(std::ranges::equal(m.all_parameters(), before));
+    const auto result = graph::load_state_dict(m, dict, false);
+    CHECK(result.missing_keys == std::vector<std::string>{"1.running_mean"});
+    CHECK(result.unexpected_keys == std::vector<std::string>{"head.weight"});
+    CHECK(std::ranges::equal(m.all_parameters(), other.all_parameters()));
+}
+
+}  // namespace
