@@ -2,9 +2,11 @@
 // optimiser step) performs no heap allocation; counted by replacing the global operator new.
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdlib>
 #include <katachi/optim/adam.hpp>
 #include <katachi/optim/sgd.hpp>
+#include <memory>
 #include <new>
 #include <xtensor/xtensor.hpp>
 
@@ -89,6 +91,18 @@ TEST_CASE("an MLP with dropout and batch norm trains without allocating after th
     using net = graph::sequential<graph::input<20>, graph::linear<32>, graph::batch_norm1d, graph::relu,
                                   graph::dropout<1, 5>, graph::linear<5>>;
     CHECK(allocations_in_steps<net, optim::sgd<float>>(8, optim::sgd_options{.lr = 0.1}) == 0);
+}
+
+TEST_CASE("inference from the fixed arena allocates nothing", "[graph][memory]") {
+    auto runner = std::make_unique<graph::inference_model<test::models::lenet, float, 2>>();
+    xt::xtensor<float, 4> x(std::array<std::size_t, 4>{2, 1, 28, 28});
+    x.fill(0.5f);
+    counting = true;
+    allocations = 0;
+    const float first = runner->forward(x)(0, 0);
+    counting = false;
+    CHECK(allocations == 0);
+    CHECK(std::isfinite(first));
 }
 
 TEST_CASE("the allocation counter sees an allocation", "[graph][memory]") {
