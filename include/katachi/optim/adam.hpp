@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <katachi/optim/parameter.hpp>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 namespace katachi::optim {
@@ -103,6 +104,10 @@ public:
     };
     // The state of the n-th parameter over all groups.
     const state& parameter_state(std::size_t n) const { return state_.at(n); }
+    // Restores the n-th parameter's state when resuming from a saved state.
+    void set_parameter_state(std::size_t n, state s) { state_.at(n) = std::move(s); }
+    // The number of parameters over all groups.
+    std::size_t parameter_count() const noexcept { return state_.size(); }
 
 private:
     Options defaults_;

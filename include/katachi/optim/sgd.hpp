@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <katachi/optim/parameter.hpp>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 namespace katachi::optim {
@@ -75,6 +76,10 @@ public:
     const std::vector<group_type>& param_groups() const { return groups_; }
     // The momentum buffer of the n-th parameter over all groups (empty before its first step).
     const std::vector<T>& momentum_buffer(std::size_t n) const { return momentum_.at(n); }
+    // Restores the n-th momentum buffer when resuming from a saved state (empty: not yet stepped).
+    void set_momentum_buffer(std::size_t n, std::vector<T> buffer) { momentum_.at(n) = std::move(buffer); }
+    // The number of parameters over all groups.
+    std::size_t parameter_count() const noexcept { return momentum_.size(); }
 
 private:
     sgd_options defaults_;
