@@ -16,5 +16,6 @@
 #include "katachi/eager/modules/module.hpp"
 #include "katachi/eager/modules/pooling.hpp"
 #include "katachi/eager/modules/utilities.hpp"
+#include "katachi/eager/optimiser_state.hpp"
 #include "katachi/eager/random.hpp"
 #include "katachi/eager/tensor.hpp"
