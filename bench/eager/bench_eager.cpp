@@ -60,7 +60,15 @@ stats first_step(bool lazy) {
             auto model = lenet(lazy);
             eager::cross_entropy((*model)(x), y).backward();
         },
-        11, 1);
+        21, 2);
+}
+
+stats construction(bool lazy) {
+    return measure([&] { lenet(lazy); });
+}
+
+stats materialize_by_shape() {
+    return measure([] { lenet(true)->materialize({64, 1, 28, 28}); });
 }
 
 stats inference_batch1() {
@@ -96,6 +104,9 @@ int main() {
     report("LeNet training step, batch 64, plain modules", plain);
     report("LeNet training step, batch 64, lazy modules", lazy);
     std::printf("%-52s %10.2f\n", "  lazy / plain", lazy.median_us / plain.median_us);
+    report("construction, plain (allocates and initialises)", construction(false));
+    report("construction, lazy", construction(true));
+    report("construction + materialize(shape), lazy", materialize_by_shape());
     const stats first_plain = first_step(false), first_lazy = first_step(true);
     report("construction + first step, plain", first_plain);
     report("construction + first (materialising) step, lazy", first_lazy);
