@@ -2,6 +2,7 @@
 #pragma once
 
 #include <katachi/diagnostics.hpp>
+#include <katachi/graph/block.hpp>
 #include <katachi/graph/inference.hpp>
 #include <katachi/graph/layer.hpp>
 #include <katachi/graph/layers/adaptive_avg_pool2d.hpp>
@@ -15,6 +16,7 @@
 #include <katachi/graph/layers/dropout.hpp>
 #include <katachi/graph/layers/flatten.hpp>
 #include <katachi/graph/layers/gelu.hpp>
+#include <katachi/graph/layers/identity.hpp>
 #include <katachi/graph/layers/leaky_relu.hpp>
 #include <katachi/graph/layers/linear.hpp>
 #include <katachi/graph/layers/max_pool2d.hpp>

@@ -25,4 +25,16 @@ using resblock =
         node<"sum", add, from<"bn2", "input">>, node<"relu2", relu>, node<"pool", adaptive_avg_pool2d<1>>,
         node<"flat", flatten>, node<"fc", linear<3>>>;
 
+// A ResNet basic block, defined once and placed twice under distinct names.
+template <std::size_t C>
+using basic_block =
+    block<node<"conv1", conv2d<C, 3, padding<1>, bias<false>>>, node<"bn1", batch_norm2d>,
+          node<"relu1", relu>, node<"conv2", conv2d<C, 3, padding<1>, bias<false>>>,
+          node<"bn2", batch_norm2d>, node<"sum", add, from<"bn2", "input">>, node<"relu2", relu>>;
+
+template <std::size_t C, std::size_t H, std::size_t W>
+using small_resnet = dag<input<3, H, W>, node<"stem", conv2d<C, 3, padding<1>>>,
+                         node<"layer1", basic_block<C>>, node<"layer2", basic_block<C>>,
+                         node<"pool", adaptive_avg_pool2d<1>>, node<"flat", flatten>, node<"fc", linear<10>>>;
+
 }  // namespace katachi::test::models

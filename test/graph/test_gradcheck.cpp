@@ -5,6 +5,7 @@
 #include <katachi/graph.hpp>
 #include <xtensor/xadapt.hpp>
 
+#include "graph/models.hpp"
 #include "support/gradcheck.hpp"
 
 namespace {
@@ -30,7 +31,8 @@ using branching = dag<input<2, 6, 5>, node<"a", conv2d<2, 3, padding<1>>>, node<
 
 // A bias right before batch norm has a gradient of exactly 0 (the batch mean absorbs it), which
 // finite differences cannot compare; like most networks, these models leave it out.
-using gradient_models = std::tuple<dense, convolutional, sequence, upsampling, branching>;
+using gradient_models =
+    std::tuple<dense, convolutional, sequence, upsampling, branching, test::models::small_resnet<2, 5, 4>>;
 
 template <class Net>
 xt::xarray<double> batch_array(std::size_t batch, std::uint32_t seed) {

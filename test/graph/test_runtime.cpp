@@ -145,6 +145,15 @@ TEST_CASE("a state dict uses PyTorch's names and round-trips through safetensors
     CHECK(names.at("7.weight").shape == std::vector<std::size_t>{128, 3136});
 }
 
+TEST_CASE("a block placed twice has distinct parameters under its placement's names", "[graph][state_dict]") {
+    graph::model<small_resnet<4, 8, 8>> m(1);
+    const auto dict = graph::state_dict(m);
+    CHECK(dict.count("layer1.conv1.weight") == 1);
+    CHECK(dict.count("layer2.conv1.weight") == 1);
+    CHECK(dict.count("layer2.bn2.num_batches_tracked") == 1);
+    CHECK(!std::ranges::equal(m.parameter("layer1.conv1.weight"), m.parameter("layer2.conv1.weight")));
+}
+
 TEST_CASE("loading a wrong shape names the key and both shapes and loads nothing", "[graph][state_dict]") {
     graph::model<mlp_bn> m(1), other(2);
     auto dict = graph::state_dict(other);

@@ -64,6 +64,17 @@ using joined = dag<input<3, 8, 8>, node<"a", conv2d<4, 1>>,
                    node<"b", conv2d<5, 3, padding<1>>, from<"input">>, node<"cat", concat, from<"a", "b">>>;
 static_assert(joined::output_shape{} == shape<9, 8, 8>{});
 
+// A block placed twice: its nodes are renamed per placement and "input" is what the block consumes.
+using resnet = small_resnet<8, 16, 16>;
+static_assert(resnet::output_shape{} == shape<10>{});
+static_assert(resnet::node_at<2>::name.view() == "layer1.conv1");
+static_assert(resnet::node_at<9>::name.view() == "layer1");
+static_assert(resnet::node_at<10>::name.view() == "layer2.conv1");
+static_assert(resnet::inputs[2][0] == 1);                                  // layer1.conv1 <- stem
+static_assert(resnet::inputs[7][0] == 6 && resnet::inputs[7][1] == 1);     // layer1.sum <- bn2, stem
+static_assert(resnet::inputs[15][0] == 14 && resnet::inputs[15][1] == 9);  // layer2.sum <- bn2, layer1
+static_assert(resnet::parameter_count == (3 * 8 * 9 + 8) + 2 * (2 * 8 * 8 * 9 + 2 * 16) + 8 * 10 + 10);
+
 // Inference arena, planned by liveness: a stack needs two neighbours at a time, not all outputs.
 static_assert(tiny_mlp::arena_activation_count_per_sample == 16 + 16);
 static_assert(tiny_mlp::inference_arena_bytes(1) <= 256);
