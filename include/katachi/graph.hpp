@@ -3,6 +3,7 @@
 
 #include <katachi/diagnostics.hpp>
 #include <katachi/graph/block.hpp>
+#include <katachi/graph/dot.hpp>
 #include <katachi/graph/inference.hpp>
 #include <katachi/graph/layer.hpp>
 #include <katachi/graph/layers/adaptive_avg_pool2d.hpp>
@@ -28,3 +29,4 @@
 #include <katachi/graph/properties.hpp>
 #include <katachi/graph/sequential.hpp>
 #include <katachi/graph/state_dict.hpp>
+#include <katachi/graph/summary.hpp>

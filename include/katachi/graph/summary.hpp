@@ -1,0 +1,52 @@
+// katachi/graph/summary.hpp: a table of a model (node, layer, output shape, parameters) and its
+// totals. Every number in it is a constant of the type; summary<Net>() only prints them.
+//
+//   node   layer                       output              parameters
+//   0      conv2d<32, 3, padding<1>>   shape<32, 28, 28>          320
+//   ...
+//   total parameters 421642 (1.61 MiB as float), activations per sample 98.4 KiB
+#pragma once
+
+#include <cstddef>
+#include <cstdio>
+#include <katachi/graph/sequential.hpp>
+#include <string>
+#include <vector>
+
+namespace katachi::graph {
+
+template <class Net, class T = float>
+std::string summary() {
+    struct row {
+        std::string node, layer, shape, params;
+    };
+    std::vector<row> rows{{"node", "layer", "output", "parameters"}};
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+        ((rows.push_back(
+             {std::string(Net::template node_at<I>::name.view()), Net::template node_at<I>::layer::name(),
+              Net::template node_at<I>::output_shape::str(), std::to_string(Net::param_sizes[I])})),
+         ...);
+    }
+    (std::make_index_sequence<Net::node_count>{});
+    std::size_t w[3] = {0, 0, 0};
+    for (const row& r : rows) {
+        w[0] = std::max(w[0], r.node.size());
+        w[1] = std::max(w[1], r.layer.size());
+        w[2] = std::max(w[2], r.shape.size());
+    }
+    const auto pad = [](const std::string& s, std::size_t n) {
+        return s + std::string(n - s.size() + 2, ' ');
+    };
+    std::string out;
+    for (const row& r : rows)
+        out += pad(r.node, w[0]) + pad(r.layer, w[1]) + pad(r.shape, w[2]) +
+               std::string(10 - std::min<std::size_t>(10, r.params.size()), ' ') + r.params + "\n";
+    char totals[160];
+    std::snprintf(totals, sizeof totals, "total parameters %zu (%.2f MiB), activations per sample %.1f KiB\n",
+                  Net::parameter_count,
+                  static_cast<double>(Net::template parameter_bytes<T>) / (1024.0 * 1024.0),
+                  static_cast<double>(Net::template activation_bytes_per_sample<T>) / 1024.0);
+    return out + totals;
+}
+
+}  // namespace katachi::graph
