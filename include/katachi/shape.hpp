@@ -53,30 +53,36 @@ inline constexpr bool is_shape_v<shape<D...>> = true;
 
 enum class size_error {
     none,
-    zero_kernel,                   // a kernel size of 0
-    zero_stride,                   // "non-positive stride is not supported"
-    zero_dilation,                 // "dilation should be greater than zero"
-    kernel_larger_than_input,      // the dilated kernel does not fit in the padded input
-    padding_too_large,             // pooling: padding greater than half the kernel size
-    output_padding_too_large,      // transposed conv: output_padding >= max(stride, dilation)
-    zero_output,                   // the arithmetic gives an empty output
-    negative_output,               // transposed conv: padding removes more than the output has
+    zero_kernel,               // a kernel size of 0
+    zero_stride,               // "non-positive stride is not supported"
+    zero_dilation,             // "dilation should be greater than zero"
+    kernel_larger_than_input,  // the dilated kernel does not fit in the padded input
+    padding_too_large,         // pooling: padding greater than half the kernel size
+    output_padding_too_large,  // transposed conv: output_padding >= max(stride, dilation)
+    zero_output,               // the arithmetic gives an empty output
+    negative_output,           // transposed conv: padding removes more than the output has
 };
 
 constexpr const char* describe(size_error e) {
     switch (e) {
-        case size_error::none: return "no error";
-        case size_error::zero_kernel: return "kernel size must be at least 1";
-        case size_error::zero_stride: return "stride must be at least 1 (a stride of 0 is not supported)";
-        case size_error::zero_dilation: return "dilation must be at least 1";
+        case size_error::none:
+            return "no error";
+        case size_error::zero_kernel:
+            return "kernel size must be at least 1";
+        case size_error::zero_stride:
+            return "stride must be at least 1 (a stride of 0 is not supported)";
+        case size_error::zero_dilation:
+            return "dilation must be at least 1";
         case size_error::kernel_larger_than_input:
             return "the dilated kernel is larger than the padded input";
         case size_error::padding_too_large:
             return "padding must be at most half of the kernel size";
         case size_error::output_padding_too_large:
             return "output_padding must be smaller than either stride or dilation";
-        case size_error::zero_output: return "the output would be empty";
-        case size_error::negative_output: return "padding removes more than the output has";
+        case size_error::zero_output:
+            return "the output would be empty";
+        case size_error::negative_output:
+            return "padding removes more than the output has";
     }
     return "unknown error";
 }
@@ -179,8 +185,8 @@ constexpr adaptive_window adaptive_pool_window(std::size_t i, std::size_t in, st
 
 namespace detail {
 inline std::string dims_text(std::size_t in, std::size_t k, std::size_t s, std::size_t p, std::size_t d) {
-    return "input " + std::to_string(in) + ", kernel " + std::to_string(k) + ", stride " +
-           std::to_string(s) + ", padding " + std::to_string(p) + ", dilation " + std::to_string(d);
+    return "input " + std::to_string(in) + ", kernel " + std::to_string(k) + ", stride " + std::to_string(s) +
+           ", padding " + std::to_string(p) + ", dilation " + std::to_string(d);
 }
 }  // namespace detail
 

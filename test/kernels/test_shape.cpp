@@ -28,10 +28,13 @@ static_assert(conv_output({.input = 5, .kernel = 3, .dilation = 0}).error == siz
 static_assert(pool_output({.input = 28, .kernel = 2, .stride = 2}).value == 14);
 static_assert(pool_output({.input = 7, .kernel = 2, .stride = 2}).value == 3);
 static_assert(pool_output({.input = 7, .kernel = 2, .stride = 2, .ceil_mode = true}).value == 4);
-static_assert(pool_output({.input = 6, .kernel = 3, .stride = 2, .padding = 1, .ceil_mode = true}).value == 4);
-static_assert(pool_output({.input = 5, .kernel = 2, .stride = 2, .padding = 1, .ceil_mode = true}).value == 3);
+static_assert(pool_output({.input = 6, .kernel = 3, .stride = 2, .padding = 1, .ceil_mode = true}).value ==
+              4);
+static_assert(pool_output({.input = 5, .kernel = 2, .stride = 2, .padding = 1, .ceil_mode = true}).value ==
+              3);
 static_assert(pool_output({.input = 2, .kernel = 3, .stride = 2, .ceil_mode = true}).value == 1);
-static_assert(pool_output({.input = 2, .kernel = 3, .stride = 2}).error == size_error::kernel_larger_than_input);
+static_assert(pool_output({.input = 2, .kernel = 3, .stride = 2}).error ==
+              size_error::kernel_larger_than_input);
 static_assert(pool_output({.input = 9, .kernel = 3, .stride = 1, .padding = 2}).error ==
               size_error::padding_too_large);
 static_assert(pool_output({.input = 9, .kernel = 3, .stride = 0}).error == size_error::zero_stride);
@@ -42,7 +45,8 @@ static_assert(conv_transpose_output({.input = 7, .kernel = 3, .stride = 2, .padd
                   .value == 14);
 static_assert(conv_transpose_output({.input = 5, .kernel = 3, .stride = 2, .output_padding = 2}).error ==
               size_error::output_padding_too_large);
-static_assert(conv_transpose_output({.input = 1, .kernel = 1, .padding = 1}).error == size_error::negative_output);
+static_assert(conv_transpose_output({.input = 1, .kernel = 1, .padding = 1}).error ==
+              size_error::negative_output);
 
 // adaptive windows: 7 -> 3 gives [0,3) [2,5) [4,7).
 static_assert(adaptive_pool_window(0, 7, 3).begin == 0 && adaptive_pool_window(0, 7, 3).end == 3);
@@ -60,7 +64,8 @@ TEST_CASE("shape prints as shape<64, 7, 7>", "[shape]") {
 TEST_CASE("run-time output sizes equal the constexpr ones", "[shape]") {
     CHECK(conv_output_size("conv2d", {.input = 28, .kernel = 3, .padding = 1}) == 28);
     CHECK(pool_output_size("max_pool2d", {.input = 7, .kernel = 2, .stride = 2, .ceil_mode = true}) == 4);
-    CHECK(conv_transpose_output_size("conv_transpose2d", {.input = 7, .kernel = 4, .stride = 2, .padding = 1}) == 14);
+    CHECK(conv_transpose_output_size("conv_transpose2d",
+                                     {.input = 7, .kernel = 4, .stride = 2, .padding = 1}) == 14);
 }
 
 TEST_CASE("a kernel larger than its padded input throws a sentence naming the op and the sizes", "[shape]") {
@@ -77,10 +82,11 @@ TEST_CASE("a kernel larger than its padded input throws a sentence naming the op
 }
 
 TEST_CASE("zero stride and excessive pooling padding are rejected at run time", "[shape]") {
-    CHECK_THROWS_AS(conv_output_size("conv1d", {.input = 8, .kernel = 3, .stride = 0}), shape_arithmetic_error);
+    CHECK_THROWS_AS(conv_output_size("conv1d", {.input = 8, .kernel = 3, .stride = 0}),
+                    shape_arithmetic_error);
     CHECK_THROWS_WITH(pool_output_size("avg_pool2d", {.input = 8, .kernel = 2, .stride = 2, .padding = 2}),
                       Catch::Contains("at most half of the kernel size"));
-    CHECK_THROWS_WITH(conv_transpose_output_size("conv_transpose2d", {.input = 4, .kernel = 3, .stride = 1,
-                                                                      .output_padding = 1}),
+    CHECK_THROWS_WITH(conv_transpose_output_size("conv_transpose2d",
+                                                 {.input = 4, .kernel = 3, .stride = 1, .output_padding = 1}),
                       Catch::Contains("output_padding"));
 }

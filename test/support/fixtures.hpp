@@ -13,10 +13,14 @@
 
 namespace katachi::test {
 
-inline std::string data_path(const std::string& file) { return std::string(KATACHI_SOURCE_DIR) + "/test/data/" + file; }
+inline std::string data_path(const std::string& file) {
+    return std::string(KATACHI_SOURCE_DIR) + "/test/data/" + file;
+}
 
 // A fixture file, loaded once per call site that keeps it.
-inline io::safetensors_file load_fixture_file(const std::string& file) { return io::load_safetensors(data_path(file)); }
+inline io::safetensors_file load_fixture_file(const std::string& file) {
+    return io::load_safetensors(data_path(file));
+}
 
 template <class T = float>
 xt::xarray<T> fixture(const io::safetensors_file& f, const std::string& key) {
@@ -42,7 +46,7 @@ void require_allclose(const A& actual, const E& expected, double rtol = 1.3e-6, 
         }
     }
     INFO(bad << " of " << expected.size() << " elements differ; worst at flat index " << worst_at
-              << " exceeds the tolerance by " << worst);
+             << " exceeds the tolerance by " << worst);
     REQUIRE(bad == 0);
 }
 

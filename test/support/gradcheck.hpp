@@ -44,11 +44,11 @@ inline double relative_error(const xt::xarray<double>& analytic, const xt::xarra
     return std::sqrt(diff) / scale;
 }
 
-#define KATACHI_CHECK_GRADIENT(analytic, numeric)                         \
-    do {                                                                  \
+#define KATACHI_CHECK_GRADIENT(analytic, numeric)                                          \
+    do {                                                                                   \
         const double katachi_rel_err = ::katachi::test::relative_error(analytic, numeric); \
-        INFO("relative error of " #analytic " = " << katachi_rel_err);    \
-        CHECK(katachi_rel_err < 1e-6);                                    \
+        INFO("relative error of " #analytic " = " << katachi_rel_err);                     \
+        CHECK(katachi_rel_err < 1e-6);                                                     \
     } while (0)
 
 // Uniform values in [lo, hi) from a fixed seed.

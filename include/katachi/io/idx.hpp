@@ -41,9 +41,9 @@ xt::xtensor<float, 4> read_idx_images(const std::filesystem::path& path);
 xt::xtensor<std::int64_t, 1> read_idx_labels(const std::filesystem::path& path);
 
 struct fashion_mnist {
-    xt::xtensor<float, 4> train_images;      // [60000, 1, 28, 28] in [0, 1]
+    xt::xtensor<float, 4> train_images;  // [60000, 1, 28, 28] in [0, 1]
     xt::xtensor<std::int64_t, 1> train_labels;
-    xt::xtensor<float, 4> test_images;       // [10000, 1, 28, 28]
+    xt::xtensor<float, 4> test_images;  // [10000, 1, 28, 28]
     xt::xtensor<std::int64_t, 1> test_labels;
 };
 

@@ -14,8 +14,8 @@ namespace katachi::kernels::detail {
 
 // op(A) is M x K, op(B) is K x N, C is M x N; all row-major and packed.
 template <class T>
-void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a,
-          const T* b, T beta, T* c) {
+void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
+          const T* a, const T* b, T beta, T* c) {
     if (m == 0 || n == 0) return;
     if (k == 0) {
         for (std::size_t i = 0; i < m * n; ++i) c[i] = beta == T(0) ? T(0) : beta * c[i];
