@@ -7,7 +7,7 @@ set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${KATACHI_BUILD:-"$root/build"}
 
-packages="g++ clang-14 pkg-config cmake meson ninja-build libboost-dev libxtensor-dev libxtensor-blas-dev libopenblas-dev catch2 nlohmann-json3-dev zlib1g-dev dataset-fashion-mnist"
+packages="g++ clang-14 pkg-config python3 meson ninja-build libboost-dev libxtensor-dev libxtensor-blas-dev libopenblas-dev catch2 nlohmann-json3-dev zlib1g-dev dataset-fashion-mnist"
 missing=""
 for p in $packages; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
