@@ -9,39 +9,30 @@ namespace {
 
 using detail::kv;
 
-// Training: the gradient flows through the batch statistics (save_mean, save_invstd).
+// Training: the gradient flows through the batch statistics (save_mean, save_invstd). Each
+// gradient is computed alone, with `none` for the others.
 template <class T>
 struct batch_norm_train_node final : node<T> {
     basic_tensor<T> x, weight, save_mean, save_invstd;
     batch_norm_train_node() : node<T>("batch_norm") {}
     void backward(const basic_tensor<T>& dy, std::span<basic_tensor<T>> dx) override {
         const std::size_t c = x.size(1);
-        if (this->needs_input_grad(0)) dx[0] = basic_tensor<T>::empty(x.shape());
-        if (this->needs_input_grad(1)) dx[1] = basic_tensor<T>::empty({c});
-        if (this->needs_input_grad(2)) dx[2] = basic_tensor<T>::empty({c});
-        const auto g = [&](std::size_t i) {
-            return dx[i].defined() ? kv(dx[i]) : detail::kernel_view<T>{nullptr, nullptr};
-        };
-        run(dy, g(0), g(1), g(2));
-    }
-    void run(const basic_tensor<T>& dy, detail::kernel_view<T> gx, detail::kernel_view<T> gw,
-             detail::kernel_view<T> gb) {
-        const auto w = weight.defined() ? kv(weight) : detail::kernel_view<T>{nullptr, nullptr};
-        // Each gradient is computed alone, with `none` for the others.
         const auto none = kernels::none;
-        if (weight.defined()) {
-            if (gx.ptr)
-                kernels::batch_norm_backward_train(kv(x), w, kv(save_mean), kv(save_invstd), kv(dy), gx, none,
-                                                   none);
-            if (gw.ptr)
-                kernels::batch_norm_backward_train(kv(x), w, kv(save_mean), kv(save_invstd), kv(dy), none, gw,
-                                                   none);
-            if (gb.ptr)
-                kernels::batch_norm_backward_train(kv(x), w, kv(save_mean), kv(save_invstd), kv(dy), none,
-                                                   none, gb);
-        } else if (gx.ptr) {
-            kernels::batch_norm_backward_train(kv(x), none, kv(save_mean), kv(save_invstd), kv(dy), gx, none,
-                                               none);
+        const auto xv = kv(x), mean = kv(save_mean), invstd = kv(save_invstd), g = kv(dy);
+        if (this->needs_input_grad(0)) {
+            dx[0] = basic_tensor<T>::empty(x.shape());
+            if (weight.defined())
+                kernels::batch_norm_backward_train(xv, kv(weight), mean, invstd, g, kv(dx[0]), none, none);
+            else
+                kernels::batch_norm_backward_train(xv, none, mean, invstd, g, kv(dx[0]), none, none);
+        }
+        if (this->needs_input_grad(1)) {
+            dx[1] = basic_tensor<T>::empty({c});
+            kernels::batch_norm_backward_train(xv, kv(weight), mean, invstd, g, none, kv(dx[1]), none);
+        }
+        if (this->needs_input_grad(2)) {
+            dx[2] = basic_tensor<T>::empty({c});
+            kernels::batch_norm_backward_train(xv, kv(weight), mean, invstd, g, none, none, kv(dx[2]));
         }
     }
     void release_saved() override { x = weight = save_mean = save_invstd = {}; }
@@ -116,7 +107,7 @@ basic_tensor<T> batch_norm(const basic_tensor<T>& x_in, const basic_tensor<T>& r
     if (training) {
         basic_tensor<T> mean = basic_tensor<T>::empty({c}), invstd = basic_tensor<T>::empty({c});
         {
-            no_grad guard;  // the running statistics are buffers, moved in place
+            // The running statistics (buffers, not on the tape) are moved in place by the kernel.
             if (w.defined() && running_mean.defined())
                 kernels::batch_norm_forward_train(kv(x), kv(w), kv(b), kv(running_mean), kv(running_var),
                                                   kv(y), kv(mean), kv(invstd), o);
