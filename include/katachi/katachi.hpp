@@ -1,6 +1,7 @@
 // katachi/katachi.hpp: the whole library.
 #pragma once
 
+#include <katachi/eager.hpp>
 #include <katachi/graph.hpp>
 #include <katachi/io/idx.hpp>
 #include <katachi/io/safetensors.hpp>
