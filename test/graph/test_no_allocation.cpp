@@ -93,13 +93,20 @@ TEST_CASE("an MLP with dropout and batch norm trains without allocating after th
     CHECK(allocations_in_steps<net, optim::sgd<float>>(8, optim::sgd_options{.lr = 0.1}) == 0);
 }
 
+TEST_CASE("a one-sample training step of the tiny MLP allocates nothing after the first", "[graph][memory]") {
+    CHECK(allocations_in_steps<test::models::tiny_mlp, optim::sgd<float>>(1, optim::sgd_options{.lr = 0.1}) ==
+          0);
+}
+
 TEST_CASE("inference from the fixed arena allocates nothing", "[graph][memory]") {
     auto runner = std::make_unique<graph::inference_model<test::models::lenet, float, 2>>();
-    xt::xtensor<float, 4> x(std::array<std::size_t, 4>{2, 1, 28, 28});
+    xt::xtensor<float, 4> x(std::array<std::size_t, 4>{2, 1, 28, 28}),
+        one(std::array<std::size_t, 4>{1, 1, 28, 28});
     x.fill(0.5f);
+    one.fill(0.25f);
     counting = true;
     allocations = 0;
-    const float first = runner->forward(x)(0, 0);
+    const float first = runner->forward(x)(0, 0) + runner->forward(one)(0, 0);
     counting = false;
     CHECK(allocations == 0);
     CHECK(std::isfinite(first));

@@ -6,6 +6,7 @@
 #include <memory>
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xrandom.hpp>
+#include <xtensor/xview.hpp>
 
 #include "graph/models.hpp"
 
@@ -44,6 +45,17 @@ TEST_CASE("inference from the liveness-planned arena gives the evaluation-mode o
     check_inference_matches_eval<resblock, 2>(2);
     check_inference_matches_eval<mlp_bn, 8>(8);
     check_inference_matches_eval<strided, 1>(1);
+}
+
+TEST_CASE("a single sample gives the output row it gives inside a batch", "[graph][inference]") {
+    graph::model<mlp> m(2);
+    const auto x = random_input<mlp>(3, 5);
+    const xt::xarray<float> batch = m.forward(x);
+    for (std::size_t i = 0; i < 3; ++i) {
+        const xt::xarray<float> one = xt::view(x, xt::range(i, i + 1));
+        const xt::xarray<float> row = m.forward(one);
+        CHECK(xt::allclose(row, xt::view(batch, xt::range(i, i + 1)), 1e-5, 1e-6));
+    }
 }
 
 TEST_CASE("the inference arena size is a constant expression", "[graph][inference]") {
