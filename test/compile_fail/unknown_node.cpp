@@ -8,9 +8,11 @@
 using namespace katachi::graph;
 
 #ifdef KATACHI_FORBIDDEN
-using net = dag<input<4, 8, 8>, node<"conv1", conv2d<4, 3, padding<1>>>, node<"sum", add, from<"conv1", "conv9">>>;
+using net =
+    dag<input<4, 8, 8>, node<"conv1", conv2d<4, 3, padding<1>>>, node<"sum", add, from<"conv1", "conv9">>>;
 #else
-using net = dag<input<4, 8, 8>, node<"conv1", conv2d<4, 3, padding<1>>>, node<"sum", add, from<"conv1", "input">>>;
+using net =
+    dag<input<4, 8, 8>, node<"conv1", conv2d<4, 3, padding<1>>>, node<"sum", add, from<"conv1", "input">>>;
 #endif
 
 [[maybe_unused]] constexpr std::size_t count = net::parameter_count;
