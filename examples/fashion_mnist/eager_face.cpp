@@ -1,0 +1,162 @@
+// examples/fashion_mnist/eager_face.cpp: the demo's LeNet built from lazy modules, define-by-run.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <katachi/eager.hpp>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "face.hpp"
+#include "optimiser.hpp"
+#include "table.hpp"
+
+namespace fashion_mnist {
+
+namespace {
+
+namespace eager = katachi::eager;
+namespace nn = katachi::eager::nn;
+using eager::tensor;
+
+// No input size is written anywhere: the lazy layers take theirs from the first input's shape.
+std::shared_ptr<nn::sequential> lenet() {
+    using namespace nn;
+    return std::make_shared<sequential>(
+        lazy_conv2d({.out_channels = 32, .kernel_size = 3, .padding = 1}), relu(), max_pool2d(),
+        lazy_conv2d({.out_channels = 64, .kernel_size = 3, .padding = 1}), relu(), max_pool2d(), flatten(),
+        lazy_linear({.out_features = 128}), relu(), lazy_linear({.out_features = 10}));
+}
+
+tensor images(const float* x, std::size_t batch) {
+    tensor t = tensor::empty({batch, 1, 28, 28});
+    std::copy(x, x + batch * 28 * 28, t.data());
+    return t;
+}
+
+std::int64_t argmax(const float* row) {
+    return std::max_element(row, row + 10) - row;
+}
+
+// DOT of the tape that produced `root`: one box per recorded operation, one ellipse per parameter
+// the tape reaches, arrows in the direction the forward ran.
+class tape_writer {
+public:
+    explicit tape_writer(const nn::module& m) {
+        for (const auto& [name, t] : m.named_parameters()) names_[t.impl()] = name;
+    }
+
+    std::string write(const tensor& root) {
+        out_ << "digraph tape {\n  rankdir=TB;\n  node [shape=box];\n";
+        visit(root.grad_fn().get());
+        out_ << "}\n";
+        return out_.str();
+    }
+
+private:
+    std::string visit(eager::node<float>* n) {
+        if (const auto it = ids_.find(n); it != ids_.end()) return it->second;
+        const std::string id = "op" + std::to_string(ids_.size());
+        ids_[n] = id;
+        out_ << "  " << id << " [label=\"" << n->name() << "\"];\n";
+        for (const auto& e : n->inputs()) {
+            if (e.fn) {
+                const std::string from = visit(e.fn.get());
+                out_ << "  " << from << " -> " << id << ";\n";
+            } else if (e.leaf) {
+                const auto it = names_.find(e.leaf.get());
+                const std::string leaf = it == names_.end() ? "leaf" : it->second;
+                std::string shape;
+                for (std::size_t d : e.leaf->shape) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
+                out_ << "  \"" << leaf << "\" [shape=ellipse, label=\"" << leaf << "\\n[" << shape
+                     << "]\"];\n  \"" << leaf << "\" -> " << id << ";\n";
+            }
+        }
+        return id;
+    }
+
+    std::map<const void*, std::string> names_;
+    std::map<const eager::node<float>*, std::string> ids_;
+    std::ostringstream out_;
+};
+
+class eager_face final : public face {
+public:
+    explicit eager_face(std::uint64_t seed) {
+        eager::manual_seed(seed);
+        model_ = lenet();
+    }
+
+    std::string name() const override { return "eager"; }
+
+    // Each layer's output shape by the modules' own shape arithmetic; a model that has not seen
+    // data yet is first materialised from the input shape alone (no kernel runs).
+    std::string summary() override {
+        eager::sizes shape{1, 1, 28, 28};
+        if (model_->has_uninitialized_params()) model_->materialize(shape);
+        std::vector<std::vector<std::string>> rows{{"layer", "module", "output", "parameters"},
+                                                   {"input", "", shape.str(), "0"}};
+        for (std::size_t i = 0; i < model_->size(); ++i) {
+            const nn::module& layer = *(*model_)[i];
+            shape = layer.output_shape(shape);
+            const std::string extra = layer.extra_repr();
+            rows.push_back({std::to_string(i), layer.type_name() + "(" + extra + ")", shape.str(),
+                            nn::parameter_count_text(layer)});
+        }
+        return format_table(rows, {false, false, false, true}) + "total parameters " +
+               nn::parameter_count_text(*model_) + " (shapes per batch of 1)\n";
+    }
+
+    std::string dot(const float* x, const std::int64_t* y, std::size_t batch) override {
+        model_->train();
+        const tensor loss =
+            eager::cross_entropy((*model_)(images(x, batch)), std::span<const std::int64_t>(y, batch));
+        return tape_writer(*model_).write(loss);
+    }
+
+    void make_optimiser(const optimiser_options& options) override {
+        optimiser_.emplace(nn::optimiser_parameters(*model_), options);
+    }
+    void set_learning_rate(double lr) override { optimiser_->set_learning_rate(lr); }
+
+    step_result train_step(const float* x, const std::int64_t* y, std::size_t batch) override {
+        model_->train();
+        optimiser_->zero_grad();
+        const tensor logits = (*model_)(images(x, batch)).contiguous();
+        const tensor loss = eager::cross_entropy(logits, std::span<const std::int64_t>(y, batch));
+        loss.backward();
+        optimiser_->step();
+        step_result r;
+        r.loss = loss.item();
+        for (std::size_t i = 0; i < batch; ++i) r.correct += argmax(logits.data() + i * 10) == y[i];
+        return r;
+    }
+
+    void predict(const float* x, std::size_t batch, std::int64_t* classes) override {
+        eager::no_grad guard;
+        model_->eval();
+        const tensor logits = (*model_)(images(x, batch)).contiguous();
+        for (std::size_t i = 0; i < batch; ++i) classes[i] = argmax(logits.data() + i * 10);
+    }
+
+    katachi::io::tensor_map state_dict() override { return model_->state_dict(); }
+    void load_state_dict(const katachi::io::tensor_map& tensors) override {
+        model_->load_state_dict(tensors);
+    }
+
+private:
+    std::shared_ptr<nn::sequential> model_;
+    std::optional<any_optimiser> optimiser_;
+};
+
+}  // namespace
+
+std::unique_ptr<face> make_eager_face(std::uint64_t seed) {
+    return std::make_unique<eager_face>(seed);
+}
+
+}  // namespace fashion_mnist

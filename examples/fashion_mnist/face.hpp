@@ -1,0 +1,58 @@
+// examples/fashion_mnist/face.hpp: the demo's LeNet as either face sees it.
+//
+// The training loop, the progress bar and the reports are written once against this interface;
+// graph_face.cpp and eager_face.cpp build the same network, Conv2d(1,32,3,p1) ReLU MaxPool2d(2)
+// Conv2d(32,64,3,p1) ReLU MaxPool2d(2) Flatten Linear(3136,128) ReLU Linear(128,10), in their face.
+// Both use PyTorch's state-dict keys ("0.weight", "3.bias", "7.weight", "9.bias"), so a checkpoint
+// written by one loads into the other.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <katachi/io/safetensors.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace fashion_mnist {
+
+struct optimiser_options {
+    std::string name = "adam";  // sgd, adam or adamw
+    double lr = 1e-3;
+    double momentum = 0.9;               // sgd only
+    std::optional<double> weight_decay;  // unset: the optimiser's default (0, adamw 0.01)
+};
+
+struct step_result {
+    double loss = 0;          // mean cross-entropy of the batch
+    std::size_t correct = 0;  // samples whose largest logit is their label
+};
+
+class face {
+public:
+    virtual ~face() = default;
+
+    virtual std::string name() const = 0;  // "graph" or "eager"
+    // A table of layers, output shapes and parameter counts, with totals.
+    virtual std::string summary() = 0;
+    // Graphviz DOT of the model; the eager face records one step on (x, y) to show its tape.
+    virtual std::string dot(const float* x, const std::int64_t* y, std::size_t batch) = 0;
+
+    // Builds the optimiser over the model's parameters; the learning rate can change between steps.
+    virtual void make_optimiser(const optimiser_options& options) = 0;
+    virtual void set_learning_rate(double lr) = 0;
+
+    // One step of sgd/adam on a batch: x [batch, 1, 28, 28], y [batch] class indices. Train mode.
+    virtual step_result train_step(const float* x, const std::int64_t* y, std::size_t batch) = 0;
+    // The predicted class of each image, in evaluation mode, without recording gradients.
+    virtual void predict(const float* x, std::size_t batch, std::int64_t* classes) = 0;
+
+    // PyTorch-keyed parameters; load_state_dict checks every key and shape first (strict).
+    virtual katachi::io::tensor_map state_dict() = 0;
+    virtual void load_state_dict(const katachi::io::tensor_map& tensors) = 0;
+};
+
+std::unique_ptr<face> make_graph_face(std::uint64_t seed);
+std::unique_ptr<face> make_eager_face(std::uint64_t seed);
+
+}  // namespace fashion_mnist

@@ -1,0 +1,109 @@
+// examples/fashion_mnist/graph_face.cpp: the demo's LeNet as a compile-time graph.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <katachi/graph.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+#include <xtensor/xadapt.hpp>
+
+#include "face.hpp"
+#include "optimiser.hpp"
+
+namespace fashion_mnist {
+
+namespace {
+
+using namespace katachi::graph;
+
+// The network is a type: every input size is deduced (3136 before the first linear), and a mistake
+// in it is a compile error naming the layer and both shapes.
+using lenet =
+    sequential<input<1, 28, 28>, conv2d<32, 3, padding<1>>, relu, max_pool2d<2>, conv2d<64, 3, padding<1>>,
+               relu, max_pool2d<2>, flatten, linear<128>, relu, linear<10>>;
+static_assert(lenet::parameter_count == 421'642);
+static_assert(lenet::output_shape::dims[0] == 10);
+
+// A DOT graph's body: the lines between "digraph name {" and the closing "}".
+std::string body_of(const std::string& dot) {
+    const auto first = dot.find('\n') + 1;
+    const auto last = dot.rfind('}');
+    return dot.substr(first, last - first);
+}
+
+auto images(const float* x, std::size_t batch) {
+    return xt::adapt(x, batch * 28 * 28, xt::no_ownership(), std::array<std::size_t, 4>{batch, 1, 28, 28});
+}
+
+class graph_face final : public face {
+public:
+    explicit graph_face(std::uint64_t seed) : model_(seed) {}
+
+    std::string name() const override { return "graph"; }
+
+    std::string summary() override { return katachi::graph::summary<lenet>(); }
+
+    // The forward graph and the generated backward schedule, side by side in one picture.
+    std::string dot(const float*, const std::int64_t*, std::size_t) override {
+        return "digraph lenet {\n  node [shape=box];\n  subgraph cluster_forward {\n    "
+               "label=\"forward\";\n" +
+               body_of(forward_dot<lenet>()) +
+               "  }\n  subgraph cluster_backward {\n    label=\"generated backward\";\n" +
+               body_of(backward_dot<lenet>()) + "  }\n}\n";
+    }
+
+    void make_optimiser(const optimiser_options& options) override {
+        optimiser_.emplace(model_.parameters(), options);
+    }
+    void set_learning_rate(double lr) override { optimiser_->set_learning_rate(lr); }
+
+    step_result train_step(const float* x, const std::int64_t* y, std::size_t batch) override {
+        model_.train();
+        const auto targets = xt::adapt(y, batch, xt::no_ownership(), std::array<std::size_t, 1>{batch});
+        const auto logits = model_.forward(images(x, batch));
+        step_result r;
+        r.correct = count_correct(logits, y, batch);
+        r.loss = model_.cross_entropy(targets);
+        model_.backward();  // overwrites the gradients: nothing to zero
+        optimiser_->step();
+        return r;
+    }
+
+    void predict(const float* x, std::size_t batch, std::int64_t* classes) override {
+        model_.eval();
+        const auto logits = model_.forward(images(x, batch));
+        for (std::size_t i = 0; i < batch; ++i) classes[i] = argmax(logits, i);
+    }
+
+    katachi::io::tensor_map state_dict() override { return katachi::graph::state_dict(model_); }
+    void load_state_dict(const katachi::io::tensor_map& tensors) override {
+        katachi::graph::load_state_dict(model_, tensors);
+    }
+
+private:
+    template <class L>
+    static std::int64_t argmax(const L& logits, std::size_t i) {
+        std::size_t best = 0;
+        for (std::size_t c = 1; c < 10; ++c)
+            if (logits(i, c) > logits(i, best)) best = c;
+        return static_cast<std::int64_t>(best);
+    }
+    template <class L>
+    static std::size_t count_correct(const L& logits, const std::int64_t* y, std::size_t batch) {
+        std::size_t correct = 0;
+        for (std::size_t i = 0; i < batch; ++i) correct += argmax(logits, i) == y[i];
+        return correct;
+    }
+
+    model<lenet> model_;
+    std::optional<any_optimiser> optimiser_;
+};
+
+}  // namespace
+
+std::unique_ptr<face> make_graph_face(std::uint64_t seed) {
+    return std::make_unique<graph_face>(seed);
+}
+
+}  // namespace fashion_mnist
