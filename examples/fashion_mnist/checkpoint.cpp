@@ -26,11 +26,23 @@ std::optional<std::size_t> layer_number(const std::string& key) {
     return n;
 }
 
+// Within a layer, the order in which a layer registers its tensors.
+int tensor_rank(const std::string& key) {
+    const std::string name = key.substr(key.rfind('.') + 1);
+    int rank = 0;
+    for (const char* known : {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"}) {
+        if (name == known) return rank;
+        ++rank;
+    }
+    return rank;
+}
+
 }  // namespace
 
 bool natural_key_less(const std::string& a, const std::string& b) {
     const auto na = layer_number(a), nb = layer_number(b);
     if (na && nb && *na != *nb) return *na < *nb;
+    if (na && nb && tensor_rank(a) != tensor_rank(b)) return tensor_rank(a) < tensor_rank(b);
     return a < b;
 }
 

@@ -21,7 +21,8 @@ public:
     using std::runtime_error::runtime_error;
 };
 
-// Orders state-dict keys as a sequential numbers its layers: "3.weight" before "10.weight".
+// Orders state-dict keys as a model registers them: by layer number ("3.weight" before
+// "10.weight"), then weight, bias, running statistics.
 bool natural_key_less(const std::string& a, const std::string& b);
 
 // Nothing when `file` holds exactly the keys and shapes of `model`; otherwise a sentence naming the
