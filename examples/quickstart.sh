@@ -5,4 +5,5 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${KATACHI_BUILD:-"$root/build"}
 export KATACHI_BUILD="$build"
 sh "$root/tools/setup.sh"
-"$build/examples/fashion_mnist_mlp"
+# The main demo: one epoch of the LeNet in the graph face; more with --epochs 3, --face eager, --help.
+"$build/examples/fashion_mnist" --epochs 1 "$@"
