@@ -169,7 +169,7 @@ int main(int argc, char** argv) try {
     std::vector<float> x(batch * pixels);
     std::vector<std::int64_t> y(batch);
 
-    fm::svg_series loss_curve{"training loss (running mean)", "#1f77b4", {}, false};
+    fm::svg_series loss_curve{"training loss (mean so far in the epoch)", "#1f77b4", {}, false};
     fm::svg_series epoch_loss{"training loss per epoch", "#1f77b4", {}, true};
     fm::svg_series train_accuracy{"training accuracy", "#ff7f0e", {}, true};
     fm::svg_series test_accuracy{"test accuracy", "#2ca02c", {}, true};

@@ -18,7 +18,7 @@ namespace fashion_mnist {
 
 struct optimiser_options {
     std::string name = "adam";  // sgd, adam or adamw
-    double lr = 1e-3;
+    double lr = 2e-3;
     double momentum = 0.9;               // sgd only
     std::optional<double> weight_decay;  // unset: the optimiser's default (0, adamw 0.01)
 };

@@ -35,7 +35,7 @@ std::string usage() {
            "  --epochs N              passes over the training images (default 3)\n"
            "  --batch-size N          images per step (default 64)\n"
            "  --optimiser NAME        adam (default), adamw or sgd (also spelled --optimizer)\n"
-           "  --lr X                  learning rate (default 0.001 for adam/adamw, 0.05 for sgd)\n"
+           "  --lr X                  learning rate (default 0.002 for adam/adamw, 0.05 for sgd)\n"
            "  --momentum X            sgd momentum (default 0.9)\n"
            "  --weight-decay X        (default: the optimiser's own, 0 or 0.01 for adamw)\n"
            "  --schedule NAME         cosine (default: decays the rate to 0 over the run) or constant\n"
@@ -104,7 +104,7 @@ options parse_options(int argc, char** argv) {
             throw usage_error("unknown option " + std::string(arg));
         }
     }
-    if (!o.lr_given) o.optimiser.lr = o.optimiser.name == "sgd" ? 0.05 : 1e-3;
+    if (!o.lr_given) o.optimiser.lr = o.optimiser.name == "sgd" ? 0.05 : 2e-3;
     return o;
 }
 
