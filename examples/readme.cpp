@@ -1,30 +1,45 @@
+#include <iomanip>
 #include <iostream>
 #include <katachi/katachi.hpp>
 
-namespace kk = katachi::kernels;
+namespace g = katachi::graph;
+namespace nn = katachi::eager::nn;
 
-// Shapes are types and their arithmetic runs at compile time, with PyTorch's rules.
-static_assert(katachi::shape<64, 7, 7>::size == 3136);
-static_assert(katachi::conv_output({.input = 28, .kernel = 3, .padding = 1}).value == 28);
-static_assert(katachi::pool_output({.input = 28, .kernel = 2, .stride = 2}).value == 14);
+// The graph face: the compiler deduces every layer's input shape (linear<128> gets 3136).
+using lenet = g::sequential<g::input<1, 28, 28>,                                         //
+                            g::conv2d<32, 3, g::padding<1>>, g::relu, g::max_pool2d<2>,  //
+                            g::conv2d<64, 3, g::padding<1>>, g::relu, g::max_pool2d<2>,  //
+                            g::flatten, g::linear<128>, g::relu, g::linear<10>>;
+static_assert(lenet::output_shape{} == katachi::shape<10>{});
+static_assert(lenet::parameter_count == 421'642);
+// using broken = g::sequential<g::input<1, 28, 28>, g::conv2d<32, 3>, g::linear<10>>;
+// error: static assertion failed: linear<N> takes a flat shape<features>: insert flatten before it
+//        (in shape_error<linear<10>, shape<32, 26, 26>, flat_shape>)
 
 int main() {
-    // LeNet's first stage on a batch of 2 images, forward and backward, on buffers we own.
-    xt::xtensor<float, 4> x = xt::ones<float>({2, 1, 28, 28}), conv({2, 32, 28, 28}), pooled({2, 32, 14, 14});
-    xt::xtensor<float, 4> w = xt::full_like(xt::xtensor<float, 4>({32, 1, 3, 3}), 0.1f);
-    xt::xtensor<float, 1> b = xt::zeros<float>({32});
-    xt::xtensor<std::int64_t, 4> argmax({2, 32, 14, 14});
-    const kk::conv2d_options conv_opts{.padding = {1, 1}};
+    xt::xtensor<float, 4> x = xt::linspace<float>(0, 1, 4 * 28 * 28).reshape({4, 1, 28, 28});
+    xt::xtensor<std::int64_t, 1> y = {3, 1, 4, 1};
 
-    kk::conv2d_forward(x, w, b, conv, conv_opts);
-    kk::relu_forward(conv, conv);
-    kk::max_pool2d_forward(conv, pooled, argmax, {.kernel_size = {2, 2}});
+    g::model<lenet> net(/*seed=*/0);  // PyTorch's default initialisation
+    katachi::optim::sgd<float> opt(net.parameters(), {.lr = 0.01, .momentum = 0.9});
+    net.forward(x);
+    const float first = net.cross_entropy(y);
+    net.backward();  // generated from the forward graph
+    opt.step();
 
-    xt::xtensor<float, 4> d_pooled = xt::ones_like(pooled), d_conv(conv.shape()), dw(w.shape());
-    kk::max_pool2d_backward(d_pooled, argmax, d_conv);
-    kk::relu_backward(conv, d_conv, d_conv);
-    kk::conv2d_backward(x, w, d_conv, kk::none, dw, kk::none, conv_opts);
+    // The eager face: the same network from lazy modules, which the graph's checkpoint materialises.
+    nn::sequential eager_net(
+        nn::lazy_conv2d({.out_channels = 32, .kernel_size = 3, .padding = 1}), nn::relu(), nn::max_pool2d(),
+        nn::lazy_conv2d({.out_channels = 64, .kernel_size = 3, .padding = 1}), nn::relu(), nn::max_pool2d(),
+        nn::flatten(), nn::lazy_linear({.out_features = 128}), nn::relu(),
+        nn::lazy_linear({.out_features = 10}));
+    eager_net.load_state_dict(g::state_dict(net));  // PyTorch's names: "0.weight" ... "9.bias"
+    const auto images = katachi::eager::tensor::from(std::vector<float>(x.begin(), x.end()), {4, 1, 28, 28});
+    const auto loss =
+        katachi::eager::cross_entropy(eager_net(images), std::span<const std::int64_t>(y.data(), 4));
+    loss.backward();
 
-    std::cout << katachi::shape<32, 14, 14>{} << ": " << pooled(0, 0, 7, 7) << ", dw[0] = " << dw(0, 0, 1, 1)
-              << '\n';
+    net.forward(x);
+    std::cout << std::fixed << std::setprecision(4) << "loss " << first << " -> graph "
+              << net.cross_entropy(y) << ", eager " << loss.item() << '\n';
 }
