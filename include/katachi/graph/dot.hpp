@@ -8,25 +8,16 @@
 #pragma once
 
 #include <cstddef>
+#include <katachi/graph/node_loop.hpp>
 #include <katachi/graph/sequential.hpp>
 #include <string>
 
 namespace katachi::graph {
 
-namespace detail {
-template <class Net, class F>
-void each_bound_node(F&& f) {
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-        (f.template operator()<I>(), ...);
-    }
-    (std::make_index_sequence<Net::node_count>{});
-}
-}  // namespace detail
-
 template <class Net>
 std::string forward_dot() {
     std::string out = "digraph forward {\n  rankdir=TB;\n  node [shape=box];\n";
-    detail::each_bound_node<Net>([&]<std::size_t I>() {
+    detail::for_each_node<Net::node_count>([&]<std::size_t I>() {
         using N = typename Net::template node_at<I>;
         out += "  n" + std::to_string(I) + " [label=\"" + std::string(N::name.view()) + "\\n" +
                N::layer::name() + "\\n" + N::output_shape::str() + "\"];\n";
@@ -43,7 +34,7 @@ std::string backward_dot() {
     for (std::size_t i = Net::node_count; i-- > 1;) {
         if (!Net::live[i]) continue;
         out += "  g" + std::to_string(i) + " [label=\"" + std::to_string(++step) + ": d ";
-        detail::each_bound_node<Net>([&]<std::size_t I>() {
+        detail::for_each_node<Net::node_count>([&]<std::size_t I>() {
             if (I == i)
                 out += std::string(Net::template node_at<I>::name.view()) + "\\n" +
                        Net::template node_at<I>::layer::name() + " backward";
@@ -52,7 +43,7 @@ std::string backward_dot() {
         for (std::size_t k = 0; k < Net::arity[i]; ++k)
             out += "  g" + std::to_string(i) + " -> g" + std::to_string(Net::inputs[i][k]) +
                    (Net::accumulates[i][k] ? " [style=dashed, label=\"+=\"];\n" : ";\n");
-        detail::each_bound_node<Net>([&]<std::size_t I>() {
+        detail::for_each_node<Net::node_count>([&]<std::size_t I>() {
             if (I != i) return;
             for (const tensor_spec& s : Net::template node_at<I>::bind::parameters) {
                 const std::string p = std::string(Net::template node_at<I>::name.view()) + "." + s.name;

@@ -57,28 +57,23 @@ public:
         const auto out = [&](std::size_t i) {
             return i == 0 ? const_cast<T*>(input) : values + Net::arena_offsets[i] * batch;
         };
-        [&]<std::size_t... I>(std::index_sequence<I...>) {
-            (
-                [&] {
-                    if constexpr (I > 0) {
-                        using B = typename Net::template node_at<I>::bind;
-                        layer_args<T> a;
-                        a.batch = batch;
-                        a.training = false;
-                        for (std::size_t k = 0; k < Net::arity[I]; ++k) a.x[k] = out(Net::inputs[I][k]);
-                        a.y = out(I);
-                        a.params = params_.data() + Net::param_offsets[I];
-                        a.buffers = buffers_.data() + Net::buffer_offsets[I];
-                        a.saved = scratch;
-                        a.workspace = scratch + B::saved_size(batch);
-                        a.indices = indices;
-                        a.gen = &gen_;
-                        B::forward(a);
-                    }
-                }(),
-                ...);
-        }
-        (std::make_index_sequence<nodes>{});
+        detail::for_each_node<nodes>([&]<std::size_t I>() {
+            if constexpr (I > 0) {
+                using B = typename Net::template node_at<I>::bind;
+                layer_args<T> a;
+                a.batch = batch;
+                a.training = false;
+                for (std::size_t k = 0; k < Net::arity[I]; ++k) a.x[k] = out(Net::inputs[I][k]);
+                a.y = out(I);
+                a.params = params_.data() + Net::param_offsets[I];
+                a.buffers = buffers_.data() + Net::buffer_offsets[I];
+                a.saved = scratch;
+                a.workspace = scratch + B::saved_size(batch);
+                a.indices = indices;
+                a.gen = &gen_;
+                B::forward(a);
+            }
+        });
         return batch_view<typename Net::output_shape>(static_cast<const T*>(out(nodes - 1)), batch);
     }
 

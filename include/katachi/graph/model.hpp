@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <katachi/graph/node_loop.hpp>
 #include <katachi/graph/sequential.hpp>
 #include <katachi/kernels/cross_entropy.hpp>
 #include <katachi/kernels/mse_loss.hpp>
@@ -203,17 +204,11 @@ public:
 private:
     template <class F>
     static void each_node(F&& f) {
-        [&]<std::size_t... I>(std::index_sequence<I...>) {
-            (f.template operator()<I>(), ...);
-        }
-        (std::make_index_sequence<nodes>{});
+        detail::for_each_node<nodes>(f);
     }
     template <class F>
     static void each_node_reversed(F&& f) {
-        [&]<std::size_t... I>(std::index_sequence<I...>) {
-            (f.template operator()<nodes - 1 - I>(), ...);
-        }
-        (std::make_index_sequence<nodes>{});
+        detail::for_each_node_reversed<nodes>(f);
     }
 
     template <class X>

@@ -63,30 +63,22 @@ std::vector<state_entry<T>> state_entries(model<Net, T>& m) {
     T* params = m.all_parameters().data();
     T* buffers = m.all_buffers().data();
     std::int64_t* counters = m.all_counters().data();
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-        (
-            [&] {
-                using N = typename Net::template node_at<I>;
-                const std::string node(N::name.view());
-                std::size_t at = Net::param_offsets[I];
-                for (const tensor_spec& s : N::bind::parameters) {
-                    out.push_back(
-                        {node + "." + s.name, {s.dims.begin(), s.dims.begin() + s.rank}, params + at});
-                    at += s.size();
-                }
-                at = Net::buffer_offsets[I];
-                for (const tensor_spec& s : N::bind::buffers) {
-                    out.push_back(
-                        {node + "." + s.name, {s.dims.begin(), s.dims.begin() + s.rank}, buffers + at});
-                    at += s.size();
-                }
-                if (N::bind::tracks_batches)
-                    out.push_back(
-                        {node + ".num_batches_tracked", {}, nullptr, counters + Net::counter_offsets[I]});
-            }(),
-            ...);
-    }
-    (std::make_index_sequence<Net::node_count>{});
+    detail::for_each_node<Net::node_count>([&]<std::size_t I>() {
+        using N = typename Net::template node_at<I>;
+        const std::string node(N::name.view());
+        std::size_t at = Net::param_offsets[I];
+        for (const tensor_spec& s : N::bind::parameters) {
+            out.push_back({node + "." + s.name, {s.dims.begin(), s.dims.begin() + s.rank}, params + at});
+            at += s.size();
+        }
+        at = Net::buffer_offsets[I];
+        for (const tensor_spec& s : N::bind::buffers) {
+            out.push_back({node + "." + s.name, {s.dims.begin(), s.dims.begin() + s.rank}, buffers + at});
+            at += s.size();
+        }
+        if (N::bind::tracks_batches)
+            out.push_back({node + ".num_batches_tracked", {}, nullptr, counters + Net::counter_offsets[I]});
+    });
     return out;
 }
 

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdio>
+#include <katachi/graph/node_loop.hpp>
 #include <katachi/graph/sequential.hpp>
 #include <string>
 #include <vector>
@@ -21,13 +22,11 @@ std::string summary() {
         std::string node, layer, shape, params;
     };
     std::vector<row> rows{{"node", "layer", "output", "parameters"}};
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-        ((rows.push_back(
-             {std::string(Net::template node_at<I>::name.view()), Net::template node_at<I>::layer::name(),
-              Net::template node_at<I>::output_shape::str(), std::to_string(Net::param_sizes[I])})),
-         ...);
-    }
-    (std::make_index_sequence<Net::node_count>{});
+    detail::for_each_node<Net::node_count>([&]<std::size_t I>() {
+        using N = typename Net::template node_at<I>;
+        rows.push_back({std::string(N::name.view()), N::layer::name(), N::output_shape::str(),
+                        std::to_string(Net::param_sizes[I])});
+    });
     std::size_t w[3] = {0, 0, 0};
     for (const row& r : rows) {
         w[0] = std::max(w[0], r.node.size());
