@@ -11,37 +11,7 @@
 #include <xtensor/xtensor.hpp>
 
 #include "graph/models.hpp"
-
-// The replacements pair malloc with free; g++ cannot see that they belong together.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
-namespace {
-std::atomic<bool> counting{false};
-std::atomic<std::size_t> allocations{0};
-}  // namespace
-
-void* operator new(std::size_t n) {
-    if (counting) ++allocations;
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) {
-    return ::operator new(n);
-}
-void operator delete(void* p) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-    std::free(p);
-}
+#include "support/allocation_counter.hpp"
 
 namespace {
 
@@ -69,11 +39,9 @@ std::size_t allocations_in_steps(std::size_t batch, Options options, bool dropou
         opt.step();
     };
     step();  // sizes the workspace and the optimiser's state
-    counting = true;
-    allocations = 0;
+    const std::size_t before = test::allocation_count();
     for (int i = 0; i < 3; ++i) step();
-    counting = false;
-    return allocations;
+    return test::allocation_count() - before;
 }
 
 TEST_CASE("a LeNet training step with sgd allocates nothing after the first", "[graph][memory]") {
@@ -104,20 +72,16 @@ TEST_CASE("inference from the fixed arena allocates nothing", "[graph][memory]")
         one(std::array<std::size_t, 4>{1, 1, 28, 28});
     x.fill(0.5f);
     one.fill(0.25f);
-    counting = true;
-    allocations = 0;
+    const std::size_t before = test::allocation_count();
     const float first = runner->forward(x)(0, 0) + runner->forward(one)(0, 0);
-    counting = false;
-    CHECK(allocations == 0);
+    CHECK(test::allocation_count() - before == 0);
     CHECK(std::isfinite(first));
 }
 
 TEST_CASE("the allocation counter sees an allocation", "[graph][memory]") {
-    counting = true;
-    allocations = 0;
+    const std::size_t before = test::allocation_count();
     auto* p = new std::vector<int>(100);
-    counting = false;
-    CHECK(allocations >= 2);
+    CHECK(test::allocation_count() - before >= 2);
     delete p;
 }
 

@@ -13,25 +13,9 @@
 #include <vector>
 #include <xtensor/xarray.hpp>
 
+#include "support/allocation_counter.hpp"
 #include "support/fixtures.hpp"
 #include "support/gradcheck.hpp"
-
-// Every allocation of this test program goes through here, so a test can count them. (Not inlined, so
-// that g++ sees operator delete, not free, paired with operator new.)
-namespace {
-std::size_t allocations = 0;
-}  // namespace
-[[gnu::noinline]] void* operator new(std::size_t size) {
-    ++allocations;
-    if (void* p = std::malloc(size != 0 ? size : 1)) return p;
-    throw std::bad_alloc();
-}
-[[gnu::noinline]] void operator delete(void* p) noexcept {
-    std::free(p);
-}
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
-}
 
 using namespace katachi;
 using namespace katachi::kernels;
@@ -299,10 +283,10 @@ TEST_CASE("conv_transpose2d forward and backward allocate nothing when given out
         xt::xarray<double> dx = xt::zeros<double>(x.shape()), dw = xt::zeros<double>(w.shape()),
                            db = xt::zeros<double>(b.shape());
         std::vector<double> ws(conv_transpose2d_workspace_size(x.shape(), w.shape(), c.opts));
-        const std::size_t before = allocations;
+        const std::size_t before = katachi::test::allocation_count();
         conv_transpose2d_forward(x, w, b, y, c.opts, ws);
         conv_transpose2d_backward(x, w, y, dx, dw, db, c.opts, ws);
-        const std::size_t after = allocations;
+        const std::size_t after = katachi::test::allocation_count();
         CHECK(after == before);
     }
 }

@@ -13,25 +13,9 @@
 #include <xtensor/xtensor.hpp>
 #include <xtensor/xview.hpp>
 
+#include "support/allocation_counter.hpp"
 #include "support/fixtures.hpp"
 #include "support/gradcheck.hpp"
-
-// Every allocation of this test program goes through here, so a test can count them. (Not inlined, so
-// that g++ sees operator delete, not free, paired with operator new.)
-namespace {
-std::size_t allocations = 0;
-}  // namespace
-[[gnu::noinline]] void* operator new(std::size_t size) {
-    ++allocations;
-    if (void* p = std::malloc(size != 0 ? size : 1)) return p;
-    throw std::bad_alloc();
-}
-[[gnu::noinline]] void operator delete(void* p) noexcept {
-    std::free(p);
-}
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
-}
 
 using namespace katachi;
 using namespace katachi::kernels;
@@ -191,12 +175,12 @@ TEST_CASE("linear forward and backward allocate nothing", "[linear]") {
                             b = xt::cast<float>(random_array({17}, 3));
     xt::xarray<float> y = xt::zeros<float>({5, 17}), dx = xt::zeros<float>({5, 33}),
                       dw = xt::zeros<float>({17, 33}), db = xt::zeros<float>({17});
-    const std::size_t before = allocations;
+    const std::size_t before = katachi::test::allocation_count();
     linear_forward(x, w, b, y);
     linear_backward(x, w, y, dx, dw, db);
     linear_backward(x, w, y, dx, dw, db, write::accumulate);
-    const std::size_t after = allocations;
+    const std::size_t after = katachi::test::allocation_count();
     CHECK(after == before);
     const xt::xarray<float> copy = y;  // the counter does see allocations
-    CHECK(allocations > after);
+    CHECK(katachi::test::allocation_count() > after);
 }
