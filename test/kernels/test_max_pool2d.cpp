@@ -224,3 +224,42 @@ TEST_CASE("max_pool2d backward rejects an index outside the input plane", "[max_
     CHECK(dx(0, 0, 0, 0) == 3.0f);
     CHECK(dx(0, 0, 3, 3) == 1.0f);
 }
+
+TEST_CASE(
+    "max_pool2d's 2x2 stride-2 path gives the window loop's values and indices, with ties, NaN and "
+    "-inf, on odd sizes",
+    "[max_pool2d]") {
+    const std::size_t planes = 6, H = 9, W = 11, Ho = 4, Wo = 5;
+    std::mt19937 rng(41);
+    std::uniform_int_distribution<int> level(0, 3);  // few distinct values: many ties
+    std::uniform_int_distribution<int> special(0, 19);
+    std::vector<float> x(planes * H * W);
+    for (float& v : x) {
+        const int s = special(rng);
+        v = s == 0   ? std::numeric_limits<float>::quiet_NaN()
+            : s == 1 ? -std::numeric_limits<float>::infinity()
+            : s == 2 ? -0.0f
+                     : static_cast<float>(level(rng)) - 1.5f;
+    }
+    std::vector<float> y_fast(planes * Ho * Wo, 7.0f), y_loop(planes * Ho * Wo, 8.0f);
+    std::vector<std::int64_t> i_fast(y_fast.size(), -1), i_loop(y_fast.size(), -2);
+    kernels::detail::max_pool_2x2(x.data(), y_fast.data(), i_fast.data(), planes, H, W, Ho, Wo);
+    kernels::detail::max_pool_windows(x.data(), y_loop.data(), i_loop.data(), planes,
+                                      {9, 11, 4, 5, 2, 2, 2, 2, 0, 0, 1, 1});
+    std::size_t nans = 0;
+    for (std::size_t k = 0; k < y_fast.size(); ++k) {
+        INFO("output " << k);
+        CHECK(i_fast[k] == i_loop[k]);
+        CHECK(std::isnan(y_fast[k]) == std::isnan(y_loop[k]));
+        if (!std::isnan(y_loop[k])) CHECK(y_fast[k] == y_loop[k]);
+        nans += std::isnan(y_loop[k]) ? 1 : 0;
+    }
+    CHECK(nans > 0);  // the data exercised NaN propagation
+
+    // The public kernel takes the 2x2 path for these options and agrees with the loop.
+    const auto xa = xt::adapt(x.data(), x.size(), xt::no_ownership(), std::array<std::size_t, 4>{2, 3, H, W});
+    xt::xtensor<float, 4> y = xt::zeros<float>({2, 3, 4, 5});
+    xt::xtensor<std::int64_t, 4> idx = xt::zeros<std::int64_t>({2, 3, 4, 5});
+    max_pool2d_forward(xa, y, idx, {.kernel_size = {2, 2}});
+    CHECK(std::equal(idx.begin(), idx.end(), i_loop.begin()));
+}

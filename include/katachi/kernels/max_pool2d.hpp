@@ -34,6 +34,101 @@ struct max_pool2d_options {
     bool ceil_mode = false;
 };
 
+namespace detail {
+
+// The sizes of a pooling, signed, as the window loop computes with them.
+struct pool_window_geometry {
+    std::ptrdiff_t H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dw;
+};
+
+// Any window: for each output, the maximum over the rows and columns of its dilated window that lie
+// inside the input (padding counts as -inf), its flat index in the input plane beside it.
+template <class T>
+void max_pool_windows(const T* xp, T* yp, std::int64_t* ip, std::size_t planes,
+                      const pool_window_geometry& g) {
+    const auto [H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dw] = g;
+    for (std::size_t plane = 0; plane < planes; ++plane) {
+        const T* in = xp + plane * static_cast<std::size_t>(H * W);
+        for (std::ptrdiff_t i = 0; i < Ho; ++i) {
+            // Rows of the window inside the input: h0, h0 + dh, ... below h1.
+            std::ptrdiff_t h0 = i * sh - ph;
+            const std::ptrdiff_t h1 = std::min(h0 + (kh - 1) * dh + 1, H);
+            while (h0 < 0) h0 += dh;
+            for (std::ptrdiff_t j = 0; j < Wo; ++j) {
+                std::ptrdiff_t w0 = j * sw - pw;
+                const std::ptrdiff_t w1 = std::min(w0 + (kw - 1) * dw + 1, W);
+                while (w0 < 0) w0 += dw;
+                T best = -std::numeric_limits<T>::infinity();
+                std::ptrdiff_t best_at = h0 * W + w0;
+                for (std::ptrdiff_t h = h0; h < h1; h += dh) {
+                    const T* row = in + h * W;
+                    for (std::ptrdiff_t w = w0; w < w1; w += dw) {
+                        const T v = row[w];
+                        if (v > best || std::isnan(v)) {
+                            best = v;
+                            best_at = h * W + w;
+                        }
+                    }
+                }
+                *yp++ = best;
+                *ip++ = static_cast<std::int64_t>(best_at);
+            }
+        }
+    }
+}
+
+// The common 2x2 window with stride 2, no padding, no dilation and floor mode: every window lies
+// inside the input, so the four candidates are compared without bounds, in the window loop's
+// order and with its rule (a later value wins when greater or NaN). Same outputs and indices.
+inline bool is_plain_2x2(const max_pool2d_options& o, const std::array<std::size_t, 2>& stride) {
+    return o.kernel_size == std::array<std::size_t, 2>{2, 2} && stride == std::array<std::size_t, 2>{2, 2} &&
+           o.padding == std::array<std::size_t, 2>{0, 0} && o.dilation == std::array<std::size_t, 2>{1, 1} &&
+           !o.ceil_mode;
+}
+
+template <class T>
+void max_pool_2x2(const T* xp, T* yp, std::int64_t* ip, std::size_t planes, std::size_t H, std::size_t W,
+                  std::size_t Ho, std::size_t Wo) {
+    // Two passes per stretch of a row, so that both vectorize: the maxima with the window position
+    // of each (0..3, row-major) as a 32-bit lane beside the value, then the positions as indices.
+    constexpr std::size_t stretch = 64;
+    std::array<std::int32_t, stretch> which;
+    const auto w = static_cast<std::int64_t>(W);
+    for (std::size_t plane = 0; plane < planes; ++plane) {
+        const T* in = xp + plane * H * W;
+        for (std::size_t i = 0; i < Ho; ++i, yp += Wo, ip += Wo) {
+            const auto top = static_cast<std::int64_t>(2 * i * W);
+            for (std::size_t j0 = 0; j0 < Wo; j0 += stretch) {
+                const std::size_t n = std::min(stretch, Wo - j0);
+                const T* r0 = in + 2 * i * W + 2 * j0;
+                const T* r1 = r0 + W;
+                T* y = yp + j0;
+                for (std::size_t j = 0; j < n; ++j) {
+                    T best = r0[2 * j];
+                    std::int32_t at = 0;
+                    bool take = r0[2 * j + 1] > best || r0[2 * j + 1] != r0[2 * j + 1];
+                    best = take ? r0[2 * j + 1] : best;
+                    at = take ? 1 : at;
+                    take = r1[2 * j] > best || r1[2 * j] != r1[2 * j];
+                    best = take ? r1[2 * j] : best;
+                    at = take ? 2 : at;
+                    take = r1[2 * j + 1] > best || r1[2 * j + 1] != r1[2 * j + 1];
+                    best = take ? r1[2 * j + 1] : best;
+                    at = take ? 3 : at;
+                    y[j] = best;
+                    which[j] = at;
+                }
+                std::int64_t* idx = ip + j0;
+                const std::int64_t first = top + 2 * static_cast<std::int64_t>(j0);
+                for (std::size_t j = 0; j < n; ++j)
+                    idx[j] = first + 2 * static_cast<std::int64_t>(j) + (which[j] >> 1) * w + (which[j] & 1);
+            }
+        }
+    }
+}
+
+}  // namespace detail
+
 // [N, C, Ho, Wo] for an input of shape `x_shape` (any sequence of sizes, e.g. x.shape()).
 template <class S>
 std::array<std::size_t, 4> max_pool2d_output_shape(const S& x_shape, const max_pool2d_options& opts = {}) {
@@ -80,34 +175,10 @@ void max_pool2d_forward(const X& x, Y&& y, I&& indices, const max_pool2d_options
     T* yp = detail::data_of(y);
     std::int64_t* ip = detail::data_of(indices);
     const std::size_t planes = out[0] * out[1];
-    for (std::size_t plane = 0; plane < planes; ++plane) {
-        const T* in = xp + plane * static_cast<std::size_t>(H * W);
-        for (std::ptrdiff_t i = 0; i < Ho; ++i) {
-            // Rows of the window inside the input: h0, h0 + dh, ... below h1.
-            std::ptrdiff_t h0 = i * sh - ph;
-            const std::ptrdiff_t h1 = std::min(h0 + (kh - 1) * dh + 1, H);
-            while (h0 < 0) h0 += dh;
-            for (std::ptrdiff_t j = 0; j < Wo; ++j) {
-                std::ptrdiff_t w0 = j * sw - pw;
-                const std::ptrdiff_t w1 = std::min(w0 + (kw - 1) * dw + 1, W);
-                while (w0 < 0) w0 += dw;
-                T best = -std::numeric_limits<T>::infinity();
-                std::ptrdiff_t best_at = h0 * W + w0;
-                for (std::ptrdiff_t h = h0; h < h1; h += dh) {
-                    const T* row = in + h * W;
-                    for (std::ptrdiff_t w = w0; w < w1; w += dw) {
-                        const T v = row[w];
-                        if (v > best || std::isnan(v)) {
-                            best = v;
-                            best_at = h * W + w;
-                        }
-                    }
-                }
-                *yp++ = best;
-                *ip++ = static_cast<std::int64_t>(best_at);
-            }
-        }
-    }
+    if (detail::is_plain_2x2(opts, stride))
+        detail::max_pool_2x2(xp, yp, ip, planes, x.shape()[2], x.shape()[3], out[2], out[3]);
+    else
+        detail::max_pool_windows(xp, yp, ip, planes, {H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dw});
 }
 
 // dx[n, c, indices[n, c, i, j]] += dy[n, c, i, j]; dx (shape of the forward's x) is cleared first
