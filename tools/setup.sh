@@ -27,6 +27,6 @@ if [ -n "$missing" ]; then
 fi
 
 if [ ! -f "$build/build.ninja" ]; then
-    meson setup "$build" "$root" --buildtype=release
+    meson setup "$build" "$root" --buildtype=release -Dbenchmarks=false
 fi
 meson compile -C "$build"
