@@ -9,7 +9,8 @@
 // Threads: OpenBLAS is katachi's only pool, set to N. libtorch runs in two configurations, its pool
 // at N threads with OpenBLAS at 1 and with OpenBLAS at N (two pools on the same cores fight;
 // PERFORMANCE.md), and each case is compared with libtorch's better one. Samples of the four runs
-// are interleaved (3 rounds of 7), so a change of load on a shared machine reaches all of them.
+// are interleaved (3 rounds of 7), so a change of load on a shared machine reaches all of them, with
+// a pause at each switch for the previous run's threads to go idle.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -64,8 +65,12 @@ struct runner {
         const double once = std::max(0.01, time_us(3));
         reps = std::clamp(static_cast<long>(std::ceil(1000.0 / once)), 1L, 1'000'000L);
     }
+    // The previous run's pool (OpenBLAS's or libtorch's OpenMP threads) keeps spinning for a while
+    // after its last job; a pause lets it park before this run's samples, so that no run is timed
+    // against the spinning threads of another.
     void sample(int n) {
         configure();
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
         work->run();
         for (int i = 0; i < n; ++i) samples_us.push_back(time_us(reps));
     }
