@@ -1,4 +1,5 @@
 // examples/fashion_mnist/graph_face.cpp: the demo's LeNet as a compile-time graph.
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -67,18 +68,26 @@ public:
         r.loss = model_.cross_entropy(targets);
         model_.backward();  // overwrites the gradients: nothing to zero
         optimiser_->step();
+        stale_ = true;
         return r;
     }
 
+    // Evaluation runs the deployment runner: the trained weights copied into a fixed arena sized at
+    // compile time for batches of up to 256, with no gradient storage.
     void predict(const float* x, std::size_t batch, std::int64_t* classes) override {
-        model_.eval();
-        const auto logits = model_.forward(images(x, batch));
-        for (std::size_t i = 0; i < batch; ++i) classes[i] = argmax(logits, i);
+        for (std::size_t first = 0; first < batch; first += runner::max_batch) {
+            const std::size_t n = std::min(runner::max_batch, batch - first);
+            if (stale_) runner_->load(model_);
+            stale_ = false;
+            const auto logits = runner_->forward(images(x + first * 28 * 28, n));
+            for (std::size_t i = 0; i < n; ++i) classes[first + i] = argmax(logits, i);
+        }
     }
 
     katachi::io::tensor_map state_dict() override { return katachi::graph::state_dict(model_); }
     void load_state_dict(const katachi::io::tensor_map& tensors) override {
         katachi::graph::load_state_dict(model_, tensors);
+        stale_ = true;
     }
 
 private:
@@ -96,7 +105,11 @@ private:
         return correct;
     }
 
+    using runner = inference_model<lenet, float, 256>;
+
     model<lenet> model_;
+    std::unique_ptr<runner> runner_ = std::make_unique<runner>();
+    bool stale_ = true;  // the runner's weights are older than the model's
     std::optional<any_optimiser> optimiser_;
 };
 
