@@ -9,6 +9,7 @@
 #include <vector>
 #include <xtensor/xarray.hpp>
 
+#include "support/checks.hpp"
 #include "support/fixtures.hpp"
 #include "support/gradcheck.hpp"
 
@@ -17,11 +18,6 @@ using namespace katachi::kernels;
 using namespace katachi::test;
 
 namespace {
-
-template <class S>
-std::vector<std::size_t> dims(const S& s) {
-    return {s.begin(), s.end()};
-}
 
 struct conv1d_case {
     std::vector<std::size_t> x, w;
@@ -66,23 +62,6 @@ xt::xarray<double> direct_conv1d(const xt::xarray<double>& x, const xt::xarray<d
                 y(n, oc, i) = s;
             }
     return y;
-}
-
-double max_abs_diff(const xt::xarray<double>& a, const xt::xarray<double>& b) {
-    REQUIRE(a.shape() == b.shape());
-    double m = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a.data()[i] - b.data()[i]));
-    return m;
-}
-
-template <class F>
-std::string message_of(F&& f) {
-    try {
-        f();
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "no exception";
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <xtensor/xarray.hpp>
 
 #include "support/allocation_counter.hpp"
+#include "support/checks.hpp"
 #include "support/fixtures.hpp"
 #include "support/gradcheck.hpp"
 
@@ -22,11 +23,6 @@ using namespace katachi::kernels;
 using namespace katachi::test;
 
 namespace {
-
-template <class S>
-std::vector<std::size_t> dims(const S& s) {
-    return {s.begin(), s.end()};
-}
 
 struct transpose_case {
     std::vector<std::size_t> x, w;
@@ -84,23 +80,6 @@ xt::xarray<double> direct_conv_transpose2d(const xt::xarray<double>& x, const xt
                                 y(n, (ci / cig) * cog + co, r, q) += x(n, ci, i, j) * w(ci, co, ki, kj);
                             }
     return y;
-}
-
-double max_abs_diff(const xt::xarray<double>& a, const xt::xarray<double>& b) {
-    REQUIRE(a.shape() == b.shape());
-    double m = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a.data()[i] - b.data()[i]));
-    return m;
-}
-
-template <class F>
-std::string message_of(F&& f) {
-    try {
-        f();
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "no exception";
 }
 
 std::string text(const std::vector<std::size_t>& s) {

@@ -14,6 +14,7 @@
 #include <xtensor/xview.hpp>
 
 #include "support/allocation_counter.hpp"
+#include "support/checks.hpp"
 #include "support/fixtures.hpp"
 #include "support/gradcheck.hpp"
 
@@ -28,23 +29,6 @@ xt::xarray<double> run_forward(const xt::xarray<double>& x, const xt::xarray<dou
     xt::xarray<double> y = xt::zeros<double>({x.shape()[0], w.shape()[0]});
     linear_forward(x, w, b, y);
     return y;
-}
-
-double max_abs_diff(const xt::xarray<double>& a, const xt::xarray<double>& b) {
-    REQUIRE(a.shape() == b.shape());
-    double m = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a.data()[i] - b.data()[i]));
-    return m;
-}
-
-template <class F>
-std::string message_of(F&& f) {
-    try {
-        f();
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "no exception";
 }
 
 // (batch, in, out): odd sizes, a single sample, and a single output.
