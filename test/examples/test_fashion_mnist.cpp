@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <katachi/io/safetensors.hpp>
@@ -120,6 +121,11 @@ TEST_CASE("the graph-face run writes its checkpoint, curves and forward and back
     CHECK(dot.find("cluster_forward") != std::string::npos);
     CHECK(dot.find("cluster_backward") != std::string::npos);
     CHECK(dot.find("d 7.weight") != std::string::npos);
+    // With Debian's graphviz, a picture beside it; without, a hint naming the package.
+    if (std::system("command -v dot >/dev/null 2>&1") == 0)
+        CHECK(read_file(dir / "graph.svg").find("<svg") != std::string::npos);
+    else
+        CHECK(out.find("install the Debian package graphviz") != std::string::npos);
 }
 
 TEST_CASE("the demo trains the eager-face LeNet from lazy modules and draws its recorded tape",
