@@ -1,35 +1,24 @@
 // katachi/graph/layers/sigmoid.hpp: sigmoid keeps the shape; its backward reads the output.
 #pragma once
 
-#include <katachi/graph/layer.hpp>
+#include <katachi/graph/layers/output_activation.hpp>
 #include <katachi/kernels/sigmoid.hpp>
+#include <string>
 
 namespace katachi::graph {
 
-struct sigmoid {
+struct sigmoid : output_activation<sigmoid> {
     static std::string name() { return "sigmoid"; }
 
-    template <class In>
-    static constexpr In infer(In) {
-        return {};
+    template <class X, class Y>
+    static void forward(const X& x, Y&& y) {
+        kernels::sigmoid_forward(x, y);
     }
 
-    template <class In>
-    struct bind : bind_defaults {
-        using output_shape = In;
-
-        template <class T>
-        static void forward(const layer_args<T>& a) {
-            kernels::sigmoid_forward(batch_view<In>(a.x[0], a.batch), batch_view<In>(a.y, a.batch));
-        }
-
-        template <class T>
-        static void backward(const layer_args<T>& a) {
-            if (a.dx[0])
-                kernels::sigmoid_backward(batch_view<In>(a.y, a.batch), batch_view<In>(a.dy, a.batch),
-                                          batch_view<In>(a.dx[0], a.batch), a.dx_mode[0]);
-        }
-    };
+    template <class Y, class DY, class DX>
+    static void backward(const Y& y, const DY& dy, DX&& dx, kernels::write mode) {
+        kernels::sigmoid_backward(y, dy, dx, mode);
+    }
 };
 
 }  // namespace katachi::graph
