@@ -1,15 +1,14 @@
 // Benchmark of the GEMM-shaped kernels at LeNet's sizes, batch 64: conv2d 1->32 on 28x28 and
 // 32->64 on 14x14 (3x3, padding 1), linear 3136->128; forward and backward.
 //
-// Each kernel is compared with the plain cblas_sgemm calls an ideal lowering of the whole batch
-// would make on operands that are already laid out (for a convolution: one GEMM over the im2col
+// Each kernel (on katachi's threads) is compared with the plain cblas_sgemm calls (on as many
+// OpenBLAS threads) an ideal lowering of the whole batch would make on operands already laid out (for a convolution: one GEMM over the im2col
 // matrix of all 64 samples). The ratio sgemm time / katachi time says how much of the GEMM's speed
 // the kernel keeps once im2col, col2im, bias and the per-sample split are paid for (target >= 0.8).
 // Times are medians over the timed repetitions after a warm-up. Kernel and reference alternate in
 // every repetition and the ratio is the median of the per-repetition ratios, so a change of machine
 // load between repetitions affects both sides alike. The table is printed for OpenBLAS's default
-// thread count and again for one thread, which shows the kernels' own overhead without the cost of
-// handing OpenBLAS's threads each small GEMM.
+// thread count and again for one thread, which shows the kernels' own overhead without threads.
 //
 // The reference calls OpenBLAS's cblas_sgemm directly. It is declared here by xtensor-blas, which
 // carries its own copy of the netlib CBLAS header (OpenBLAS's <cblas.h> redefines the same enums and
@@ -28,7 +27,6 @@
 #include "katachi/kernels/linear.hpp"
 
 // OpenBLAS's own extensions, not part of CBLAS.
-extern "C" int openblas_get_num_threads(void);
 extern "C" void openblas_set_num_threads(int threads);
 
 namespace {
@@ -71,9 +69,18 @@ struct result {
     double flops, kernel_s, sgemm_s, ratio;
 };
 
+// Threads of the current table: katachi's pool for the kernels, OpenBLAS's pool for the reference
+// (katachi runs OpenBLAS on one thread, so the reference sets OpenBLAS's count around its calls).
+int table_threads = 1;
+
 // Times `kernel` and `reference` alternately and returns both medians.
 result measure(std::string name, std::string phase, std::string gemms, double flops,
-               const std::function<void()>& kernel, const std::function<void()>& reference) {
+               const std::function<void()>& kernel, const std::function<void()>& plain) {
+    const auto reference = [&] {
+        openblas_set_num_threads(table_threads);
+        plain();
+        openblas_set_num_threads(1);
+    };
     for (int i = 0; i < warmup; ++i) kernel(), reference();
     std::vector<double> k, r, ratios;
     for (int i = 0; i < repetitions; ++i) {
@@ -168,14 +175,15 @@ void bench_linear(std::vector<result>& out, std::size_t in, std::size_t o) {
 
 // Runs every measurement and prints one table; returns whether every ratio met the target.
 bool run_table(int threads) {
-    openblas_set_num_threads(threads);
+    katachi::set_num_threads(threads);
+    table_threads = threads;
     std::vector<result> results;
     bench_conv(results, "conv2d 1->32 28x28", 1, 32, 28, false);
     bench_conv(results, "conv2d 32->64 14x14", 32, 64, 14, true);
     bench_linear(results, 3136, 128);
 
-    std::printf("\nOpenBLAS %d thread(s), batch %zu, float32; medians of %d runs after %d warm-up runs\n",
-                openblas_get_num_threads(), batch, repetitions, warmup);
+    std::printf("\n%d thread(s), batch %zu, float32; medians of %d runs after %d warm-up runs\n", threads,
+                batch, repetitions, warmup);
     std::printf("%-20s %-17s %-29s %10s %8s %10s %8s %6s\n", "kernel", "phase", "sgemm MxNxK (whole batch)",
                 "katachi ms", "GFLOP/s", "sgemm ms", "GFLOP/s", "ratio");
     bool all_met = true;
@@ -193,7 +201,7 @@ bool run_table(int threads) {
 int main() {
     std::printf("katachi GEMM-shaped kernels against plain cblas_sgemm of the whole batch's GEMMs\n");
     std::printf("ratio = sgemm time / katachi time (median of paired runs); target >= 0.80\n");
-    const int default_threads = openblas_get_num_threads();
+    const int default_threads = katachi::get_num_threads();
     const bool met = run_table(default_threads);
     if (default_threads > 1) run_table(1);
     std::printf("\ntarget with %d thread(s): %s\n", default_threads, met ? "met" : "NOT met");

@@ -17,6 +17,7 @@
 #include <exception>
 #include <filesystem>
 #include <katachi/io/idx.hpp>
+#include <katachi/parallel.hpp>
 #include <katachi/random.hpp>
 #include <numbers>
 #include <numeric>
@@ -32,7 +33,6 @@
 #include "fashion_mnist/report.hpp"
 #include "fashion_mnist/svg_plot.hpp"
 
-extern "C" void openblas_set_num_threads(int);
 
 namespace fm = fashion_mnist;
 namespace fs = std::filesystem;
@@ -107,7 +107,7 @@ int main(int argc, char** argv) try {
         std::fputs(fm::usage().c_str(), stdout);
         return 0;
     }
-    openblas_set_num_threads(opts.threads);
+    katachi::set_num_threads(opts.threads);
 
     auto data = katachi::io::load_fashion_mnist(opts.data);
     const std::size_t n_train =
@@ -121,7 +121,7 @@ int main(int argc, char** argv) try {
 
     auto model = opts.face == "graph" ? fm::make_graph_face(opts.seed) : fm::make_eager_face(opts.seed);
     std::printf(
-        "katachi %s face: LeNet on Fashion-MNIST (%zu training, %zu test images, %d OpenBLAS threads)\n\n",
+        "katachi %s face: LeNet on Fashion-MNIST (%zu training, %zu test images, %d threads)\n\n",
         model->name().c_str(), n_train, n_test, opts.threads);
     std::printf("%s\n", model->summary().c_str());
 

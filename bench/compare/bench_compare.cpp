@@ -6,9 +6,10 @@
 //
 //   bench_compare [--threads N] [--json FILE]
 //
-// Threads: OpenBLAS is katachi's only pool, set to N. libtorch runs in two configurations, its pool
-// at N threads with OpenBLAS at 1 and with OpenBLAS at N (two pools on the same cores fight;
-// PERFORMANCE.md), and each case is compared with libtorch's better one. Samples of the four runs
+// Threads: katachi runs on its own pool of N threads (katachi::set_num_threads) with OpenBLAS on
+// one thread inside it. libtorch runs in two configurations, its pool at N threads with OpenBLAS at
+// 1 and with OpenBLAS at N (two pools on the same cores fight; PERFORMANCE.md), and each case is
+// compared with libtorch's better one. Samples of the four runs
 // are interleaved (3 rounds of 7), so a change of load on a shared machine reaches all of them, with
 // a pause at each switch for the previous run's threads to go idle.
 #include <algorithm>
@@ -23,6 +24,8 @@
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include <katachi/parallel.hpp>
 
 #include "cases.hpp"
 
@@ -44,7 +47,7 @@ struct runner {
     std::string name;
     const bench_case* work;
     int blas_threads;
-    int torch_threads;  // 0: not libtorch
+    int torch_threads;  // 0: katachi, whose own pool was sized once at the start
     long reps = 1;
     std::vector<double> samples_us;
 
@@ -171,7 +174,7 @@ int main(int argc, char** argv) {
     std::strftime(date, sizeof date, "%Y-%m-%d %H:%M", std::localtime(&now));
     const std::string load_before = load_average();
 
-    openblas_set_num_threads(threads);
+    katachi::set_num_threads(threads);
     const std::vector<bench_case> graph = katachi::bench::graph_cases(),
                                   eager = katachi::bench::eager_cases(),
                                   torch = katachi::bench::libtorch_cases();
@@ -179,8 +182,8 @@ int main(int argc, char** argv) {
     std::vector<std::string> rows, json;
     for (std::size_t i = 0; i < graph.size(); ++i) {
         std::vector<runner> runs{
-            {"graph", &graph[i], threads, 0},
-            {"eager", &eager[i], threads, 0},
+            {"graph", &graph[i], 1, 0},
+            {"eager", &eager[i], 1, 0},
             {"libtorch, OpenBLAS 1 thread", &torch[i], 1, threads},
             {"libtorch, OpenBLAS " + std::to_string(threads) + " threads", &torch[i], threads, threads}};
         for (runner& r : runs) r.calibrate();

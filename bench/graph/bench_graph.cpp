@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <katachi/graph.hpp>
 #include <katachi/optim/sgd.hpp>
+#include <katachi/parallel.hpp>
 #include <memory>
 #include <vector>
 #include <xtensor/xtensor.hpp>
@@ -80,6 +81,7 @@ void inference(const char* name, int reps) {
 }  // namespace
 
 int main() {
+    std::printf("katachi threads: %d (KATACHI_NUM_THREADS or the hardware's count)\n", get_num_threads());
     training_step<lenet>("lenet", 64, 5);
     inference<lenet, 1>("lenet", 50);
     inference<lenet, 256>("lenet", 2);

@@ -40,7 +40,7 @@ std::string usage() {
            "  --weight-decay X        (default: the optimiser's own, 0 or 0.01 for adamw)\n"
            "  --schedule NAME         cosine (default: decays the rate to 0 over the run) or constant\n"
            "  --seed N                initialisation and shuffling (default 0)\n"
-           "  --threads N             OpenBLAS threads, katachi's only thread pool (default 2)\n"
+           "  --threads N             katachi's threads (katachi::set_num_threads; default 2)\n"
            "  --data DIR              the four IDX files (default /usr/share/datasets/fashion-mnist,\n"
            "                          from the Debian package dataset-fashion-mnist)\n"
            "  --out DIR               checkpoint, curves and DOT files (default ./katachi-out)\n"

@@ -6,6 +6,7 @@
 #include <katachi/io/idx.hpp>
 #include <katachi/io/safetensors.hpp>
 #include <katachi/kernels.hpp>
+#include <katachi/parallel.hpp>
 #include <katachi/random.hpp>
 #include <katachi/shape.hpp>
 #include <xtensor/xbuilder.hpp>

@@ -26,6 +26,7 @@
 
 #include "katachi/kernels/common.hpp"
 #include "katachi/kernels/im2col.hpp"
+#include "katachi/parallel.hpp"
 #include "katachi/shape.hpp"
 
 namespace katachi::kernels {
@@ -80,47 +81,65 @@ void gather_columns(const conv_geometry& g, const T* columns, std::size_t first,
     }
 }
 
+// The chunks of samples (samples_per_gemm() each) of a batch, spread over katachi's threads: part 0
+// runs on the caller with the caller's workspace `ws`, every other part on a worker with that
+// worker's own scratch of the same layout.
+struct im2col_scratch_tag {};
+struct weight_partials_tag {};
+
+template <class T>
+T* part_workspace(const conv_geometry& g, T* ws, unsigned part) {
+    return part == 0 || ws == nullptr ? ws : thread_scratch<T, im2col_scratch_tag>(g.workspace_size());
+}
+
+inline std::size_t chunk_count(const conv_geometry& g) {
+    const std::size_t chunk = g.samples_per_gemm();
+    return (g.batch + chunk - 1) / chunk;
+}
+
 // columns_n = w * im2col(image_n) (+ bias) for every sample and group. `bias` may be null. With
 // write::accumulate the result is added onto `columns`.
 template <class T>
 void lowered_convolve(const conv_geometry& g, const T* image, const T* w, const T* bias, T* columns, T* ws,
                       write mode) {
     const std::size_t og = g.group_out_channels(), k = g.patch(), p = g.positions(),
-                      chunk = g.samples_per_gemm();
-    const chunk_buffers<T> buf(g, ws);
-    for (std::size_t first = 0; first < g.batch; first += chunk) {
-        const std::size_t count = std::min(chunk, g.batch - first), ld = count * p;
-        T* out_first = columns + first * g.columns_size();
-        // One sample: the GEMM writes into the output itself, onto the bias when there is one.
-        if (count == 1 && bias != nullptr) put_channels(out_first, bias, g.out_channels, p, mode);
-        const T beta = bias != nullptr || mode == write::accumulate ? T(1) : T(0);
-        for (std::size_t grp = 0; grp < g.groups; ++grp) {
-            const T* image_g = image + first * g.image_size() + grp * g.group_image_size();
-            const T* col = image_g;
-            if (!g.is_pointwise()) {
-                for (std::size_t j = 0; j < count; ++j)
-                    im2col(g, image_g + j * g.image_size(), buf.col + j * p, ld);
-                col = buf.col;
-            }
-            const T* w_g = w + grp * og * k;
-            if (count == 1) {
-                gemm(false, false, og, p, k, T(1), w_g, col, beta, out_first + grp * og * p);
-                continue;
-            }
-            // Several samples: one GEMM into scratch, then each sample's rows go to their place.
-            gemm(false, false, og, ld, k, T(1), w_g, col, T(0), buf.gathered);
-            for (std::size_t j = 0; j < count; ++j)
-                for (std::size_t o = 0; o < og; ++o) {
-                    const T* src = buf.gathered + o * ld + j * p;
-                    T* dst = out_first + j * g.columns_size() + (grp * og + o) * p;
-                    const T b = bias != nullptr ? bias[grp * og + o] : T(0);
-                    if (mode == write::accumulate)
-                        for (std::size_t i = 0; i < p; ++i) dst[i] += src[i] + b;
-                    else
-                        for (std::size_t i = 0; i < p; ++i) dst[i] = src[i] + b;
+                      chunk = g.samples_per_gemm(), chunks = chunk_count(g);
+    parallel_for(chunks, parallel_parts(chunks), [&](std::size_t c0, std::size_t c1, unsigned part) {
+        const chunk_buffers<T> buf(g, part_workspace(g, ws, part));
+        for (std::size_t first = c0 * chunk; first < std::min(g.batch, c1 * chunk); first += chunk) {
+            const std::size_t count = std::min(chunk, g.batch - first), ld = count * p;
+            T* out_first = columns + first * g.columns_size();
+            // One sample: the GEMM writes into the output itself, onto the bias when there is one.
+            if (count == 1 && bias != nullptr) put_channels(out_first, bias, g.out_channels, p, mode);
+            const T beta = bias != nullptr || mode == write::accumulate ? T(1) : T(0);
+            for (std::size_t grp = 0; grp < g.groups; ++grp) {
+                const T* image_g = image + first * g.image_size() + grp * g.group_image_size();
+                const T* col = image_g;
+                if (!g.is_pointwise()) {
+                    for (std::size_t j = 0; j < count; ++j)
+                        im2col(g, image_g + j * g.image_size(), buf.col + j * p, ld);
+                    col = buf.col;
                 }
+                const T* w_g = w + grp * og * k;
+                if (count == 1) {
+                    gemm(false, false, og, p, k, T(1), w_g, col, beta, out_first + grp * og * p);
+                    continue;
+                }
+                // Several samples: one GEMM into scratch, then each sample's rows go to their place.
+                gemm(false, false, og, ld, k, T(1), w_g, col, T(0), buf.gathered);
+                for (std::size_t j = 0; j < count; ++j)
+                    for (std::size_t o = 0; o < og; ++o) {
+                        const T* src = buf.gathered + o * ld + j * p;
+                        T* dst = out_first + j * g.columns_size() + (grp * og + o) * p;
+                        const T b = bias != nullptr ? bias[grp * og + o] : T(0);
+                        if (mode == write::accumulate)
+                            for (std::size_t i = 0; i < p; ++i) dst[i] += src[i] + b;
+                        else
+                            for (std::size_t i = 0; i < p; ++i) dst[i] = src[i] + b;
+                    }
+            }
         }
-    }
+    });
 }
 
 // image_n = col2im(w^T * columns_n) (+ bias) for every sample and group. `bias` may be null. With
@@ -129,71 +148,85 @@ template <class T>
 void lowered_convolve_adjoint(const conv_geometry& g, const T* columns, const T* w, const T* bias, T* image,
                               T* ws, write mode) {
     const std::size_t og = g.group_out_channels(), k = g.patch(), p = g.positions(),
-                      chunk = g.samples_per_gemm();
+                      chunk = g.samples_per_gemm(), chunks = chunk_count(g);
     const std::size_t plane = g.height * g.width;
-    const chunk_buffers<T> buf(g, ws);
-    for (std::size_t first = 0; first < g.batch; first += chunk) {
-        const std::size_t count = std::min(chunk, g.batch - first), ld = count * p;
-        for (std::size_t j = 0; j < count; ++j) {
-            T* image_n = image + (first + j) * g.image_size();
-            if (bias != nullptr)
-                put_channels(image_n, bias, g.channels, plane, mode);
-            else if (mode == write::overwrite && !g.is_pointwise())
-                std::fill(image_n, image_n + g.image_size(), T(0));
-        }
-        const bool onto = bias != nullptr || mode == write::accumulate;
-        for (std::size_t grp = 0; grp < g.groups; ++grp) {
-            const T* w_g = w + grp * og * k;
-            T* image_g = image + first * g.image_size() + grp * g.group_image_size();
-            const T* cols_g = columns + first * g.columns_size() + grp * og * p;
-            if (count > 1) {
-                gather_columns(g, columns, first, count, grp, buf.gathered);
-                cols_g = buf.gathered;
+    parallel_for(chunks, parallel_parts(chunks), [&](std::size_t c0, std::size_t c1, unsigned part) {
+        const chunk_buffers<T> buf(g, part_workspace(g, ws, part));
+        for (std::size_t first = c0 * chunk; first < std::min(g.batch, c1 * chunk); first += chunk) {
+            const std::size_t count = std::min(chunk, g.batch - first), ld = count * p;
+            for (std::size_t j = 0; j < count; ++j) {
+                T* image_n = image + (first + j) * g.image_size();
+                if (bias != nullptr)
+                    put_channels(image_n, bias, g.channels, plane, mode);
+                else if (mode == write::overwrite && !g.is_pointwise())
+                    std::fill(image_n, image_n + g.image_size(), T(0));
             }
-            if (g.is_pointwise()) {
-                gemm(true, false, k, p, og, T(1), w_g, cols_g, onto ? T(1) : T(0), image_g);
-            } else {
-                gemm(true, false, k, ld, og, T(1), w_g, cols_g, T(0), buf.col);
-                for (std::size_t j = 0; j < count; ++j)
-                    col2im_add(g, buf.col + j * p, ld, image_g + j * g.image_size());
+            const bool onto = bias != nullptr || mode == write::accumulate;
+            for (std::size_t grp = 0; grp < g.groups; ++grp) {
+                const T* w_g = w + grp * og * k;
+                T* image_g = image + first * g.image_size() + grp * g.group_image_size();
+                const T* cols_g = columns + first * g.columns_size() + grp * og * p;
+                if (count > 1) {
+                    gather_columns(g, columns, first, count, grp, buf.gathered);
+                    cols_g = buf.gathered;
+                }
+                if (g.is_pointwise()) {
+                    gemm(true, false, k, p, og, T(1), w_g, cols_g, onto ? T(1) : T(0), image_g);
+                } else {
+                    gemm(true, false, k, ld, og, T(1), w_g, cols_g, T(0), buf.col);
+                    for (std::size_t j = 0; j < count; ++j)
+                        col2im_add(g, buf.col + j * p, ld, image_g + j * g.image_size());
+                }
             }
         }
-    }
+    });
 }
 
 // dw = sum over samples of columns_n * im2col(image_n)^T, per group; dw is [out_channels, patch].
 // With `db` (may be null) the per-channel sums of the columns come out of the same GEMM: a row of
 // ones below the im2col matrix adds a last column to its product, so the columns are read once.
+// With several threads each part sums its samples into its own [out_channels, patch (+1)] block
+// (part 0 into the result itself), and the blocks are added at the end.
 template <class T>
 void lowered_weight_grad(const conv_geometry& g, const T* image, const T* columns, T* dw, T* db, T* ws,
                          write mode) {
     const std::size_t og = g.group_out_channels(), k = g.patch(), p = g.positions(),
-                      chunk = g.samples_per_gemm();
-    const chunk_buffers<T> buf(g, ws);
+                      chunk = g.samples_per_gemm(), chunks = chunk_count(g);
     const bool with_bias = db != nullptr && !g.is_pointwise();
     const std::size_t n_out = with_bias ? k + 1 : k;  // columns of the GEMM's result
-    T* result = with_bias ? buf.weight_and_bias : dw;
+    const std::size_t result_size = g.out_channels * n_out;
+    T* result = with_bias ? chunk_buffers<T>(g, ws).weight_and_bias : dw;
     const bool onto_result = !with_bias && mode == write::accumulate;
-    if (g.batch == 0) std::fill(result, result + g.out_channels * n_out, T(0));
-    for (std::size_t first = 0; first < g.batch; first += chunk) {
-        const std::size_t count = std::min(chunk, g.batch - first), ld = count * p;
-        const T beta = first == 0 && !onto_result ? T(0) : T(1);
-        if (with_bias) std::fill(buf.col + k * ld, buf.col + (k + 1) * ld, T(1));
-        for (std::size_t grp = 0; grp < g.groups; ++grp) {
-            const T* image_g = image + first * g.image_size() + grp * g.group_image_size();
-            const T* col = image_g;
-            if (!g.is_pointwise()) {
-                for (std::size_t j = 0; j < count; ++j)
-                    im2col(g, image_g + j * g.image_size(), buf.col + j * p, ld);
-                col = buf.col;
+    if (g.batch == 0) std::fill(result, result + result_size, T(0));
+    const unsigned parts = parallel_parts(chunks);
+    T* partials = parts > 1 ? thread_scratch<T, weight_partials_tag>((parts - 1) * result_size) : nullptr;
+    parallel_for(chunks, parts, [&](std::size_t c0, std::size_t c1, unsigned part) {
+        const chunk_buffers<T> buf(g, part_workspace(g, ws, part));
+        T* sums = part == 0 ? result : partials + (part - 1) * result_size;
+        for (std::size_t first = c0 * chunk; first < std::min(g.batch, c1 * chunk); first += chunk) {
+            const std::size_t count = std::min(chunk, g.batch - first), ld = count * p;
+            const T beta = first == c0 * chunk && (part != 0 || !onto_result) ? T(0) : T(1);
+            if (with_bias) std::fill(buf.col + k * ld, buf.col + (k + 1) * ld, T(1));
+            for (std::size_t grp = 0; grp < g.groups; ++grp) {
+                const T* image_g = image + first * g.image_size() + grp * g.group_image_size();
+                const T* col = image_g;
+                if (!g.is_pointwise()) {
+                    for (std::size_t j = 0; j < count; ++j)
+                        im2col(g, image_g + j * g.image_size(), buf.col + j * p, ld);
+                    col = buf.col;
+                }
+                const T* cols_g = columns + first * g.columns_size() + grp * og * p;
+                if (count > 1) {
+                    gather_columns(g, columns, first, count, grp, buf.gathered);
+                    cols_g = buf.gathered;
+                }
+                gemm(false, true, og, n_out, ld, T(1), cols_g, col, beta, sums + grp * og * n_out);
             }
-            const T* cols_g = columns + first * g.columns_size() + grp * og * p;
-            if (count > 1) {
-                gather_columns(g, columns, first, count, grp, buf.gathered);
-                cols_g = buf.gathered;
-            }
-            gemm(false, true, og, n_out, ld, T(1), cols_g, col, beta, result + grp * og * n_out);
         }
+    });
+    for (unsigned part = 1; part < parts; ++part) {
+        const T* sums = partials + (part - 1) * result_size;
+        for (std::size_t i = 0; i < result_size; ++i) result[i] += sums[i];
     }
     if (!with_bias) return;
     for (std::size_t o = 0; o < g.out_channels; ++o) {

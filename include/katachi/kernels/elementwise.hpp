@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include <katachi/kernels/common.hpp>
+#include <katachi/parallel.hpp>
 
 namespace katachi::kernels::detail {
 
@@ -63,7 +64,10 @@ void map_forward(const char* op, const X& x, Y& y, F f) {
     const auto* xp = data_of(x);
     auto* yp = data_of(y);
     const std::size_t n = x.size();
-    for (std::size_t i = 0; i < n; ++i) yp[i] = f(xp[i]);
+    katachi::detail::parallel_for(n, katachi::detail::parallel_parts(n, n),
+                                  [&](std::size_t begin, std::size_t end, unsigned) {
+                                      for (std::size_t i = begin; i < end; ++i) yp[i] = f(xp[i]);
+                                  });
 }
 
 // dx[i] (=|+=) f(saved[i], dy[i]); nothing at all when dx is `none`.
@@ -77,10 +81,13 @@ void map_backward(const char* op, const char* saved_name, const S& saved, const 
         const auto* dyp = data_of(dy);
         auto* dxp = data_of(dx);
         const std::size_t n = saved.size();
-        if (mode == write::accumulate)
-            for (std::size_t i = 0; i < n; ++i) dxp[i] += f(sp[i], dyp[i]);
-        else
-            for (std::size_t i = 0; i < n; ++i) dxp[i] = f(sp[i], dyp[i]);
+        katachi::detail::parallel_for(n, katachi::detail::parallel_parts(n, n),
+                                      [&](std::size_t begin, std::size_t end, unsigned) {
+                                          if (mode == write::accumulate)
+                                              for (std::size_t i = begin; i < end; ++i) dxp[i] += f(sp[i], dyp[i]);
+                                          else
+                                              for (std::size_t i = begin; i < end; ++i) dxp[i] = f(sp[i], dyp[i]);
+                                      });
     }
 }
 

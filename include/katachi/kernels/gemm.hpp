@@ -1,18 +1,63 @@
 // katachi/kernels/gemm.hpp: the one matrix product every GEMM-shaped kernel goes through.
 //
 // C[M, N] = alpha * op(A) * op(B) + beta * C on row-major pointers, dispatched through
-// xtensor-blas to OpenBLAS (cblas_sgemm / cblas_dgemm). No allocation: the operands are wrapped in
-// xtensor adaptors that do not own their memory. A product with one row or one column (a linear
-// layer on one sample, a dense layer's gradient at batch 1) goes to the matrix-vector routine
-// (cblas_sgemv / cblas_dgemv) instead, which reads the matrix once where a GEMM packs it first.
+// xtensor-blas (its cxxblas layer) to OpenBLAS (cblas_sgemm / cblas_dgemm). No allocation. A
+// product with one row or one column (a linear layer on one sample, a dense layer's gradient at
+// batch 1) goes to the matrix-vector routine (cblas_sgemv / cblas_dgemv) instead, which reads the
+// matrix once where a GEMM packs it first.
+//
+// Threads (katachi/parallel.hpp): a product of at least parallel_gemm_work multiply-adds, called
+// outside a parallel part, is split into one block of C per thread, along the longer of M and N,
+// so each thread packs the smaller operand again and the larger one only in its own part.
 #pragma once
 
-#include <array>
 #include <cstddef>
+#include <katachi/parallel.hpp>
 #include <xtensor-blas/xblas.hpp>
-#include <xtensor/xadapt.hpp>
 
 namespace katachi::kernels::detail {
+
+using katachi::detail::parallel_for;
+using katachi::detail::parallel_parts;
+using katachi::detail::thread_scratch;
+
+// Below this many multiply-adds (about 20 microseconds on one core) a product stays on one thread:
+// waking a worker and packing the shared operand twice would cost more than the split gains.
+inline constexpr std::size_t parallel_gemm_work = std::size_t{1} << 20;
+
+// C[m, n] (leading dimension ldc) = alpha * op(A) * op(B) + beta * C, all row-major with leading
+// dimensions; one thread.
+template <class T>
+void gemm_block(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
+                const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
+    using index = xt::blas_index_t;
+    if (m == 1 || n == 1) {
+        // The vector side is contiguous whichever way it is transposed (its stride is 1 when it is
+        // a row of A or a column of B stored transposed, else its leading dimension). With one row,
+        // C^T = op(B)^T op(A)^T: B is the matrix. With one column, A is.
+        const bool one_row = m == 1;
+        const T* matrix = one_row ? b : a;
+        const std::size_t ld = one_row ? ldb : lda;
+        // The matrix as stored: rows x cols, row-major.
+        const std::size_t rows = one_row ? (transpose_b ? n : k) : (transpose_a ? k : m);
+        const std::size_t cols = one_row ? (transpose_b ? k : n) : (transpose_a ? m : k);
+        const bool transpose = one_row ? !transpose_b : transpose_a;
+        const T* vector = one_row ? a : b;
+        const std::size_t vector_step = one_row ? (transpose_a ? lda : 1) : (transpose_b ? 1 : ldb);
+        const std::size_t out_step = one_row ? 1 : ldc;
+        cxxblas::gemv<index>(cxxblas::StorageOrder::RowMajor,
+                             transpose ? cxxblas::Transpose::Trans : cxxblas::Transpose::NoTrans,
+                             static_cast<index>(rows), static_cast<index>(cols), alpha, matrix,
+                             static_cast<index>(ld), vector, static_cast<index>(vector_step), beta, c,
+                             static_cast<index>(out_step));
+        return;
+    }
+    cxxblas::gemm<index>(cxxblas::StorageOrder::RowMajor,
+                         transpose_a ? cxxblas::Transpose::Trans : cxxblas::Transpose::NoTrans,
+                         transpose_b ? cxxblas::Transpose::Trans : cxxblas::Transpose::NoTrans,
+                         static_cast<index>(m), static_cast<index>(n), static_cast<index>(k), alpha, a,
+                         static_cast<index>(lda), b, static_cast<index>(ldb), beta, c, static_cast<index>(ldc));
+}
 
 // op(A) is M x K, op(B) is K x N, C is M x N; all row-major and packed.
 template <class T>
@@ -23,29 +68,22 @@ void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std:
         for (std::size_t i = 0; i < m * n; ++i) c[i] = beta == T(0) ? T(0) : beta * c[i];
         return;
     }
-    if (m == 1 || n == 1) {
-        // The vector side is contiguous whichever way it is transposed. With one row, C^T = op(B)^T
-        // op(A)^T: B is the matrix, transposed unless op(B) already is. With one column, A is.
-        const bool one_row = m == 1;
-        const std::size_t rows = one_row ? (transpose_b ? n : k) : (transpose_a ? k : m);
-        const std::size_t cols = one_row ? (transpose_b ? k : n) : (transpose_a ? m : k);
-        const bool transpose = one_row ? !transpose_b : transpose_a;
-        const T* matrix = one_row ? b : a;
-        const T* vector = one_row ? a : b;
-        const std::size_t out = one_row ? n : m;
-        auto mv = xt::adapt(const_cast<T*>(matrix), rows * cols, xt::no_ownership(), std::array{rows, cols});
-        auto vv = xt::adapt(const_cast<T*>(vector), k, xt::no_ownership(), std::array{k});
-        auto cv = xt::adapt(c, out, xt::no_ownership(), std::array{out});
-        xt::blas::gemv(mv, vv, cv, transpose, alpha, beta);
-        return;
-    }
-    const std::array<std::size_t, 2> a_shape = transpose_a ? std::array{k, m} : std::array{m, k};
-    const std::array<std::size_t, 2> b_shape = transpose_b ? std::array{n, k} : std::array{k, n};
-    const std::array<std::size_t, 2> c_shape{m, n};
-    auto av = xt::adapt(const_cast<T*>(a), m * k, xt::no_ownership(), a_shape);
-    auto bv = xt::adapt(const_cast<T*>(b), k * n, xt::no_ownership(), b_shape);
-    auto cv = xt::adapt(c, m * n, xt::no_ownership(), c_shape);
-    xt::blas::gemm(av, bv, cv, transpose_a, transpose_b, alpha, beta);
+    const std::size_t lda = transpose_a ? m : k, ldb = transpose_b ? k : n;
+    const bool split_rows = m >= n;
+    const std::size_t along = split_rows ? m : n;
+    // Each part keeps at least 16 rows or columns, the width of a GEMM micro-kernel's block.
+    const unsigned parts =
+        m * n * k < parallel_gemm_work ? 1u : parallel_parts(along >= 32 ? along / 16 : 1);
+    parallel_for(along, parts, [&](std::size_t begin, std::size_t end, unsigned) {
+        const std::size_t len = end - begin;
+        if (split_rows) {
+            const T* a_part = transpose_a ? a + begin : a + begin * lda;
+            gemm_block(transpose_a, transpose_b, len, n, k, alpha, a_part, lda, b, ldb, beta, c + begin * n, n);
+        } else {
+            const T* b_part = transpose_b ? b + begin * ldb : b + begin;
+            gemm_block(transpose_a, transpose_b, m, len, k, alpha, a, lda, b_part, ldb, beta, c + begin, n);
+        }
+    });
 }
 
 }  // namespace katachi::kernels::detail

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <katachi/kernels/common.hpp>
 #include <katachi/kernels/pool_common.hpp>
+#include <katachi/parallel.hpp>
 #include <katachi/shape.hpp>
 #include <limits>
 #include <stdexcept>
@@ -174,11 +175,22 @@ void max_pool2d_forward(const X& x, Y&& y, I&& indices, const max_pool2d_options
     const T* xp = detail::data_of(x);
     T* yp = detail::data_of(y);
     std::int64_t* ip = detail::data_of(indices);
-    const std::size_t planes = out[0] * out[1];
-    if (detail::is_plain_2x2(opts, stride))
-        detail::max_pool_2x2(xp, yp, ip, planes, x.shape()[2], x.shape()[3], out[2], out[3]);
-    else
-        detail::max_pool_windows(xp, yp, ip, planes, {H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dw});
+    const std::size_t planes = out[0] * out[1], plane_in = x.shape()[2] * x.shape()[3],
+                      plane_out = out[2] * out[3];
+    const bool plain = detail::is_plain_2x2(opts, stride);
+    // Planes are independent: each thread takes a contiguous run of them.
+    katachi::detail::parallel_for(
+        planes, katachi::detail::parallel_parts(planes, planes * plane_in),
+        [&](std::size_t begin, std::size_t end, unsigned) {
+            const T* from = xp + begin * plane_in;
+            T* to = yp + begin * plane_out;
+            std::int64_t* at = ip + begin * plane_out;
+            if (plain)
+                detail::max_pool_2x2(from, to, at, end - begin, x.shape()[2], x.shape()[3], out[2], out[3]);
+            else
+                detail::max_pool_windows(from, to, at, end - begin,
+                                         {H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dw});
+        });
 }
 
 // dx[n, c, indices[n, c, i, j]] += dy[n, c, i, j]; dx (shape of the forward's x) is cleared first
@@ -201,24 +213,29 @@ void max_pool2d_backward(const DY& dy, const I& indices, DX&& dx, write mode = w
         const std::size_t plane_in = dx.shape()[2] * dx.shape()[3];
         const std::size_t plane_out = dy.shape()[2] * dy.shape()[3];
         const std::size_t planes = dy.shape()[0] * dy.shape()[1];
-        const T* gp = detail::data_of(dy);
-        const std::int64_t* ip = detail::data_of(indices);
+        const T* gp0 = detail::data_of(dy);
+        const std::int64_t* ip0 = detail::data_of(indices);
         T* dp = detail::data_of(dx);
-        if (mode == write::overwrite)
-            for (std::size_t k = 0; k < planes * plane_in; ++k) dp[k] = T(0);
-        for (std::size_t plane = 0; plane < planes; ++plane) {
-            T* dst = dp + plane * plane_in;
-            for (std::size_t k = 0; k < plane_out; ++k) {
-                const std::int64_t at = ip[k];
-                if (at < 0 || static_cast<std::size_t>(at) >= plane_in)
-                    throw std::out_of_range(std::string(op) + ": index " + std::to_string(at) +
-                                            " lies outside the input plane of " + std::to_string(plane_in) +
-                                            " elements (dx has shape " + detail::shape_text(dx) + ")");
-                dst[at] += gp[k];
-            }
-            gp += plane_out;
-            ip += plane_out;
-        }
+        // Planes are independent: each thread clears and fills a contiguous run of them.
+        katachi::detail::parallel_for(
+            planes, katachi::detail::parallel_parts(planes, planes * plane_in),
+            [&](std::size_t begin, std::size_t end, unsigned) {
+                if (mode == write::overwrite) std::fill(dp + begin * plane_in, dp + end * plane_in, T(0));
+                const T* gp = gp0 + begin * plane_out;
+                const std::int64_t* ip = ip0 + begin * plane_out;
+                for (std::size_t plane = begin; plane < end; ++plane, gp += plane_out, ip += plane_out) {
+                    T* dst = dp + plane * plane_in;
+                    for (std::size_t k = 0; k < plane_out; ++k) {
+                        const std::int64_t at = ip[k];
+                        if (at < 0 || static_cast<std::size_t>(at) >= plane_in)
+                            throw std::out_of_range(std::string(op) + ": index " + std::to_string(at) +
+                                                    " lies outside the input plane of " +
+                                                    std::to_string(plane_in) + " elements (dx has shape " +
+                                                    detail::shape_text(dx) + ")");
+                        dst[at] += gp[k];
+                    }
+                }
+            });
     }
 }
 

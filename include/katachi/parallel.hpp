@@ -1,0 +1,244 @@
+// katachi/parallel.hpp: katachi's one thread pool.
+//
+//   katachi::set_num_threads(2);   // like torch::set_num_threads; 1 = everything on the caller
+//   katachi::get_num_threads();
+//
+// Two pools on two cores fight: OpenBLAS keeps its own threads spinning after each product, and a
+// second pool's threads then wait for a core. So katachi owns the only pool and runs OpenBLAS on
+// one thread inside it. A kernel splits its work (the samples of a convolution, the rows or columns
+// of a large matrix product) into at most get_num_threads() contiguous parts; the calling thread
+// takes part 0 and the pool's workers the rest. Work started from inside a part, or from a second
+// application thread while the pool is busy, runs on its caller, so nesting never deadlocks.
+//
+// The default is the number of hardware threads, or KATACHI_NUM_THREADS when that is set. With one
+// thread no worker is started and nothing is allocated: the fixed-memory configuration for small
+// devices. Workers keep their own scratch (thread_scratch), grown on first use and then reused, so
+// a training step after the first allocates nothing on any thread.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+extern "C" void openblas_set_num_threads(int);
+
+namespace katachi {
+
+namespace detail {
+
+inline constexpr unsigned max_threads = 64;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+// A callable seen through a pointer and a trampoline: no allocation, no std::function.
+class part_ref {
+public:
+    part_ref() = default;
+    template <class F>
+    explicit part_ref(F& f)
+        : object_(&f), call_([](void* o, unsigned part) { (*static_cast<F*>(o))(part); }) {}
+    void operator()(unsigned part) const { call_(object_, part); }
+
+private:
+    void* object_ = nullptr;
+    void (*call_)(void*, unsigned) = nullptr;
+};
+
+inline bool& inside_parallel_part() {
+    thread_local bool inside = false;
+    return inside;
+}
+
+class thread_pool {
+public:
+    static thread_pool& instance() {
+        static thread_pool pool;
+        return pool;
+    }
+    thread_pool(const thread_pool&) = delete;
+    thread_pool& operator=(const thread_pool&) = delete;
+    ~thread_pool() { stop_workers(); }
+
+    unsigned threads() const { return threads_.load(std::memory_order_relaxed); }
+
+    void resize(unsigned n) {
+        const std::lock_guard lock(run_mutex_);
+        stop_workers();
+        threads_.store(n, std::memory_order_relaxed);
+        // OpenBLAS runs each product on the thread that calls it; katachi's parts are the parallelism.
+        openblas_set_num_threads(1);
+    }
+
+    // Runs part(i) for i in [0, parts), part 0 on the caller; returns when every part is done.
+    // The first exception thrown by a part is rethrown here after all parts have finished.
+    template <class F>
+    void run(unsigned parts, F&& part) {
+        parts = std::min(parts, threads());
+        std::unique_lock lock(run_mutex_, std::try_to_lock);
+        if (parts <= 1 || inside_parallel_part() || !lock.owns_lock()) {
+            for (unsigned i = 0; i < parts; ++i) part(i);
+            return;
+        }
+        start_workers();
+        std::exception_ptr failure;
+        std::mutex failure_mutex;
+        auto guarded = [&](unsigned i) {
+            try {
+                part(i);
+            } catch (...) {
+                const std::lock_guard g(failure_mutex);
+                if (!failure) failure = std::current_exception();
+            }
+        };
+        job_ = part_ref(guarded);
+        parts_ = parts;
+        pending_.store(static_cast<unsigned>(workers_.size()), std::memory_order_relaxed);
+        generation_.fetch_add(1, std::memory_order_release);
+        generation_.notify_all();
+        inside_parallel_part() = true;
+        guarded(0);
+        inside_parallel_part() = false;
+        wait_until([&] { return pending_.load(std::memory_order_acquire) == 0; },
+                   [&] {
+                       const unsigned left = pending_.load(std::memory_order_acquire);
+                       if (left != 0) pending_.wait(left, std::memory_order_acquire);
+                   });
+        if (failure) std::rethrow_exception(failure);
+    }
+
+private:
+    thread_pool() {
+        unsigned n = std::max(1u, std::thread::hardware_concurrency());
+        if (const char* env = std::getenv("KATACHI_NUM_THREADS")) {
+            const int v = std::atoi(env);
+            if (v >= 1) n = static_cast<unsigned>(v);
+        }
+        threads_.store(std::min(n, max_threads), std::memory_order_relaxed);
+        openblas_set_num_threads(1);
+    }
+
+    // Spins for up to about 50 microseconds (a worker stays hot between the parts of one training
+    // step), then blocks in the kernel so an idle pool costs nothing.
+    template <class Ready, class Block>
+    static void wait_until(Ready ready, Block block) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(500);
+        for (unsigned spin = 0;; ++spin) {
+            if (ready()) return;
+            cpu_relax();
+            if (spin % 64 == 63 && std::chrono::steady_clock::now() > deadline) break;
+        }
+        while (!ready()) block();
+    }
+
+    void start_workers() {
+        const unsigned wanted = threads() - 1;
+        if (workers_.size() == wanted) return;
+        stop_workers();
+        stopping_.store(false, std::memory_order_relaxed);
+        const std::uint32_t now = generation_.load(std::memory_order_relaxed);
+        workers_.reserve(wanted);
+        for (unsigned i = 1; i <= wanted; ++i) workers_.emplace_back([this, i, now] { work(i, now); });
+    }
+
+    void stop_workers() {
+        if (workers_.empty()) return;
+        stopping_.store(true, std::memory_order_relaxed);
+        generation_.fetch_add(1, std::memory_order_release);
+        generation_.notify_all();
+        for (auto& w : workers_) w.join();
+        workers_.clear();
+    }
+
+    void work(unsigned index, std::uint32_t seen) {
+        inside_parallel_part() = true;
+        for (;;) {
+            wait_until([&] { return generation_.load(std::memory_order_acquire) != seen; },
+                       [&] { generation_.wait(seen, std::memory_order_acquire); });
+            seen = generation_.load(std::memory_order_acquire);
+            if (stopping_.load(std::memory_order_relaxed)) return;
+            if (index < parts_) job_(index);
+            if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+        }
+    }
+
+    std::atomic<unsigned> threads_{1};
+    std::mutex run_mutex_;
+    std::vector<std::thread> workers_;
+    std::atomic<std::uint32_t> generation_{0};
+    std::atomic<unsigned> pending_{0};
+    std::atomic<bool> stopping_{false};
+    part_ref job_;
+    unsigned parts_ = 0;
+};
+
+// Splits [0, n) into `parts` contiguous ranges of nearly equal length; range i is [begin, end).
+struct split_range {
+    std::size_t begin, end;
+};
+inline split_range part_of(std::size_t n, unsigned parts, unsigned i) {
+    return {n * i / parts, n * (i + 1) / parts};
+}
+
+// How many parts a job of n independent items should run in: one per thread, at most n.
+inline unsigned parallel_parts(std::size_t n) {
+    if (inside_parallel_part()) return 1;
+    return static_cast<unsigned>(std::min<std::size_t>(n, thread_pool::instance().threads()));
+}
+
+// The same for items that cost `work` elementwise operations in all: one part when the whole job is
+// a few microseconds, so a small tensor never waits for a worker to wake.
+inline constexpr std::size_t parallel_elementwise_work = std::size_t{1} << 15;
+inline unsigned parallel_parts(std::size_t n, std::size_t work) {
+    return work < parallel_elementwise_work ? 1u : parallel_parts(n);
+}
+
+// Runs body(begin, end, part) over contiguous ranges of [0, n), one range per part.
+template <class F>
+void parallel_for(std::size_t n, unsigned parts, F&& body) {
+    if (parts <= 1) {
+        if (n > 0) body(std::size_t{0}, n, 0u);
+        return;
+    }
+    thread_pool::instance().run(parts, [&](unsigned i) {
+        const split_range r = part_of(n, parts, i);
+        if (r.begin < r.end) body(r.begin, r.end, i);
+    });
+}
+
+// Scratch owned by the calling thread, one buffer per Tag: at least n elements, kept for the
+// thread's life and grown only when a larger request comes, so a repeated step allocates nothing.
+template <class T, class Tag>
+T* thread_scratch(std::size_t n) {
+    thread_local std::vector<T> buffer;
+    if (buffer.size() < n) buffer.resize(n);
+    return buffer.data();
+}
+
+}  // namespace detail
+
+// Threads katachi's kernels use (the caller and the pool's workers).
+inline int get_num_threads() { return static_cast<int>(detail::thread_pool::instance().threads()); }
+
+// Sets the threads katachi's kernels use, at least 1 (at most 64). OpenBLAS is set to one thread.
+inline void set_num_threads(int n) {
+    if (n < 1)
+        throw std::invalid_argument("katachi::set_num_threads: " + std::to_string(n) +
+                                    " threads asked, at least 1 needed");
+    detail::thread_pool::instance().resize(std::min(static_cast<unsigned>(n), detail::max_threads));
+}
+
+}  // namespace katachi
