@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <katachi/optim/parameter.hpp>
+#include <katachi/parallel.hpp>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -78,18 +79,29 @@ public:
                         one_minus_b2 = static_cast<T>(1 - o.beta2);
                 const T wd = static_cast<T>(o.weight_decay),
                         decay = static_cast<T>(1 - o.lr * o.weight_decay);
-                for (std::size_t i = 0; i < value.size(); ++i) {
-                    T g = grad[i];
-                    if constexpr (Decoupled)
-                        value[i] *= decay;
-                    else if (wd != 0)
-                        g += wd * value[i];
-                    s.m[i] = b1 * s.m[i] + one_minus_b1 * g;
-                    s.v[i] = b2 * s.v[i] + one_minus_b2 * g * g;
-                    T v = s.v[i];
-                    if (o.amsgrad) v = s.v_max[i] = std::max(s.v_max[i], v);
-                    value[i] -= step_size * s.m[i] / (std::sqrt(v) / sqrt_bc2 + eps);
-                }
+                const bool amsgrad = o.amsgrad;
+                T* const val = value.data();
+                const T* const gp = grad.data();
+                T* const m = s.m.data();
+                T* const sq = s.v.data();
+                T* const sq_max = s.v_max.data();
+                // Elementwise, so the parameter's elements are split over katachi's threads.
+                katachi::detail::parallel_for(
+                    value.size(), katachi::detail::parallel_parts(value.size(), 8 * value.size()),
+                    [&](std::size_t begin, std::size_t end, unsigned) {
+                        for (std::size_t i = begin; i < end; ++i) {
+                            T g = gp[i];
+                            if constexpr (Decoupled)
+                                val[i] *= decay;
+                            else if (wd != 0)
+                                g += wd * val[i];
+                            m[i] = b1 * m[i] + one_minus_b1 * g;
+                            sq[i] = b2 * sq[i] + one_minus_b2 * g * g;
+                            T v = sq[i];
+                            if (amsgrad) v = sq_max[i] = std::max(sq_max[i], v);
+                            val[i] -= step_size * m[i] / (std::sqrt(v) / sqrt_bc2 + eps);
+                        }
+                    });
             }
         }
     }

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <katachi/optim/parameter.hpp>
+#include <katachi/parallel.hpp>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -57,15 +58,24 @@ public:
                 if (o.momentum != 0) detail::state_buffer(buf, value.size(), "sgd", p.name);
                 const T lr = static_cast<T>(o.lr), wd = static_cast<T>(o.weight_decay),
                         mu = static_cast<T>(o.momentum), damp = static_cast<T>(1 - o.dampening);
-                for (std::size_t i = 0; i < value.size(); ++i) {
-                    T g = grad[i];
-                    if (wd != 0) g += wd * value[i];
-                    if (mu != 0) {
-                        buf[i] = first ? g : mu * buf[i] + damp * g;
-                        g = o.nesterov ? g + mu * buf[i] : buf[i];
-                    }
-                    value[i] -= lr * g;
-                }
+                const bool nesterov = o.nesterov;
+                T* const v = value.data();
+                const T* const gp = grad.data();
+                T* const b = buf.data();
+                // Elementwise, so the parameter's elements are split over katachi's threads.
+                katachi::detail::parallel_for(
+                    value.size(), katachi::detail::parallel_parts(value.size(), 4 * value.size()),
+                    [&](std::size_t begin, std::size_t end, unsigned) {
+                        for (std::size_t i = begin; i < end; ++i) {
+                            T g = gp[i];
+                            if (wd != 0) g += wd * v[i];
+                            if (mu != 0) {
+                                b[i] = first ? g : mu * b[i] + damp * g;
+                                g = nesterov ? g + mu * b[i] : b[i];
+                            }
+                            v[i] -= lr * g;
+                        }
+                    });
             }
         }
     }
