@@ -20,6 +20,7 @@
 
 #include "katachi/kernels/common.hpp"
 #include "katachi/kernels/gemm.hpp"
+#include "katachi/kernels/winograd.hpp"
 #include "katachi/shape.hpp"
 
 namespace katachi::kernels::detail {
@@ -68,6 +69,9 @@ struct conv_geometry {
     std::size_t kernel_h = 1, kernel_w = 1;
     std::size_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dilation_h = 1, dilation_w = 1;
     std::size_t groups = 1;
+    // conv2d runs this convolution on winograd.hpp instead of im2col (set by conv2d_geometry_of
+    // when winograd_applies and winograd_pays; conv1d and conv_transpose2d always lower to im2col).
+    bool winograd = false;
 
     std::size_t image_size() const { return channels * height * width; }
     std::size_t columns_size() const { return out_channels * positions(); }
@@ -86,8 +90,16 @@ struct conv_geometry {
         if (is_pointwise() || positions() == 0 || batch == 0) return 1;
         return std::clamp<std::size_t>(gemm_columns_target / positions(), 1, batch);
     }
-    // Elements of scratch the lowered products need (see chunk_buffers in conv2d.hpp).
+    // The sizes as winograd.hpp takes them.
+    winograd_shape winograd_sizes() const {
+        return {batch, channels, height, width, out_channels, out_height, out_width, pad_h, pad_w};
+    }
+    // Elements of scratch the path that runs needs: winograd_workspace_size, or the im2col lowering's.
     std::size_t workspace_size() const {
+        return winograd ? winograd_workspace_size(winograd_sizes()) : im2col_workspace_size();
+    }
+    // Elements of scratch the lowered products need (see chunk_buffers in conv2d.hpp).
+    std::size_t im2col_workspace_size() const {
         if (is_pointwise()) return 0;
         const std::size_t width = samples_per_gemm() * positions();
         return (patch() + 1) * width + (samples_per_gemm() > 1 ? group_out_channels() * width : 0) +

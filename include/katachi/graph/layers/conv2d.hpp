@@ -19,11 +19,11 @@ constexpr size_result conv_dim_output(std::size_t in, std::size_t k, std::size_t
     return conv_output({.input = in, .kernel = k, .stride = s, .padding = p, .dilation = d});
 }
 
-// An upper bound of kernels::conv2d_workspace_size for a batch, in constant expressions (the
-// kernel's own function is a run-time one): the im2col matrix of at most max(positions, 256)
-// columns with a row to spare, their gathered columns when samples share a GEMM, and a weight-sized
-// block. The kernel checks the span it is given, so a bound that fell short would throw, not
-// overrun; test_graph_runtime runs every layer at several batch sizes.
+// An upper bound of kernels::conv2d_workspace_size for a batch on the im2col path, in constant
+// expressions (the kernel's own function is a run-time one): the im2col matrix of at most
+// max(positions, 256) columns with a row to spare, their gathered columns when samples share a GEMM,
+// and a weight-sized block. The kernel checks the span it is given, so a bound that fell short would
+// throw, not overrun; test_graph_runtime runs every layer at several batch sizes.
 constexpr std::size_t conv_workspace_bound(std::size_t patch, std::size_t group_out, std::size_t out_channels,
                                            std::size_t positions, std::size_t batch, bool pointwise) {
     if (pointwise || positions == 0) return 0;
@@ -91,7 +91,23 @@ struct conv2d {
             else
                 return std::array{tensor_spec{"weight", 4, weight_dims}};
         }();
+        // Winograd's scratch when the kernel takes that path at this batch (the same rule and size
+        // the kernel uses), else the im2col bound.
+        static constexpr bool winograd_applies =
+            kernels::detail::winograd_applies(kernel[0], kernel[1], strides[0], strides[1], dilations[0],
+                                              dilations[1], group_count, pads[0], pads[1]);
         static constexpr std::size_t workspace_size(std::size_t batch) {
+            const kernels::detail::winograd_shape s{.batch = batch,
+                                                    .channels = channels,
+                                                    .height = In::dims[1],
+                                                    .width = In::dims[2],
+                                                    .out_channels = OutChannels,
+                                                    .out_height = output_shape::dims[1],
+                                                    .out_width = output_shape::dims[2],
+                                                    .pad_h = pads[0],
+                                                    .pad_w = pads[1]};
+            if (winograd_applies && kernels::detail::winograd_pays(s))
+                return kernels::detail::winograd_workspace_size(s);
             constexpr std::size_t positions = output_shape::dims[1] * output_shape::dims[2];
             constexpr bool pointwise = kernel[0] == 1 && kernel[1] == 1 && strides[0] == 1 &&
                                        strides[1] == 1 && pads[0] == 0 && pads[1] == 0;
