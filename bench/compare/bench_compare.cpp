@@ -1,10 +1,11 @@
 // katachi against libtorch, side by side in one process: the graph face, the eager face and
-// libtorch 1.13's C++ frontend run the same nine cases (LeNet, MLP 784-256-128-10, tiny MLP
-// 4-16-3; training step at batch 64, inference at batch 1 and 256), float32, with the same thread
+// libtorch 1.13's C++ frontend run the same ten cases (LeNet, MLP 784-256-128-10, tiny MLP
+// 4-16-3; training step at batch 64, inference at batch 1 and 256; the tiny MLP's training step at
+// batch 1 too), float32, with the same thread
 // count (2 by default). Prints the median (min-max) per case, the ratios katachi / libtorch against
 // the goals, as a Markdown table and as JSON lines.
 //
-//   bench_compare [--threads N] [--json FILE]
+//   bench_compare [--threads N] [--json FILE] [--only TEXT]   (--only: the cases whose name contains TEXT)
 //
 // Threads: katachi runs on its own pool of N threads (katachi::set_num_threads) with OpenBLAS on
 // one thread inside it. libtorch runs in two configurations, its pool at N threads with OpenBLAS at
@@ -161,13 +162,15 @@ std::string load_average() {
 
 int main(int argc, char** argv) {
     int threads = 2;
-    std::string json_path;
+    std::string json_path, only;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string arg = argv[i];
         if (arg == "--threads")
             threads = std::max(1, std::atoi(argv[i + 1]));
         else if (arg == "--json")
             json_path = argv[i + 1];
+        else if (arg == "--only")
+            only = argv[i + 1];
     }
     const std::time_t now = std::time(nullptr);
     char date[32];
@@ -181,6 +184,7 @@ int main(int argc, char** argv) {
 
     std::vector<std::string> rows, json;
     for (std::size_t i = 0; i < graph.size(); ++i) {
+        if (!only.empty() && case_name(graph[i]).find(only) == std::string::npos) continue;
         std::vector<runner> runs{
             {"graph", &graph[i], 1, 0},
             {"eager", &eager[i], 1, 0},

@@ -1,9 +1,9 @@
 // bench/compare/cases.hpp: the work the comparison times, as each implementation provides it.
 //
 // Every implementation (katachi's graph face, katachi's eager face, libtorch's C++ frontend) builds
-// the same nine cases: the LeNet, the MLP 784-256-128-10 and the tiny MLP 4-16-3, each as a training
+// the same ten cases: the LeNet, the MLP 784-256-128-10 and the tiny MLP 4-16-3, each as a training
 // step at batch 64 (forward, cross-entropy, backward, SGD with momentum 0.9) and as inference at
-// batch 1 and at batch 256. A case is a prepared closure: models, optimisers and inputs are made
+// batch 1 and at batch 256, and the tiny MLP's training step at batch 1. A case is a prepared closure: models, optimisers and inputs are made
 // once, and run() does one step or one forward. This header is C++17 so that the libtorch side can
 // be compiled in the language mode libtorch 1.13's headers accept.
 #pragma once
@@ -22,7 +22,8 @@ struct bench_case {
     std::function<void()> run;
 };
 
-// The cases in one order for every implementation: for each model, train 64, infer 1, infer 256.
+// The cases in one order for every implementation: for each model, train 64, infer 1, infer 256;
+// then the tiny MLP's train 1.
 std::vector<bench_case> graph_cases();
 std::vector<bench_case> eager_cases();
 std::vector<bench_case> libtorch_cases();

@@ -46,7 +46,7 @@ eager::sizes batch_shape(const model_spec& spec, std::size_t n) {
     return eager::sizes(dims);
 }
 
-bench_case training(const model_spec& spec) {
+bench_case training(const model_spec& spec, std::size_t batch = 64) {
     struct state {
         std::shared_ptr<nn::sequential> model;
         optim::sgd<float> opt;
@@ -57,9 +57,9 @@ bench_case training(const model_spec& spec) {
     auto model = spec.build();
     auto s = std::make_shared<state>(
         state{model, optim::sgd<float>(nn::optimiser_parameters(*model), {.lr = 0.01, .momentum = 0.9}),
-              eager::rand(batch_shape(spec, 64)), std::vector<std::int64_t>(64)});
-    for (std::size_t i = 0; i < 64; ++i) s->y[i] = static_cast<std::int64_t>(i % spec.classes);
-    return {spec.name, "train", 64, [s] {
+              eager::rand(batch_shape(spec, batch)), std::vector<std::int64_t>(batch)});
+    for (std::size_t i = 0; i < batch; ++i) s->y[i] = static_cast<std::int64_t>(i % spec.classes);
+    return {spec.name, "train", batch, [s] {
                 s->opt.zero_grad();
                 const tensor loss = eager::cross_entropy((*s->model)(s->x), s->y);
                 loss.backward();
@@ -85,13 +85,13 @@ bench_case inference(const model_spec& spec, std::size_t batch) {
 
 std::vector<bench_case> eager_cases() {
     std::vector<bench_case> out;
-    for (const model_spec& spec :
-         {model_spec{"lenet", lenet, {1, 28, 28}, 10}, model_spec{"mlp", mlp, {784}, 10},
-          model_spec{"tiny_mlp", tiny_mlp, {4}, 3}}) {
+    const model_spec tiny{"tiny_mlp", tiny_mlp, {4}, 3};
+    for (const model_spec& spec : {model_spec{"lenet", lenet, {1, 28, 28}, 10}, model_spec{"mlp", mlp, {784}, 10}, tiny}) {
         out.push_back(training(spec));
         out.push_back(inference(spec, 1));
         out.push_back(inference(spec, 256));
     }
+    out.push_back(training(tiny, 1));
     return out;
 }
 

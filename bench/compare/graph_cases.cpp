@@ -35,16 +35,18 @@ batch_tensor<Net> random_batch(std::size_t n) {
 }
 
 template <class Net>
-bench_case training(const char* name) {
+bench_case training(const char* name, std::size_t batch = 64) {
     struct state {
         model<Net> m{0};
         optim::sgd<float> opt{m.parameters(), {.lr = 0.01, .momentum = 0.9}};
-        batch_tensor<Net> x = random_batch<Net>(64);
-        xt::xtensor<std::int64_t, 1> y = xt::xtensor<std::int64_t, 1>::from_shape({64});
+        batch_tensor<Net> x;
+        xt::xtensor<std::int64_t, 1> y;
     };
     auto s = std::make_shared<state>();
-    for (std::size_t i = 0; i < 64; ++i) s->y(i) = static_cast<std::int64_t>(i % Net::output_shape::dims[0]);
-    return {name, "train", 64, [s] {
+    s->x = random_batch<Net>(batch);
+    s->y = xt::xtensor<std::int64_t, 1>::from_shape({batch});
+    for (std::size_t i = 0; i < batch; ++i) s->y(i) = static_cast<std::int64_t>(i % Net::output_shape::dims[0]);
+    return {name, "train", batch, [s] {
                 s->m.forward(s->x);
                 s->m.cross_entropy(s->y);
                 s->m.backward();
@@ -80,6 +82,7 @@ std::vector<bench_case> graph_cases() {
     add_model<lenet>(out, "lenet");
     add_model<mlp>(out, "mlp");
     add_model<tiny_mlp>(out, "tiny_mlp");
+    out.push_back(training<tiny_mlp>("tiny_mlp", 1));
     return out;
 }
 

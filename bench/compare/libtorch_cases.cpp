@@ -38,7 +38,7 @@ std::vector<std::int64_t> batch_shape(const model_spec& spec, std::int64_t n) {
     return dims;
 }
 
-bench_case training(const model_spec& spec) {
+bench_case training(const model_spec& spec, std::int64_t batch = 64) {
     struct state {
         tn::Sequential model;
         torch::optim::SGD opt;
@@ -48,8 +48,8 @@ bench_case training(const model_spec& spec) {
     auto model = spec.build();
     auto s = std::make_shared<state>(
         state{model, torch::optim::SGD(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9)),
-              torch::rand(batch_shape(spec, 64)), torch::arange(64) % spec.classes});
-    return {spec.name, "train", 64, [s] {
+              torch::rand(batch_shape(spec, batch)), torch::arange(batch) % spec.classes});
+    return {spec.name, "train", static_cast<std::size_t>(batch), [s] {
                 s->opt.zero_grad();
                 auto loss = torch::nn::functional::cross_entropy(s->model->forward(s->x), s->y);
                 loss.backward();
@@ -79,13 +79,13 @@ void libtorch_set_threads(int torch_threads) {
 
 std::vector<bench_case> libtorch_cases() {
     std::vector<bench_case> out;
-    for (const model_spec& spec :
-         {model_spec{"lenet", lenet, {1, 28, 28}, 10}, model_spec{"mlp", mlp, {784}, 10},
-          model_spec{"tiny_mlp", tiny_mlp, {4}, 3}}) {
+    const model_spec tiny{"tiny_mlp", tiny_mlp, {4}, 3};
+    for (const model_spec& spec : {model_spec{"lenet", lenet, {1, 28, 28}, 10}, model_spec{"mlp", mlp, {784}, 10}, tiny}) {
         out.push_back(training(spec));
         out.push_back(inference(spec, 1));
         out.push_back(inference(spec, 256));
     }
+    out.push_back(training(tiny, 1));
     return out;
 }
 

@@ -139,7 +139,9 @@ private:
         for (unsigned spin = 0;; ++spin) {
             if (ready()) return;
             cpu_relax();
-            if (spin % 64 == 63 && std::chrono::steady_clock::now() > deadline) break;
+            if (spin % 64 != 63) continue;
+            if (std::chrono::steady_clock::now() > deadline) break;
+            std::this_thread::yield();
         }
         while (!ready()) block();
     }

@@ -82,6 +82,9 @@ static_assert(mlp::arena_activation_count_per_sample == 256 + 256);
 static_assert(lenet::arena_activation_count_per_sample == 25088 * 2);
 static_assert(lenet::inference_arena_bytes(1) < lenet::activation_bytes_per_sample<float> + 300 * 1024);
 static_assert(mlp::inference_arena_bytes(1) <= 64 * 1024);
+// Max pooling keeps indices for a backward in training only: inference needs no int64 at all.
+static_assert(lenet::index_count(1) == 32 * 14 * 14 + 64 * 7 * 7);
+static_assert(lenet::inference_index_count(1) == 0);
 // In the block the input stays the caller's until the add reads it; the chain between needs two
 // buffers at a time, and the add writes into the one conv2's output left.
 static_assert(resblock::arena_activation_count_per_sample == 2 * 504);

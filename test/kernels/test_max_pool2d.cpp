@@ -2,8 +2,10 @@
 // indices, gradients, ties), and the errors a caller can run into.
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdint>
 #include <katachi/kernels/max_pool2d.hpp>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -262,4 +264,49 @@ TEST_CASE(
     xt::xtensor<std::int64_t, 4> idx = xt::zeros<std::int64_t>({2, 3, 4, 5});
     max_pool2d_forward(xa, y, idx, {.kernel_size = {2, 2}});
     CHECK(std::equal(idx.begin(), idx.end(), i_loop.begin()));
+}
+
+TEST_CASE("max_pool2d without indices gives the values of the indexed forward, NaN and signed zero included",
+          "[max_pool2d]") {
+    const std::size_t H = 9, W = 11;
+    std::mt19937 rng(51);
+    std::uniform_int_distribution<int> level(0, 3);
+    std::uniform_int_distribution<int> special(0, 19);
+    xt::xtensor<float, 4> x = xt::zeros<float>({std::size_t{2}, std::size_t{3}, H, W});
+    for (float& v : x) {
+        const int s = special(rng);
+        v = s == 0   ? std::numeric_limits<float>::quiet_NaN()
+            : s == 1 ? -std::numeric_limits<float>::infinity()
+            : s == 2 ? -0.0f
+            : s == 3 ? 0.0f
+                     : static_cast<float>(level(rng)) - 1.5f;
+    }
+    const max_pool2d_options plain{.kernel_size = {2, 2}};
+    const max_pool2d_options windows{.kernel_size = {3, 3}, .stride = {2, 1}, .padding = {1, 1}};
+    const max_pool2d_options dilated_ceil{
+        .kernel_size = {2, 3}, .stride = {2, 2}, .padding = {1, 0}, .dilation = {2, 1}, .ceil_mode = true};
+    std::size_t nans = 0, negative_zeros = 0;
+    for (const auto& o : {plain, windows, dilated_ceil}) {
+        const auto out = max_pool2d_output_shape(x.shape(), o);
+        xt::xtensor<float, 4> with = xt::zeros<float>(out), without = xt::ones<float>(out);
+        xt::xtensor<std::int64_t, 4> idx = xt::zeros<std::int64_t>(out);
+        max_pool2d_forward(x, with, idx, o);
+        max_pool2d_forward(x, without, none, o);
+        for (std::size_t k = 0; k < with.size(); ++k) {
+            INFO("kernel " << o.kernel_size[0] << "x" << o.kernel_size[1] << ", output " << k);
+            const float a = with.data()[k], b = without.data()[k];
+            REQUIRE(std::isnan(a) == std::isnan(b));
+            if (!std::isnan(a)) {
+                CHECK(a == b);
+                CHECK(std::signbit(a) == std::signbit(b));
+            }
+            nans += std::isnan(a) ? 1 : 0;
+            negative_zeros += a == 0 && std::signbit(a) ? 1 : 0;
+        }
+    }
+    CHECK(nans > 0);  // the data exercised NaN propagation and the sign of zero
+    CHECK(negative_zeros > 0);
+    xt::xtensor<float, 4> wrong = xt::zeros<float>({2, 3, 4, 4});
+    CHECK_THROWS_WITH(max_pool2d_forward(x, wrong, none, plain),
+                      Catch::Contains("max_pool2d_forward: y has shape [2, 3, 4, 4]"));
 }

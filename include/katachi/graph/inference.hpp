@@ -63,6 +63,7 @@ public:
                 layer_args<T> a;
                 a.batch = batch;
                 a.training = false;
+                a.backward_follows = false;
                 for (std::size_t k = 0; k < Net::arity[I]; ++k) a.x[k] = out(Net::inputs[I][k]);
                 a.y = out(I);
                 a.params = params_.data() + Net::param_offsets[I];

@@ -14,7 +14,10 @@
 //     static constexpr bool tracks_batches;                    owns a num_batches_tracked counter
 //     static constexpr std::size_t saved_size(batch), index_size(batch);
 //                                                    elements of T and of int64 it keeps from its
-//                                                    forward to its backward (masks, indices, ...)
+//                                                    forward to its backward (masks, indices, ...);
+//                                                    a forward with !backward_follows may skip them
+//     static constexpr std::size_t inference_index_size(batch);   optional: the int64 elements it
+//                                                    needs then (index_size when not given)
 //     static constexpr std::size_t workspace_size(batch);   temporary elements of T (im2col)
 //     template <class T> static void reset(T* params, T* buffers, generator&);
 //     template <class T> static void forward(const layer_args<T>&);
@@ -162,6 +165,7 @@ template <class T>
 struct layer_args {
     std::size_t batch = 0;
     bool training = false;
+    bool backward_follows = true;  // false in inference_model: a forward may skip what only a backward reads
     std::array<const T*, 2> x{};  // inputs (a second one for add and concat)
     T* y = nullptr;               // output
     const T* params = nullptr;    // the layer's parameters, in the order of bind::parameters

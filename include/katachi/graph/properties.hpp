@@ -32,6 +32,16 @@ constexpr std::array<std::size_t, N + 1> prefix_sums(const std::array<std::size_
     return out;
 }
 
+// The int64 elements a bound layer's forward needs in inference_model: its index_size unless it
+// says otherwise (max_pool2d keeps no indices when no backward follows).
+template <class Bind>
+constexpr std::size_t inference_index_size(std::size_t batch) {
+    if constexpr (requires { Bind::inference_index_size(batch); })
+        return Bind::inference_index_size(batch);
+    else
+        return Bind::index_size(batch);
+}
+
 template <class Nodes>
 struct graph_properties;
 
@@ -136,7 +146,7 @@ struct graph_properties<type_list<B...>> {
         return std::max({std::size_t{0}, (B::bind::saved_size(batch) + B::bind::workspace_size(batch))...});
     }
     static constexpr std::size_t inference_index_count(std::size_t batch) {
-        return std::max({std::size_t{0}, B::bind::index_size(batch)...});
+        return std::max({std::size_t{0}, inference_index_size<typename B::bind>(batch)...});
     }
     // Bytes of the one arena an inference of `batch` samples runs in.
     template <class T = float>

@@ -6,9 +6,10 @@
 // batch 1) goes to the matrix-vector routine (cblas_sgemv / cblas_dgemv) instead, which reads the
 // matrix once where a GEMM packs it first.
 //
-// Threads (katachi/parallel.hpp): a product of at least parallel_gemm_work multiply-adds, called
-// outside a parallel part, is split into one block of C per thread, along the longer of M and N,
-// so each thread packs the smaller operand again and the larger one only in its own part.
+// Threads (katachi/parallel.hpp): a product of at least parallel_gemm_work multiply-adds
+// (parallel_gemv_work for a matrix-vector product), called outside a parallel part, is split into
+// one block of C per thread, along the longer of M and N, so each thread packs the smaller operand
+// again and the larger one only in its own part.
 #pragma once
 
 #include <cstddef>
@@ -24,6 +25,10 @@ using katachi::detail::thread_scratch;
 // Below this many multiply-adds (about 20 microseconds on one core) a product stays on one thread:
 // waking a worker and packing the shared operand twice would cost more than the split gains.
 inline constexpr std::size_t parallel_gemm_work = std::size_t{1} << 20;
+// A matrix-vector product is bound by reading its matrix (a few multiply-adds per cycle, not 32) and
+// packs nothing, so it pays to split from a smaller size: each thread then reads only its part of
+// the matrix, which can stay in that core's own cache from one call to the next.
+inline constexpr std::size_t parallel_gemv_work = std::size_t{1} << 16;
 
 // C[m, n] (leading dimension ldc) = alpha * op(A) * op(B) + beta * C, all row-major with leading
 // dimensions; one thread.
@@ -72,8 +77,8 @@ void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std:
     const bool split_rows = m >= n;
     const std::size_t along = split_rows ? m : n;
     // Each part keeps at least 16 rows or columns, the width of a GEMM micro-kernel's block.
-    const unsigned parts =
-        m * n * k < parallel_gemm_work ? 1u : parallel_parts(along >= 32 ? along / 16 : 1);
+    const std::size_t threshold = m == 1 || n == 1 ? parallel_gemv_work : parallel_gemm_work;
+    const unsigned parts = m * n * k < threshold ? 1u : parallel_parts(along >= 32 ? along / 16 : 1);
     parallel_for(along, parts, [&](std::size_t begin, std::size_t end, unsigned) {
         const std::size_t len = end - begin;
         if (split_rows) {

@@ -43,7 +43,8 @@ struct pool_window_geometry {
 };
 
 // Any window: for each output, the maximum over the rows and columns of its dilated window that lie
-// inside the input (padding counts as -inf), its flat index in the input plane beside it.
+// inside the input (padding counts as -inf), its flat index in the input plane beside it unless
+// `ip` is null.
 template <class T>
 void max_pool_windows(const T* xp, T* yp, std::int64_t* ip, std::size_t planes,
                       const pool_window_geometry& g) {
@@ -72,7 +73,7 @@ void max_pool_windows(const T* xp, T* yp, std::int64_t* ip, std::size_t planes,
                     }
                 }
                 *yp++ = best;
-                *ip++ = static_cast<std::int64_t>(best_at);
+                if (ip != nullptr) *ip++ = static_cast<std::int64_t>(best_at);
             }
         }
     }
@@ -128,6 +129,23 @@ void max_pool_2x2(const T* xp, T* yp, std::int64_t* ip, std::size_t planes, std:
     }
 }
 
+// The 2x2 path without indices (inference): the same four candidates in the same order with the
+// same rule, so the values are those max_pool_2x2 writes, sign of zero and NaN included.
+template <class T>
+void max_pool_2x2_values(const T* xp, T* yp, std::size_t planes, std::size_t H, std::size_t W, std::size_t Ho,
+                         std::size_t Wo) {
+    const auto later = [](T best, T v) { return v > best || v != v ? v : best; };
+    for (std::size_t plane = 0; plane < planes; ++plane) {
+        const T* in = xp + plane * H * W;
+        for (std::size_t i = 0; i < Ho; ++i, yp += Wo) {
+            const T* r0 = in + 2 * i * W;
+            const T* r1 = r0 + W;
+            for (std::size_t j = 0; j < Wo; ++j)
+                yp[j] = later(later(later(r0[2 * j], r0[2 * j + 1]), r1[2 * j]), r1[2 * j + 1]);
+        }
+    }
+}
+
 }  // namespace detail
 
 // [N, C, Ho, Wo] for an input of shape `x_shape` (any sequence of sizes, e.g. x.shape()).
@@ -146,19 +164,23 @@ std::array<std::size_t, 4> max_pool2d_output_shape(const S& x_shape, const max_p
 }
 
 // y[n, c, i, j] = max over the dilated window at (i s0 - p0, j s1 - p1); indices as described above.
+// `indices` may be `none` when no backward follows (inference): the values are the same and no
+// index is computed.
 template <class X, class Y, class I>
 void max_pool2d_forward(const X& x, Y&& y, I&& indices, const max_pool2d_options& opts = {}) {
     using T = typename std::remove_cvref_t<X>::value_type;
     static_assert(std::is_floating_point_v<T>, "max_pool2d_forward: x must hold float or double");
     static_assert(std::is_same_v<typename std::remove_cvref_t<Y>::value_type, T>,
                   "max_pool2d_forward: y must hold the same scalar type as x");
-    static_assert(std::is_same_v<typename std::remove_cvref_t<I>::value_type, std::int64_t>,
-                  "max_pool2d_forward: indices must hold std::int64_t");
+    constexpr bool with_indices = !is_none_v<I>;
+    if constexpr (with_indices)
+        static_assert(std::is_same_v<typename std::remove_cvref_t<I>::value_type, std::int64_t>,
+                      "max_pool2d_forward: indices must hold std::int64_t");
     constexpr const char* op = "max_pool2d_forward";
     detail::require_pooling_batch(op, "x", x);
     const auto out = max_pool2d_output_shape(x.shape(), opts);
     detail::require_shape(op, "y", y, {out[0], out[1], out[2], out[3]});
-    detail::require_shape(op, "indices", indices, {out[0], out[1], out[2], out[3]});
+    if constexpr (with_indices) detail::require_shape(op, "indices", indices, {out[0], out[1], out[2], out[3]});
 
     const auto stride = detail::pooling_stride(opts.stride, opts.kernel_size);
     const auto H = static_cast<std::ptrdiff_t>(x.shape()[2]);
@@ -174,22 +196,30 @@ void max_pool2d_forward(const X& x, Y&& y, I&& indices, const max_pool2d_options
 
     const T* xp = detail::data_of(x);
     T* yp = detail::data_of(y);
-    std::int64_t* ip = detail::data_of(indices);
     const std::size_t planes = out[0] * out[1], plane_in = x.shape()[2] * x.shape()[3],
                       plane_out = out[2] * out[3];
     const bool plain = detail::is_plain_2x2(opts, stride);
+    std::int64_t* ip = nullptr;
+    if constexpr (with_indices) ip = detail::data_of(indices);
     // Planes are independent: each thread takes a contiguous run of them.
     katachi::detail::parallel_for(
         planes, katachi::detail::parallel_parts(planes, planes * plane_in),
         [&](std::size_t begin, std::size_t end, unsigned) {
             const T* from = xp + begin * plane_in;
             T* to = yp + begin * plane_out;
-            std::int64_t* at = ip + begin * plane_out;
-            if (plain)
-                detail::max_pool_2x2(from, to, at, end - begin, x.shape()[2], x.shape()[3], out[2], out[3]);
-            else
-                detail::max_pool_windows(from, to, at, end - begin,
-                                         {H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dw});
+            const std::size_t count = end - begin;
+            const detail::pool_window_geometry geometry{H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dw};
+            if constexpr (with_indices) {
+                std::int64_t* at = ip + begin * plane_out;
+                if (plain)
+                    detail::max_pool_2x2(from, to, at, count, x.shape()[2], x.shape()[3], out[2], out[3]);
+                else
+                    detail::max_pool_windows(from, to, at, count, geometry);
+            } else if (plain) {
+                detail::max_pool_2x2_values(from, to, count, x.shape()[2], x.shape()[3], out[2], out[3]);
+            } else {
+                detail::max_pool_windows(from, to, static_cast<std::int64_t*>(nullptr), count, geometry);
+            }
         });
 }
 

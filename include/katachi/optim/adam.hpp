@@ -33,6 +33,45 @@ struct adamw_options : adam_options {
 
 namespace detail {
 
+// One parameter's update over n elements (v_max null without amsgrad). The constants are values here
+// and the arrays never overlap, so the loop vectorizes; the branches are taken once per call.
+template <class T, bool Decoupled>
+struct adam_rule {
+    T step_size, sqrt_bc2, beta1, beta2, eps, one_minus_beta1, one_minus_beta2, weight_decay, decay;
+
+    void apply(T* __restrict p, const T* __restrict g, T* __restrict m, T* __restrict v,
+               T* __restrict v_max, std::size_t n) const {
+        const bool coupled = !Decoupled && weight_decay != 0;
+        if (v_max != nullptr)
+            coupled ? run<true, true>(p, g, m, v, v_max, n) : run<true, false>(p, g, m, v, v_max, n);
+        else
+            coupled ? run<false, true>(p, g, m, v, v_max, n) : run<false, false>(p, g, m, v, v_max, n);
+    }
+
+private:
+    template <bool Amsgrad, bool Coupled>
+    void run(T* __restrict p, const T* __restrict g, T* __restrict m, T* __restrict v, T* __restrict v_max,
+             std::size_t n) const {
+        const T ss = step_size, bc2 = sqrt_bc2, b1 = beta1, b2 = beta2, e = eps, c1 = one_minus_beta1,
+                c2 = one_minus_beta2, wd = weight_decay, dec = decay;
+        for (std::size_t i = 0; i < n; ++i) {
+            T d = g[i];
+            T value = p[i];
+            if constexpr (Decoupled)
+                value *= dec;
+            else if constexpr (Coupled)
+                d += wd * value;
+            const T mi = b1 * m[i] + c1 * d;
+            const T vi = b2 * v[i] + c2 * d * d;
+            m[i] = mi;
+            v[i] = vi;
+            T denominator = vi;
+            if constexpr (Amsgrad) denominator = v_max[i] = std::max(v_max[i], vi);
+            p[i] = value - ss * mi / (std::sqrt(denominator) / bc2 + e);
+        }
+    }
+};
+
 template <class T, class Options, bool Decoupled>
 class adam_impl {
 public:
@@ -72,35 +111,24 @@ public:
                 ++s.step;
                 const double bc1 = 1 - std::pow(o.beta1, static_cast<double>(s.step));
                 const double bc2 = 1 - std::pow(o.beta2, static_cast<double>(s.step));
-                const T step_size = static_cast<T>(o.lr / bc1), sqrt_bc2 = static_cast<T>(std::sqrt(bc2));
-                const T b1 = static_cast<T>(o.beta1), b2 = static_cast<T>(o.beta2),
-                        eps = static_cast<T>(o.eps);
-                const T one_minus_b1 = static_cast<T>(1 - o.beta1),
-                        one_minus_b2 = static_cast<T>(1 - o.beta2);
-                const T wd = static_cast<T>(o.weight_decay),
-                        decay = static_cast<T>(1 - o.lr * o.weight_decay);
+                const adam_rule<T, Decoupled> rule{
+                    static_cast<T>(o.lr / bc1),         static_cast<T>(std::sqrt(bc2)),
+                    static_cast<T>(o.beta1),            static_cast<T>(o.beta2),
+                    static_cast<T>(o.eps),              static_cast<T>(1 - o.beta1),
+                    static_cast<T>(1 - o.beta2),        static_cast<T>(o.weight_decay),
+                    static_cast<T>(1 - o.lr * o.weight_decay)};
                 const bool amsgrad = o.amsgrad;
                 T* const val = value.data();
                 const T* const gp = grad.data();
                 T* const m = s.m.data();
                 T* const sq = s.v.data();
-                T* const sq_max = s.v_max.data();
+                T* const sq_max = amsgrad ? s.v_max.data() : nullptr;
                 // Elementwise, so the parameter's elements are split over katachi's threads.
                 katachi::detail::parallel_for(
                     value.size(), katachi::detail::parallel_parts(value.size(), 8 * value.size()),
-                    [&](std::size_t begin, std::size_t end, unsigned) {
-                        for (std::size_t i = begin; i < end; ++i) {
-                            T g = gp[i];
-                            if constexpr (Decoupled)
-                                val[i] *= decay;
-                            else if (wd != 0)
-                                g += wd * val[i];
-                            m[i] = b1 * m[i] + one_minus_b1 * g;
-                            sq[i] = b2 * sq[i] + one_minus_b2 * g * g;
-                            T v = sq[i];
-                            if (amsgrad) v = sq_max[i] = std::max(sq_max[i], v);
-                            val[i] -= step_size * m[i] / (std::sqrt(v) / sqrt_bc2 + eps);
-                        }
+                    [=](std::size_t begin, std::size_t end, unsigned) {
+                        rule.apply(val + begin, gp + begin, m + begin, sq + begin,
+                                   sq_max == nullptr ? nullptr : sq_max + begin, end - begin);
                     });
             }
         }

@@ -15,6 +15,60 @@
 
 namespace katachi::optim {
 
+namespace detail {
+
+// One parameter's update over n elements. The options are values here and the three arrays never
+// overlap, so each case's loop below vectorizes; the branches are taken once per call, not per element.
+template <class T>
+struct sgd_rule {
+    T lr, weight_decay, momentum, damp;  // damp = 1 - dampening
+    bool nesterov, first;
+
+    void apply(T* __restrict p, const T* __restrict g, T* __restrict buf, std::size_t n) const {
+        if (weight_decay != 0)
+            run<true>(p, g, buf, n);
+        else
+            run<false>(p, g, buf, n);
+    }
+
+private:
+    template <bool Decay>
+    void run(T* __restrict p, const T* __restrict g, T* __restrict buf, std::size_t n) const {
+        const T lr_ = lr, wd = weight_decay, mu = momentum, dp = damp;
+        const auto grad = [&](std::size_t i) { return Decay ? g[i] + wd * p[i] : g[i]; };
+        if (mu == 0) {
+            for (std::size_t i = 0; i < n; ++i) p[i] -= lr_ * grad(i);
+        } else if (first && nesterov) {
+            for (std::size_t i = 0; i < n; ++i) {
+                const T d = grad(i);
+                buf[i] = d;
+                p[i] -= lr_ * (d + mu * d);
+            }
+        } else if (first) {
+            for (std::size_t i = 0; i < n; ++i) {
+                const T d = grad(i);
+                buf[i] = d;
+                p[i] -= lr_ * d;
+            }
+        } else if (nesterov) {
+            for (std::size_t i = 0; i < n; ++i) {
+                const T d = grad(i);
+                const T b = mu * buf[i] + dp * d;
+                buf[i] = b;
+                p[i] -= lr_ * (d + mu * b);
+            }
+        } else {
+            for (std::size_t i = 0; i < n; ++i) {
+                const T b = mu * buf[i] + dp * grad(i);
+                buf[i] = b;
+                p[i] -= lr_ * b;
+            }
+        }
+    }
+};
+
+}  // namespace detail
+
 struct sgd_options {
     double lr = 0.01;
     double momentum = 0;
@@ -56,25 +110,17 @@ public:
                 detail::check_sizes("sgd", p.name, value, grad);
                 const bool first = buf.empty();
                 if (o.momentum != 0) detail::state_buffer(buf, value.size(), "sgd", p.name);
-                const T lr = static_cast<T>(o.lr), wd = static_cast<T>(o.weight_decay),
-                        mu = static_cast<T>(o.momentum), damp = static_cast<T>(1 - o.dampening);
-                const bool nesterov = o.nesterov;
+                const detail::sgd_rule<T> rule{static_cast<T>(o.lr), static_cast<T>(o.weight_decay),
+                                               static_cast<T>(o.momentum), static_cast<T>(1 - o.dampening),
+                                               o.nesterov, first};
                 T* const v = value.data();
                 const T* const gp = grad.data();
                 T* const b = buf.data();
                 // Elementwise, so the parameter's elements are split over katachi's threads.
                 katachi::detail::parallel_for(
                     value.size(), katachi::detail::parallel_parts(value.size(), 4 * value.size()),
-                    [&](std::size_t begin, std::size_t end, unsigned) {
-                        for (std::size_t i = begin; i < end; ++i) {
-                            T g = gp[i];
-                            if (wd != 0) g += wd * v[i];
-                            if (mu != 0) {
-                                b[i] = first ? g : mu * b[i] + damp * g;
-                                g = nesterov ? g + mu * b[i] : b[i];
-                            }
-                            v[i] -= lr * g;
-                        }
+                    [v, gp, b, rule](std::size_t begin, std::size_t end, unsigned) {
+                        rule.apply(v + begin, gp + begin, b == nullptr ? nullptr : b + begin, end - begin);
                     });
             }
         }

@@ -66,10 +66,7 @@ basic_tensor<T> max_pool2d(const basic_tensor<T>& x_in, const kernels::max_pool2
         n->output_shape = out;
         n->indices = std::move(indices);
     } else {
-        // Inference still needs somewhere for the kernel to write the indices.
-        const std::span<std::int64_t> scratch = detail::scratch<std::int64_t>(out.numel());
-        detail::kernel_view<std::int64_t> idx{scratch.data(), &out};
-        kernels::max_pool2d_forward(kv(x), kv(y), idx, o);
+        kernels::max_pool2d_forward(kv(x), kv(y), kernels::none, o);  // no backward: no indices
     }
     return y;
 }

@@ -1,7 +1,7 @@
 // katachi/graph/layers/max_pool2d.hpp: max_pool2d<Kernel, options...> on shape<C, H, W>.
 //
 // Options: stride<s> (default: the kernel size, as in PyTorch), padding<p>, dilation<d>. The
-// forward keeps, per output, the index of its maximum for the backward.
+// forward keeps, per output, the index of its maximum for the backward (not in inference_model).
 #pragma once
 
 #include <katachi/graph/layer.hpp>
@@ -64,12 +64,17 @@ struct max_pool2d {
     struct bind : bind_defaults {
         using output_shape = decltype(infer(In{}));
         static constexpr std::size_t index_size(std::size_t batch) { return batch * output_shape::size; }
+        static constexpr std::size_t inference_index_size(std::size_t) { return 0; }
 
         template <class T>
         static void forward(const layer_args<T>& a) {
-            kernels::max_pool2d_forward(batch_view<In>(a.x[0], a.batch),
-                                        batch_view<output_shape>(a.y, a.batch),
-                                        batch_view<output_shape>(a.indices, a.batch), options);
+            if (a.backward_follows)
+                kernels::max_pool2d_forward(batch_view<In>(a.x[0], a.batch),
+                                            batch_view<output_shape>(a.y, a.batch),
+                                            batch_view<output_shape>(a.indices, a.batch), options);
+            else
+                kernels::max_pool2d_forward(batch_view<In>(a.x[0], a.batch),
+                                            batch_view<output_shape>(a.y, a.batch), kernels::none, options);
         }
 
         template <class T>
