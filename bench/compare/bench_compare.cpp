@@ -71,10 +71,14 @@ struct runner {
     }
     // The previous run's pool (OpenBLAS's or libtorch's OpenMP threads) keeps spinning for a while
     // after its last job; a pause lets it park before this run's samples, so that no run is timed
-    // against the spinning threads of another.
-    void sample(int n) {
+    // against the spinning threads of another. OpenBLAS's workers spin for 2^28 clock cycles (its
+    // THREAD_TIMEOUT, about 90 ms at 3 GHz) after a product, so a run that gave OpenBLAS more than
+    // one thread is followed by a longer pause: with 100 ms, the next run often shared a core with
+    // a spinning OpenBLAS thread and took up to twice its time.
+    void sample(int n, const runner* previous) {
         configure();
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        const bool blas_pool_was_busy = previous != nullptr && previous->blas_threads > 1;
+        std::this_thread::sleep_for(std::chrono::milliseconds(blas_pool_was_busy ? 400 : 100));
         work->run();
         for (int i = 0; i < n; ++i) samples_us.push_back(time_us(reps));
     }
@@ -191,8 +195,12 @@ int main(int argc, char** argv) {
             {"libtorch, OpenBLAS 1 thread", &torch[i], 1, threads},
             {"libtorch, OpenBLAS " + std::to_string(threads) + " threads", &torch[i], threads, threads}};
         for (runner& r : runs) r.calibrate();
+        const runner* previous = &runs.back();
         for (int round = 0; round < 3; ++round)
-            for (runner& r : runs) r.sample(7);
+            for (runner& r : runs) {
+                r.sample(7, previous);
+                previous = &r;
+            }
         const stats g = runs[0].result(), e = runs[1].result(), t1 = runs[2].result(), tn = runs[3].result();
         const bool first_best = t1.median_us <= tn.median_us;
         const stats& t = first_best ? t1 : tn;
