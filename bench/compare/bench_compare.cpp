@@ -79,7 +79,13 @@ struct runner {
         configure();
         const bool blas_pool_was_busy = previous != nullptr && previous->blas_threads > 1;
         std::this_thread::sleep_for(std::chrono::milliseconds(blas_pool_was_busy ? 400 : 100));
-        work->run();
+        // After the pause the cores come back cold (caches, the pools' parked threads, a virtual
+        // machine's idle cores): 20 ms of calls before the samples, so that every run's samples
+        // see the same warm machine; with one call, katachi's batch-1 cases took up to twice the
+        // time they take in a steady stream.
+        const auto warm = std::chrono::steady_clock::now() + std::chrono::milliseconds(20);
+        do work->run();
+        while (std::chrono::steady_clock::now() < warm);
         for (int i = 0; i < n; ++i) samples_us.push_back(time_us(reps));
     }
     stats result() const {
