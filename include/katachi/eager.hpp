@@ -6,6 +6,7 @@
 #include "katachi/eager/autograd.hpp"
 #include "katachi/eager/functional.hpp"
 #include "katachi/eager/loss_meter.hpp"
+#include "katachi/eager/memory.hpp"
 #include "katachi/eager/modules/activation.hpp"
 #include "katachi/eager/modules/batch_norm.hpp"
 #include "katachi/eager/modules/container.hpp"

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <numeric>
 #include <ostream>
+#include <type_traits>
 
 #include "katachi/eager/autograd.hpp"
 #include "support.hpp"
@@ -134,7 +135,11 @@ basic_tensor<T> basic_tensor<T>::empty(const sizes& shape) {
     auto impl = std::make_shared<impl_type>();
     const std::size_t n = shape.numel();
     impl->store = std::make_shared<storage<T>>();
-    impl->store->data = std::make_unique_for_overwrite<T[]>(n);
+    static_assert(std::is_trivially_default_constructible_v<T> && std::is_trivially_destructible_v<T>,
+                  "tensor storage is raw memory from the storage cache");
+    std::size_t capacity = 0;
+    void* block = detail::acquire_block(n * sizeof(T), capacity);
+    impl->store->data = std::unique_ptr<T[], detail::block_deleter<T>>(static_cast<T*>(block), {capacity});
     impl->store->size = n;
     impl->shape = shape;
     impl->strides = contiguous_strides(shape);

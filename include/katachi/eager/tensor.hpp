@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "katachi/eager/memory.hpp"
 #include "katachi/eager/sizes.hpp"
 #include "katachi/kernels/common.hpp"  // katachi::shape_mismatch
 
@@ -46,7 +47,7 @@ public:
 
 template <class T>
 struct storage {
-    std::unique_ptr<T[]> data;
+    std::unique_ptr<T[], detail::block_deleter<T>> data;  // from the storage cache (memory.hpp)
     std::size_t size = 0;
 };
 
