@@ -246,15 +246,16 @@ void max_pool2d_backward(const DY& dy, const I& indices, DX&& dx, write mode = w
         const T* gp0 = detail::data_of(dy);
         const std::int64_t* ip0 = detail::data_of(indices);
         T* dp = detail::data_of(dx);
-        // Planes are independent: each thread clears and fills a contiguous run of them.
+        // Planes are independent: each thread clears and fills a contiguous run of them, one plane
+        // at a time, so the scatter finds the plane it cleared still in cache.
         katachi::detail::parallel_for(
             planes, katachi::detail::parallel_parts(planes, planes * plane_in),
             [&](std::size_t begin, std::size_t end, unsigned) {
-                if (mode == write::overwrite) std::fill(dp + begin * plane_in, dp + end * plane_in, T(0));
                 const T* gp = gp0 + begin * plane_out;
                 const std::int64_t* ip = ip0 + begin * plane_out;
                 for (std::size_t plane = begin; plane < end; ++plane, gp += plane_out, ip += plane_out) {
                     T* dst = dp + plane * plane_in;
+                    if (mode == write::overwrite) std::fill(dst, dst + plane_in, T(0));
                     for (std::size_t k = 0; k < plane_out; ++k) {
                         const std::int64_t at = ip[k];
                         if (at < 0 || static_cast<std::size_t>(at) >= plane_in)
