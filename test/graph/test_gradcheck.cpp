@@ -29,10 +29,26 @@ using branching = dag<input<2, 6, 5>, node<"a", conv2d<2, 3, padding<1>>>, node<
                       node<"cat", concat, from<"sum", "c">>, node<"tail", graph::tanh>, node<"flat", flatten>,
                       node<"fc", linear<3>>>;
 
+// Max pooling takes in the relu before it (absorbed_relu): right after a convolution, right after
+// the input, and where the relu's input has a second reader (its gradient adds up). A relu with
+// two readers is not taken in.
+using relu_pooling =
+    dag<input<2, 6, 6>, node<"a", conv2d<3, 3, padding<1>>>, node<"b", relu>, node<"p", max_pool2d<2>>,
+        node<"q", max_pool2d<2>, from<"a">>, node<"r", relu, from<"input">>,
+        node<"s", max_pool2d<3, stride<2>>>, node<"t", conv2d<3, 1>, from<"s">>, node<"u", relu, from<"q">>,
+        node<"v", max_pool2d<2, stride<1>>>, node<"w", max_pool2d<2, stride<1>>, from<"u">>,
+        node<"vw", add, from<"v", "w">>, node<"pf", flatten, from<"p">>, node<"vwf", flatten, from<"vw">>,
+        node<"tf", flatten, from<"t">>, node<"pvw", concat, from<"pf", "vwf">>,
+        node<"all", concat, from<"pvw", "tf">>, node<"fc", linear<3>>>;
+static_assert(relu_pooling::absorbed_relu[2]);   // b: a relu between a convolution and its pooling
+static_assert(relu_pooling::absorbed_relu[5]);   // r: right after the input, overlapping windows
+static_assert(!relu_pooling::absorbed_relu[8]);  // u: read by two poolings
+static_assert(!test::models::mlp::absorbed_relu[2]);  // a relu before a linear layer stays
+
 // A bias right before batch norm has a gradient of exactly 0 (the batch mean absorbs it), which
 // finite differences cannot compare; like most networks, these models leave it out.
-using gradient_models =
-    std::tuple<dense, convolutional, sequence, upsampling, branching, test::models::small_resnet<2, 5, 4>>;
+using gradient_models = std::tuple<dense, convolutional, sequence, upsampling, branching, relu_pooling,
+                                   test::models::small_resnet<2, 5, 4>>;
 
 template <class Net>
 xt::xarray<double> batch_array(std::size_t batch, std::uint32_t seed) {

@@ -79,9 +79,14 @@ static_assert(resnet::parameter_count == (3 * 8 * 9 + 8) + 2 * (2 * 8 * 8 * 9 + 
 static_assert(tiny_mlp::arena_activation_count_per_sample == 16 + 16);
 static_assert(tiny_mlp::inference_arena_bytes(1) <= 256);
 static_assert(mlp::arena_activation_count_per_sample == 256 + 256);
-static_assert(lenet::arena_activation_count_per_sample == 25088 * 2);
+// The first convolution's output and the pooled one (the relu between is taken in by the pooling).
+static_assert(lenet::arena_activation_count_per_sample == 25088 + 6272);
 static_assert(lenet::inference_arena_bytes(1) < lenet::activation_bytes_per_sample<float> + 300 * 1024);
 static_assert(mlp::inference_arena_bytes(1) <= 64 * 1024);
+// Both relus before max pooling are taken in by it (their two full-size passes do not run), and the
+// arena keeps each convolution's output alive until the pooling that reads it.
+static_assert(lenet::absorbed_relu[2] && lenet::absorbed_relu[5] && !lenet::absorbed_relu[9]);
+static_assert(lenet::last_use[1] == 3 && lenet::last_use[4] == 6);
 // Max pooling keeps indices for a backward in training only: inference needs no int64 at all.
 static_assert(lenet::index_count(1) == 32 * 14 * 14 + 64 * 7 * 7);
 static_assert(lenet::inference_index_count(1) == 0);

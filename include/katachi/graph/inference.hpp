@@ -58,7 +58,7 @@ public:
             return i == 0 ? const_cast<T*>(input) : values + Net::arena_offsets[i] * batch;
         };
         detail::for_each_node<nodes>([&]<std::size_t I>() {
-            if constexpr (I > 0) {
+            if constexpr (I > 0 && !Net::absorbed_relu[I]) {  // a relu taken in by the pooling after it
                 using B = typename Net::template node_at<I>::bind;
                 layer_args<T> a;
                 a.batch = batch;
@@ -72,7 +72,12 @@ public:
                 a.workspace = scratch + B::saved_size(batch);
                 a.indices = indices;
                 a.gen = &gen_;
-                B::forward(a);
+                if constexpr (Net::absorbed_relu[I - 1]) {
+                    a.x[0] = out(Net::inputs[I - 1][0]);
+                    B::forward_after_relu(a);
+                } else {
+                    B::forward(a);
+                }
             }
         });
         return batch_view<typename Net::output_shape>(static_cast<const T*>(out(nodes - 1)), batch);

@@ -42,6 +42,27 @@ constexpr std::size_t inference_index_size(std::size_t batch) {
         return Bind::index_size(batch);
 }
 
+// A max pooling right after a relu that only it reads takes the relu in: pooling the relu's input
+// and applying the relu to the pooled values gives the same values (the relu is monotone), and its
+// backward masks the pooled gradient by the pooled outputs, which is the relu's backward on the
+// positions that receive one. So the two full-size passes of the relu (forward and backward) are
+// left out. A layer says it can be taken in (relu: absorbable_by_pooling) or take one in (the
+// bind of max_pool2d: absorbs_relu, with forward_after_relu and backward_through_relu).
+template <class Node>
+constexpr bool is_absorbable_relu() {
+    if constexpr (requires { Node::layer::absorbable_by_pooling; })
+        return Node::layer::absorbable_by_pooling;
+    else
+        return false;
+}
+template <class Node>
+constexpr bool absorbs_relu() {
+    if constexpr (requires { Node::bind::absorbs_relu; })
+        return Node::bind::absorbs_relu;
+    else
+        return false;
+}
+
 template <class Nodes>
 struct graph_properties;
 
@@ -78,11 +99,29 @@ struct graph_properties<type_list<B...>> {
     template <class T = float>
     static constexpr std::size_t activation_bytes_per_sample = activation_count_per_sample * sizeof(T);
 
-    // The last node that reads node i's output (the output node is read by the caller: node_count).
+    // Node i is a relu that the max pooling right after it takes in (see is_absorbable_relu): the
+    // pooling is node i + 1 and is the relu's only reader. The pooling then reads the relu's input,
+    // and the relu's own forward and backward do not run.
+    static constexpr std::array<bool, node_count> absorbed_relu = [] {
+        constexpr std::array<bool, node_count> relu{is_absorbable_relu<B>()...};
+        constexpr std::array<bool, node_count> pooling{absorbs_relu<B>()...};
+        std::array<std::size_t, node_count> readers{};
+        for (std::size_t i = 0; i < node_count; ++i)
+            for (std::size_t k = 0; k < arity[i]; ++k) ++readers[inputs[i][k]];
+        std::array<bool, node_count> out{};
+        for (std::size_t i = 1; i + 1 < node_count; ++i)
+            out[i] = relu[i] && pooling[i + 1] && arity[i + 1] == 1 && inputs[i + 1][0] == i && readers[i] == 1;
+        return out;
+    }();
+
+    // The last node that reads node i's output (the output node is read by the caller: node_count);
+    // a pooling that takes in a relu reads the relu's input.
     static constexpr std::array<std::size_t, node_count> last_use = [] {
         std::array<std::size_t, node_count> last{};
         for (std::size_t i = 0; i < node_count; ++i)
             for (std::size_t k = 0; k < arity[i]; ++k) last[inputs[i][k]] = std::max(last[inputs[i][k]], i);
+        for (std::size_t i = 1; i + 1 < node_count; ++i)
+            if (absorbed_relu[i]) last[inputs[i][0]] = std::max(last[inputs[i][0]], i + 1);
         last[node_count - 1] = node_count;
         return last;
     }();
@@ -116,6 +155,13 @@ struct graph_properties<type_list<B...>> {
     // The inference arena: node outputs packed first-fit by liveness (node i lives from its
     // forward to the forward of its last consumer), per sample; the input stays the caller's.
     // ---------------------------------------------------------------------------------------
+    // Elements of node i's output in the arena: none for a relu taken in by its pooling.
+    static constexpr std::array<std::size_t, node_count> arena_sizes = [] {
+        std::array<std::size_t, node_count> n = output_sizes;
+        for (std::size_t i = 0; i < node_count; ++i)
+            if (absorbed_relu[i]) n[i] = 0;
+        return n;
+    }();
     static constexpr std::array<std::size_t, node_count> arena_offsets = [] {
         std::array<std::size_t, node_count> at{};
         for (std::size_t i = 1; i < node_count; ++i) {
@@ -124,9 +170,9 @@ struct graph_properties<type_list<B...>> {
                 moved = false;
                 for (std::size_t j = 1; j < i; ++j) {
                     const bool alive_together = last_use[j] >= i;
-                    const bool overlap = offset < at[j] + output_sizes[j] && at[j] < offset + output_sizes[i];
+                    const bool overlap = offset < at[j] + arena_sizes[j] && at[j] < offset + arena_sizes[i];
                     if (alive_together && overlap) {
-                        offset = at[j] + output_sizes[j];
+                        offset = at[j] + arena_sizes[j];
                         moved = true;
                     }
                 }
@@ -137,7 +183,7 @@ struct graph_properties<type_list<B...>> {
     }();
     static constexpr std::size_t arena_activation_count_per_sample = [] {
         std::size_t end = 0;
-        for (std::size_t i = 1; i < node_count; ++i) end = std::max(end, arena_offsets[i] + output_sizes[i]);
+        for (std::size_t i = 1; i < node_count; ++i) end = std::max(end, arena_offsets[i] + arena_sizes[i]);
         return end;
     }();
 

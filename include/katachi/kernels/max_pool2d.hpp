@@ -226,8 +226,13 @@ void max_pool2d_forward(const X& x, Y&& y, I&& indices, const max_pool2d_options
 // dx[n, c, indices[n, c, i, j]] += dy[n, c, i, j]; dx (shape of the forward's x) is cleared first
 // unless mode is write::accumulate. Passing `none` for dx computes nothing. An index outside the
 // input plane throws std::out_of_range, leaving dx partly written.
-template <class DY, class I, class DX>
-void max_pool2d_backward(const DY& dy, const I& indices, DX&& dx, write mode = write::overwrite) {
+//
+// With `mask` (the shape of dy) a gradient passes only where mask > 0: given the pooled outputs of
+// relu(pool(x)) as the mask, this is the backward of max pooling after a relu, relu's backward
+// included (the graph face's absorbed_relu).
+template <class DY, class I, class DX, class M = none_t>
+void max_pool2d_backward(const DY& dy, const I& indices, DX&& dx, write mode = write::overwrite,
+                         const M& mask = {}) {
     using T = typename std::remove_cvref_t<DY>::value_type;
     static_assert(std::is_floating_point_v<T>, "max_pool2d_backward: dy must hold float or double");
     static_assert(std::is_same_v<typename std::remove_cvref_t<I>::value_type, std::int64_t>,
@@ -246,6 +251,13 @@ void max_pool2d_backward(const DY& dy, const I& indices, DX&& dx, write mode = w
         const T* gp0 = detail::data_of(dy);
         const std::int64_t* ip0 = detail::data_of(indices);
         T* dp = detail::data_of(dx);
+        const T* mp0 = nullptr;
+        if constexpr (!is_none_v<M>) {
+            static_assert(std::is_same_v<typename std::remove_cvref_t<M>::value_type, T>,
+                          "max_pool2d_backward: the mask must hold the same scalar type as dy");
+            detail::require_same_shape(op, "mask", mask, "dy", dy);
+            mp0 = detail::data_of(mask);
+        }
         // Planes are independent: each thread clears and fills a contiguous run of them, one plane
         // at a time, so the scatter finds the plane it cleared still in cache.
         katachi::detail::parallel_for(
@@ -253,6 +265,7 @@ void max_pool2d_backward(const DY& dy, const I& indices, DX&& dx, write mode = w
             [&](std::size_t begin, std::size_t end, unsigned) {
                 const T* gp = gp0 + begin * plane_out;
                 const std::int64_t* ip = ip0 + begin * plane_out;
+                const T* mp = mp0 == nullptr ? nullptr : mp0 + begin * plane_out;
                 for (std::size_t plane = begin; plane < end; ++plane, gp += plane_out, ip += plane_out) {
                     T* dst = dp + plane * plane_in;
                     if (mode == write::overwrite) std::fill(dst, dst + plane_in, T(0));
@@ -263,8 +276,9 @@ void max_pool2d_backward(const DY& dy, const I& indices, DX&& dx, write mode = w
                                                     " lies outside the input plane of " +
                                                     std::to_string(plane_in) + " elements (dx has shape " +
                                                     detail::shape_text(dx) + ")");
-                        dst[at] += gp[k];
+                        if (mp == nullptr || mp[k] > T(0)) dst[at] += gp[k];
                     }
+                    if (mp != nullptr) mp += plane_out;
                 }
             });
     }

@@ -6,6 +6,7 @@
 
 #include <katachi/graph/layer.hpp>
 #include <katachi/kernels/max_pool2d.hpp>
+#include <katachi/kernels/relu.hpp>
 
 namespace katachi::graph {
 
@@ -84,6 +85,27 @@ struct max_pool2d {
                     batch_view<output_shape>(a.dy, a.batch),
                     batch_view<output_shape>(static_cast<const std::int64_t*>(a.indices), a.batch),
                     batch_view<In>(a.dx[0], a.batch), a.dx_mode[0]);
+        }
+
+        // With a relu taken in (graph/properties.hpp, absorbed_relu): a.x[0] is the relu's input,
+        // the pooled values get the relu, and the backward passes a gradient only where the pooled
+        // value is positive, into the relu's input gradient.
+        static constexpr bool absorbs_relu = true;
+
+        template <class T>
+        static void forward_after_relu(const layer_args<T>& a) {
+            forward(a);
+            auto y = batch_view<output_shape>(a.y, a.batch);
+            kernels::relu_forward(y, y);
+        }
+
+        template <class T>
+        static void backward_through_relu(const layer_args<T>& a) {
+            if (a.dx[0])
+                kernels::max_pool2d_backward(
+                    batch_view<output_shape>(a.dy, a.batch),
+                    batch_view<output_shape>(static_cast<const std::int64_t*>(a.indices), a.batch),
+                    batch_view<In>(a.dx[0], a.batch), a.dx_mode[0], batch_view<output_shape>(a.y, a.batch));
         }
     };
 };

@@ -9,6 +9,8 @@ namespace katachi::graph {
 
 struct relu : output_activation<relu> {
     static std::string name() { return "relu"; }
+    // A max pooling right after it may take it in (graph/properties.hpp, absorbed_relu).
+    static constexpr bool absorbable_by_pooling = true;
 
     template <class X, class Y>
     static void forward(const X& x, Y&& y) {
