@@ -16,6 +16,7 @@ TEST_CASE("the summary lists every layer with its output shape and parameters, a
                Catch::Contains("linear<128>") && Catch::Contains("shape<128>") && Catch::Contains("401536"));
     CHECK_THAT(s, Catch::Contains("max_pool2d<2>") && Catch::Contains("shape<64, 7, 7>"));
     CHECK_THAT(s, Catch::Contains("total parameters 421642"));
+    CHECK_THAT(s, Catch::Contains("relu (in the pooling)"));  // the two before max pooling
     CHECK(std::count(s.begin(), s.end(), '\n') == 1 + 11 + 1);
 }
 
@@ -35,6 +36,16 @@ TEST_CASE("the backward DOT shows the generated schedule and the gradient sums",
     CHECK_THAT(d, Catch::Contains("g1 -> g0 [style=dashed, label=\"+=\"];"));  // conv1 adds to it
     CHECK_THAT(d, Catch::Contains("g1 -> \"conv1.weight\";"));
     CHECK(d.find("conv1.bias") == std::string::npos);
+}
+
+TEST_CASE("the backward DOT leaves out a relu taken in by its pooling and goes through it",
+          "[graph][dot]") {
+    const std::string d = graph::backward_dot<lenet>();
+    CHECK_THAT(d, Catch::Contains("max_pool2d<2> backward through relu"));
+    CHECK_THAT(d, Catch::Contains("g3 -> g1;") && Catch::Contains("g6 -> g4;"));
+    CHECK(d.find("g2 [") == std::string::npos);
+    CHECK(d.find("g5 [") == std::string::npos);
+    CHECK_THAT(d, Catch::Contains("g9 [label=") && Catch::Contains("relu backward"));  // before a linear
 }
 
 }  // namespace

@@ -70,10 +70,12 @@ public:
         batch_ = batch;
         std::size_t at = 0;
         for (std::size_t i = 0; i < nodes; ++i) {
+            // A relu taken in by its pooling is never written, nor its gradient: no room for them.
+            const std::size_t size = Net::absorbed_relu[i] ? 0 : batch * Net::output_sizes[i];
             act_at_[i] = at;
-            at += batch * Net::output_sizes[i];
+            at += size;
             grad_at_[i] = at;
-            at += batch * Net::output_sizes[i];
+            at += size;
         }
         std::size_t idx = 0;
         each_node([&]<std::size_t I>() {

@@ -91,13 +91,8 @@ struct graph_properties<type_list<B...>> {
     static constexpr std::size_t parameter_count = param_offsets[node_count];
     static constexpr std::size_t buffer_count = buffer_offsets[node_count];
     static constexpr std::size_t counter_count = counter_offsets[node_count];
-    // Elements of every node's output for one sample (the input excluded): what training keeps.
-    static constexpr std::size_t activation_count_per_sample = output_offsets[node_count] - output_sizes[0];
-
     template <class T = float>
     static constexpr std::size_t parameter_bytes = parameter_count * sizeof(T);
-    template <class T = float>
-    static constexpr std::size_t activation_bytes_per_sample = activation_count_per_sample * sizeof(T);
 
     // Node i is a relu that the max pooling right after it takes in (see is_absorbable_relu): the
     // pooling is node i + 1 and is the relu's only reader. The pooling then reads the relu's input,
@@ -113,6 +108,16 @@ struct graph_properties<type_list<B...>> {
             out[i] = relu[i] && pooling[i + 1] && arity[i + 1] == 1 && inputs[i + 1][0] == i && readers[i] == 1;
         return out;
     }();
+
+    // Elements of every node's output for one sample (the input excluded, and relus taken in by
+    // their pooling, which are never written): what training keeps, once more for the gradients.
+    static constexpr std::size_t activation_count_per_sample = [] {
+        std::size_t n = 0;
+        for (std::size_t i = 1; i < node_count; ++i) n += absorbed_relu[i] ? 0 : output_sizes[i];
+        return n;
+    }();
+    template <class T = float>
+    static constexpr std::size_t activation_bytes_per_sample = activation_count_per_sample * sizeof(T);
 
     // The last node that reads node i's output (the output node is read by the caller: node_count);
     // a pooling that takes in a relu reads the relu's input.
