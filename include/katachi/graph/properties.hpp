@@ -49,19 +49,9 @@ constexpr std::size_t inference_index_size(std::size_t batch) {
 // left out. A layer says it can be taken in (relu: absorbable_by_pooling) or take one in (the
 // bind of max_pool2d: absorbs_relu, with forward_after_relu and backward_through_relu).
 template <class Node>
-constexpr bool is_absorbable_relu() {
-    if constexpr (requires { Node::layer::absorbable_by_pooling; })
-        return Node::layer::absorbable_by_pooling;
-    else
-        return false;
-}
+inline constexpr bool is_absorbable_relu = requires { requires Node::layer::absorbable_by_pooling; };
 template <class Node>
-constexpr bool absorbs_relu() {
-    if constexpr (requires { Node::bind::absorbs_relu; })
-        return Node::bind::absorbs_relu;
-    else
-        return false;
-}
+inline constexpr bool absorbs_relu = requires { requires Node::bind::absorbs_relu; };
 
 template <class Nodes>
 struct graph_properties;
@@ -98,8 +88,8 @@ struct graph_properties<type_list<B...>> {
     // pooling is node i + 1 and is the relu's only reader. The pooling then reads the relu's input,
     // and the relu's own forward and backward do not run.
     static constexpr std::array<bool, node_count> absorbed_relu = [] {
-        constexpr std::array<bool, node_count> relu{is_absorbable_relu<B>()...};
-        constexpr std::array<bool, node_count> pooling{absorbs_relu<B>()...};
+        constexpr std::array<bool, node_count> relu{is_absorbable_relu<B>...};
+        constexpr std::array<bool, node_count> pooling{absorbs_relu<B>...};
         std::array<std::size_t, node_count> readers{};
         for (std::size_t i = 0; i < node_count; ++i)
             for (std::size_t k = 0; k < arity[i]; ++k) ++readers[inputs[i][k]];

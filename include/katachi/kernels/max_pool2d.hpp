@@ -208,18 +208,13 @@ void max_pool2d_forward(const X& x, Y&& y, I&& indices, const max_pool2d_options
             const T* from = xp + begin * plane_in;
             T* to = yp + begin * plane_out;
             const std::size_t count = end - begin;
-            const detail::pool_window_geometry geometry{H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dw};
-            if constexpr (with_indices) {
-                std::int64_t* at = ip + begin * plane_out;
-                if (plain)
-                    detail::max_pool_2x2(from, to, at, count, x.shape()[2], x.shape()[3], out[2], out[3]);
-                else
-                    detail::max_pool_windows(from, to, at, count, geometry);
-            } else if (plain) {
+            std::int64_t* at = with_indices ? ip + begin * plane_out : nullptr;
+            if (!plain)
+                detail::max_pool_windows(from, to, at, count, {H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dw});
+            else if (with_indices)
+                detail::max_pool_2x2(from, to, at, count, x.shape()[2], x.shape()[3], out[2], out[3]);
+            else
                 detail::max_pool_2x2_values(from, to, count, x.shape()[2], x.shape()[3], out[2], out[3]);
-            } else {
-                detail::max_pool_windows(from, to, static_cast<std::int64_t*>(nullptr), count, geometry);
-            }
         });
 }
 

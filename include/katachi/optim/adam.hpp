@@ -117,12 +117,11 @@ public:
                     static_cast<T>(o.eps),              static_cast<T>(1 - o.beta1),
                     static_cast<T>(1 - o.beta2),        static_cast<T>(o.weight_decay),
                     static_cast<T>(1 - o.lr * o.weight_decay)};
-                const bool amsgrad = o.amsgrad;
                 T* const val = value.data();
                 const T* const gp = grad.data();
                 T* const m = s.m.data();
                 T* const sq = s.v.data();
-                T* const sq_max = amsgrad ? s.v_max.data() : nullptr;
+                T* const sq_max = o.amsgrad ? s.v_max.data() : nullptr;
                 // Elementwise, so the parameter's elements are split over katachi's threads.
                 katachi::detail::parallel_for(
                     value.size(), katachi::detail::parallel_parts(value.size(), 8 * value.size()),

@@ -26,42 +26,34 @@ struct sgd_rule {
 
     void apply(T* __restrict p, const T* __restrict g, T* __restrict buf, std::size_t n) const {
         if (weight_decay != 0)
-            run<true>(p, g, buf, n);
+            with_decay<true>(p, g, buf, n);
         else
-            run<false>(p, g, buf, n);
+            with_decay<false>(p, g, buf, n);
     }
 
 private:
     template <bool Decay>
+    void with_decay(T* __restrict p, const T* __restrict g, T* __restrict buf, std::size_t n) const {
+        if (momentum == 0)
+            run<Decay, false, false, false>(p, g, buf, n);
+        else if (nesterov)
+            first ? run<Decay, true, true, true>(p, g, buf, n) : run<Decay, true, false, true>(p, g, buf, n);
+        else
+            first ? run<Decay, true, true, false>(p, g, buf, n) : run<Decay, true, false, false>(p, g, buf, n);
+    }
+
+    // buf = g at the first step (PyTorch clones it), else momentum * buf + (1 - dampening) * g.
+    template <bool Decay, bool Momentum, bool First, bool Nesterov>
     void run(T* __restrict p, const T* __restrict g, T* __restrict buf, std::size_t n) const {
         const T lr_ = lr, wd = weight_decay, mu = momentum, dp = damp;
-        const auto grad = [&](std::size_t i) { return Decay ? g[i] + wd * p[i] : g[i]; };
-        if (mu == 0) {
-            for (std::size_t i = 0; i < n; ++i) p[i] -= lr_ * grad(i);
-        } else if (first && nesterov) {
-            for (std::size_t i = 0; i < n; ++i) {
-                const T d = grad(i);
-                buf[i] = d;
-                p[i] -= lr_ * (d + mu * d);
-            }
-        } else if (first) {
-            for (std::size_t i = 0; i < n; ++i) {
-                const T d = grad(i);
-                buf[i] = d;
+        for (std::size_t i = 0; i < n; ++i) {
+            const T d = Decay ? g[i] + wd * p[i] : g[i];
+            if constexpr (!Momentum) {
                 p[i] -= lr_ * d;
-            }
-        } else if (nesterov) {
-            for (std::size_t i = 0; i < n; ++i) {
-                const T d = grad(i);
-                const T b = mu * buf[i] + dp * d;
+            } else {
+                const T b = First ? d : mu * buf[i] + dp * d;
                 buf[i] = b;
-                p[i] -= lr_ * (d + mu * b);
-            }
-        } else {
-            for (std::size_t i = 0; i < n; ++i) {
-                const T b = mu * buf[i] + dp * grad(i);
-                buf[i] = b;
-                p[i] -= lr_ * b;
+                p[i] -= lr_ * (Nesterov ? d + mu * b : b);
             }
         }
     }

@@ -70,21 +70,14 @@ struct max_pool2d {
         template <class T>
         static void forward(const layer_args<T>& a) {
             if (a.backward_follows)
-                kernels::max_pool2d_forward(batch_view<In>(a.x[0], a.batch),
-                                            batch_view<output_shape>(a.y, a.batch),
-                                            batch_view<output_shape>(a.indices, a.batch), options);
+                pool(a, batch_view<output_shape>(a.indices, a.batch));
             else
-                kernels::max_pool2d_forward(batch_view<In>(a.x[0], a.batch),
-                                            batch_view<output_shape>(a.y, a.batch), kernels::none, options);
+                pool(a, kernels::none);
         }
 
         template <class T>
         static void backward(const layer_args<T>& a) {
-            if (a.dx[0])
-                kernels::max_pool2d_backward(
-                    batch_view<output_shape>(a.dy, a.batch),
-                    batch_view<output_shape>(static_cast<const std::int64_t*>(a.indices), a.batch),
-                    batch_view<In>(a.dx[0], a.batch), a.dx_mode[0]);
+            unpool(a, kernels::none);
         }
 
         // With a relu taken in (graph/properties.hpp, absorbed_relu): a.x[0] is the relu's input,
@@ -101,11 +94,23 @@ struct max_pool2d {
 
         template <class T>
         static void backward_through_relu(const layer_args<T>& a) {
+            unpool(a, batch_view<output_shape>(a.y, a.batch));
+        }
+
+    private:
+        template <class T, class Indices>
+        static void pool(const layer_args<T>& a, Indices&& indices) {
+            kernels::max_pool2d_forward(batch_view<In>(a.x[0], a.batch), batch_view<output_shape>(a.y, a.batch),
+                                        indices, options);
+        }
+
+        template <class T, class Mask>
+        static void unpool(const layer_args<T>& a, const Mask& mask) {
             if (a.dx[0])
                 kernels::max_pool2d_backward(
                     batch_view<output_shape>(a.dy, a.batch),
                     batch_view<output_shape>(static_cast<const std::int64_t*>(a.indices), a.batch),
-                    batch_view<In>(a.dx[0], a.batch), a.dx_mode[0], batch_view<output_shape>(a.y, a.batch));
+                    batch_view<In>(a.dx[0], a.batch), a.dx_mode[0], mask);
         }
     };
 };
