@@ -228,26 +228,30 @@ TEST_CASE(
                     .winograd);
 }
 
-TEST_CASE(
-    "winograd conv2d runs in a workspace of conv2d_workspace_size elements, allocating nothing, and rejects "
-    "a smaller one",
-    "[winograd]") {
+namespace {
+
+// Forward and backward in a workspace of exactly conv2d_workspace_size elements, allocating nothing
+// after the first call (which may grow the workers' scratch), the same result as with the kernel's own
+// workspace, and an error for one element less. In float on a processor with AVX2 the convolutions
+// and the weight gradient run fused on fma_block, in double on OpenBLAS.
+template <class T>
+void check_workspace() {
     const thread_count_guard guard;
-    const std::vector<std::size_t> xs{5, 16, 13, 14}, wsh{20, 16, 3, 3};
+    const std::vector<std::size_t> xs{5, 16, 13, 14}, wsh{24, 16, 3, 3};
     const conv2d_options o{.padding = {1, 2}};
     const kd::conv_geometry g = kd::conv2d_geometry_of(xs, wsh, o);
     REQUIRE(g.winograd);
     const std::size_t size = conv2d_workspace_size(xs, wsh, o);
     CHECK(size == kd::winograd_workspace_size(g.winograd_sizes()));
-    const xt::xarray<double> x = random_array(xs, 1), w = random_array(wsh, 2), b = random_array({20}, 3);
+    const xt::xarray<T> x = random_of<T>(xs, 1), w = random_of<T>(wsh, 2), b = random_of<T>({24}, 3);
     const auto ys = conv2d_output_shape(xs, wsh, o);
-    xt::xarray<double> y = xt::zeros<double>(dims(ys)), y_own = xt::zeros<double>(dims(ys)),
-                       dx = xt::zeros<double>(xs), dw = xt::zeros<double>(wsh), db = xt::zeros<double>({20});
+    xt::xarray<T> y = xt::zeros<T>(dims(ys)), y_own = xt::zeros<T>(dims(ys)), dx = xt::zeros<T>(xs),
+                  dw = xt::zeros<T>(wsh), db = xt::zeros<T>({24});
     conv2d_forward(x, w, b, y_own, o);
     for (int threads : {1, 2}) {
         INFO(threads << " thread(s)");
         katachi::set_num_threads(threads);
-        std::vector<double> ws(size, 12345.0);
+        std::vector<T> ws(size, T(12345));
         conv2d_forward(x, w, b, y, o, ws);  // the first call may grow the workers' scratch
         conv2d_backward(x, w, y, dx, dw, db, o, ws);
         const std::size_t before = katachi::test::allocation_count();
@@ -257,11 +261,40 @@ TEST_CASE(
         CHECK(katachi::test::allocation_count() == before);
         CHECK(max_abs_diff(y, y_own) == 0);
     }
-    std::vector<double> small(size - 1);
+    std::vector<T> small(size - 1);
     const std::string what = message_of([&] { conv2d_forward(x, w, b, y, o, small); });
     CHECK(what.find("conv2d") != std::string::npos);
     CHECK(what.find(std::to_string(size)) != std::string::npos);
     CHECK_THROWS_AS(conv2d_backward(x, w, y, dx, none, none, o, small), shape_mismatch);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "winograd conv2d runs in a workspace of conv2d_workspace_size elements, allocating nothing, and rejects "
+    "a smaller one, in float64 and float32",
+    "[winograd]") {
+    check_workspace<double>();
+    check_workspace<float>();
+}
+
+TEST_CASE("winograd runs fused on fma_block in float where the processor has AVX2 and the channels come in 8s",
+          "[winograd]") {
+    const kd::winograd_shape lenet{.batch = 64, .channels = 32, .height = 14, .width = 14, .out_channels = 64,
+                                   .out_height = 14, .out_width = 14, .pad_h = 1, .pad_w = 1};
+    const bool here = kd::fma_block_available();
+    CHECK(kd::winograd_fused<float>(lenet) == here);
+    CHECK(kd::winograd_fused<float>(lenet.adjoint()) == here);  // dx: 64 -> 32
+    CHECK(kd::winograd_fused_weight_grad<float>(lenet) == here);
+    CHECK_FALSE(kd::winograd_fused<double>(lenet));
+    CHECK_FALSE(kd::winograd_fused_weight_grad<double>(lenet));
+    kd::winograd_shape odd = lenet;
+    odd.out_channels = 40 + 4;
+    CHECK_FALSE(kd::winograd_fused<float>(odd));
+    CHECK(kd::winograd_fused_weight_grad<float>(odd) == here);
+    odd.channels = 20;
+    CHECK_FALSE(kd::winograd_fused_weight_grad<float>(odd));
+    if (!here) WARN("this processor has no AVX2 and FMA: every Winograd product runs on OpenBLAS");
 }
 
 TEST_CASE("the graph face's conv2d workspace covers the kernel's at every batch, winograd or not",

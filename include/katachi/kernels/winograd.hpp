@@ -33,6 +33,7 @@
 #include <type_traits>
 
 #include "katachi/kernels/common.hpp"
+#include "katachi/kernels/fma_block.hpp"
 #include "katachi/kernels/gemm.hpp"
 #include "katachi/parallel.hpp"
 
@@ -56,6 +57,10 @@ constexpr bool winograd_applies(std::size_t kernel_h, std::size_t kernel_w, std:
 // 2, 4, 5 and 8 samples are within a few percent, 4 the best.
 inline constexpr std::size_t winograd_tiles_target = 196;
 
+// Tiles of a block of the fused forward (winograd_convolve_fused): two of fma_block's row blocks,
+// so each U[xi] is read from memory once for both.
+inline constexpr std::size_t winograd_fused_tiles = 2 * fma_block_rows;
+
 // The sizes of one Winograd convolution: x[batch, channels, height, width] to
 // y[batch, out_channels, out_height, out_width], 3x3 kernel, stride 1, the given padding.
 struct winograd_shape {
@@ -75,11 +80,13 @@ struct winograd_shape {
         return std::clamp<std::size_t>(winograd_tiles_target / tiles(), 1, batch);
     }
     constexpr std::size_t chunk_tiles() const { return chunk_samples() * tiles(); }
+    // Rows of V and M the scratch has room for: a chunk's, or the fused forward's block of tiles.
+    constexpr std::size_t scratch_tiles() const { return std::max(chunk_tiles(), winograd_fused_tiles); }
     // Scratch of one chunk: V[16][tiles][channels], M[16][tiles][out_channels], and one sample's
     // input and output channels-last, each with one pixel more (zeros read outside the image, or
     // where outputs that hang over the edge are dropped).
     constexpr std::size_t part_size() const {
-        return 16 * (channels + out_channels) * chunk_tiles() + (in_pixels() + 1) * channels +
+        return 16 * (channels + out_channels) * scratch_tiles() + (in_pixels() + 1) * channels +
                (out_pixels() + 1) * out_channels;
     }
     // U[16][out_channels][channels] (or dU), and a row of bias sums beside dU.
@@ -124,8 +131,8 @@ struct winograd_buffers {
     T *v, *m, *in, *in_extra, *out, *out_extra;
     winograd_buffers(const winograd_shape& s, T* area) {
         v = area;
-        m = v + 16 * s.channels * s.chunk_tiles();
-        in = m + 16 * s.out_channels * s.chunk_tiles();
+        m = v + 16 * s.channels * s.scratch_tiles();
+        in = m + 16 * s.out_channels * s.scratch_tiles();
         in_extra = in + s.in_pixels() * s.channels;
         out = in_extra + s.channels;
         out_extra = out + s.out_pixels() * s.out_channels;
@@ -140,9 +147,10 @@ T* winograd_part_area(const winograd_shape& s, T* ws, unsigned part) {
 
 // U[xi][r][k] = (G g G^T)[xi] for r < rows, k < cols (xi = 4 i + j for entry (i, j)), where g is the
 // 3x3 kernel w[r][k] of w[rows, cols, 3, 3]; with `turned`, g is w[k][r] of w[cols, rows, 3, 3]
-// turned by 180 degrees (the input gradient's weight).
+// turned by 180 degrees (the input gradient's weight). With `by_column` each U[xi] is stored
+// transposed, U[xi][k][r], as the fused forward reads it.
 template <class T>
-void winograd_weights(std::size_t rows, std::size_t cols, const T* w, bool turned, T* u) {
+void winograd_weights(std::size_t rows, std::size_t cols, const T* w, bool turned, bool by_column, T* u) {
     const T half = T(0.5);
     const std::size_t plane = rows * cols;
     for (std::size_t r = 0; r < rows; ++r)
@@ -159,7 +167,7 @@ void winograd_weights(std::size_t rows, std::size_t cols, const T* w, bool turne
                 gg[2][j] = (g[0][j] - g[1][j] + g[2][j]) * half;
                 gg[3][j] = g[2][j];
             }
-            T* out = u + r * cols + k;
+            T* out = u + (by_column ? k * rows + r : r * cols + k);
             for (std::size_t i = 0; i < 4; ++i) {  // (G g) G^T
                 out[(4 * i + 0) * plane] = gg[i][0];
                 out[(4 * i + 1) * plane] = (gg[i][0] + gg[i][1] + gg[i][2]) * half;
@@ -351,6 +359,23 @@ inline void winograd_output_pixels(std::size_t ti, std::size_t tj, std::size_t r
         }
 }
 
+// The pixels of the 4x4 input patch of tile (ti, tj), from (2 ti - pad_h, 2 tj - pad_w), in the
+// sample copied channels-last to buf.in; buf.in_extra (zeros) outside the image.
+template <class T>
+inline void winograd_input_pixels(const winograd_shape& s, std::size_t ti, std::size_t tj,
+                                  const winograd_buffers<T>& buf, const T* (&px)[16]) {
+    for (std::size_t r = 0; r < 4; ++r) {
+        const std::size_t i = 2 * ti + r;  // padded row
+        const bool row_in = i >= s.pad_h && i - s.pad_h < s.height;
+        for (std::size_t c = 0; c < 4; ++c) {
+            const std::size_t q = 2 * tj + c;
+            px[4 * r + c] = row_in && q >= s.pad_w && q - s.pad_w < s.width
+                                ? buf.in + ((i - s.pad_h) * s.width + q - s.pad_w) * s.channels
+                                : buf.in_extra;
+        }
+    }
+}
+
 // V[xi][t][c] = (B^T d B)[xi] for the tiles t of the `count` samples of `image` (nt = count * tiles
 // rows per xi). Each sample is first copied channels-last to buf.in; buf.in_extra must hold zeros.
 template <class T>
@@ -363,17 +388,8 @@ void winograd_input(const winograd_shape& s, const T* image, std::size_t count, 
         T* dst = v + j * s.tiles() * n;
         for (std::size_t ti = 0; ti < s.tile_rows(); ++ti)
             for (std::size_t tj = 0; tj < tw; ++tj) {
-                const T* px[16];  // the 4x4 patch, from (2 ti - pad_h, 2 tj - pad_w)
-                for (std::size_t r = 0; r < 4; ++r) {
-                    const std::size_t i = 2 * ti + r;  // padded row
-                    const bool row_in = i >= s.pad_h && i - s.pad_h < s.height;
-                    for (std::size_t c = 0; c < 4; ++c) {
-                        const std::size_t q = 2 * tj + c;
-                        px[4 * r + c] = row_in && q >= s.pad_w && q - s.pad_w < s.width
-                                            ? buf.in + ((i - s.pad_h) * s.width + q - s.pad_w) * n
-                                            : buf.in_extra;
-                    }
-                }
+                const T* px[16];
+                winograd_input_pixels(s, ti, tj, buf, px);
                 T* d = dst + (ti * tw + tj) * n;
                 winograd_channel_blocks<T>(n, [&](std::size_t c, auto lanes) {
                     winograd_tile_input<decltype(lanes)::value>(px, c, d + c, step);
@@ -405,6 +421,64 @@ void winograd_output(const winograd_shape& s, const T* m, std::size_t nt, std::s
     }
 }
 
+// Whether a float convolution runs fused on fma_block (fma_block.hpp): where the processor has
+// AVX2 and FMA and the output channels come in whole vectors of 8. Then each sample's tiles go in
+// blocks of fma_block_rows, and one block's V, its 16 products and its output transform stay in the
+// core's first-level cache; V and M never go to memory, OpenBLAS does not pack the 16 short
+// products, and no M is cleared. Otherwise (double, or other channel counts) the chunks of tiles go
+// through OpenBLAS as described at the top.
+template <class T>
+bool winograd_fused(const winograd_shape& s) {
+    return std::is_same_v<T, float> && fma_block_available() && s.out_channels % 8 == 0;
+}
+
+// Whether winograd_weight_grad's 16 products dU[xi] = dM[xi]^T V[xi] run on fma_block: the same,
+// with the input channels (dU's columns) in whole vectors.
+template <class T>
+bool winograd_fused_weight_grad(const winograd_shape& s) {
+    return std::is_same_v<T, float> && fma_block_available() && s.channels % 8 == 0;
+}
+
+#if KATACHI_FMA_BLOCK
+// The fused forward of the `count` samples of `image` into `out`: ut holds U[xi] by column
+// (winograd_weights with by_column), written or with write::accumulate added, + bias.
+KATACHI_TARGET_AVX2_FMA inline void winograd_convolve_fused(const winograd_shape& s, const float* image,
+                                                            std::size_t count, const float* ut,
+                                                            const float* bias, float* out,
+                                                            const winograd_buffers<float>& buf, write mode) {
+    constexpr std::size_t rows = winograd_fused_tiles, lanes = winograd_lanes<float>;
+    const std::size_t ci = s.channels, co = s.out_channels, tw = s.tile_cols(), tiles = s.tiles();
+    for (std::size_t j = 0; j < count; ++j) {
+        winograd_transpose(image + j * s.image_size(), s.in_pixels(), ci, s.in_pixels(), buf.in, ci,
+                           static_cast<const float*>(nullptr), write::overwrite);
+        for (std::size_t t0 = 0; t0 < tiles; t0 += rows) {
+            const std::size_t block = std::min(rows, tiles - t0);
+            // V[xi][r][c] of the block's tiles r, then M[xi][r][o] = V[xi] U[xi]^T.
+            for (std::size_t r = 0; r < block; ++r) {
+                const float* px[16];
+                winograd_input_pixels(s, (t0 + r) / tw, (t0 + r) % tw, buf, px);
+                float* d = buf.v + r * ci;
+                std::size_t c = 0;
+                for (; c + lanes <= ci; c += lanes) winograd_tile_input<lanes>(px, c, d + c, rows * ci);
+                for (; c < ci; ++c) winograd_tile_input<1>(px, c, d + c, rows * ci);
+            }
+            for (std::size_t xi = 0; xi < 16; ++xi)
+                fma_product(block, co, ci, buf.v + xi * rows * ci, ci, 1, ut + xi * ci * co, co,
+                            buf.m + xi * rows * co, co, false);
+            for (std::size_t r = 0; r < block; ++r) {
+                float* py[4];
+                winograd_output_pixels((t0 + r) / tw, (t0 + r) % tw, s.out_height, s.out_width, co, buf.out,
+                                       buf.out_extra, py);
+                for (std::size_t o = 0; o < co; o += lanes)
+                    winograd_tile_output<lanes>(buf.m + r * co + o, rows * co, py, o);
+            }
+        }
+        winograd_transpose(buf.out, co, s.out_pixels(), co, out + j * s.out_image_size(), s.out_pixels(), bias,
+                           mode);
+    }
+}
+#endif
+
 // out = the convolution of image[batch, channels, height, width] with the 3x3 weight w (+ bias, may
 // be null), out[batch, out_channels, out_height, out_width]; with write::accumulate added onto out.
 // w is [out_channels, channels, 3, 3], or with `turned` [channels, out_channels, 3, 3] used turned
@@ -417,7 +491,20 @@ void winograd_convolve(const winograd_shape& s, const T* image, const T* w, bool
     const std::size_t chunks = (s.batch + per_chunk - 1) / per_chunk;
     if (chunks == 0) return;
     T* u = ws;
-    winograd_weights(co, ci, w, turned, u);
+    const bool fused = winograd_fused<T>(s);
+    winograd_weights(co, ci, w, turned, fused, u);
+#if KATACHI_FMA_BLOCK
+    if constexpr (std::is_same_v<T, float>)
+        if (fused) {
+            parallel_for(s.batch, parallel_parts(s.batch), [&](std::size_t b0, std::size_t b1, unsigned part) {
+                const winograd_buffers<T> buf(s, winograd_part_area(s, ws, part));
+                std::fill(buf.in_extra, buf.in_extra + ci, T(0));
+                winograd_convolve_fused(s, image + b0 * s.image_size(), b1 - b0, u, bias,
+                                        out + b0 * s.out_image_size(), buf, mode);
+            });
+            return;
+        }
+#endif
     parallel_for(chunks, parallel_parts(chunks), [&](std::size_t c0, std::size_t c1, unsigned part) {
         const winograd_buffers<T> buf(s, winograd_part_area(s, ws, part));
         std::fill(buf.in_extra, buf.in_extra + ci, T(0));
@@ -492,6 +579,7 @@ void winograd_weight_grad(const winograd_shape& s, const T* image, const T* dy, 
     const std::size_t du_size = 16 * co * ci, block = du_size + co;  // dU, then the bias sums
     T* result = ws;
     const unsigned parts = parallel_parts(chunks);
+    [[maybe_unused]] const bool on_fma_block = winograd_fused_weight_grad<T>(s);
     T* partials = parts > 1 ? thread_scratch<T, conv_partials_tag>((parts - 1) * block) : nullptr;
     if (chunks == 0) std::fill(result, result + block, T(0));
     parallel_for(chunks, parts, [&](std::size_t c0, std::size_t c1, unsigned part) {
@@ -508,6 +596,15 @@ void winograd_weight_grad(const winograd_shape& s, const T* image, const T* dy, 
             winograd_input(s, image + first * s.image_size(), count, buf.v, nt, buf);
             winograd_output_grad(s, dy + first * s.out_image_size(), count, buf.m, nt, buf, sums);
             // dU[xi] [out_channels, channels] (+)= dM[xi]^T V[xi], both [tiles, channels]
+#if KATACHI_FMA_BLOCK
+            if constexpr (std::is_same_v<T, float>)
+                if (on_fma_block) {
+                    for (std::size_t xi = 0; xi < 16; ++xi)
+                        fma_product(co, ci, nt, buf.m + xi * nt * co, 1, co, buf.v + xi * nt * ci, ci,
+                                    du + xi * co * ci, ci, beta != T(0));
+                    continue;
+                }
+#endif
             for (std::size_t xi = 0; xi < 16; ++xi)
                 gemm(true, false, co, ci, nt, T(1), buf.m + xi * nt * co, buf.v + xi * nt * ci, beta,
                      du + xi * co * ci);

@@ -1,0 +1,61 @@
+// fma_block.hpp's register-blocked product against a plain triple loop: every row count of a block
+// and a remainder, one and two vectors of columns, both ways of reading A, overwrite and accumulate.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstddef>
+#include <katachi/kernels/fma_block.hpp>
+#include <katachi/random.hpp>
+#include <vector>
+
+namespace kd = katachi::kernels::detail;
+
+namespace {
+
+std::vector<float> random_floats(std::size_t n, std::uint64_t seed) {
+    katachi::generator g(seed);
+    std::vector<float> v(n);
+    for (float& x : v) x = g.uniform<float>(-1, 1);
+    return v;
+}
+
+}  // namespace
+
+TEST_CASE("fma_product equals the plain sum over k for every block shape, with A read by rows or by columns",
+          "[fma_block]") {
+    if (!kd::fma_block_available()) {
+        WARN("this processor has no AVX2 and FMA: fma_product is not used here, nothing to check");
+        return;
+    }
+#if KATACHI_FMA_BLOCK
+    std::uint64_t seed = 1;
+    for (std::size_t m : {1u, 2u, 5u, 6u, 7u, 12u, 13u, 64u})
+        for (std::size_t n : {8u, 16u, 24u, 40u, 64u})
+            for (std::size_t k : {1u, 3u, 32u, 196u})
+                for (bool by_column : {false, true})
+                    for (bool accumulate : {false, true}) {
+                        INFO("m " << m << ", n " << n << ", k " << k << (by_column ? ", A by column" : ", A by row")
+                                  << (accumulate ? ", accumulate" : ", overwrite"));
+                        // A with a leading dimension wider than its extent, B and C too, so strides count.
+                        const std::size_t lda = (by_column ? m : k) + 3, ldb = n + 8, ldc = n + 5;
+                        const std::size_t a_row = by_column ? 1 : lda, a_step = by_column ? lda : 1;
+                        const std::vector<float> a = random_floats((by_column ? k : m) * lda, seed++),
+                                                 b = random_floats(k * ldb, seed++);
+                        std::vector<float> c = random_floats(m * ldc, seed++);
+                        std::vector<double> want(m * ldc);
+                        for (std::size_t i = 0; i < m; ++i)
+                            for (std::size_t j = 0; j < ldc; ++j) {
+                                double sum = j < n && !accumulate ? 0.0 : c[i * ldc + j];
+                                if (j < n)
+                                    for (std::size_t p = 0; p < k; ++p)
+                                        sum += double(a[i * a_row + p * a_step]) * double(b[p * ldb + j]);
+                                want[i * ldc + j] = sum;
+                            }
+                        kd::fma_product(m, n, k, a.data(), a_row, a_step, b.data(), ldb, c.data(), ldc, accumulate);
+                        double worst = 0;
+                        for (std::size_t i = 0; i < m * ldc; ++i)
+                            worst = std::max(worst, std::abs(double(c[i]) - want[i]));
+                        // k products of magnitude below 1, summed in float: a few ulps of k.
+                        CHECK(worst <= 1e-6 * double(k + 2));
+                    }
+#endif
+}
