@@ -88,8 +88,10 @@ static_assert(mlp::inference_arena_bytes(1) <= 64 * 1024);
 // arena keeps each convolution's output alive until the pooling that reads it.
 static_assert(lenet::absorbed_relu[2] && lenet::absorbed_relu[5] && !lenet::absorbed_relu[9]);
 static_assert(lenet::last_use[1] == 3 && lenet::last_use[4] == 6);
-// Max pooling keeps indices for a backward in training only: inference needs no int64 at all.
-static_assert(lenet::index_count(1) == 32 * 14 * 14 + 64 * 7 * 7);
+// Max pooling keeps where each maximum came from for a backward in training only: as 2x2 poolings
+// LeNet's keep one-byte window positions, 8 to an int64; inference needs no int64 at all.
+static_assert(lenet::index_count(1) == (32 * 14 * 14 + 7) / 8 + (64 * 7 * 7 + 7) / 8);
+static_assert(lenet::index_count(3) == (3 * 32 * 14 * 14 + 7) / 8 + (3 * 64 * 7 * 7 + 7) / 8);
 static_assert(lenet::inference_index_count(1) == 0);
 // In the block the input stays the caller's until the add reads it; the chain between needs two
 // buffers at a time, and the add writes into the one conv2's output left.

@@ -26,14 +26,15 @@ TEST_CASE("fma_product equals the plain sum over k for every block shape, with A
         WARN("this processor has no AVX2 and FMA: fma_product is not used here, nothing to check");
         return;
     }
-#if KATACHI_FMA_BLOCK
+#if KATACHI_AVX2_CODE
     std::uint64_t seed = 1;
     for (std::size_t m : {1u, 2u, 5u, 6u, 7u, 12u, 13u, 64u})
         for (std::size_t n : {8u, 16u, 24u, 40u, 64u})
             for (std::size_t k : {1u, 3u, 32u, 196u})
                 for (bool by_column : {false, true})
                     for (bool accumulate : {false, true}) {
-                        INFO("m " << m << ", n " << n << ", k " << k << (by_column ? ", A by column" : ", A by row")
+                        INFO("m " << m << ", n " << n << ", k " << k
+                                  << (by_column ? ", A by column" : ", A by row")
                                   << (accumulate ? ", accumulate" : ", overwrite"));
                         // A with a leading dimension wider than its extent, B and C too, so strides count.
                         const std::size_t lda = (by_column ? m : k) + 3, ldb = n + 8, ldc = n + 5;
@@ -50,7 +51,8 @@ TEST_CASE("fma_product equals the plain sum over k for every block shape, with A
                                         sum += double(a[i * a_row + p * a_step]) * double(b[p * ldb + j]);
                                 want[i * ldc + j] = sum;
                             }
-                        kd::fma_product(m, n, k, a.data(), a_row, a_step, b.data(), ldb, c.data(), ldc, accumulate);
+                        kd::fma_product(m, n, k, a.data(), a_row, a_step, b.data(), ldb, c.data(), ldc,
+                                        accumulate);
                         double worst = 0;
                         for (std::size_t i = 0; i < m * ldc; ++i)
                             worst = std::max(worst, std::abs(double(c[i]) - want[i]));

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <katachi/kernels/max_pool2d.hpp>
+#include <katachi/parallel.hpp>
 #include <limits>
 #include <numeric>
 #include <random>
@@ -13,11 +14,13 @@
 #include <xtensor/xarray.hpp>
 #include <xtensor/xtensor.hpp>
 
+#include "support/checks.hpp"
 #include "support/fixtures.hpp"
 #include "support/gradcheck.hpp"
 
 using namespace katachi;
 using namespace katachi::kernels;
+using katachi::test::message_of;
 
 namespace {
 
@@ -309,4 +312,138 @@ TEST_CASE("max_pool2d without indices gives the values of the indexed forward, N
     xt::xtensor<float, 4> wrong = xt::zeros<float>({2, 3, 4, 4});
     CHECK_THROWS_WITH(max_pool2d_forward(x, wrong, none, plain),
                       Catch::Contains("max_pool2d_forward: y has shape [2, 3, 4, 4]"));
+}
+
+namespace {
+
+// Values with many ties, NaN, -inf and signed zeros, for comparing the pooling's paths.
+std::vector<float> awkward_values(std::size_t n, std::uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int> level(0, 3);
+    std::uniform_int_distribution<int> special(0, 19);
+    std::vector<float> x(n);
+    for (float& v : x) {
+        const int s = special(rng);
+        v = s == 0   ? std::numeric_limits<float>::quiet_NaN()
+            : s == 1 ? -std::numeric_limits<float>::infinity()
+            : s == 2 ? -0.0f
+            : s == 3 ? 0.0f
+                     : static_cast<float>(level(rng)) - 1.5f;
+    }
+    return x;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "max_pool2d's 2x2 path gives the window loop's values and indices on rows of many vectors, as flat "
+    "indices and as window positions",
+    "[max_pool2d]") {
+    // 37 and 34 columns: 18 and 17 windows a row, two blocks of 8 and a rest; odd and even heights.
+    for (const auto& [H, W] : {std::pair<std::size_t, std::size_t>{9, 37}, {6, 34}, {2, 16}}) {
+        INFO(H << "x" << W);
+        const std::size_t planes = 5, Ho = H / 2, Wo = W / 2;
+        const std::vector<float> x = awkward_values(planes * H * W, static_cast<std::uint32_t>(H * W));
+        std::vector<float> y_fast(planes * Ho * Wo, 7.0f), y_pos(planes * Ho * Wo, 6.0f),
+            y_loop(planes * Ho * Wo, 8.0f);
+        std::vector<std::int64_t> i_fast(y_fast.size(), -1), i_loop(y_fast.size(), -2);
+        std::vector<std::uint8_t> pos(y_fast.size(), 9);
+        kernels::detail::max_pool_2x2(x.data(), y_fast.data(), i_fast.data(), planes, H, W, Ho, Wo);
+        kernels::detail::max_pool_2x2(x.data(), y_pos.data(), pos.data(), planes, H, W, Ho, Wo);
+        kernels::detail::max_pool_windows(x.data(), y_loop.data(), i_loop.data(), planes,
+                                          {std::ptrdiff_t(H), std::ptrdiff_t(W), std::ptrdiff_t(Ho),
+                                           std::ptrdiff_t(Wo), 2, 2, 2, 2, 0, 0, 1, 1});
+        for (std::size_t k = 0; k < y_fast.size(); ++k) {
+            INFO("output " << k);
+            const std::size_t plane_at = k % (Ho * Wo), i = plane_at / Wo, j = plane_at % Wo;
+            CHECK(i_fast[k] == i_loop[k]);
+            REQUIRE(pos[k] < 4);
+            CHECK(static_cast<std::int64_t>((2 * i + pos[k] / 2) * W + 2 * j + pos[k] % 2) == i_loop[k]);
+            CHECK(std::isnan(y_fast[k]) == std::isnan(y_loop[k]));
+            CHECK(std::isnan(y_pos[k]) == std::isnan(y_loop[k]));
+            if (!std::isnan(y_loop[k])) {
+                CHECK(y_fast[k] == y_loop[k]);
+                CHECK(y_pos[k] == y_loop[k]);
+                CHECK(std::signbit(y_fast[k]) == std::signbit(y_loop[k]));
+            }
+        }
+    }
+}
+
+TEST_CASE(
+    "max_pool2d backward from window positions gives the gradient of the flat indices, overwriting, "
+    "accumulating and masked, on odd and even sizes",
+    "[max_pool2d]") {
+    // The 8 x 16 planes of 9x37 are enough work to split over two threads, so a part's last row meets
+    // the next part's first.
+    const int saved_threads = katachi::get_num_threads();
+    katachi::set_num_threads(2);
+    for (const auto& [H, W] : {std::pair<std::size_t, std::size_t>{9, 37}, {6, 34}, {5, 4}}) {
+        INFO(H << "x" << W);
+        const std::size_t N = H == 9 ? 8 : 2, C = H == 9 ? 16 : 3, Ho = H / 2, Wo = W / 2;
+        const std::vector<float> xv = awkward_values(N * C * H * W, static_cast<std::uint32_t>(3 * H + W));
+        const auto x =
+            xt::adapt(xv.data(), xv.size(), xt::no_ownership(), std::array<std::size_t, 4>{N, C, H, W});
+        xt::xtensor<float, 4> y = xt::zeros<float>({N, C, Ho, Wo}), y_pos = y;
+        xt::xtensor<std::int64_t, 4> idx = xt::zeros<std::int64_t>({N, C, Ho, Wo});
+        xt::xtensor<std::uint8_t, 4> pos = xt::zeros<std::uint8_t>({N, C, Ho, Wo});
+        max_pool2d_forward(x, y, idx, {.kernel_size = {2, 2}});
+        max_pool2d_forward(x, y_pos, pos, {.kernel_size = {2, 2}});
+        const std::vector<float> gv = awkward_values(y.size(), 77), mv = awkward_values(y.size(), 78);
+        xt::xtensor<float, 4> dy = xt::zeros<float>(y.shape()), mask = dy;
+        std::copy(gv.begin(), gv.end(), dy.begin());
+        std::copy(mv.begin(), mv.end(), mask.begin());
+        for (float& g : dy)
+            if (std::isnan(g)) g = 2.5f;  // a NaN gradient would make the comparison meaningless
+        const std::vector<float> start = awkward_values(x.size(), 79);
+        for (kernels::write mode : {kernels::write::overwrite, kernels::write::accumulate})
+            for (bool masked : {false, true}) {
+                INFO((mode == kernels::write::accumulate ? "accumulate" : "overwrite")
+                     << (masked ? ", masked" : ""));
+                xt::xtensor<float, 4> dx_flat = xt::zeros<float>({N, C, H, W}), dx_pos = dx_flat;
+                std::copy(start.begin(), start.end(), dx_flat.begin());
+                std::copy(start.begin(), start.end(), dx_pos.begin());
+                if (masked) {
+                    max_pool2d_backward(dy, idx, dx_flat, mode, mask);
+                    max_pool2d_backward(dy, pos, dx_pos, mode, mask);
+                } else {
+                    max_pool2d_backward(dy, idx, dx_flat, mode);
+                    max_pool2d_backward(dy, pos, dx_pos, mode);
+                }
+                for (std::size_t k = 0; k < dx_flat.size(); ++k) {
+                    INFO("input " << k);
+                    const float a = dx_flat.data()[k], b = dx_pos.data()[k];
+                    CHECK(std::isnan(a) == std::isnan(b));
+                    if (!std::isnan(a)) CHECK(a == b);
+                }
+            }
+    }
+    katachi::set_num_threads(saved_threads);
+}
+
+TEST_CASE("max_pool2d keeps window positions only for the 2x2 pooling and checks them in the backward",
+          "[max_pool2d][errors]") {
+    xt::xtensor<float, 4> x = xt::zeros<float>({1, 2, 6, 6}), y3 = xt::zeros<float>({1, 2, 2, 2});
+    xt::xtensor<std::uint8_t, 4> pos3 = xt::zeros<std::uint8_t>({1, 2, 2, 2});
+    const std::string what = message_of([&] { max_pool2d_forward(x, y3, pos3, {.kernel_size = {3, 3}}); });
+    CHECK(what.find("max_pool2d_forward") != std::string::npos);
+    CHECK(what.find("3x3") != std::string::npos);
+    CHECK(what.find("std::int64_t") != std::string::npos);
+    CHECK_THROWS_AS(max_pool2d_forward(x, y3, pos3, {.kernel_size = {3, 3}}), std::invalid_argument);
+
+    xt::xtensor<float, 4> dy = xt::ones<float>({1, 2, 3, 3}), dx = xt::zeros<float>({1, 2, 6, 6});
+    xt::xtensor<std::uint8_t, 4> pos = xt::zeros<std::uint8_t>({1, 2, 3, 3});
+    pos(0, 1, 2, 1) = 4;
+    const std::string bad = message_of([&] { max_pool2d_backward(dy, pos, dx); });
+    CHECK(bad.find("above 3") != std::string::npos);
+    CHECK_THROWS_AS(max_pool2d_backward(dy, pos, dx), std::out_of_range);
+    pos(0, 1, 2, 1) = 3;
+    xt::xtensor<float, 4> dx_wrong = xt::zeros<float>({1, 2, 8, 6});
+    const std::string shape = message_of([&] { max_pool2d_backward(dy, pos, dx_wrong); });
+    CHECK(shape.find("8x6") != std::string::npos);
+    CHECK_THROWS_AS(max_pool2d_backward(dy, pos, dx_wrong), shape_mismatch);
+    max_pool2d_backward(dy, pos, dx);
+    CHECK(dx(0, 1, 5, 3) == 1.0f);  // position 3 of window (2, 1): input (2 * 2 + 1, 2 * 1 + 1)
+    CHECK(dx(0, 1, 4, 2) == 0.0f);
+    CHECK(dx(0, 0, 0, 0) == 1.0f);  // position 0 of window (0, 0)
 }

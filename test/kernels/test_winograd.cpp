@@ -278,10 +278,18 @@ TEST_CASE(
     check_workspace<float>();
 }
 
-TEST_CASE("winograd runs fused on fma_block in float where the processor has AVX2 and the channels come in 8s",
-          "[winograd]") {
-    const kd::winograd_shape lenet{.batch = 64, .channels = 32, .height = 14, .width = 14, .out_channels = 64,
-                                   .out_height = 14, .out_width = 14, .pad_h = 1, .pad_w = 1};
+TEST_CASE(
+    "winograd runs fused on fma_block in float where the processor has AVX2 and the channels come in 8s",
+    "[winograd]") {
+    const kd::winograd_shape lenet{.batch = 64,
+                                   .channels = 32,
+                                   .height = 14,
+                                   .width = 14,
+                                   .out_channels = 64,
+                                   .out_height = 14,
+                                   .out_width = 14,
+                                   .pad_h = 1,
+                                   .pad_w = 1};
     const bool here = kd::fma_block_available();
     CHECK(kd::winograd_fused<float>(lenet) == here);
     CHECK(kd::winograd_fused<float>(lenet.adjoint()) == here);  // dx: 64 -> 32

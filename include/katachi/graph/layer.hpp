@@ -14,7 +14,8 @@
 //     static constexpr bool tracks_batches;                    owns a num_batches_tracked counter
 //     static constexpr std::size_t saved_size(batch), index_size(batch);
 //                                                    elements of T and of int64 it keeps from its
-//                                                    forward to its backward (masks, indices, ...);
+//                                                    forward to its backward (masks, indices, ...;
+//                                                    bytes may be packed 8 to an int64);
 //                                                    a forward with !backward_follows may skip them
 //     static constexpr std::size_t inference_index_size(batch);   optional: the int64 elements it
 //                                                    needs then (index_size when not given)

@@ -11,44 +11,30 @@
 // one broadcast of A per row, and 12 fused multiply-adds, so the loop runs at the FMA units' rate
 // with nothing packed.
 //
-// The code is compiled for AVX2 and FMA by a function attribute, whatever the flags of the
-// translation unit, and chosen at run time: fma_block_available() says whether this processor
-// runs it (every x86-64 since 2013 or so). Elsewhere, or on other architectures, callers keep
-// their OpenBLAS path.
+// It is compiled for AVX2 and FMA whatever the translation unit's flags (simd.hpp); callers check
+// fma_block_available() and keep their OpenBLAS path where it is false.
 #pragma once
 
 #include <cstddef>
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define KATACHI_FMA_BLOCK 1
-#include <immintrin.h>
-#define KATACHI_TARGET_AVX2_FMA __attribute__((target("avx2,fma")))
-#else
-#define KATACHI_FMA_BLOCK 0
-#endif
+#include <katachi/kernels/simd.hpp>
 
 namespace katachi::kernels::detail {
 
 // Whether fma_product can run here.
 inline bool fma_block_available() {
-#if KATACHI_FMA_BLOCK
-    static const bool available = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    return available;
-#else
-    return false;
-#endif
+    return avx2_available();
 }
 
 // The largest block of C summed in registers: 6 rows of 2 vectors of 8 floats.
 inline constexpr std::size_t fma_block_rows = 6, fma_block_cols = 16;
 
-#if KATACHI_FMA_BLOCK
+#if KATACHI_AVX2_CODE
 
 // Row i of a block: its accumulators at the start (zeros, or C's row), after one step of p, and
 // stored back. Rows past R and vectors past V are left alone.
 template <std::size_t R, std::size_t V>
-KATACHI_TARGET_AVX2_FMA inline void fma_start(std::size_t i, const float* c, bool accumulate, __m256& x0,
-                                              __m256& x1) {
+KATACHI_TARGET_AVX2 inline void fma_start(std::size_t i, const float* c, bool accumulate, __m256& x0,
+                                          __m256& x1) {
     x0 = x1 = _mm256_setzero_ps();
     if (i >= R || !accumulate) return;
     x0 = _mm256_loadu_ps(c);
@@ -56,8 +42,8 @@ KATACHI_TARGET_AVX2_FMA inline void fma_start(std::size_t i, const float* c, boo
 }
 
 template <std::size_t R, std::size_t V>
-KATACHI_TARGET_AVX2_FMA inline void fma_step(std::size_t i, const float* a, const __m256& b0, const __m256& b1,
-                                             __m256& x0, __m256& x1) {
+KATACHI_TARGET_AVX2 inline void fma_step(std::size_t i, const float* a, const __m256& b0, const __m256& b1,
+                                         __m256& x0, __m256& x1) {
     if (i >= R) return;
     const __m256 scale = _mm256_broadcast_ss(a);
     x0 = _mm256_fmadd_ps(scale, b0, x0);
@@ -65,7 +51,7 @@ KATACHI_TARGET_AVX2_FMA inline void fma_step(std::size_t i, const float* a, cons
 }
 
 template <std::size_t R, std::size_t V>
-KATACHI_TARGET_AVX2_FMA inline void fma_finish(std::size_t i, float* c, const __m256& x0, const __m256& x1) {
+KATACHI_TARGET_AVX2 inline void fma_finish(std::size_t i, float* c, const __m256& x0, const __m256& x1) {
     if (i >= R) return;
     _mm256_storeu_ps(c, x0);
     if constexpr (V == 2) _mm256_storeu_ps(c + 8, x1);
@@ -74,9 +60,9 @@ KATACHI_TARGET_AVX2_FMA inline void fma_finish(std::size_t i, float* c, const __
 // One block of C: R rows, 8 * V columns. The accumulators are named one by one: held in an array,
 // GCC 12 writes them back to the stack on every step of p.
 template <std::size_t R, std::size_t V>
-KATACHI_TARGET_AVX2_FMA inline void fma_block(std::size_t k, const float* a, std::size_t a_row,
-                                              std::size_t a_step, const float* b, std::size_t ldb, float* c,
-                                              std::size_t ldc, bool accumulate) {
+KATACHI_TARGET_AVX2 inline void fma_block(std::size_t k, const float* a, std::size_t a_row,
+                                          std::size_t a_step, const float* b, std::size_t ldb, float* c,
+                                          std::size_t ldc, bool accumulate) {
     static_assert(R >= 1 && R <= 6 && (V == 1 || V == 2));
     __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
     fma_start<R, V>(0, c, accumulate, c00, c01);
@@ -105,9 +91,9 @@ KATACHI_TARGET_AVX2_FMA inline void fma_block(std::size_t k, const float* a, std
 
 // R rows of C, all n columns: blocks of 16, then one of 8 if n leaves it.
 template <std::size_t R>
-KATACHI_TARGET_AVX2_FMA inline void fma_rows(std::size_t n, std::size_t k, const float* a, std::size_t a_row,
-                                             std::size_t a_step, const float* b, std::size_t ldb, float* c,
-                                             std::size_t ldc, bool accumulate) {
+KATACHI_TARGET_AVX2 inline void fma_rows(std::size_t n, std::size_t k, const float* a, std::size_t a_row,
+                                         std::size_t a_step, const float* b, std::size_t ldb, float* c,
+                                         std::size_t ldc, bool accumulate) {
     std::size_t j = 0;
     for (; j + fma_block_cols <= n; j += fma_block_cols)
         fma_block<R, 2>(k, a, a_row, a_step, b + j, ldb, c + j, ldc, accumulate);
@@ -115,21 +101,32 @@ KATACHI_TARGET_AVX2_FMA inline void fma_rows(std::size_t n, std::size_t k, const
 }
 
 // C[m, n] (+)= A(m x k) B[k, n], as described at the top; n % 8 == 0.
-KATACHI_TARGET_AVX2_FMA inline void fma_product(std::size_t m, std::size_t n, std::size_t k, const float* a,
-                                                std::size_t a_row, std::size_t a_step, const float* b,
-                                                std::size_t ldb, float* c, std::size_t ldc, bool accumulate) {
+KATACHI_TARGET_AVX2 inline void fma_product(std::size_t m, std::size_t n, std::size_t k, const float* a,
+                                            std::size_t a_row, std::size_t a_step, const float* b,
+                                            std::size_t ldb, float* c, std::size_t ldc, bool accumulate) {
     std::size_t i = 0;
     for (; i + fma_block_rows <= m; i += fma_block_rows)
         fma_rows<6>(n, k, a + i * a_row, a_row, a_step, b, ldb, c + i * ldc, ldc, accumulate);
     const float* ar = a + i * a_row;
     float* cr = c + i * ldc;
     switch (m - i) {
-        case 5: fma_rows<5>(n, k, ar, a_row, a_step, b, ldb, cr, ldc, accumulate); break;
-        case 4: fma_rows<4>(n, k, ar, a_row, a_step, b, ldb, cr, ldc, accumulate); break;
-        case 3: fma_rows<3>(n, k, ar, a_row, a_step, b, ldb, cr, ldc, accumulate); break;
-        case 2: fma_rows<2>(n, k, ar, a_row, a_step, b, ldb, cr, ldc, accumulate); break;
-        case 1: fma_rows<1>(n, k, ar, a_row, a_step, b, ldb, cr, ldc, accumulate); break;
-        default: break;
+        case 5:
+            fma_rows<5>(n, k, ar, a_row, a_step, b, ldb, cr, ldc, accumulate);
+            break;
+        case 4:
+            fma_rows<4>(n, k, ar, a_row, a_step, b, ldb, cr, ldc, accumulate);
+            break;
+        case 3:
+            fma_rows<3>(n, k, ar, a_row, a_step, b, ldb, cr, ldc, accumulate);
+            break;
+        case 2:
+            fma_rows<2>(n, k, ar, a_row, a_step, b, ldb, cr, ldc, accumulate);
+            break;
+        case 1:
+            fma_rows<1>(n, k, ar, a_row, a_step, b, ldb, cr, ldc, accumulate);
+            break;
+        default:
+            break;
     }
 }
 

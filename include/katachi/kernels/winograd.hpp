@@ -439,13 +439,13 @@ bool winograd_fused_weight_grad(const winograd_shape& s) {
     return std::is_same_v<T, float> && fma_block_available() && s.channels % 8 == 0;
 }
 
-#if KATACHI_FMA_BLOCK
+#if KATACHI_AVX2_CODE
 // The fused forward of the `count` samples of `image` into `out`: ut holds U[xi] by column
 // (winograd_weights with by_column), written or with write::accumulate added, + bias.
-KATACHI_TARGET_AVX2_FMA inline void winograd_convolve_fused(const winograd_shape& s, const float* image,
-                                                            std::size_t count, const float* ut,
-                                                            const float* bias, float* out,
-                                                            const winograd_buffers<float>& buf, write mode) {
+KATACHI_TARGET_AVX2 inline void winograd_convolve_fused(const winograd_shape& s, const float* image,
+                                                        std::size_t count, const float* ut, const float* bias,
+                                                        float* out, const winograd_buffers<float>& buf,
+                                                        write mode) {
     constexpr std::size_t rows = winograd_fused_tiles, lanes = winograd_lanes<float>;
     const std::size_t ci = s.channels, co = s.out_channels, tw = s.tile_cols(), tiles = s.tiles();
     for (std::size_t j = 0; j < count; ++j) {
@@ -473,8 +473,8 @@ KATACHI_TARGET_AVX2_FMA inline void winograd_convolve_fused(const winograd_shape
                     winograd_tile_output<lanes>(buf.m + r * co + o, rows * co, py, o);
             }
         }
-        winograd_transpose(buf.out, co, s.out_pixels(), co, out + j * s.out_image_size(), s.out_pixels(), bias,
-                           mode);
+        winograd_transpose(buf.out, co, s.out_pixels(), co, out + j * s.out_image_size(), s.out_pixels(),
+                           bias, mode);
     }
 }
 #endif
@@ -493,15 +493,16 @@ void winograd_convolve(const winograd_shape& s, const T* image, const T* w, bool
     T* u = ws;
     const bool fused = winograd_fused<T>(s);
     winograd_weights(co, ci, w, turned, fused, u);
-#if KATACHI_FMA_BLOCK
+#if KATACHI_AVX2_CODE
     if constexpr (std::is_same_v<T, float>)
         if (fused) {
-            parallel_for(s.batch, parallel_parts(s.batch), [&](std::size_t b0, std::size_t b1, unsigned part) {
-                const winograd_buffers<T> buf(s, winograd_part_area(s, ws, part));
-                std::fill(buf.in_extra, buf.in_extra + ci, T(0));
-                winograd_convolve_fused(s, image + b0 * s.image_size(), b1 - b0, u, bias,
-                                        out + b0 * s.out_image_size(), buf, mode);
-            });
+            parallel_for(s.batch, parallel_parts(s.batch),
+                         [&](std::size_t b0, std::size_t b1, unsigned part) {
+                             const winograd_buffers<T> buf(s, winograd_part_area(s, ws, part));
+                             std::fill(buf.in_extra, buf.in_extra + ci, T(0));
+                             winograd_convolve_fused(s, image + b0 * s.image_size(), b1 - b0, u, bias,
+                                                     out + b0 * s.out_image_size(), buf, mode);
+                         });
             return;
         }
 #endif
@@ -596,7 +597,7 @@ void winograd_weight_grad(const winograd_shape& s, const T* image, const T* dy, 
             winograd_input(s, image + first * s.image_size(), count, buf.v, nt, buf);
             winograd_output_grad(s, dy + first * s.out_image_size(), count, buf.m, nt, buf, sums);
             // dU[xi] [out_channels, channels] (+)= dM[xi]^T V[xi], both [tiles, channels]
-#if KATACHI_FMA_BLOCK
+#if KATACHI_AVX2_CODE
             if constexpr (std::is_same_v<T, float>)
                 if (on_fma_block) {
                     for (std::size_t xi = 0; xi < 16; ++xi)

@@ -1,7 +1,9 @@
 // katachi/graph/layers/max_pool2d.hpp: max_pool2d<Kernel, options...> on shape<C, H, W>.
 //
 // Options: stride<s> (default: the kernel size, as in PyTorch), padding<p>, dilation<d>. The
-// forward keeps, per output, the index of its maximum for the backward (not in inference_model).
+// forward keeps, per output, where its maximum came from for the backward (not in inference_model):
+// for the 2x2 pooling with stride 2 its window position, one byte (kernels::max_pool2d_forward with
+// std::uint8_t indices), else its flat index, an int64.
 #pragma once
 
 #include <katachi/graph/layer.hpp>
@@ -64,13 +66,19 @@ struct max_pool2d {
     template <class In>
     struct bind : bind_defaults {
         using output_shape = decltype(infer(In{}));
-        static constexpr std::size_t index_size(std::size_t batch) { return batch * output_shape::size; }
+        // Window positions, 8 to an int64 of the model's index storage, or flat indices.
+        static constexpr bool keeps_positions = kernels::detail::is_plain_2x2(options, strides);
+        using index_type = std::conditional_t<keeps_positions, std::uint8_t, std::int64_t>;
+        static constexpr std::size_t index_size(std::size_t batch) {
+            const std::size_t n = batch * output_shape::size;
+            return keeps_positions ? (n + 7) / 8 : n;
+        }
         static constexpr std::size_t inference_index_size(std::size_t) { return 0; }
 
         template <class T>
         static void forward(const layer_args<T>& a) {
             if (a.backward_follows)
-                pool(a, batch_view<output_shape>(a.indices, a.batch));
+                pool(a, batch_view<output_shape>(reinterpret_cast<index_type*>(a.indices), a.batch));
             else
                 pool(a, kernels::none);
         }
@@ -109,7 +117,7 @@ struct max_pool2d {
             if (a.dx[0])
                 kernels::max_pool2d_backward(
                     batch_view<output_shape>(a.dy, a.batch),
-                    batch_view<output_shape>(static_cast<const std::int64_t*>(a.indices), a.batch),
+                    batch_view<output_shape>(reinterpret_cast<const index_type*>(a.indices), a.batch),
                     batch_view<In>(a.dx[0], a.batch), a.dx_mode[0], mask);
         }
     };

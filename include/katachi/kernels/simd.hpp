@@ -1,0 +1,30 @@
+// katachi/kernels/simd.hpp: where katachi's kernels use AVX2 and FMA whatever the compiler flags.
+//
+// The library builds for plain x86-64 (SSE2) so that one binary runs on any such processor. A few
+// hot loops (fma_block.hpp's products, the 2x2 max pooling) have a second version compiled for AVX2
+// and FMA by a function attribute, KATACHI_TARGET_AVX2; avx2_available() tells at run time whether
+// this processor runs it, and the kernels keep their portable loop where it does not, or where
+// KATACHI_AVX2_CODE is 0 (other architectures and compilers).
+#pragma once
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define KATACHI_AVX2_CODE 1
+#include <immintrin.h>
+#define KATACHI_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#else
+#define KATACHI_AVX2_CODE 0
+#endif
+
+namespace katachi::kernels::detail {
+
+// Whether this processor has AVX2 and FMA (every x86-64 since about 2013 has both).
+inline bool avx2_available() {
+#if KATACHI_AVX2_CODE
+    static const bool available = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return available;
+#else
+    return false;
+#endif
+}
+
+}  // namespace katachi::kernels::detail
