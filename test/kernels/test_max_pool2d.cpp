@@ -269,13 +269,14 @@ TEST_CASE(
     CHECK(std::equal(idx.begin(), idx.end(), i_loop.begin()));
 }
 
-TEST_CASE("max_pool2d without indices gives the values of the indexed forward, NaN and signed zero included",
-          "[max_pool2d]") {
-    const std::size_t H = 9, W = 11;
-    std::mt19937 rng(51);
+namespace {
+
+// Values with many ties, NaN, -inf and signed zeros, for comparing the pooling's paths.
+std::vector<float> awkward_values(std::size_t n, std::uint32_t seed) {
+    std::mt19937 rng(seed);
     std::uniform_int_distribution<int> level(0, 3);
     std::uniform_int_distribution<int> special(0, 19);
-    xt::xtensor<float, 4> x = xt::zeros<float>({std::size_t{2}, std::size_t{3}, H, W});
+    std::vector<float> x(n);
     for (float& v : x) {
         const int s = special(rng);
         v = s == 0   ? std::numeric_limits<float>::quiet_NaN()
@@ -284,6 +285,17 @@ TEST_CASE("max_pool2d without indices gives the values of the indexed forward, N
             : s == 3 ? 0.0f
                      : static_cast<float>(level(rng)) - 1.5f;
     }
+    return x;
+}
+
+}  // namespace
+
+TEST_CASE("max_pool2d without indices gives the values of the indexed forward, NaN and signed zero included",
+          "[max_pool2d]") {
+    const std::size_t H = 9, W = 11;
+    xt::xtensor<float, 4> x = xt::zeros<float>({std::size_t{2}, std::size_t{3}, H, W});
+    const std::vector<float> values = awkward_values(x.size(), 51);
+    std::copy(values.begin(), values.end(), x.begin());
     const max_pool2d_options plain{.kernel_size = {2, 2}};
     const max_pool2d_options windows{.kernel_size = {3, 3}, .stride = {2, 1}, .padding = {1, 1}};
     const max_pool2d_options dilated_ceil{
@@ -313,27 +325,6 @@ TEST_CASE("max_pool2d without indices gives the values of the indexed forward, N
     CHECK_THROWS_WITH(max_pool2d_forward(x, wrong, none, plain),
                       Catch::Contains("max_pool2d_forward: y has shape [2, 3, 4, 4]"));
 }
-
-namespace {
-
-// Values with many ties, NaN, -inf and signed zeros, for comparing the pooling's paths.
-std::vector<float> awkward_values(std::size_t n, std::uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::uniform_int_distribution<int> level(0, 3);
-    std::uniform_int_distribution<int> special(0, 19);
-    std::vector<float> x(n);
-    for (float& v : x) {
-        const int s = special(rng);
-        v = s == 0   ? std::numeric_limits<float>::quiet_NaN()
-            : s == 1 ? -std::numeric_limits<float>::infinity()
-            : s == 2 ? -0.0f
-            : s == 3 ? 0.0f
-                     : static_cast<float>(level(rng)) - 1.5f;
-    }
-    return x;
-}
-
-}  // namespace
 
 TEST_CASE(
     "max_pool2d's 2x2 path gives the window loop's values and indices on rows of many vectors, as flat "

@@ -47,6 +47,17 @@ const std::vector<wino_case> cases = {
     {{64, 32, 14, 14}, {40, 32, 3, 3}, {1, 1}, true}, {{64, 8, 5, 6}, {10, 8, 3, 3}, {0, 1}, false},
 };
 
+// LeNet's second convolution at batch 64: 32 -> 64 channels on 14x14, padding 1.
+constexpr kd::winograd_shape lenet_conv2{.batch = 64,
+                                         .channels = 32,
+                                         .height = 14,
+                                         .width = 14,
+                                         .out_channels = 64,
+                                         .out_height = 14,
+                                         .out_width = 14,
+                                         .pad_h = 1,
+                                         .pad_w = 1};
+
 template <class T>
 xt::xarray<T> random_of(const std::vector<std::size_t>& shape, std::uint32_t seed) {
     return xt::xarray<T>(random_array(shape, seed));
@@ -281,15 +292,7 @@ TEST_CASE(
 TEST_CASE(
     "winograd runs fused on fma_block in float where the processor has AVX2 and the channels come in 8s",
     "[winograd]") {
-    const kd::winograd_shape lenet{.batch = 64,
-                                   .channels = 32,
-                                   .height = 14,
-                                   .width = 14,
-                                   .out_channels = 64,
-                                   .out_height = 14,
-                                   .out_width = 14,
-                                   .pad_h = 1,
-                                   .pad_w = 1};
+    const kd::winograd_shape lenet = lenet_conv2;
     const bool here = kd::fma_block_available();
     CHECK(kd::winograd_fused<float>(lenet) == here);
     CHECK(kd::winograd_fused<float>(lenet.adjoint()) == here);  // dx: 64 -> 32
@@ -325,13 +328,5 @@ TEST_CASE("the graph face's conv2d workspace covers the kernel's at every batch,
     }
     // From 4 samples on LeNet's second conv runs on Winograd, and the bound is its size exactly.
     CHECK(layer::workspace_size(64) == kernel_size(64, 32, 64, 14, 14, {1, 1}));
-    CHECK(layer::workspace_size(64) == kd::winograd_workspace_size({.batch = 64,
-                                                                    .channels = 32,
-                                                                    .height = 14,
-                                                                    .width = 14,
-                                                                    .out_channels = 64,
-                                                                    .out_height = 14,
-                                                                    .out_width = 14,
-                                                                    .pad_h = 1,
-                                                                    .pad_w = 1}));
+    CHECK(layer::workspace_size(64) == kd::winograd_workspace_size(lenet_conv2));
 }

@@ -100,6 +100,17 @@ KATACHI_TARGET_AVX2 inline void fma_rows(std::size_t n, std::size_t k, const flo
     if (j < n) fma_block<R, 1>(k, a, a_row, a_step, b + j, ldb, c + j, ldc, accumulate);
 }
 
+// The last rows < R + 1 of C: fma_rows with the row count as a template argument.
+template <std::size_t R>
+KATACHI_TARGET_AVX2 inline void fma_rows_below(std::size_t rows, std::size_t n, std::size_t k, const float* a,
+                                               std::size_t a_row, std::size_t a_step, const float* b,
+                                               std::size_t ldb, float* c, std::size_t ldc, bool accumulate) {
+    if (rows == R)
+        fma_rows<R>(n, k, a, a_row, a_step, b, ldb, c, ldc, accumulate);
+    else if constexpr (R > 1)
+        fma_rows_below<R - 1>(rows, n, k, a, a_row, a_step, b, ldb, c, ldc, accumulate);
+}
+
 // C[m, n] (+)= A(m x k) B[k, n], as described at the top; n % 8 == 0.
 KATACHI_TARGET_AVX2 inline void fma_product(std::size_t m, std::size_t n, std::size_t k, const float* a,
                                             std::size_t a_row, std::size_t a_step, const float* b,
@@ -107,27 +118,9 @@ KATACHI_TARGET_AVX2 inline void fma_product(std::size_t m, std::size_t n, std::s
     std::size_t i = 0;
     for (; i + fma_block_rows <= m; i += fma_block_rows)
         fma_rows<6>(n, k, a + i * a_row, a_row, a_step, b, ldb, c + i * ldc, ldc, accumulate);
-    const float* ar = a + i * a_row;
-    float* cr = c + i * ldc;
-    switch (m - i) {
-        case 5:
-            fma_rows<5>(n, k, ar, a_row, a_step, b, ldb, cr, ldc, accumulate);
-            break;
-        case 4:
-            fma_rows<4>(n, k, ar, a_row, a_step, b, ldb, cr, ldc, accumulate);
-            break;
-        case 3:
-            fma_rows<3>(n, k, ar, a_row, a_step, b, ldb, cr, ldc, accumulate);
-            break;
-        case 2:
-            fma_rows<2>(n, k, ar, a_row, a_step, b, ldb, cr, ldc, accumulate);
-            break;
-        case 1:
-            fma_rows<1>(n, k, ar, a_row, a_step, b, ldb, cr, ldc, accumulate);
-            break;
-        default:
-            break;
-    }
+    if (i < m)
+        fma_rows_below<fma_block_rows - 1>(m - i, n, k, a + i * a_row, a_row, a_step, b, ldb, c + i * ldc,
+                                           ldc, accumulate);
 }
 
 #endif
