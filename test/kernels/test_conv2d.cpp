@@ -89,6 +89,44 @@ TEST_CASE("conv2d forward equals a direct loop over the taps in every odd config
     }
 }
 
+TEST_CASE(
+    "conv2d in float with small patches (on fma_block where the processor has AVX2) equals the direct loop, "
+    "with and without bias, overwriting and accumulating",
+    "[conv2d]") {
+    // Patches of 9, 27 and 18 (groups 2) elements, outputs of 784, 64 and 48 positions; one in 7x5
+    // positions (35, not whole vectors of 8) stays on OpenBLAS.
+    const std::vector<conv2d_case> small = {
+        {{3, 1, 28, 28}, {8, 1, 3, 3}, {.padding = {1, 1}}},
+        {{2, 3, 8, 8}, {16, 3, 3, 3}, {.padding = {1, 1}}},
+        {{2, 4, 8, 6}, {8, 2, 3, 3}, {.padding = {1, 1}, .groups = 2}},
+        {{2, 1, 7, 5}, {8, 1, 3, 3}, {.padding = {1, 1}}},
+    };
+    std::uint32_t seed = 300;
+    for (const conv2d_case& c : small) {
+        const auto g = kernels::detail::conv2d_geometry_of(c.x, c.w, c.opts);
+        INFO("x " << kernels::detail::extents_text(c.x) << ", w " << kernels::detail::extents_text(c.w));
+        CHECK(kernels::detail::lowered_on_fma_block<float>(g) ==
+              (kernels::detail::fma_block_available() && g.positions() % 8 == 0));
+        CHECK_FALSE(kernels::detail::lowered_on_fma_block<double>(g));
+        const xt::xarray<double> x = random_array(c.x, seed++), w = random_array(c.w, seed++),
+                                 b = random_array({c.w[0]}, seed++);
+        const xt::xarray<double> want = direct_conv2d(x, w, b, c.opts),
+                                 want_plain = direct_conv2d(x, w, 0 * b, c.opts);
+        const xt::xarray<double> start = random_array(dims(want.shape()), seed++);
+        const xt::xarray<float> xf = x, wf = w, bf = b;
+        xt::xarray<float> y = xt::zeros<float>(want.shape()), y_plain = y, y_onto = start;
+        conv2d_forward(xf, wf, bf, y, c.opts);
+        conv2d_forward(xf, wf, none, y_plain, c.opts);
+        // The lowered product itself in write::accumulate (conv_transpose2d's dx takes it so).
+        std::vector<float> ws(g.workspace_size());
+        kernels::detail::lowered_convolve(g, xf.data(), wf.data(), bf.data(), y_onto.data(), ws.data(),
+                                          kernels::write::accumulate);
+        CHECK(max_abs_diff(y, want) < 1e-5);
+        CHECK(max_abs_diff(y_plain, want_plain) < 1e-5);
+        CHECK(max_abs_diff(y_onto, want + start) < 1e-5);
+    }
+}
+
 TEST_CASE("conv2d backward matches finite differences with stride 2, dilation 2, groups 2 and padding",
           "[conv2d]") {
     std::uint32_t seed = 100;

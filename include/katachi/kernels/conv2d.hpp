@@ -103,6 +103,17 @@ inline std::size_t chunk_count(const conv_geometry& g) {
     return (g.batch + chunk - 1) / chunk;
 }
 
+// Whether lowered_convolve's products run on fma_block (fma_block.hpp) instead of OpenBLAS: in
+// float on AVX2, for patches of at most lowered_fma_patch elements (a first convolution on one to
+// three input channels: inner size 9 to 27, where OpenBLAS's packing costs more than its products)
+// and outputs in whole vectors of 8. Each sample's product then goes straight into its output.
+inline constexpr std::size_t lowered_fma_patch = 32;
+template <class T>
+bool lowered_on_fma_block(const conv_geometry& g) {
+    return std::is_same_v<T, float> && fma_block_available() && g.patch() <= lowered_fma_patch &&
+           g.positions() % 8 == 0 && !g.is_pointwise();
+}
+
 // columns_n = w * im2col(image_n) (+ bias) for every sample and group. `bias` may be null. With
 // write::accumulate the result is added onto `columns`.
 template <class T>
@@ -110,11 +121,29 @@ void lowered_convolve(const conv_geometry& g, const T* image, const T* w, const 
                       write mode) {
     const std::size_t og = g.group_out_channels(), k = g.patch(), p = g.positions(),
                       chunk = g.samples_per_gemm(), chunks = chunk_count(g);
+    [[maybe_unused]] const bool on_fma_block = lowered_on_fma_block<T>(g);
     parallel_for(chunks, parallel_parts(chunks), [&](std::size_t c0, std::size_t c1, unsigned part) {
         const chunk_buffers<T> buf(g, part_workspace(g, ws, part));
         for (std::size_t first = c0 * chunk; first < std::min(g.batch, c1 * chunk); first += chunk) {
             const std::size_t count = std::min(chunk, g.batch - first), ld = count * p;
             T* out_first = columns + first * g.columns_size();
+#if KATACHI_AVX2_CODE
+            if constexpr (std::is_same_v<T, float>)
+                if (on_fma_block) {
+                    for (std::size_t j = 0; j < count; ++j) {
+                        T* out = out_first + j * g.columns_size();
+                        if (bias != nullptr) put_channels(out, bias, g.out_channels, p, mode);
+                        const bool onto = bias != nullptr || mode == write::accumulate;
+                        for (std::size_t grp = 0; grp < g.groups; ++grp) {
+                            im2col(g, image + (first + j) * g.image_size() + grp * g.group_image_size(),
+                                   buf.col, p);
+                            fma_product(og, p, k, w + grp * og * k, k, 1, buf.col, p, out + grp * og * p, p,
+                                        onto);
+                        }
+                    }
+                    continue;
+                }
+#endif
             // One sample: the GEMM writes into the output itself, onto the bias when there is one.
             if (count == 1 && bias != nullptr) put_channels(out_first, bias, g.out_channels, p, mode);
             const T beta = bias != nullptr || mode == write::accumulate ? T(1) : T(0);
