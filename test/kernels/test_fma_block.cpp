@@ -1,5 +1,6 @@
 // fma_block.hpp's register-blocked product against a plain triple loop: every row count of a block
-// and a remainder, one and two vectors of columns, both ways of reading A, overwrite and accumulate.
+// and a remainder, one and two vectors of columns and a masked rest, both ways of reading A,
+// overwrite and accumulate.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstddef>
@@ -29,7 +30,7 @@ TEST_CASE("fma_product equals the plain sum over k for every block shape, with A
 #if KATACHI_AVX2_CODE
     std::uint64_t seed = 1;
     for (std::size_t m : {1u, 2u, 5u, 6u, 7u, 12u, 13u, 64u})
-        for (std::size_t n : {8u, 16u, 24u, 40u, 64u})
+        for (std::size_t n : {3u, 8u, 13u, 16u, 24u, 29u, 40u, 64u})
             for (std::size_t k : {1u, 3u, 32u, 196u})
                 for (bool by_column : {false, true})
                     for (bool accumulate : {false, true}) {

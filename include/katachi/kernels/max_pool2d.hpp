@@ -98,17 +98,6 @@ template <class I>
 inline constexpr bool is_window_position_v = std::is_same_v<I, std::uint8_t>;
 
 #if KATACHI_AVX2_CODE
-// Lanes [0, count) of 8 (32-bit) or of 4 (64-bit) set, for the masked loads and stores of a row's
-// last block.
-KATACHI_TARGET_AVX2 inline __m256i lanes_below(std::size_t count) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)),
-                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-KATACHI_TARGET_AVX2 inline __m256i wide_lanes_below(std::size_t count) {
-    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(static_cast<long long>(count)),
-                              _mm256_setr_epi64x(0, 1, 2, 3));
-}
-
 // Up to 8 floats from p: all when count is 8, else the first count (zeros after, nothing read there).
 KATACHI_TARGET_AVX2 inline __m256 load_first(const float* p, std::size_t count) {
     return count >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, lanes_below(count));

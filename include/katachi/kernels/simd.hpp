@@ -7,6 +7,8 @@
 // KATACHI_AVX2_CODE is 0 (other architectures and compilers).
 #pragma once
 
+#include <cstddef>
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define KATACHI_AVX2_CODE 1
 #include <immintrin.h>
@@ -26,5 +28,19 @@ inline bool avx2_available() {
     return false;
 #endif
 }
+
+#if KATACHI_AVX2_CODE
+// Lanes [0, count) of 8 (32-bit) or of 4 (64-bit) set, for the masked loads and stores of a row's
+// last block.
+KATACHI_TARGET_AVX2 inline __m256i lanes_below(std::size_t count) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+KATACHI_TARGET_AVX2 inline __m256i wide_lanes_below(std::size_t count) {
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(static_cast<long long>(count)),
+                              _mm256_setr_epi64x(0, 1, 2, 3));
+}
+
+#endif
 
 }  // namespace katachi::kernels::detail
