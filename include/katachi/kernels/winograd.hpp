@@ -480,22 +480,16 @@ void winograd_output(const winograd_shape& s, const T* m, std::size_t nt, std::s
     }
 }
 
-// Whether a float convolution runs fused on fma_block (fma_block.hpp): where the processor has
-// AVX2 and FMA and the output channels come in whole vectors of 8. Then each sample's tiles go in
-// blocks of fma_block_rows, and one block's V, its 16 products and its output transform stay in the
+// Whether Winograd's products run on fma_block (fma_block.hpp): in float where the processor has
+// AVX2 and FMA. Then the forward (and dx) run fused: each sample's tiles go in blocks of
+// winograd_fused_tiles, and one block's V, its 16 products and its output transform stay in the
 // core's first-level cache; V and M never go to memory, OpenBLAS does not pack the 16 short
-// products, and no M is cleared. Otherwise (double, or other channel counts) the chunks of tiles go
-// through OpenBLAS as described at the top.
+// products, and no M is cleared. The weight gradient keeps its chunks, its 16 products on
+// fma_block. Otherwise (double, or no AVX2) the chunks of tiles go through OpenBLAS as described at
+// the top.
 template <class T>
-bool winograd_fused(const winograd_shape& s) {
-    return std::is_same_v<T, float> && fma_block_available() && s.out_channels % 8 == 0;
-}
-
-// Whether winograd_weight_grad's 16 products dU[xi] = dM[xi]^T V[xi] run on fma_block: the same,
-// with the input channels (dU's columns) in whole vectors.
-template <class T>
-bool winograd_fused_weight_grad(const winograd_shape& s) {
-    return std::is_same_v<T, float> && fma_block_available() && s.channels % 8 == 0;
+bool winograd_on_fma_block() {
+    return std::is_same_v<T, float> && fma_block_available();
 }
 
 #if KATACHI_AVX2_CODE
@@ -528,8 +522,10 @@ KATACHI_TARGET_AVX2 inline void winograd_convolve_fused(const winograd_shape& s,
                 float* py[4];
                 winograd_output_pixels((t0 + r) / tw, (t0 + r) % tw, s.out_height, s.out_width, co, buf.out,
                                        buf.out_extra, py);
-                for (std::size_t o = 0; o < co; o += lanes)
+                std::size_t o = 0;
+                for (; o + lanes <= co; o += lanes)
                     winograd_tile_output<lanes>(buf.m + r * co + o, rows * co, py, o);
+                for (; o < co; ++o) winograd_tile_output<1>(buf.m + r * co + o, rows * co, py, o);
             }
         }
         winograd_transpose(buf.out, co, s.out_pixels(), co, out + j * s.out_image_size(), s.out_pixels(),
@@ -550,7 +546,7 @@ void winograd_convolve(const winograd_shape& s, const T* image, const T* w, bool
     const std::size_t chunks = (s.batch + per_chunk - 1) / per_chunk;
     if (chunks == 0) return;
     T* u = ws;
-    const bool fused = winograd_fused<T>(s);
+    const bool fused = winograd_on_fma_block<T>();
     winograd_weights(co, ci, w, turned, fused, u);
 #if KATACHI_AVX2_CODE
     if constexpr (std::is_same_v<T, float>)
@@ -639,7 +635,7 @@ void winograd_weight_grad(const winograd_shape& s, const T* image, const T* dy, 
     const std::size_t du_size = 16 * co * ci, block = du_size + co;  // dU, then the bias sums
     T* result = ws;
     const unsigned parts = parallel_parts(chunks);
-    [[maybe_unused]] const bool on_fma_block = winograd_fused_weight_grad<T>(s);
+    [[maybe_unused]] const bool on_fma_block = winograd_on_fma_block<T>();
     T* partials = parts > 1 ? thread_scratch<T, conv_partials_tag>((parts - 1) * block) : nullptr;
     if (chunks == 0) std::fill(result, result + block, T(0));
     parallel_for(chunks, parts, [&](std::size_t c0, std::size_t c1, unsigned part) {
