@@ -6,6 +6,13 @@
 // batch 1) goes to the matrix-vector routine (cblas_sgemv / cblas_dgemv) instead, which reads the
 // matrix once where a GEMM packs it first.
 //
+// Small products without transposes (row-major C = A B or A^T B of at most small_product_work
+// multiply-adds) do not go to OpenBLAS: its "small matrix" kernel for them allocates a scratch
+// block on the heap at most shapes whose N is not a multiple of 16 (seen on AVX-512 machines with
+// the tests' allocation counter), which breaks katachi's promise that a kernel given its buffers
+// allocates nothing. katachi runs them itself: fma_block.hpp's register-blocked product for float
+// on AVX2, a loop over rows of B that the compiler vectorises otherwise.
+//
 // Threads (katachi/parallel.hpp): a product of at least parallel_gemm_work multiply-adds
 // (parallel_gemv_work for a matrix-vector product), called outside a parallel part, is split into
 // one block of C per thread, along the longer of M and N, so each thread packs the smaller operand
@@ -13,7 +20,9 @@
 #pragma once
 
 #include <cstddef>
+#include <katachi/kernels/fma_block.hpp>
 #include <katachi/parallel.hpp>
+#include <type_traits>
 #include <xtensor-blas/xblas.hpp>
 
 namespace katachi::kernels::detail {
@@ -29,6 +38,36 @@ inline constexpr std::size_t parallel_gemm_work = std::size_t{1} << 20;
 // packs nothing, so it pays to split from a smaller size: each thread then reads only its part of
 // the matrix, which can stay in that core's own cache from one call to the next.
 inline constexpr std::size_t parallel_gemv_work = std::size_t{1} << 16;
+
+// Products up to this many multiply-adds with B not transposed run on small_product; OpenBLAS
+// sends the same ones to its small-matrix kernel (up to 100^3 multiply-adds).
+inline constexpr std::size_t small_product_work = 1'000'000;
+
+// C[m, n] = alpha * op(A) B + beta * C, row-major with leading dimensions, without the heap.
+template <class T>
+void small_product(bool transpose_a, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a,
+                   std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
+    const std::size_t a_row = transpose_a ? 1 : lda, a_step = transpose_a ? lda : 1;
+#if KATACHI_AVX2_CODE
+    if constexpr (std::is_same_v<T, float>)
+        if (alpha == T(1) && (beta == T(0) || beta == T(1)) && fma_block_available()) {
+            fma_product(m, n, k, a, a_row, a_step, b, ldb, c, ldc, beta == T(1));
+            return;
+        }
+#endif
+    for (std::size_t i = 0; i < m; ++i) {
+        T* __restrict c_row = c + i * ldc;
+        if (beta == T(0))
+            for (std::size_t j = 0; j < n; ++j) c_row[j] = T(0);  // C is not read: NaN there does not leak
+        else if (beta != T(1))
+            for (std::size_t j = 0; j < n; ++j) c_row[j] *= beta;
+        for (std::size_t p = 0; p < k; ++p) {
+            const T scale = alpha * a[i * a_row + p * a_step];
+            const T* __restrict b_row = b + p * ldb;
+            for (std::size_t j = 0; j < n; ++j) c_row[j] += scale * b_row[j];
+        }
+    }
+}
 
 // C[m, n] (leading dimension ldc) = alpha * op(A) * op(B) + beta * C, all row-major with leading
 // dimensions; one thread.
@@ -55,6 +94,10 @@ void gemm_block(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n
                              static_cast<index>(rows), static_cast<index>(cols), alpha, matrix,
                              static_cast<index>(ld), vector, static_cast<index>(vector_step), beta, c,
                              static_cast<index>(out_step));
+        return;
+    }
+    if (!transpose_b && m * n * k <= small_product_work) {
+        small_product(transpose_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
     cxxblas::gemm<index>(cxxblas::StorageOrder::RowMajor,
