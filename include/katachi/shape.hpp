@@ -61,6 +61,7 @@ enum class size_error {
     output_padding_too_large,  // transposed conv: output_padding >= max(stride, dilation)
     zero_output,               // the arithmetic gives an empty output
     negative_output,           // transposed conv: padding removes more than the output has
+    overflow,                  // a size or option so large that the arithmetic overflows
 };
 
 constexpr const char* describe(size_error e) {
@@ -83,6 +84,8 @@ constexpr const char* describe(size_error e) {
             return "the output would be empty";
         case size_error::negative_output:
             return "padding removes more than the output has";
+        case size_error::overflow:
+            return "the sizes are too large: the arithmetic overflows";
     }
     return "unknown error";
 }
@@ -114,12 +117,18 @@ struct conv_dim {
     std::size_t dilation = 1;
 };
 
+// a * b + c, or false when it overflows (usable in constant expressions).
+constexpr bool multiply_add(std::size_t a, std::size_t b, std::size_t c, std::size_t& out) {
+    return !__builtin_mul_overflow(a, b, &out) && !__builtin_add_overflow(out, c, &out);
+}
+
 constexpr size_result conv_output(conv_dim c) {
     if (c.kernel == 0) return {0, size_error::zero_kernel};
     if (c.stride == 0) return {0, size_error::zero_stride};
     if (c.dilation == 0) return {0, size_error::zero_dilation};
-    const std::size_t padded = c.input + 2 * c.padding;
-    const std::size_t span = c.dilation * (c.kernel - 1) + 1;
+    std::size_t padded = 0, span = 0;
+    if (!multiply_add(2, c.padding, c.input, padded) || !multiply_add(c.dilation, c.kernel - 1, 1, span))
+        return {0, size_error::overflow};
     if (padded < span) return {0, size_error::kernel_larger_than_input};
     return {(padded - span) / c.stride + 1, size_error::none};
 }
@@ -140,9 +149,11 @@ constexpr size_result pool_output(pool_dim p) {
     if (p.stride == 0) return {0, size_error::zero_stride};
     if (p.dilation == 0) return {0, size_error::zero_dilation};
     if (p.padding > p.kernel / 2) return {0, size_error::padding_too_large};
-    const std::size_t span = p.dilation * (p.kernel - 1) + 1;
+    std::size_t span = 0, padded = 0;
     // In ceil mode a window may hang over the right edge: the numerator gains stride - 1.
-    const std::size_t padded = p.input + 2 * p.padding + (p.ceil_mode ? p.stride - 1 : 0);
+    if (!multiply_add(p.dilation, p.kernel - 1, 1, span) || !multiply_add(2, p.padding, p.input, padded) ||
+        __builtin_add_overflow(padded, p.ceil_mode ? p.stride - 1 : 0, &padded))
+        return {0, size_error::overflow};
     if (padded < span) return {0, size_error::kernel_larger_than_input};
     std::size_t out = (padded - span) / p.stride + 1;
     // In ceil mode the last window must start inside the input or its left padding.
@@ -169,9 +180,12 @@ constexpr size_result conv_transpose_output(conv_transpose_dim c) {
     if (c.output_padding >= c.stride && c.output_padding >= c.dilation)
         return {0, size_error::output_padding_too_large};
     if (c.input == 0) return {0, size_error::zero_output};
-    const std::size_t full = (c.input - 1) * c.stride + c.dilation * (c.kernel - 1) + c.output_padding + 1;
-    if (full <= 2 * c.padding) return {0, size_error::negative_output};
-    return {full - 2 * c.padding, size_error::none};
+    std::size_t full = 0, reach = 0, cut = 0;
+    if (!multiply_add(c.dilation, c.kernel - 1, c.output_padding + 1, reach) ||
+        !multiply_add(c.input - 1, c.stride, reach, full) || !multiply_add(2, c.padding, 0, cut))
+        return {0, size_error::overflow};
+    if (full <= cut) return {0, size_error::negative_output};
+    return {full - cut, size_error::none};
 }
 
 // Adaptive pooling window i of `out` over `in` elements: [floor(i in / out), ceil((i+1) in / out)).

@@ -43,9 +43,13 @@ sizes infer_shape(const char* op, const std::ptrdiff_t* first, const std::ptrdif
                                  " has a negative size other than -1");
         } else {
             out.push_back(static_cast<std::size_t>(*it));
-            known *= static_cast<std::size_t>(*it);
+            if (*it != 0 && __builtin_mul_overflow(known, static_cast<std::size_t>(*it), &known))
+                throw std::length_error(std::string(op) + ": shape " + signed_text(first, last) +
+                                        " has too many elements (the product of its sizes overflows)");
         }
     }
+    for (const std::size_t d : out)
+        if (d == 0) known = 0;
     const std::size_t count = from.numel();
     const auto invalid = [&](const char* why) {
         return shape_mismatch(std::string(op) + ": shape " + signed_text(first, last) +
@@ -132,6 +136,12 @@ void require_writable(const basic_tensor<T>& t, const char* op) {
 
 template <class T>
 basic_tensor<T> basic_tensor<T>::empty(const sizes& shape) {
+    return allocate("empty", shape);
+}
+
+template <class T>
+basic_tensor<T> basic_tensor<T>::allocate(const char* op, const sizes& shape) {
+    require_addressable(op, shape, sizeof(T));
     auto impl = std::make_shared<impl_type>();
     const std::size_t n = shape.numel();
     impl->store = std::make_shared<storage<T>>();
@@ -147,33 +157,39 @@ basic_tensor<T> basic_tensor<T>::empty(const sizes& shape) {
 }
 
 template <class T>
-basic_tensor<T> basic_tensor<T>::full(const sizes& shape, T value) {
-    basic_tensor t = empty(shape);
+basic_tensor<T> basic_tensor<T>::filled(const char* op, const sizes& shape, T value) {
+    basic_tensor t = allocate(op, shape);
     std::fill_n(t.data(), t.numel(), value);
     return t;
 }
 
 template <class T>
+basic_tensor<T> basic_tensor<T>::full(const sizes& shape, T value) {
+    return filled("full", shape, value);
+}
+
+template <class T>
 basic_tensor<T> basic_tensor<T>::zeros(const sizes& shape) {
-    return full(shape, T(0));
+    return filled("zeros", shape, T(0));
 }
 
 template <class T>
 basic_tensor<T> basic_tensor<T>::ones(const sizes& shape) {
-    return full(shape, T(1));
+    return filled("ones", shape, T(1));
 }
 
 template <class T>
 basic_tensor<T> basic_tensor<T>::scalar(T value) {
-    return full(sizes{}, value);
+    return filled("scalar", sizes{}, value);
 }
 
 template <class T>
 basic_tensor<T> basic_tensor<T>::from(std::vector<T> values, const sizes& shape) {
+    require_addressable("tensor", shape, sizeof(T));
     if (values.size() != shape.numel())
         throw shape_mismatch("tensor: " + std::to_string(values.size()) + " values do not fill shape " +
                              shape.str() + " (" + std::to_string(shape.numel()) + " elements)");
-    basic_tensor t = empty(shape);
+    basic_tensor t = allocate("tensor", shape);
     std::copy(values.begin(), values.end(), t.data());
     return t;
 }
@@ -314,6 +330,7 @@ basic_tensor<T> basic_tensor<T>::view(std::initializer_list<std::ptrdiff_t> shap
 template <class T>
 basic_tensor<T> basic_tensor<T>::view(const std::vector<std::ptrdiff_t>& shape) const {
     const sizes target = infer_shape("view", shape.data(), shape.data() + shape.size(), this->shape());
+    require_addressable("view", target, sizeof(T));
     if (!is_contiguous())
         throw shape_mismatch("view: the tensor of shape " + this->shape().str() + " and strides " +
                              strides().str() +
@@ -355,7 +372,7 @@ basic_tensor<T> basic_tensor<T>::flatten(std::ptrdiff_t start_dim, std::ptrdiff_
     }
     for (std::size_t d = 0; d < start; ++d) out.push_back(in[d]);
     std::size_t merged = 1;
-    for (std::size_t d = start; d <= end; ++d) merged *= in[d];
+    for (std::size_t d = start; d <= end; ++d) merged *= in[d];  // cannot overflow: see addressable()
     out.push_back(merged);
     for (std::size_t d = end + 1; d < in.size(); ++d) out.push_back(in[d]);
     return reshape(out);

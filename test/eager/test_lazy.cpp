@@ -158,3 +158,24 @@ TEST_CASE("an optimiser built before materialisation steps the lazy parameters",
     const std::vector<float> after = lin.weight.to_vector();
     for (std::size_t i = 0; i < before.size(); ++i) CHECK(after[i] == Approx(before[i] - 0.5f * 3.0f));
 }
+
+TEST_CASE("a failed load leaves lazy modules unmaterialised and the default generator where it was",
+          "[eager][lazy][state]") {
+    nn::sequential concrete(nn::linear({6, 5}), nn::relu(), nn::linear({5, 3}));
+    nn::state_map sd = concrete.state_dict();
+    sd.at("2.weight") = nn::linear({5, 4}).state_dict().at("weight");  // 4 outputs where 3 are asked
+    nn::sequential lazy(nn::lazy_linear({.out_features = 5}), nn::relu(), nn::lazy_linear({.out_features = 3}));
+    eager::manual_seed(7);
+    CHECK_THROWS_WITH(lazy.load_state_dict(sd), Catch::Contains("2.weight"));
+    CHECK(lazy.has_uninitialized_params());
+    CHECK(lazy.at<nn::lazy_linear>(0).type_name() == "lazy_linear");
+    CHECK(lazy.at<nn::lazy_linear>(0).weight.is_uninitialized());
+    CHECK(lazy.at<nn::lazy_linear>(2).weight.is_uninitialized());
+    const auto drawn = eager::default_generator()();
+    eager::manual_seed(7);
+    CHECK(drawn == eager::default_generator()());  // the materialisation's draws were undone
+    // The module still works: a forward materialises it as usual, and a good dict loads.
+    CHECK(lazy(eager::rand({2, 6})).shape() == sizes{2, 3});
+    lazy.load_state_dict(concrete.state_dict());
+    CHECK(lazy.at<nn::linear>(2).weight.to_vector() == concrete.at<nn::linear>(2).weight.to_vector());
+}

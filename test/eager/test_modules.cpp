@@ -231,6 +231,67 @@ TEST_CASE("load_state_dict reports missing and unexpected keys, strictly or not"
                       Catch::Contains("0.weight") && Catch::Contains("[4, 3]") && Catch::Contains("[5, 3]"));
 }
 
+namespace {
+// Every value of every parameter and buffer, and the batch norms' counts, in order.
+std::vector<std::vector<float>> snapshot(nn::module& m) {
+    std::vector<std::vector<float>> out;
+    for (const auto& t : m.parameters()) out.push_back(t.to_vector());
+    for (const auto& t : m.buffers()) out.push_back(t.to_vector());
+    for (auto& [name, sub] : m.named_modules())
+        if (auto* bn = dynamic_cast<nn::batch_norm1d*>(sub))
+            out.push_back({static_cast<float>(bn->num_batches_tracked)});
+    return out;
+}
+}  // namespace
+
+TEST_CASE("a load_state_dict that fails anywhere changes nothing in the model", "[eager][modules][state]") {
+    const auto make = [] {
+        return nn::sequential(nn::linear({3, 4}), nn::batch_norm1d({.num_features = 4}), nn::relu(),
+                              nn::linear({4, 2}));
+    };
+    nn::sequential source = make();
+    source(eager::rand({5, 3}));
+    nn::sequential target = make();
+    const auto before = snapshot(target);
+    REQUIRE(before != snapshot(source));
+
+    SECTION("a shape mismatch in a later layer") {
+        nn::state_map sd = source.state_dict();
+        sd.at("3.weight") = nn::sequential(nn::linear({3, 4}), nn::batch_norm1d({.num_features = 4}),
+                                           nn::relu(), nn::linear({4, 3}))
+                                .state_dict()
+                                .at("3.weight");
+        CHECK_THROWS_WITH(target.load_state_dict(sd), Catch::Contains("\"3.weight\" has shape [3, 4]"));
+    }
+    SECTION("an unexpected key, strictly") {
+        nn::state_map sd = source.state_dict();
+        sd.emplace("4.weight", sd.at("3.weight"));
+        CHECK_THROWS_WITH(target.load_state_dict(sd), Catch::Contains("unexpected keys: \"4.weight\""));
+    }
+    SECTION("a missing key, strictly") {
+        nn::state_map sd = source.state_dict();
+        sd.erase("3.bias");
+        CHECK_THROWS_WITH(target.load_state_dict(sd), Catch::Contains("missing keys: \"3.bias\""));
+    }
+    SECTION("a float64 tensor, which names its key") {
+        nn::state_map sd = source.state_dict();
+        const std::vector<double> values(2, 0.5);
+        sd.at("3.bias") = io::tensor::from<double>(std::span<const double>(values), {2});
+        CHECK_THROWS_WITH(target.load_state_dict(sd),
+                          Catch::Contains("tensor \"3.bias\"") && Catch::Contains("F64"));
+    }
+    SECTION("num_batches_tracked of two values") {
+        nn::state_map sd = source.state_dict();
+        const std::vector<std::int64_t> counts{1, 2};
+        sd.at("1.num_batches_tracked") = io::tensor::from<std::int64_t>(std::span<const std::int64_t>(counts), {2});
+        CHECK_THROWS_WITH(target.load_state_dict(sd), Catch::Contains("1.num_batches_tracked"));
+    }
+    CHECK(snapshot(target) == before);
+    // And the same dict, corrected, loads.
+    target.load_state_dict(source.state_dict());
+    CHECK(snapshot(target) == snapshot(source));
+}
+
 TEST_CASE("dropout follows the module's mode and functional dropout its flag", "[eager][modules]") {
     const tensor x = eager::ones({100});
     nn::dropout d(0.5);

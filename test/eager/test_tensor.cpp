@@ -122,3 +122,44 @@ TEST_CASE("an uninitialized tensor names itself when touched and has empty spans
     CHECK_THROWS_AS(p.shape(), eager::uninitialized_parameter_error);
     CHECK_THROWS_WITH(p.numel(), Catch::Contains("lazy_linear.weight") && Catch::Contains("uninitialized"));
 }
+
+namespace {
+std::string length_error_of(auto&& f) {
+    try {
+        f();
+    } catch (const std::length_error& e) {
+        return e.what();
+    }
+    return "(no std::length_error)";
+}
+}  // namespace
+
+TEST_CASE("a shape whose element count overflows is refused by the factory that was given it",
+          "[eager][tensor]") {
+    constexpr std::size_t huge = std::size_t{1} << 62, big = std::size_t{1} << 32;
+    // Once 2 * 2^62 wrapped to 0 elements and zeros() wrote past its storage.
+    CHECK(length_error_of([&] { (void)tensor::zeros({2, huge}); }) ==
+          "zeros: shape [2, 4611686018427387904] has too many elements: with 4-byte elements it needs "
+          "more than 2^63 bytes (the product of its sizes overflows)");
+    // Once 2^62 * 16 wrapped to 0 elements and max_pool2d read past the storage.
+    CHECK(length_error_of([&] { (void)tensor::zeros({huge, 16}); }).starts_with("zeros: shape [4611686018427387904, 16]"));
+    // Once accepted: 2^64 wrapped to the 0 values given.
+    CHECK(length_error_of([&] { (void)tensor::from({}, {big, big}); }).starts_with("tensor: shape [4294967296, 4294967296]"));
+    CHECK(length_error_of([&] { (void)eager::ones<double>({huge / 4, 3}); }).starts_with("ones: shape"));
+    CHECK(length_error_of([&] { (void)tensor::empty({big, big, 0, big}); }).starts_with("empty: shape"));
+    CHECK(length_error_of([&] { (void)tensor::full({huge}, 1.0f); }).starts_with("full: shape [4611686018427387904]"));
+    // Zero extents are allowed when the other extents fit: the tensor is empty.
+    CHECK(tensor::zeros({0, big}).numel() == 0);
+}
+
+TEST_CASE("view refuses a shape whose product overflows even when it wraps to the element count",
+          "[eager][tensor]") {
+    const tensor empty = tensor::zeros({0});
+    // 2^32 * 2^32 * 0 once wrapped to the 0 elements of the tensor and was accepted.
+    CHECK(length_error_of([&] {
+              (void)empty.view({std::ptrdiff_t{1} << 32, std::ptrdiff_t{1} << 32, 0});
+          }).starts_with("view: shape [4294967296, 4294967296, 0] has too many elements"));
+    const tensor t = tensor::zeros({4});
+    CHECK(length_error_of([&] { (void)t.reshape({std::ptrdiff_t{1} << 62, 4, -1}); }).starts_with("view: shape"));
+    CHECK(t.view({2, -1}).shape() == sizes{2, 2});
+}

@@ -90,3 +90,22 @@ TEST_CASE("zero stride and excessive pooling padding are rejected at run time", 
                                                  {.input = 4, .kernel = 3, .stride = 1, .output_padding = 1}),
                       Catch::Contains("output_padding"));
 }
+
+TEST_CASE("output-size arithmetic refuses options so large that it would overflow", "[shape]") {
+    constexpr std::size_t huge = std::size_t{1} << 63;
+    CHECK(conv_output({.input = 5, .kernel = 3, .padding = huge}).error == size_error::overflow);
+    CHECK(conv_output({.input = 5, .kernel = huge, .dilation = 4}).error == size_error::overflow);
+    CHECK(pool_output({.input = 5, .kernel = 3, .stride = ~std::size_t{0}, .ceil_mode = true}).error ==
+          size_error::overflow);
+    CHECK(conv_transpose_output({.input = 5, .kernel = 3, .stride = huge}).error == size_error::overflow);
+    CHECK(conv_transpose_output({.input = 2, .kernel = 3, .stride = 2, .padding = huge}).error ==
+          size_error::overflow);
+    try {
+        (void)conv_transpose_output_size("conv_transpose2d", {.input = 5, .kernel = 3, .stride = huge});
+        FAIL("no error");
+    } catch (const shape_arithmetic_error& e) {
+        CHECK(std::string(e.what()).starts_with("conv_transpose2d: the sizes are too large: the arithmetic overflows"));
+    }
+    // Sizes that fit still work.
+    CHECK(conv_output({.input = 5, .kernel = 3, .padding = 1}).value == 5);
+}

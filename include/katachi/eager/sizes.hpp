@@ -54,12 +54,24 @@ public:
         dims_[rank_++] = d;
     }
 
-    // The product of the extents: the element count (1 for rank 0).
+    // The product of the extents: the element count (1 for rank 0). Every tensor's shape passed
+    // addressable() when the tensor was made, so for a tensor's shape this cannot overflow.
     constexpr std::size_t numel() const noexcept {
         std::size_t n = 1;
         for (std::size_t i = 0; i < rank_; ++i) n *= dims_[i];
         return n;
     }
+
+    // Whether a tensor of this shape with elements of `element_bytes` bytes fits in memory's address
+    // range: the product of the nonzero extents times the element size stays below 2^63 (so every
+    // partial product, offset and byte count formed from the shape fits too, zero extents or not).
+    constexpr bool addressable(std::size_t element_bytes) const noexcept {
+        std::size_t n = element_bytes;
+        for (std::size_t i = 0; i < rank_; ++i)
+            if (dims_[i] != 0 && __builtin_mul_overflow(n, dims_[i], &n)) return false;
+        return n <= max_bytes;
+    }
+    static constexpr std::size_t max_bytes = std::size_t{1} << 63;
 
     friend constexpr bool operator==(const sizes& a, const sizes& b) noexcept {
         return a.rank_ == b.rank_ && std::equal(a.begin(), a.end(), b.begin());
@@ -82,6 +94,14 @@ private:
     std::array<std::size_t, max_rank> dims_{};
     std::size_t rank_ = 0;
 };
+
+// Throws std::length_error naming `op` and the shape unless addressable(element_bytes).
+inline void require_addressable(const char* op, const sizes& shape, std::size_t element_bytes) {
+    if (!shape.addressable(element_bytes))
+        throw std::length_error(std::string(op) + ": shape " + shape.str() + " has too many elements: with " +
+                                std::to_string(element_bytes) +
+                                "-byte elements it needs more than 2^63 bytes (the product of its sizes overflows)");
+}
 
 // The row-major (contiguous) strides of a shape, in elements.
 inline sizes contiguous_strides(const sizes& shape) {

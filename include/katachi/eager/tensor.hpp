@@ -74,6 +74,8 @@ public:
     explicit basic_tensor(std::shared_ptr<impl_type> impl) : impl_(std::move(impl)) {}
 
     // ---- factories -------------------------------------------------------------------------
+    // A shape whose element count or byte size overflows (more than 2^63 bytes) throws
+    // std::length_error naming the factory and the shape.
     static basic_tensor empty(const sizes& shape);  // uninitialised values
     static basic_tensor zeros(const sizes& shape);
     static basic_tensor ones(const sizes& shape);
@@ -157,6 +159,9 @@ public:
     bool is_same(const basic_tensor& other) const noexcept { return impl_ == other.impl_; }
 
 private:
+    // empty() for `op`: checks that the shape is addressable (sizes::addressable), naming op.
+    static basic_tensor allocate(const char* op, const sizes& shape);
+    static basic_tensor filled(const char* op, const sizes& shape, T value);
     impl_type& checked() const;
     void fill_raw(T value);  // fill_ without the in-place check (zero_grad on a grad)
 

@@ -85,20 +85,25 @@ void batch_norm_base::save_own_state(const std::string& prefix, state_map& out) 
     }
 }
 
-void batch_norm_base::load_own_state(const std::string& prefix, const state_map& state,
-                                     std::vector<std::string>& used, load_result& result) {
-    module::load_own_state(prefix, state, used, result);
+void batch_norm_base::load_own_state(const std::string& prefix, const state_map& state, load_plan& plan) {
+    module::load_own_state(prefix, state, plan);
     if (!options.track_running_stats) return;
     const std::string key = prefix + "num_batches_tracked";
     const auto it = state.find(key);
     if (it == state.end()) {
-        result.missing_keys.push_back(key);
+        plan.missing(key);
         return;
     }
-    used.push_back(key);
-    const auto v = it->second.as<std::int64_t>();
-    if (v.size() != 1) throw shape_mismatch("load_state_dict: \"" + key + "\" must hold one value");
-    num_batches_tracked = *v.begin();
+    plan.use(key);
+    std::int64_t count = 0;
+    try {
+        const auto v = it->second.as<std::int64_t>();
+        if (v.size() != 1) throw shape_mismatch("load_state_dict: \"" + key + "\" must hold one value");
+        count = *v.begin();
+    } catch (const io::safetensors_error& e) {
+        throw io::safetensors_error("", key, e.rule(), "load_state_dict: " + e.detail());
+    }
+    plan.then([this, count] { num_batches_tracked = count; });
 }
 
 std::optional<std::size_t> batch_norm_base::lazy_size_from(const state_map& state,

@@ -2,6 +2,7 @@
 #include "katachi/eager/modules/module.hpp"
 
 #include <algorithm>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -174,26 +175,40 @@ void module::save_own_state(const std::string& prefix, state_map& out) const {
     for (const auto& [name, t] : buffers_) save(name, t);
 }
 
-void module::load_own_state(const std::string& prefix, const state_map& state, std::vector<std::string>& used,
-                            load_result& result) {
+void module::load_own_state(const std::string& prefix, const state_map& state, load_plan& plan) {
     const auto load = [&](const std::string& name, const tensor& t) {
         const std::string key = prefix + name;
         const auto it = state.find(key);
         if (it == state.end()) {
-            result.missing_keys.push_back(key);
+            plan.missing(key);
             return;
         }
-        used.push_back(key);
-        const sizes shape(it->second.shape);
-        if (t.is_uninitialized()) detail::materialize_tensor(t, shape);
+        plan.use(key);
+        const io::tensor& source = it->second;
+        if (source.shape.size() > max_rank)
+            throw shape_mismatch("load_state_dict: \"" + key + "\" has " + std::to_string(source.shape.size()) +
+                                 " dimensions in the state dict; a tensor has at most " +
+                                 std::to_string(max_rank));
+        const sizes shape(source.shape);
+        if (t.is_uninitialized()) {
+            plan.keep(t);
+            detail::materialize_tensor(t, shape);
+        }
         if (!(t.shape() == shape))
             throw shape_mismatch("load_state_dict: \"" + key + "\" has shape " + shape.str() +
                                  " in the state dict but " + t.shape().str() + " in the " + type_name() +
                                  " module");
-        const auto values = it->second.as<float>();
-        no_grad guard;
-        tensor target = t;  // a handle to the registered tensor
-        target.copy_(tensor::from(std::vector<float>(values.begin(), values.end()), shape));
+        std::vector<float> values;
+        try {
+            const auto decoded = source.as<float>();
+            values.assign(decoded.begin(), decoded.end());
+        } catch (const io::safetensors_error& e) {
+            throw io::safetensors_error("", key, e.rule(), "load_state_dict: " + e.detail());
+        }
+        plan.then([target = t, shape, values = std::move(values)]() mutable {
+            no_grad guard;
+            target.copy_(tensor::from(std::move(values), shape));
+        });
     };
     for (const auto& [name, t] : parameters_) load(name, t);
     for (const auto& [name, t] : buffers_) load(name, t);
@@ -213,20 +228,43 @@ state_map module::state_dict() const {
 }
 
 load_result module::load_state_dict(const state_map& state, bool strict) {
-    load_result result;
-    std::vector<std::string> used;
-    for (auto& [prefix, m] : named_modules())
-        m->load_own_state(prefix.empty() ? "" : prefix + ".", state, used, result);
-    for (const auto& [key, value] : state)
-        if (std::find(used.begin(), used.end(), key) == used.end()) result.unexpected_keys.push_back(key);
-    if (strict && (!result.missing_keys.empty() || !result.unexpected_keys.empty())) {
-        std::string what = "load_state_dict: the state dict does not match the " + type_name() + " module";
-        if (!result.missing_keys.empty()) what += "; missing keys: " + list_text(result.missing_keys);
-        if (!result.unexpected_keys.empty())
-            what += "; unexpected keys: " + list_text(result.unexpected_keys);
-        throw std::runtime_error(what + " (pass strict = false to load the keys that match)");
+    load_plan plan;
+    try {
+        for (auto& [prefix, m] : named_modules()) m->load_own_state(prefix.empty() ? "" : prefix + ".", state, plan);
+        const std::set<std::string> used(plan.used().begin(), plan.used().end());
+        load_result& result = plan.result();
+        for (const auto& [key, value] : state)
+            if (!used.contains(key)) result.unexpected_keys.push_back(key);
+        if (strict && (!result.missing_keys.empty() || !result.unexpected_keys.empty())) {
+            std::string what = "load_state_dict: the state dict does not match the " + type_name() + " module";
+            if (!result.missing_keys.empty()) what += "; missing keys: " + list_text(result.missing_keys);
+            if (!result.unexpected_keys.empty())
+                what += "; unexpected keys: " + list_text(result.unexpected_keys);
+            throw std::runtime_error(what + " (pass strict = false to load the keys that match)");
+        }
+    } catch (...) {
+        plan.roll_back();
+        throw;
     }
-    return result;
+    plan.commit();
+    return plan.result();
+}
+
+void load_plan::keep(const tensor& t) {
+    tensor_impl<float>* impl = t.impl();
+    on_failure([impl, handle = t, saved = *impl] { *impl = saved; });
+}
+
+void load_plan::commit() {
+    for (auto& write : writes_) write();
+    writes_.clear();
+    undos_.clear();
+}
+
+void load_plan::roll_back() {
+    for (auto it = undos_.rbegin(); it != undos_.rend(); ++it) (*it)();
+    undos_.clear();
+    writes_.clear();
 }
 
 // ---- printing ----------------------------------------------------------------------------------

@@ -42,8 +42,7 @@ protected:
     batch_norm_base(const batch_norm_options& o, bool lazy, const char* lazy_name);
     virtual void check_input(const sizes& input) const = 0;
     void save_own_state(const std::string& prefix, state_map& out) const override;
-    void load_own_state(const std::string& prefix, const state_map& state, std::vector<std::string>& used,
-                        load_result& result) override;
+    void load_own_state(const std::string& prefix, const state_map& state, load_plan& plan) override;
     std::optional<std::size_t> lazy_size_from(const state_map& state, const std::string& prefix) const;
     void lazy_materialize(std::size_t num_features);
 };

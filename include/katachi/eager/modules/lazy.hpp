@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "katachi/eager/modules/batch_norm.hpp"
+#include "katachi/eager/random.hpp"
 #include "katachi/eager/modules/conv.hpp"
 #include "katachi/eager/modules/linear.hpp"
 
@@ -63,11 +64,21 @@ protected:
         if (!materialized_) materialize_with(Concrete::lazy_input_size(input));
     }
 
-    void load_own_state(const std::string& prefix, const state_map& state, std::vector<std::string>& used,
-                        load_result& result) override {
+    // Materialises from the shapes in `state` (undone if the load fails, the default generator's
+    // draws included), then lets the concrete layer check and plan its copy.
+    void load_own_state(const std::string& prefix, const state_map& state, load_plan& plan) override {
         if (!materialized_)
-            if (const auto size = this->lazy_size_from(state, prefix)) materialize_with(*size);
-        Concrete::load_own_state(prefix, state, used, result);
+            if (const auto size = this->lazy_size_from(state, prefix)) {
+                for (const auto& [name, t] : this->named_parameters(false)) plan.keep(t);
+                for (const auto& [name, t] : this->named_buffers(false)) plan.keep(t);
+                plan.on_failure([this, options = this->options, draws = default_generator()] {
+                    this->options = options;
+                    default_generator() = draws;
+                    materialized_ = false;
+                });
+                materialize_with(*size);
+            }
+        Concrete::load_own_state(prefix, state, plan);
     }
 
 private:

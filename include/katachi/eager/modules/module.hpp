@@ -49,6 +49,35 @@ struct load_result {
 
 using state_map = io::tensor_map;  // key -> tensor, as io::save_safetensors takes it
 
+// A load_state_dict in progress. Modules check in their load_own_state everything that could fail
+// (keys, shapes, dtypes) and register the writes with then(); nothing is written until every module
+// has been checked. Anything a module must change while checking (a lazy module materialises from
+// the shapes it finds) registers its undo with on_failure(), run in reverse order if the load fails,
+// so a failed load leaves the model as it was.
+class load_plan {
+public:
+    // Marks `key` as consumed, or records it as missing.
+    void use(const std::string& key) { used_.push_back(key); }
+    void missing(const std::string& key) { result_.missing_keys.push_back(key); }
+    // A write to make once every check has passed.
+    void then(std::function<void()> write) { writes_.push_back(std::move(write)); }
+    // An undo for a change made while checking.
+    void on_failure(std::function<void()> undo) { undos_.push_back(std::move(undo)); }
+    // Records the current state of a tensor's handle (storage, shape, lazy label) so that it is
+    // restored if the load fails; for a lazy parameter about to be materialised.
+    void keep(const tensor& t);
+
+    const std::vector<std::string>& used() const noexcept { return used_; }
+    load_result& result() noexcept { return result_; }
+    void commit();
+    void roll_back();
+
+private:
+    std::vector<std::string> used_;
+    load_result result_;
+    std::vector<std::function<void()>> writes_, undos_;
+};
+
 class module {
 public:
     module() = default;
@@ -109,8 +138,10 @@ public:
     // Throws uninitialized_parameter_error when a lazy module is not yet materialised.
     state_map state_dict() const;
     // Copies the values in. A lazy module that is not materialised takes its shapes from the dict.
-    // A shape mismatch always throws; missing or unexpected keys throw when strict, and are
-    // returned otherwise.
+    // A shape mismatch or a dtype that is not a float type always throws; missing or unexpected
+    // keys throw when strict, and are returned otherwise. Everything is checked before anything is
+    // written: when it throws, the module (its values, and its lazy parameters' materialisation) is
+    // as it was before the call.
     load_result load_state_dict(const state_map& state, bool strict = true);
 
     // ---- printing ------------------------------------------------------------------------------
@@ -121,10 +152,9 @@ public:
 protected:
     // Adds this module's own entries (not its children's) to a state dict under `prefix`.
     virtual void save_own_state(const std::string& prefix, state_map& out) const;
-    // Reads this module's own entries; `used` collects the keys consumed. Lazy modules materialise
-    // from the shapes they find before the copy.
-    virtual void load_own_state(const std::string& prefix, const state_map& state,
-                                std::vector<std::string>& used, load_result& result);
+    // Checks this module's own entries against `state` and plans their copy (see load_plan); it
+    // writes nothing itself. Lazy modules materialise from the shapes they find, with an undo.
+    virtual void load_own_state(const std::string& prefix, const state_map& state, load_plan& plan);
     // Called by materialize() on every module; lazy modules override it.
     virtual void materialize_own(const sizes& input) { (void)input; }
 
