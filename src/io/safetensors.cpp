@@ -14,7 +14,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <set>
+#include <unordered_set>
 #include <utility>
 
 static_assert(std::endian::native == std::endian::little,
@@ -79,48 +79,68 @@ struct entry_info {
     std::uint64_t end;
 };
 
-// The first key seen twice in any object of the header, and the tensor it was found under.
-struct duplicate_finder {
-    std::vector<std::set<std::string>> open_objects;
-    std::string current_top;
-    std::optional<std::pair<std::string, std::string>> first;  // (tensor, duplicated field or "")
+// The first key seen twice in any object of the header, and the tensor it was found under. A SAX
+// pass of its own, one set of keys per open object: linear in the header, where a callback given to
+// json::parse would make nlohmann rescan each finished object's parent (quadratic in the entries).
+class duplicate_finder {
+public:
+    using number_integer_t = json::number_integer_t;
+    using number_unsigned_t = json::number_unsigned_t;
+    using number_float_t = json::number_float_t;
+    using string_t = json::string_t;
+    using binary_t = json::binary_t;
 
-    bool operator()(int, json::parse_event_t event, json& parsed) {
-        switch (event) {
-            case json::parse_event_t::object_start:
-                open_objects.emplace_back();
-                break;
-            case json::parse_event_t::object_end:
-                open_objects.pop_back();
-                break;
-            case json::parse_event_t::key: {
-                const std::string& k = parsed.get_ref<const std::string&>();
-                if (open_objects.size() == 1) current_top = k;
-                if (!open_objects.back().insert(k).second && !first) {
-                    if (open_objects.size() == 1)
-                        first.emplace(k, "");
-                    else
-                        first.emplace(current_top, k);
-                }
-                break;
-            }
-            default:
-                break;
+    // (tensor, duplicated field) or (tensor, "") for a tensor named twice; nullopt if none.
+    const std::optional<std::pair<std::string, std::string>>& first() const { return first_; }
+
+    bool null() { return true; }
+    bool boolean(bool) { return true; }
+    bool number_integer(number_integer_t) { return true; }
+    bool number_unsigned(number_unsigned_t) { return true; }
+    bool number_float(number_float_t, const string_t&) { return true; }
+    bool string(string_t&) { return true; }
+    bool binary(binary_t&) { return true; }
+    bool start_object(std::size_t) {
+        open_objects_.emplace_back();
+        return true;
+    }
+    bool end_object() {
+        open_objects_.pop_back();
+        return true;
+    }
+    bool start_array(std::size_t) { return true; }
+    bool end_array() { return true; }
+    bool key(string_t& k) {
+        if (open_objects_.size() == 1) current_top_ = k;
+        if (!open_objects_.back().insert(k).second) {
+            if (open_objects_.size() == 1)
+                first_.emplace(k, "");
+            else
+                first_.emplace(current_top_, k);
+            return false;  // the first duplicate is all that is reported: stop here
         }
         return true;
     }
+    bool parse_error(std::size_t, const std::string&, const json::exception&) { return false; }
+
+private:
+    std::vector<std::unordered_set<std::string>> open_objects_;
+    std::string current_top_;
+    std::optional<std::pair<std::string, std::string>> first_;
 };
 
 json parse_header(std::string_view text, const std::string& name) {
-    duplicate_finder finder;
     json header;
     try {
-        header = json::parse(text.begin(), text.end(), std::ref(finder));
+        header = json::parse(text.begin(), text.end());
     } catch (const json::exception& e) {
         fail(name, "", rule::header_json, std::string("the header is not well-formed JSON: ") + e.what());
     }
-    if (finder.first) {
-        const auto& [tensor_key, field] = *finder.first;
+    // Well-formed, so the only way this pass stops early is at a duplicate key.
+    duplicate_finder finder;
+    (void)json::sax_parse(text.begin(), text.end(), &finder);
+    if (finder.first()) {
+        const auto& [tensor_key, field] = *finder.first();
         if (field.empty())
             fail(name, tensor_key, rule::duplicate_key, "the header names this tensor more than once");
         fail(name, tensor_key, rule::duplicate_key, "the field \"" + field + "\" appears more than once");

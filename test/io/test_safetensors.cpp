@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <bit>
+#include <chrono>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
@@ -282,6 +283,79 @@ TEST_CASE("a tensor named twice is refused although JSON parsers keep the last o
         require_broken(
             make_file(R"({"w":{"dtype":"F32","dtype":"F64","shape":[1],"data_offsets":[0,4]}})", 4),
             safetensors_rule::duplicate_key, "w", {"\"dtype\" appears more than once"});
+    }
+}
+
+TEST_CASE("a safetensors header of 100,000 keys is read in well under a second", "[safetensors]") {
+    // 100,000 F32 tensors of shape [1], tensor i holding the value i. A duplicate-key check that
+    // rescans the header at every entry took minutes here.
+    constexpr std::size_t count = 100'000;
+    std::string header = "{";
+    std::vector<float> values(count);
+    for (std::size_t i = 0; i < count; ++i) {
+        if (i) header += ',';
+        header += "\"t" + std::to_string(i) + "\":" + entry("F32", "[1]", 4 * i, 4 * i + 4);
+        values[i] = static_cast<float>(i);
+    }
+    header += "}";
+    std::vector<std::byte> file;
+    append_u64(file, header.size());
+    for (char c : header) file.push_back(static_cast<std::byte>(c));
+    const auto* data = reinterpret_cast<const std::byte*>(values.data());
+    file.insert(file.end(), data, data + 4 * count);
+
+    const auto start = std::chrono::steady_clock::now();
+    const auto f = parse_safetensors(file, "many-keys");
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+    INFO("parsing a header of " << header.size() << " bytes took " << took.count() << " s");
+    // 0.3 to 0.5 s on a shared 2-core host (the library at -O3); the bound leaves room for a busy
+    // CI machine and still fails the old parser, which needed minutes.
+    CHECK(took.count() < 2.0);
+    REQUIRE(f.tensors.size() == count);
+    for (std::size_t i : {std::size_t{0}, std::size_t{1}, count / 2, count - 1}) {
+        INFO(i);
+        CHECK(f.get<float>("t" + std::to_string(i))(0) == static_cast<float>(i));
+    }
+
+    // The same header with the last tensor's name repeated is still refused.
+    std::string twice = header;
+    twice.insert(twice.size() - 1, ",\"t" + std::to_string(count - 1) + "\":" + entry("F32", "[1]", 0, 4));
+    std::vector<std::byte> bad;
+    append_u64(bad, twice.size());
+    for (char c : twice) bad.push_back(static_cast<std::byte>(c));
+    bad.insert(bad.end(), data, data + 4 * count);
+    try {
+        (void)parse_safetensors(bad, "many-keys");
+        FAIL("a header naming a tensor twice was accepted");
+    } catch (const safetensors_error& e) {
+        CHECK(e.rule() == safetensors_rule::duplicate_key);
+        CHECK(e.key() == "t" + std::to_string(count - 1));
+    }
+}
+
+TEST_CASE("a duplicate field is found in any entry and in nested objects, and only the first is named",
+          "[safetensors]") {
+    SECTION("a field twice in the second of two entries") {
+        require_broken(make_file("{\"a\":" + entry("F32", "[1]", 0, 4) +
+                                     R"(,"b":{"dtype":"F32","shape":[1],"shape":[1],"data_offsets":[4,8]}})",
+                                 8),
+                       safetensors_rule::duplicate_key, "b", {"\"shape\" appears more than once"});
+    }
+    SECTION("a key twice inside an object nested in an entry") {
+        require_broken(make_file(R"({"w":{"dtype":{"x":1,"x":2},"shape":[1],"data_offsets":[0,4]}})", 4),
+                       safetensors_rule::duplicate_key, "w", {"\"x\" appears more than once"});
+    }
+    SECTION("the same key in two different objects is no duplicate") {
+        const auto f = parse_safetensors(
+            make_file("{\"dtype\":" + entry("F32", "[1]", 0, 4) + ",\"shape\":" + entry("F32", "[1]", 4, 8) +
+                          "}",
+                      8),
+            "same-keys");
+        CHECK(f.tensors.size() == 2);
+    }
+    SECTION("malformed JSON after a duplicate is reported as malformed") {
+        require_broken(make_file("{\"w\":1,\"w\":2", 0), safetensors_rule::header_json, "",
+                       {"not well-formed JSON"});
     }
 }
 
