@@ -1,11 +1,15 @@
 // Safetensors: round trips, atomic saves, F16/BF16 decoding, the fixture script's output, and one
 // hand-made broken file per rule of the format.
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <chrono>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <initializer_list>
@@ -13,6 +17,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/fixtures.hpp"
@@ -554,6 +559,147 @@ TEST_CASE("a save replaces an existing file completely", "[safetensors]") {
     CHECK(f.tensors.size() == 1);
     CHECK(f.get<std::int64_t>("new")(0) == 7);
     CHECK(dir.entries() == std::vector<std::string>{"model.safetensors"});
+}
+
+namespace {
+
+// Sets which temporary a save starts with for one scope: unnamed (O_TMPFILE) or named.
+struct temporaries_mode {
+    bool saved = detail::unnamed_temporaries;
+    explicit temporaries_mode(bool unnamed) { detail::unnamed_temporaries = unnamed; }
+    temporaries_mode(const temporaries_mode&) = delete;
+    temporaries_mode& operator=(const temporaries_mode&) = delete;
+    ~temporaries_mode() { detail::unnamed_temporaries = saved; }
+};
+
+// The id of a process that has surely ended: a child that exits at once, reaped.
+::pid_t dead_pid() {
+    const ::pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) ::_exit(0);
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    return pid;
+}
+
+void touch(const std::filesystem::path& p) {
+    std::ofstream out(p, std::ios::binary);
+    out << "partial";
+    REQUIRE(out.good());
+}
+
+// Version v of a model: "version" holds v, "data" `count` copies of v, so a file that loads with
+// both agreeing and every element right was written whole by one save.
+tensor_map model_version(std::int64_t v, std::size_t count) {
+    return {{"version", tensor_of<std::int64_t>({v}, {1})},
+            {"data", tensor_of<std::int64_t>(std::vector<std::int64_t>(count, v), {count})}};
+}
+
+// The version a file holds, after checking that it is complete (0 if it is not).
+std::int64_t complete_version(const std::filesystem::path& path, std::size_t count) {
+    const auto f = load_safetensors(path);
+    if (f.tensors.size() != 2) return 0;
+    const std::int64_t v = f.get<std::int64_t>("version")(0);
+    const auto data = f.get<std::int64_t>("data");
+    if (data.size() != count) return 0;
+    for (std::int64_t x : data)
+        if (x != v) return 0;
+    return v;
+}
+
+}  // namespace
+
+TEST_CASE("a save removes its target's temporaries left by dead processes and keeps all others",
+          "[safetensors]") {
+    const bool unnamed = GENERATE(true, false);
+    INFO((unnamed ? "starting unnamed (O_TMPFILE)" : "starting named"));
+    temporaries_mode mode(unnamed);
+    temp_dir dir;
+    const std::string dead = std::to_string(dead_pid());
+    const std::string self = std::to_string(::getpid());
+    const std::vector<std::string> stale{".model.safetensors.tmp-" + dead + "-0",
+                                         ".model.safetensors.tmp-" + dead + "-17"};
+    const std::vector<std::string> kept{
+        ".model.safetensors.tmp-" + self + "-0",       // this process is alive
+        ".model.safetensors.tmp-1-0",                  // so is pid 1
+        ".model.safetensors.tmp-0-0",                  // kill(0, ...) would ask about a group
+        ".other.safetensors.tmp-" + dead + "-0",       // another target's
+        ".model.safetensors.tmp-" + dead + "-0.bak",   // not exactly the pattern
+        ".model.safetensors.tmp-" + dead,              // no counter
+        ".model.safetensors.tmp-" + dead + "-",        // empty counter
+        ".model.safetensors.tmp-+" + dead + "-0",      // a sign is no digit
+        "model.safetensors.tmp-" + dead + "-0",        // no leading dot
+    };
+    for (const auto& leaf : stale) touch(dir.path / leaf);
+    for (const auto& leaf : kept) touch(dir.path / leaf);
+
+    save_safetensors(dir.path / "model.safetensors", model_version(1, 4));
+    CHECK(complete_version(dir.path / "model.safetensors", 4) == 1);
+    auto left = dir.entries();
+    std::sort(left.begin(), left.end());
+    auto expected = kept;
+    expected.push_back("model.safetensors");
+    std::sort(expected.begin(), expected.end());
+    CHECK(left == expected);
+}
+
+TEST_CASE("a save killed at any moment leaves the old or the new file whole, and the next save no "
+          "temporary",
+          "[safetensors][kill]") {
+    // KATACHI_KILL_TRIALS=n runs n trials per mode instead of 50 (tools/kill_trials.sh).
+    int trials = 50;
+    if (const char* env = std::getenv("KATACHI_KILL_TRIALS")) trials = std::max(1, std::atoi(env));
+    const bool unnamed = GENERATE(true, false);
+    temporaries_mode mode(unnamed);
+    constexpr std::size_t count = 1 << 20;  // 8 MB of int64 per version
+    const std::uint64_t seed = std::random_device{}();
+    std::mt19937_64 rng(seed);
+    INFO((unnamed ? "starting unnamed (O_TMPFILE)" : "starting named") << ", seed " << seed);
+
+    temp_dir dir;
+    const auto path = dir.path / "model.safetensors";
+    std::int64_t parent_version = -1;
+    save_safetensors(path, model_version(parent_version, count));
+    int old_kept = 0, new_written = 0, temporaries_left = 0;
+    for (int trial = 0; trial < trials; ++trial) {
+        INFO("trial " << trial);
+        // The child saves versions trial * 10^6 + 1, + 2, ... until it is killed.
+        const std::int64_t first = std::int64_t{trial} * 1'000'000 + 1;
+        const ::pid_t child = ::fork();
+        REQUIRE(child >= 0);
+        if (child == 0) {
+            try {
+                for (std::int64_t v = first;; ++v) save_safetensors(path, model_version(v, count));
+            } catch (...) {
+            }
+            ::_exit(3);
+        }
+        std::this_thread::sleep_for(std::chrono::microseconds(rng() % 30'001));
+        REQUIRE(::kill(child, SIGKILL) == 0);
+        int status = 0;
+        REQUIRE(::waitpid(child, &status, 0) == child);
+        REQUIRE(WIFSIGNALED(status));  // not exited: the child's saves did not fail
+        CHECK(WTERMSIG(status) == SIGKILL);
+
+        REQUIRE(std::filesystem::exists(path));
+        const std::int64_t v = complete_version(path, count);
+        const bool old_file = v == parent_version;
+        const bool new_file = v >= first && v < first + 1'000'000;
+        REQUIRE((old_file || new_file));
+        old_kept += old_file;
+        new_written += new_file;
+        temporaries_left += static_cast<int>(dir.entries().size()) - 1;
+
+        parent_version = -2 - trial;
+        save_safetensors(path, model_version(parent_version, count));
+        REQUIRE(dir.entries() == std::vector<std::string>{"model.safetensors"});
+        REQUIRE(complete_version(path, count) == parent_version);
+    }
+    if (std::getenv("KATACHI_KILL_TRIALS"))
+        WARN((unnamed ? "unnamed" : "named") << " temporaries: " << trials << " kills, old file kept "
+                                             << old_kept << ", a new version " << new_written
+                                             << ", temporaries left by the kill " << temporaries_left
+                                             << ", all removed by the next save");
 }
 
 TEST_CASE("F16 and BF16 decode to float and double exactly", "[safetensors]") {
