@@ -1,6 +1,8 @@
 // katachi's IDX reader: the header is checked and the element count worked out (overflow-checked)
-// before any data is read; the data must then fill the file exactly. zlib reads both gzip'd and
-// plain files, telling them apart by the gzip magic 1f 8b.
+// before any data is read; the data must then fill the file (or its gzip stream) exactly. Gzip'd
+// files, told apart by the gzip magic 1f 8b, go through zlib's inflate.
+#include <fcntl.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -12,6 +14,7 @@
 #include <katachi/io/idx.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace katachi::io {
 
@@ -45,33 +48,40 @@ std::string hex_byte(unsigned v) {
     return std::string("0x") + digits[(v >> 4) & 0xF] + digits[v & 0xF];
 }
 
-// An open file read through zlib; gzread passes plain files through unchanged.
-class gz_input {
+// An open IDX file, plain or gzip'd (told apart by the gzip magic 1f 8b), read as a stream of
+// (decompressed) bytes. Gzip goes through zlib's inflate directly rather than gzread, which would
+// silently ignore whatever follows a gzip member: here concatenated members are read in turn (that
+// is valid gzip) and any other byte after the last member is an error, as is a member cut short.
+class idx_input {
 public:
-    explicit gz_input(const std::filesystem::path& path) : name_(path.string()) {
+    explicit idx_input(const std::filesystem::path& path) : name_(path.string()) {
         std::error_code ec;
         if (!std::filesystem::exists(path, ec)) throw idx_error(name_, "no such file");
         if (std::filesystem::is_directory(path, ec)) throw idx_error(name_, "is a folder, not an IDX file");
-        file_ = gzopen(path.c_str(), "rb");
-        if (!file_) throw idx_error(name_, std::string("cannot open the file: ") + std::strerror(errno));
-        gzbuffer(file_, 1 << 17);
+        fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd_ < 0) throw idx_error(name_, std::string("cannot open the file: ") + std::strerror(errno));
+        try {
+            gzip_ = at_gzip_member();
+        } catch (...) {
+            ::close(fd_);
+            throw;
+        }
+        if (gzip_ && inflateInit2(&z_, 15 + 16) != Z_OK) {  // 15-bit window, gzip wrapper only
+            ::close(fd_);
+            throw idx_error(name_, "cannot start zlib's inflate: out of memory");
+        }
     }
-    gz_input(const gz_input&) = delete;
-    gz_input& operator=(const gz_input&) = delete;
-    ~gz_input() { gzclose_r(file_); }
+    idx_input(const idx_input&) = delete;
+    idx_input& operator=(const idx_input&) = delete;
+    ~idx_input() {
+        if (gzip_) inflateEnd(&z_);
+        ::close(fd_);
+    }
 
     // Reads up to `size` bytes; fewer only at the end of the (decompressed) data.
     std::size_t read(void* dst, std::size_t size) {
-        auto* p = static_cast<unsigned char*>(dst);
-        std::size_t got = 0;
-        while (got < size) {
-            const auto chunk = static_cast<unsigned>(std::min<std::size_t>(size - got, INT_MAX));
-            const int n = gzread(file_, p + got, chunk);
-            check();
-            if (n <= 0) break;
-            got += static_cast<std::size_t>(n);
-        }
-        return got;
+        return gzip_ ? inflate_into(static_cast<unsigned char*>(dst), size)
+                     : copy_into(static_cast<unsigned char*>(dst), size);
     }
 
     // Bytes left before the end of the data, read and discarded.
@@ -82,22 +92,95 @@ public:
         return total;
     }
 
-    bool compressed() const { return gzdirect(file_) == 0; }
+    bool compressed() const { return gzip_; }
     const std::string& name() const { return name_; }
 
 private:
-    void check() {
-        int err = Z_OK;
-        const char* message = gzerror(file_, &err);
-        if (err == Z_OK) return;
-        if (err == Z_ERRNO) throw idx_error(name_, std::string("reading failed: ") + std::strerror(errno));
-        if (err == Z_BUF_ERROR)
-            throw idx_error(name_, "the gzip stream is truncated (" + std::string(message) + ")");
-        throw idx_error(name_, "the gzip stream is corrupt (" + std::string(message) + ")");
+    std::size_t buffered() const { return end_ - begin_; }
+
+    // Makes at least `n` raw bytes available unless the file ends first; returns how many are.
+    std::size_t fill(std::size_t n) {
+        if (buffered() >= n || eof_) return buffered();
+        std::memmove(buffer_.data(), buffer_.data() + begin_, buffered());
+        end_ = buffered();
+        begin_ = 0;
+        while (end_ < n && !eof_) {
+            const ::ssize_t got = ::read(fd_, buffer_.data() + end_, buffer_.size() - end_);
+            if (got < 0 && errno == EINTR) continue;
+            if (got < 0) throw idx_error(name_, std::string("reading failed: ") + std::strerror(errno));
+            if (got == 0) eof_ = true;
+            end_ += static_cast<std::size_t>(got);
+        }
+        return buffered();
+    }
+
+    // Whether the raw bytes at the read position start a gzip member (1f 8b, method 8: deflate).
+    bool at_gzip_member() {
+        return fill(3) >= 3 && buffer_[begin_] == 0x1f && buffer_[begin_ + 1] == 0x8b &&
+               buffer_[begin_ + 2] == 0x08;
+    }
+
+    std::size_t copy_into(unsigned char* dst, std::size_t size) {
+        std::size_t got = 0;
+        while (got < size && fill(1) > 0) {
+            const std::size_t n = std::min(size - got, buffered());
+            std::memcpy(dst + got, buffer_.data() + begin_, n);
+            begin_ += n;
+            got += n;
+        }
+        return got;
+    }
+
+    std::size_t inflate_into(unsigned char* dst, std::size_t size) {
+        std::size_t got = 0;
+        while (got < size && !finished_) {
+            if (fill(1) == 0)
+                throw idx_error(name_, "the gzip stream is truncated: the file ends inside a gzip member");
+            z_.next_in = buffer_.data() + begin_;
+            z_.avail_in = static_cast<uInt>(buffered());
+            z_.next_out = dst + got;
+            z_.avail_out = static_cast<uInt>(std::min<std::size_t>(size - got, UINT_MAX));
+            const uInt out_before = z_.avail_out;
+            const int ret = inflate(&z_, Z_NO_FLUSH);
+            begin_ = static_cast<std::size_t>(z_.next_in - buffer_.data());
+            got += out_before - z_.avail_out;
+            if (ret == Z_STREAM_END) {
+                end_of_member();
+            } else if (ret != Z_OK && ret != Z_BUF_ERROR) {
+                throw idx_error(name_, "the gzip stream is corrupt (" +
+                                           std::string(z_.msg ? z_.msg : "zlib error " + std::to_string(ret)) +
+                                           ")");
+            }
+        }
+        return got;
+    }
+
+    // After a member's end: the file ends, another member follows, or the rest is refused.
+    void end_of_member() {
+        if (fill(1) == 0) {
+            finished_ = true;
+        } else if (at_gzip_member()) {
+            if (inflateReset(&z_) != Z_OK) throw idx_error(name_, "cannot restart zlib's inflate");
+        } else {
+            std::uint64_t trailing = buffered();
+            begin_ = end_;
+            while (fill(1) > 0) {
+                trailing += buffered();
+                begin_ = end_;
+            }
+            throw idx_error(name_, "trailing garbage: " + std::to_string(trailing) +
+                                       " bytes after the end of the gzip stream are not another gzip member");
+        }
     }
 
     std::string name_;
-    gzFile file_ = nullptr;
+    int fd_ = -1;
+    bool gzip_ = false;
+    bool finished_ = false;  // gzip: the last member ended with the file
+    bool eof_ = false;       // the raw file is read to its end
+    std::vector<unsigned char> buffer_ = std::vector<unsigned char>(1 << 17);
+    std::size_t begin_ = 0, end_ = 0;  // the raw bytes read but not yet used: [begin_, end_)
+    z_stream z_{};
 };
 
 // A file's header and its raw big-endian data, checked against each other.
@@ -108,7 +191,7 @@ struct raw_idx {
 };
 
 raw_idx read_raw(const std::filesystem::path& path) {
-    gz_input in(path);
+    idx_input in(path);
     const std::string& name = in.name();
     std::array<unsigned char, 4> magic{};
     const std::size_t got_magic = in.read(magic.data(), 4);
@@ -143,12 +226,14 @@ raw_idx read_raw(const std::filesystem::path& path) {
     }
     const std::string stored = in.compressed() ? " (after gzip decompression)" : "";
 
-    // Grow the buffer as data arrives, so a header claiming huge dimensions cannot allocate them.
+    // The buffer grows with the data actually read, at most doubling it (from 64 KiB), so a header
+    // claiming far more data than the file holds allocates little more than the file's size.
     std::uint64_t got = 0;
     while (got < expected) {
-        const std::uint64_t chunk = std::min<std::uint64_t>(expected - got, std::uint64_t{1} << 26);
-        out.data.resize(static_cast<std::size_t>(got + chunk));
-        const std::size_t n = in.read(out.data.data() + got, static_cast<std::size_t>(chunk));
+        const std::uint64_t want = std::min(expected, std::max<std::uint64_t>(std::uint64_t{1} << 16, 2 * got));
+        out.data.resize(static_cast<std::size_t>(want));
+        const std::size_t chunk = static_cast<std::size_t>(want - got);
+        const std::size_t n = in.read(out.data.data() + got, chunk);
         got += n;
         if (n < chunk) break;
     }
@@ -260,7 +345,16 @@ fashion_mnist load_fashion_mnist(const std::filesystem::path& dir) {
         const auto images_path = file(images_leaf);
         const auto labels_path = file(labels_leaf);
         images = read_idx_images(images_path);
+        if (images.shape()[2] != 28 || images.shape()[3] != 28)
+            throw idx_error(images_path.string(), "the images are " + std::to_string(images.shape()[2]) + "x" +
+                                                      std::to_string(images.shape()[3]) +
+                                                      "; Fashion-MNIST images are 28x28");
         labels = read_idx_labels(labels_path);
+        const auto bad = std::find_if(labels.begin(), labels.end(), [](std::int64_t l) { return l < 0 || l > 9; });
+        if (bad != labels.end())
+            throw idx_error(labels_path.string(),
+                            "the label at index " + std::to_string(bad - labels.begin()) + " is " +
+                                std::to_string(*bad) + "; Fashion-MNIST's classes are 0..9");
         if (images.shape()[0] != labels.shape()[0])
             throw idx_error(labels_path.string(), std::to_string(labels.shape()[0]) + " labels for " +
                                                       std::to_string(images.shape()[0]) + " images in " +

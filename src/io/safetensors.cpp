@@ -1,12 +1,15 @@
 // katachi's safetensors reader and writer: every rule of the format is checked before any tensor
 // is returned, and a save replaces its target only once the new file is complete on disk.
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <bit>
+#include <charconv>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -14,7 +17,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <set>
+#include <unordered_set>
 #include <utility>
 
 static_assert(std::endian::native == std::endian::little,
@@ -79,48 +82,68 @@ struct entry_info {
     std::uint64_t end;
 };
 
-// The first key seen twice in any object of the header, and the tensor it was found under.
-struct duplicate_finder {
-    std::vector<std::set<std::string>> open_objects;
-    std::string current_top;
-    std::optional<std::pair<std::string, std::string>> first;  // (tensor, duplicated field or "")
+// The first key seen twice in any object of the header, and the tensor it was found under. A SAX
+// pass of its own, one set of keys per open object: linear in the header, where a callback given to
+// json::parse would make nlohmann rescan each finished object's parent (quadratic in the entries).
+class duplicate_finder {
+public:
+    using number_integer_t = json::number_integer_t;
+    using number_unsigned_t = json::number_unsigned_t;
+    using number_float_t = json::number_float_t;
+    using string_t = json::string_t;
+    using binary_t = json::binary_t;
 
-    bool operator()(int, json::parse_event_t event, json& parsed) {
-        switch (event) {
-            case json::parse_event_t::object_start:
-                open_objects.emplace_back();
-                break;
-            case json::parse_event_t::object_end:
-                open_objects.pop_back();
-                break;
-            case json::parse_event_t::key: {
-                const std::string& k = parsed.get_ref<const std::string&>();
-                if (open_objects.size() == 1) current_top = k;
-                if (!open_objects.back().insert(k).second && !first) {
-                    if (open_objects.size() == 1)
-                        first.emplace(k, "");
-                    else
-                        first.emplace(current_top, k);
-                }
-                break;
-            }
-            default:
-                break;
+    // (tensor, duplicated field) or (tensor, "") for a tensor named twice; nullopt if none.
+    const std::optional<std::pair<std::string, std::string>>& first() const { return first_; }
+
+    bool null() { return true; }
+    bool boolean(bool) { return true; }
+    bool number_integer(number_integer_t) { return true; }
+    bool number_unsigned(number_unsigned_t) { return true; }
+    bool number_float(number_float_t, const string_t&) { return true; }
+    bool string(string_t&) { return true; }
+    bool binary(binary_t&) { return true; }
+    bool start_object(std::size_t) {
+        open_objects_.emplace_back();
+        return true;
+    }
+    bool end_object() {
+        open_objects_.pop_back();
+        return true;
+    }
+    bool start_array(std::size_t) { return true; }
+    bool end_array() { return true; }
+    bool key(string_t& k) {
+        if (open_objects_.size() == 1) current_top_ = k;
+        if (!open_objects_.back().insert(k).second) {
+            if (open_objects_.size() == 1)
+                first_.emplace(k, "");
+            else
+                first_.emplace(current_top_, k);
+            return false;  // the first duplicate is all that is reported: stop here
         }
         return true;
     }
+    bool parse_error(std::size_t, const std::string&, const json::exception&) { return false; }
+
+private:
+    std::vector<std::unordered_set<std::string>> open_objects_;
+    std::string current_top_;
+    std::optional<std::pair<std::string, std::string>> first_;
 };
 
 json parse_header(std::string_view text, const std::string& name) {
-    duplicate_finder finder;
     json header;
     try {
-        header = json::parse(text.begin(), text.end(), std::ref(finder));
+        header = json::parse(text.begin(), text.end());
     } catch (const json::exception& e) {
         fail(name, "", rule::header_json, std::string("the header is not well-formed JSON: ") + e.what());
     }
-    if (finder.first) {
-        const auto& [tensor_key, field] = *finder.first;
+    // Well-formed, so the only way this pass stops early is at a duplicate key.
+    duplicate_finder finder;
+    (void)json::sax_parse(text.begin(), text.end(), &finder);
+    if (finder.first()) {
+        const auto& [tensor_key, field] = *finder.first();
         if (field.empty())
             fail(name, tensor_key, rule::duplicate_key, "the header names this tensor more than once");
         fail(name, tensor_key, rule::duplicate_key, "the field \"" + field + "\" appears more than once");
@@ -586,29 +609,87 @@ safetensors_file load_safetensors(const std::filesystem::path& path) {
 
 namespace {
 
-// A temporary file beside the target; removed on destruction unless committed by rename.
+// The folder a save to `target` writes its temporary file into.
+std::filesystem::path folder_of(const std::filesystem::path& target) {
+    return target.parent_path().empty() ? std::filesystem::path(".") : target.parent_path();
+}
+
+// ".<file name>.tmp-": how every temporary file name of a save to `target` starts.
+std::string temporary_prefix(const std::filesystem::path& target) {
+    std::string leaf = ".";  // appended piecewise: g++ 12 misreports `"." + std::string` (-Wrestrict)
+    leaf += target.filename().string();
+    leaf += ".tmp-";
+    return leaf;
+}
+
+bool all_digits(std::string_view s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// The process that made temporary file `leaf`, if `leaf` is exactly <prefix><pid>-<n> with both
+// numbers decimal; 0 for any other name.
+::pid_t temporary_owner(std::string_view leaf, std::string_view prefix) {
+    if (!leaf.starts_with(prefix)) return 0;
+    leaf.remove_prefix(prefix.size());
+    const std::size_t dash = leaf.find('-');
+    if (dash == std::string_view::npos) return 0;
+    const std::string_view pid_text = leaf.substr(0, dash);
+    if (!all_digits(pid_text) || !all_digits(leaf.substr(dash + 1))) return 0;
+    ::pid_t pid = 0;
+    const auto [end, ec] = std::from_chars(pid_text.data(), pid_text.data() + pid_text.size(), pid);
+    if (ec != std::errc() || end != pid_text.data() + pid_text.size()) return 0;
+    return pid;
+}
+
+// Removes the temporary files of saves to `target` whose process no longer exists: what a save
+// killed between naming its temporary and renaming it leaves, or one killed on the fallback path.
+// A temporary of a live process (this one's included) is in use and stays. Failures are ignored:
+// cleaning up after others never fails a save.
+void remove_stale_temporaries(const std::filesystem::path& target) {
+    const std::string prefix = temporary_prefix(target);
+    std::error_code ec;
+    std::filesystem::directory_iterator it(folder_of(target), ec);
+    for (const std::filesystem::directory_iterator end; !ec && it != end; it.increment(ec)) {
+        const ::pid_t pid = temporary_owner(it->path().filename().string(), prefix);
+        if (pid <= 0) continue;  // not a temporary name; and kill(0 or -1, ...) would mean groups
+        if (::kill(pid, 0) == 0 || errno != ESRCH) continue;
+        (void)::unlink(it->path().c_str());
+    }
+}
+
+// A temporary file beside the target. On Linux it starts unnamed (O_TMPFILE), so a save killed
+// while writing leaves nothing; commit() names it .<file>.tmp-<pid>-<n> and renames that over the
+// target. Where unnamed files are not supported it is created under that name from the start.
+// Destruction before a successful commit removes it either way.
 class temporary_file {
 public:
-    explicit temporary_file(const std::filesystem::path& target, const std::string& name) : name_(name) {
-        static std::atomic<unsigned> counter{0};
-        const std::filesystem::path dir = target.parent_path().empty() ? "." : target.parent_path();
-        for (int attempt = 0; attempt < 100; ++attempt) {
-            std::string leaf = ".";  // appended piecewise: g++ 12 misreports `"." + std::string` (-Wrestrict)
-            leaf += target.filename().string();
-            leaf += ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
-            path_ = dir / leaf;
-            fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    temporary_file(const std::filesystem::path& target, const std::string& name, bool try_unnamed)
+        : name_(name), target_(target), dir_(folder_of(target)) {
+#ifdef O_TMPFILE
+        if (try_unnamed) {
+            fd_ = ::open(dir_.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
             if (fd_ >= 0) return;
+            if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) fail_to_create();
+        }
+#else
+        (void)try_unnamed;
+#endif
+        for (int attempt = 0; attempt < 100; ++attempt) {
+            path_ = next_name();
+            fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+            if (fd_ >= 0) {
+                named_ = true;
+                return;
+            }
             if (errno != EEXIST) break;
         }
-        fail(name_, "", rule::io,
-             "cannot create a temporary file in " + dir.string() + ": " + std::strerror(errno));
+        fail_to_create();
     }
     temporary_file(const temporary_file&) = delete;
     temporary_file& operator=(const temporary_file&) = delete;
     ~temporary_file() {
-        if (fd_ >= 0) ::close(fd_);
-        if (!committed_) ::unlink(path_.c_str());
+        if (fd_ >= 0) ::close(fd_);  // an unnamed file vanishes here
+        if (named_ && !committed_) ::unlink(path_.c_str());
     }
 
     void write(const void* data, std::size_t size) {
@@ -622,29 +703,61 @@ public:
         }
     }
 
-    void commit(const std::filesystem::path& target) {
+    // Flushes the file, names it if unnamed, renames it over the target and syncs the folder.
+    // Returns false, with the target untouched, when an unnamed file cannot be given a name (linkat
+    // failed): the caller then writes a named temporary instead. Any other failure throws.
+    bool commit() {
         if (::fsync(fd_) != 0)
             fail(name_, "", rule::io, std::string("fsync failed: ") + std::strerror(errno));
+        if (!named_ && !link_name()) return false;
         const int fd = std::exchange(fd_, -1);
         if (::close(fd) != 0)
             fail(name_, "", rule::io, std::string("closing failed: ") + std::strerror(errno));
-        if (::rename(path_.c_str(), target.c_str()) != 0)
+        // linkat cannot replace an existing file; rename replaces the target atomically.
+        if (::rename(path_.c_str(), target_.c_str()) != 0)
             fail(name_, "", rule::io,
                  "cannot rename the temporary file over the target: " + std::string(std::strerror(errno)));
         committed_ = true;
         // Make the rename itself durable; a failure here leaves a complete file, so it is not an error.
-        const std::filesystem::path dir = target.parent_path().empty() ? "." : target.parent_path();
-        const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        const int dir_fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dir_fd >= 0) {
             (void)::fsync(dir_fd);
             ::close(dir_fd);
         }
+        return true;
     }
 
 private:
+    std::filesystem::path next_name() const {
+        static std::atomic<unsigned> counter{0};
+        return dir_ / (temporary_prefix(target_) + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    }
+
+    // Gives the unnamed file a name in the folder; false if the system refuses.
+    bool link_name() {
+        const std::string self = "/proc/self/fd/" + std::to_string(fd_);
+        for (int attempt = 0; attempt < 100; ++attempt) {
+            path_ = next_name();
+            if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, path_.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+                named_ = true;
+                return true;
+            }
+            if (errno != EEXIST) break;
+        }
+        return false;
+    }
+
+    [[noreturn]] void fail_to_create() const {
+        fail(name_, "", rule::io,
+             "cannot create a temporary file in " + dir_.string() + ": " + std::strerror(errno));
+    }
+
     std::string name_;
-    std::filesystem::path path_;
+    std::filesystem::path target_;
+    std::filesystem::path dir_;
+    std::filesystem::path path_;  // the name, once it has one
     int fd_ = -1;
+    bool named_ = false;
     bool committed_ = false;
 };
 
@@ -702,12 +815,26 @@ void save_safetensors(const std::filesystem::path& path, const tensor_map& tenso
     text.append((8 - text.size() % 8) % 8, ' ');  // the data section starts 8-byte aligned
     const std::uint64_t length = text.size();
 
-    temporary_file out(path, name);
-    out.write(&length, 8);
-    out.write(text.data(), text.size());
-    for (const auto& [key, t] : tensors)
-        if (!t.bytes.empty()) out.write(t.bytes.data(), t.bytes.size());
-    out.commit(path);
+    const auto write_file = [&](temporary_file& out) {
+        out.write(&length, 8);
+        out.write(text.data(), text.size());
+        for (const auto& [key, t] : tensors)
+            if (!t.bytes.empty()) out.write(t.bytes.data(), t.bytes.size());
+    };
+    remove_stale_temporaries(path);
+    {
+        temporary_file out(path, name, detail::unnamed_temporaries);
+        write_file(out);
+        if (out.commit()) return;
+    }
+    // The unnamed file could not be linked into the folder: write it again under a name.
+    temporary_file out(path, name, false);
+    write_file(out);
+    (void)out.commit();
+}
+
+namespace detail {
+bool unnamed_temporaries = true;
 }
 
 }  // namespace katachi::io

@@ -3,17 +3,70 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <bit>
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <fstream>
 #include <initializer_list>
+#include <new>
 #include <katachi/io/idx.hpp>
 #include <numeric>
 #include <string>
 #include <vector>
+
+// Every global operator new of this program goes through here, so a test can see the largest
+// single request (std::vector allocates through operator new). Only test_idx replaces them.
+namespace {
+std::atomic<std::size_t> largest_allocation{0};
+
+void note_request(std::size_t n) noexcept {
+    std::size_t seen = largest_allocation.load(std::memory_order_relaxed);
+    while (n > seen && !largest_allocation.compare_exchange_weak(seen, n, std::memory_order_relaxed)) {
+    }
+}
+void* allocate(std::size_t n) noexcept {
+    note_request(n);
+    return std::malloc(n ? n : 1);
+}
+void* allocate(std::size_t n, std::align_val_t align) noexcept {
+    note_request(n);
+    const auto a = static_cast<std::size_t>(align);
+    return std::aligned_alloc(a, (std::max<std::size_t>(n, 1) + a - 1) / a * a);
+}
+// Out of line so that g++ does not inline free() into a delete paired with a new it has seen
+// (-Wmismatched-new-delete cannot tell these operators are the replacements that call malloc).
+[[gnu::noinline]] void release(void* p) noexcept { std::free(p); }
+void* allocate_or_throw(void* p) {
+    if (!p) throw std::bad_alloc();
+    return p;
+}
+}  // namespace
+
+void* operator new(std::size_t n) { return allocate_or_throw(allocate(n)); }
+void* operator new[](std::size_t n) { return allocate_or_throw(allocate(n)); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return allocate(n); }
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return allocate(n); }
+void* operator new(std::size_t n, std::align_val_t a) { return allocate_or_throw(allocate(n, a)); }
+void* operator new[](std::size_t n, std::align_val_t a) { return allocate_or_throw(allocate(n, a)); }
+void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept { return allocate(n, a); }
+void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept { return allocate(n, a); }
+void operator delete(void* p) noexcept { release(p); }
+void operator delete[](void* p) noexcept { release(p); }
+void operator delete(void* p, std::size_t) noexcept { release(p); }
+void operator delete[](void* p, std::size_t) noexcept { release(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { release(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { release(p); }
+void operator delete(void* p, std::align_val_t) noexcept { release(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { release(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { release(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { release(p); }
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { release(p); }
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { release(p); }
 
 using namespace katachi::io;
 using Catch::Matchers::Contains;
@@ -66,6 +119,48 @@ void write_gzip(const std::filesystem::path& p, const bytes& b) {
 bytes read_plain(const std::filesystem::path& p) {
     std::ifstream in(p, std::ios::binary);
     return bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// `b` as one gzip member, written by zlib.
+bytes gzip_member(const bytes& b) {
+    temp_dir dir;
+    write_gzip(dir.path / "member.gz", b);
+    return read_plain(dir.path / "member.gz");
+}
+
+bytes concat(std::initializer_list<bytes> parts) {
+    bytes out;
+    for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+    return out;
+}
+
+// Writes `b` as it is and requires read_idx to refuse it with an error naming the file and every
+// one of `words`.
+void require_refused(const bytes& b, std::initializer_list<std::string> words) {
+    temp_dir dir;
+    const auto path = dir.path / "refused-idx1-ubyte.gz";
+    write_plain(path, b);
+    try {
+        (void)read_idx(path);
+        FAIL("the file loaded without an error");
+    } catch (const idx_error& e) {
+        INFO(e.what());
+        CHECK(e.file() == path.string());
+        CHECK_THAT(e.what(), Contains(path.string()));
+        for (const auto& w : words) CHECK_THAT(e.what(), Contains(w));
+    }
+}
+
+// The four Fashion-MNIST files in `dir`, gzip'd: `n` images of rows x cols and the given labels
+// (both test and training sets alike).
+void write_fashion(const std::filesystem::path& dir, std::uint32_t n, std::uint32_t rows, std::uint32_t cols,
+                   const bytes& labels) {
+    const bytes pixels = iota_bytes(std::size_t{n} * rows * cols);
+    for (const char* set : {"train", "t10k"}) {
+        write_gzip(dir / (std::string(set) + "-images-idx3-ubyte.gz"), idx_file(0x08, {n, rows, cols}, pixels));
+        write_gzip(dir / (std::string(set) + "-labels-idx1-ubyte.gz"),
+                   idx_file(0x08, {static_cast<std::uint32_t>(labels.size())}, labels));
+    }
 }
 
 // The whole decompressed content of a gzip'd file, read without katachi.
@@ -308,15 +403,125 @@ TEST_CASE("load_fashion_mnist names the Debian package when the folder or a file
 
 TEST_CASE("load_fashion_mnist refuses image and label counts that disagree", "[idx]") {
     temp_dir dir;
-    write_gzip(dir.path / "train-images-idx3-ubyte.gz", idx_file(0x08, {3, 2, 2}, iota_bytes(12)));
-    write_gzip(dir.path / "train-labels-idx1-ubyte.gz", idx_file(0x08, {3}, {1, 2, 3}));
-    write_gzip(dir.path / "t10k-images-idx3-ubyte.gz", idx_file(0x08, {3, 2, 2}, iota_bytes(12)));
+    write_fashion(dir.path, 3, 28, 28, {1, 2, 3});
     write_gzip(dir.path / "t10k-labels-idx1-ubyte.gz", idx_file(0x08, {2}, {4, 5}));
     CHECK_THROWS_WITH(load_fashion_mnist(dir.path),
                       Contains("t10k-labels-idx1-ubyte.gz") && Contains("2 labels for 3 images"));
-    write_gzip(dir.path / "t10k-labels-idx1-ubyte.gz", idx_file(0x08, {3}, {4, 5, 6}));
+    write_gzip(dir.path / "t10k-labels-idx1-ubyte.gz", idx_file(0x08, {3}, {4, 5, 9}));
     const auto small = load_fashion_mnist(dir.path);
-    CHECK(small.train_images.shape() == std::array<std::size_t, 4>{3, 1, 2, 2});
-    CHECK(small.train_images(2, 0, 1, 1) == 11.0f / 255.0f);
-    CHECK(small.test_labels(2) == 6);
+    CHECK(small.train_images.shape() == std::array<std::size_t, 4>{3, 1, 28, 28});
+    CHECK(small.train_images(0, 0, 0, 11) == 11.0f / 255.0f);
+    CHECK(small.test_labels(2) == 9);
+}
+
+TEST_CASE("bytes after the end of a gzip stream are refused with their count", "[idx]") {
+    const bytes member = gzip_member(idx_file(0x08, {3, 4}, iota_bytes(12)));
+    SECTION("29 bytes of garbage") {
+        require_refused(concat({member, bytes(29, 0x41)}), {"trailing garbage", "29 bytes", "gzip"});
+    }
+    SECTION("one zero byte") {
+        require_refused(concat({member, bytes(1, 0)}), {"trailing garbage", "1 bytes"});
+    }
+    SECTION("a gzip magic without the deflate method") {
+        require_refused(concat({member, bytes{0x1f, 0x8b, 0x07, 0, 0}}), {"trailing garbage", "5 bytes"});
+    }
+    SECTION("garbage after a second member") {
+        const bytes half1 = gzip_member(idx_file(0x08, {3, 4}, iota_bytes(6)));
+        const bytes half2 = gzip_member(bytes{6, 7, 8, 9, 10, 11});
+        require_refused(concat({half1, half2, bytes(200'000, 0x55)}), {"trailing garbage", "200000 bytes"});
+    }
+}
+
+TEST_CASE("a file of several gzip members reads as their concatenation", "[idx]") {
+    const bytes file = idx_file(0x0B, {2, 3}, iota_bytes(12));
+    temp_dir dir;
+    const auto path = dir.path / "members.gz";
+    SECTION("split inside the header and inside the data") {
+        write_plain(path, concat({gzip_member(bytes(file.begin(), file.begin() + 6)),
+                                  gzip_member(bytes(file.begin() + 6, file.begin() + 20)),
+                                  gzip_member(bytes(file.begin() + 20, file.end()))}));
+    }
+    SECTION("with an empty member between") {
+        write_plain(path, concat({gzip_member(bytes(file.begin(), file.begin() + 10)), gzip_member({}),
+                                  gzip_member(bytes(file.begin() + 10, file.end()))}));
+    }
+    const auto a = read_idx(path);
+    CHECK(a.type_code == 0x0B);
+    CHECK(a.shape == std::vector<std::size_t>{2, 3});
+    CHECK(a.values == std::vector<double>{1, 515, 1029, 1543, 2057, 2571});
+}
+
+TEST_CASE("a gzip stream cut short in a later member is refused as truncated", "[idx]") {
+    const bytes file = idx_file(0x08, {100, 28}, bytes(2800, 5));
+    bytes second = gzip_member(bytes(file.begin() + 1000, file.end()));
+    second.resize(second.size() - 3);
+    require_refused(concat({gzip_member(bytes(file.begin(), file.begin() + 1000)), second}),
+                    {"gzip stream is truncated"});
+}
+
+TEST_CASE("a tiny file whose header claims 1 GiB of data is refused as truncated without a large allocation",
+          "[idx]") {
+    temp_dir dir;
+    const auto path = dir.path / "liar-idx1-ubyte";
+    std::size_t data_bytes = 0;
+    std::size_t limit = std::size_t{1} << 20;
+    bool gzip = false;
+    SECTION("9 bytes, plain") {
+        data_bytes = 1;
+    }
+    SECTION("9 bytes, gzip'd") {
+        data_bytes = 1;
+        gzip = true;
+    }
+    SECTION("3 MB of data: the buffer stays within twice what was read") {
+        data_bytes = 3'000'000;
+        limit = 2 * data_bytes;
+    }
+    const bytes file = idx_file(0x08, {std::uint32_t{1} << 30}, iota_bytes(data_bytes));
+    REQUIRE(file.size() == 8 + data_bytes);
+    gzip ? write_gzip(path, file) : write_plain(path, file);
+    largest_allocation = 0;
+    try {
+        (void)read_idx(path);
+        FAIL("a file holding less data than its header claims was accepted");
+    } catch (const idx_error& e) {
+        const std::size_t largest = largest_allocation.load();
+        INFO(e.what());
+        CHECK_THAT(e.what(), Contains(path.string()) && Contains("truncated data") &&
+                                 Contains("expected 1073741824") && Contains("found " + std::to_string(data_bytes)));
+        INFO("largest single allocation: " << largest << " bytes");
+        CHECK(largest <= limit);
+    }
+}
+
+TEST_CASE("load_fashion_mnist refuses images that are not 28x28, naming the file and the size", "[idx]") {
+    temp_dir dir;
+    write_fashion(dir.path, 2, 28, 27, {0, 9});
+    try {
+        (void)load_fashion_mnist(dir.path);
+        FAIL("images of 28x27 were accepted");
+    } catch (const idx_error& e) {
+        INFO(e.what());
+        CHECK(e.file() == (dir.path / "train-images-idx3-ubyte.gz").string());
+        CHECK_THAT(e.what(), Contains("train-images-idx3-ubyte.gz") && Contains("28x27") &&
+                                 Contains("Fashion-MNIST images are 28x28"));
+    }
+}
+
+TEST_CASE("load_fashion_mnist refuses a label outside 0..9, naming the file, its index and value", "[idx]") {
+    temp_dir dir;
+    write_fashion(dir.path, 4, 28, 28, {0, 9, 9, 1});
+    write_gzip(dir.path / "t10k-labels-idx1-ubyte.gz", idx_file(0x08, {4}, {3, 10, 255, 2}));
+    try {
+        (void)load_fashion_mnist(dir.path);
+        FAIL("a label of 10 was accepted");
+    } catch (const idx_error& e) {
+        INFO(e.what());
+        CHECK(e.file() == (dir.path / "t10k-labels-idx1-ubyte.gz").string());
+        CHECK_THAT(e.what(), Contains("t10k-labels-idx1-ubyte.gz") && Contains("label at index 1 is 10") &&
+                                 Contains("0..9"));
+    }
+    // read_idx_labels itself takes any byte.
+    const auto labels = read_idx_labels(dir.path / "t10k-labels-idx1-ubyte.gz");
+    CHECK(labels(2) == 255);
 }

@@ -3,6 +3,8 @@
 // An IDX file is: two zero bytes, a type code (0x08 unsigned byte, 0x09 signed byte, 0x0B int16,
 // 0x0C int32, 0x0D float32, 0x0E float64), the rank, rank big-endian uint32 dimensions, then the
 // elements big-endian in row-major order. Errors throw katachi::io::idx_error naming the file.
+// A gzip'd file may hold several gzip members (read as one stream); anything else after the last
+// member is refused, as is a stream cut short.
 #pragma once
 
 #include <cstddef>
@@ -37,7 +39,8 @@ idx_array read_idx(const std::filesystem::path& path);
 // Unsigned-byte image files [N, rows, cols] scaled to [0, 1] as float: [N, 1, rows, cols].
 xt::xtensor<float, 4> read_idx_images(const std::filesystem::path& path);
 
-// Unsigned-byte label files [N] as int64 class indices.
+// Unsigned-byte label files [N] as int64 class indices. Any byte value 0..255 is a label here;
+// checking them against a dataset's classes is the caller's (load_fashion_mnist does).
 xt::xtensor<std::int64_t, 1> read_idx_labels(const std::filesystem::path& path);
 
 struct fashion_mnist {
@@ -51,7 +54,9 @@ struct fashion_mnist {
 inline const std::filesystem::path fashion_mnist_default_dir = "/usr/share/datasets/fashion-mnist";
 
 // Loads the four files; a missing folder or file throws idx_error that names the Debian package
-// providing them (dataset-fashion-mnist). Image and label counts must agree.
+// providing them (dataset-fashion-mnist). What the Fashion-MNIST demo relies on is checked, each
+// failure an idx_error naming the file: images are 28x28, every label is a class 0..9 (the error
+// gives the index and value of the first that is not), image and label counts agree.
 fashion_mnist load_fashion_mnist(const std::filesystem::path& dir = fashion_mnist_default_dir);
 
 }  // namespace katachi::io

@@ -6,7 +6,8 @@
 //
 // Reading validates the whole file before returning anything, so a failed load fills nothing.
 // Every violation throws katachi::io::safetensors_error naming the file, the key and the rule.
-// Writing is atomic: a temporary file in the target's folder, flushed, then renamed over it.
+// Writing is atomic: a temporary file in the target's folder, flushed, then renamed over it (see
+// save_safetensors for how killed saves are cleaned up).
 #pragma once
 
 #include <concepts>
@@ -126,7 +127,26 @@ safetensors_file load_safetensors(const std::filesystem::path& path);
 safetensors_file parse_safetensors(std::span<const std::byte> bytes, const std::string& name);
 
 // Writes atomically: on any failure the target is unchanged and no temporary file remains.
+//
+// How: the file is written and fsync'd as a temporary in the target's folder, then renamed over
+// the target (the rename is the atomic step), then the folder is fsync'd. On Linux the temporary
+// is first unnamed (open with O_TMPFILE), so a process killed while writing leaves nothing
+// behind; once complete it gets the name .<file name>.tmp-<pid>-<n> by linkat and is renamed.
+// Where O_TMPFILE is not supported (EOPNOTSUPP, EISDIR, EINVAL) the temporary has that name from
+// the start; if linkat fails the file is written again under that name. A kill -9 between naming
+// and rename, or on that fallback path, can still leave a named temporary; so every save first
+// removes the files of its folder named exactly .<file name>.tmp-<pid>-<n> whose <pid> is no live
+// process (kill(pid, 0) fails with ESRCH). A temporary of a live process is never touched.
+// Limits: a dead saver's pid reused by a new process keeps its temporary until that process ends;
+// and pids are those of this process's pid namespace, so processes in different pid namespaces
+// (containers) must not save to the same target at the same time, or one may take the other's
+// temporary for a dead one's.
 void save_safetensors(const std::filesystem::path& path, const tensor_map& tensors,
                       const metadata_map& metadata = {});
+
+namespace detail {
+// For tests: false makes save_safetensors skip O_TMPFILE and take the named-temporary path.
+extern bool unnamed_temporaries;
+}  // namespace detail
 
 }  // namespace katachi::io
