@@ -101,6 +101,7 @@ struct engine {
                     n->name() +
                     "' was freed by an earlier backward, which frees the tape's saved tensors. "
                     "Pass retain_graph = true to the first backward to keep them.");
+            n->check_saved_versions();
             for (const edge<T>& e : n->inputs_) {
                 if (!e.fn) continue;
                 if (e.fn->visit_ != visit) {
@@ -139,6 +140,7 @@ struct engine {
         if (!retain_graph)
             for (const auto& n : nodes) {
                 n->release_saved();
+                n->forget_saved();
                 n->inputs_.clear();
                 n->released_ = true;
             }

@@ -440,6 +440,7 @@ basic_tensor<T> basic_tensor<T>::clone() const {
 
 template <class T>
 void basic_tensor<T>::fill_raw(T value) {
+    bump_version();
     T* p = data();
     if (is_contiguous())
         std::fill_n(p, numel(), value);
@@ -459,6 +460,7 @@ basic_tensor<T>& basic_tensor<T>::copy_(const basic_tensor& source) {
     require_writable(*this, "copy_");
     detail::require_same_shape("copy_", shape(), source.shape());
     const std::vector<T> values = source.to_vector();
+    bump_version();
     T* p = data();
     std::size_t k = 0;
     detail::for_each_offset(shape(), strides(), [&](std::size_t at) { p[at] = values[k++]; });

@@ -140,3 +140,62 @@ TEST_CASE("gradients flow back through views, transposes and reshapes", "[eager]
     eager::sum(a.view({3, 2}) * w).backward();
     CHECK(a.grad().to_vector() == std::vector<float>{1, 10, 100, 1000, 10000, 100000});
 }
+
+namespace {
+std::string autograd_error_of(auto&& f) {
+    try {
+        f();
+    } catch (const eager::autograd_error& e) {
+        return e.what();
+    }
+    return "(no autograd_error)";
+}
+}  // namespace
+
+TEST_CASE("backward refuses a saved tensor that was changed in place, with PyTorch's sentence",
+          "[eager][autograd][version]") {
+    tensor w = eager::from_values<float>({1, 1}).requires_grad_();
+    tensor x = eager::from_values<float>({3, 4});
+    const tensor y = eager::sum(w * x);
+    CHECK(x.version() == 0);
+    x.copy_(eager::from_values<float>({100, 200}));  // once gave w.grad = [100, 200]; it is [3, 4]
+    CHECK(x.version() == 1);
+    CHECK(autograd_error_of([&] { y.backward(); }) ==
+          "one of the variables needed for gradient computation has been modified by an inplace operation: "
+          "[float [2]], saved by 'mul', is at version 1; expected version 0 instead. It was changed in place "
+          "(copy_, fill_, zero_, an optimiser step) after the operation saved it for backward: change a "
+          "clone() of it, or change it after backward()");
+    CHECK_FALSE(w.grad().defined());  // refused before any gradient was accumulated
+}
+
+TEST_CASE("a write through a view, or to an operation's own saved output, is seen too",
+          "[eager][autograd][version]") {
+    SECTION("a view shares its storage's version") {
+        tensor w = eager::from_values<float>({1, 2, 3, 4}).requires_grad_();
+        tensor x = eager::from_values<float>({1, 2, 3, 4});
+        const tensor y = eager::sum(w * x);
+        tensor v = x.view({2, 2});
+        v.fill_(0);
+        CHECK(x.version() == 1);
+        CHECK_THAT(autograd_error_of([&] { y.backward(); }), Catch::Contains("saved by 'mul'"));
+    }
+    SECTION("exp saves its output") {
+        tensor a = eager::from_values<float>({0, 1}).requires_grad_();
+        tensor e = eager::exp(a);
+        const tensor total = eager::sum(e);
+        {
+            eager::no_grad guard;
+            e.zero_();
+        }
+        CHECK_THAT(autograd_error_of([&] { total.backward(); }), Catch::Contains("saved by 'exp'"));
+    }
+    SECTION("a change after backward, or to a clone, is fine") {
+        tensor w = eager::from_values<float>({1, 1}).requires_grad_();
+        tensor x = eager::from_values<float>({3, 4});
+        const tensor y = eager::sum(w * x.clone());
+        x.copy_(eager::from_values<float>({100, 200}));
+        y.backward();
+        CHECK(w.grad().to_vector() == std::vector<float>{3, 4});
+        x.fill_(1);
+    }
+}

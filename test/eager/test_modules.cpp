@@ -307,3 +307,19 @@ TEST_CASE("dropout follows the module's mode and functional dropout its flag", "
     CHECK(eager::dropout(x, 0.5, false).to_vector() == x.to_vector());
     CHECK(eager::dropout(x, 0.5).to_vector() != x.to_vector());  // training defaults to true
 }
+
+TEST_CASE("an optimiser step between forward and backward makes backward refuse the stale tape",
+          "[eager][modules][version]") {
+    nn::linear layer({3, 2});
+    optim::sgd<float> opt(nn::optimiser_parameters(layer), {.lr = 0.1});
+    const tensor x = eager::rand({4, 3}).requires_grad_();
+    const tensor loss = eager::sum(layer(x));
+    loss.backward(true);
+    opt.step();  // writes the weight that the tape saved for x's gradient
+    CHECK(layer.weight.version() >= 1);
+    CHECK_THROWS_WITH(loss.backward(), Catch::Contains("saved by 'linear'") && Catch::Contains("is at version"));
+    // A fresh forward sees the new weight and backward runs.
+    opt.zero_grad();
+    eager::sum(layer(x)).backward();
+    CHECK(layer.weight.grad().defined());
+}

@@ -12,13 +12,19 @@
 // once) and is marked released; reaching a released node again throws autograd_error, which says
 // to pass retain_graph.
 //
+// A node keeps a tensor for its backward through save(t), which returns t.detach() and remembers
+// the version of its storage; before any node runs, backward checks every reachable node's saved
+// tensors and refuses (autograd_error, PyTorch's sentence) one that was changed in place since.
+//
 // Writing an operation: compute the result with the kernels, then
-//     if (auto* n = record<my_node<T>>(y, {&x, &w})) n->saved = x.detach();
+//     if (auto* n = record<my_node<T>>(y, {&x, &w})) n->saved = n->save(x);
 // where my_node<T> derives from node<T> and implements backward() (and release_saved()).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <initializer_list>
 #include <memory>
 #include <span>
@@ -81,6 +87,20 @@ public:
     virtual void backward(const basic_tensor<T>& grad_output, std::span<basic_tensor<T>> grad_inputs) = 0;
 
     bool needs_input_grad(std::size_t i) const noexcept { return i < inputs_.size() && inputs_[i].needed(); }
+
+    // A handle to `t` for this node's backward (t.detach()), with its storage's version noted.
+    basic_tensor<T> save(const basic_tensor<T>& t) {
+        if (!t.defined() || !t.impl()->store) return t.detach();
+        saved_version v{t.impl()->store, t.version(), t.shape()};
+        if (saved_count_ < inline_saved)
+            saved_inline_[saved_count_] = std::move(v);
+        else
+            saved_more_.push_back(std::move(v));
+        ++saved_count_;
+        return t.detach();
+    }
+    // Throws autograd_error when a tensor saved by this node was changed in place since.
+    void check_saved_versions() const;
     const std::vector<edge<T>>& inputs() const noexcept { return inputs_; }
     bool released() const noexcept { return released_; }
 
@@ -96,14 +116,45 @@ private:
     friend struct detail::engine<T>;
     void add_input(const basic_tensor<T>& t);
 
+    struct saved_version {
+        std::shared_ptr<storage<T>> store;
+        std::uint64_t version = 0;
+        sizes shape;
+    };
+    static constexpr std::size_t inline_saved = 3;  // most nodes save at most three tensors
+    void forget_saved() {
+        for (auto& v : saved_inline_) v = {};
+        saved_more_.clear();
+        saved_count_ = 0;
+    }
+
     const char* name_;
     std::vector<edge<T>> inputs_;
+    std::array<saved_version, inline_saved> saved_inline_;
+    std::vector<saved_version> saved_more_;
+    std::size_t saved_count_ = 0;
     bool released_ = false;
     // The engine's bookkeeping during one backward.
     std::uint64_t visit_ = 0;
     std::size_t pending_ = 0;
     basic_tensor<T> grad_;
 };
+
+template <class T>
+void node<T>::check_saved_versions() const {
+    for (std::size_t i = 0; i < saved_count_; ++i) {
+        const saved_version& v = i < inline_saved ? saved_inline_[i] : saved_more_[i - inline_saved];
+        if (v.store->version != v.version)
+            throw autograd_error(
+                std::string("one of the variables needed for gradient computation has been modified by an "
+                            "inplace operation: [") +
+                (std::is_same_v<T, float> ? "float" : "double") + " " + v.shape.str() + "], saved by '" + name_ +
+                "', is at version " + std::to_string(v.store->version) + "; expected version " +
+                std::to_string(v.version) +
+                " instead. It was changed in place (copy_, fill_, zero_, an optimiser step) after the "
+                "operation saved it for backward: change a clone() of it, or change it after backward()");
+    }
+}
 
 template <class T>
 void node<T>::add_input(const basic_tensor<T>& t) {

@@ -8,7 +8,9 @@
 // Views (view, transpose, permute, flatten, detach) share storage; `contiguous()` copies only
 // when the layout is not row-major; `reshape` is a view when it can be and a copy otherwise.
 // Operations record the autograd tape as they run (autograd.hpp); in-place methods (fill_, zero_,
-// copy_) are not recorded, and on a leaf that requires grad they are allowed only under no_grad.
+// copy_) are not recorded, and on a tensor that requires grad they are allowed only under no_grad.
+// They bump the storage's version; backward refuses a tensor saved for it whose version has moved
+// since (autograd_error with PyTorch's sentence, naming the operation that saved it).
 //
 // A parameter of a lazy module starts *uninitialized*: it has no storage and no shape until the
 // module materialises it. Reading its shape or data throws uninitialized_parameter_error naming
@@ -16,6 +18,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <initializer_list>
 #include <memory>
 #include <ostream>
@@ -49,6 +52,9 @@ template <class T>
 struct storage {
     std::unique_ptr<T[], detail::block_deleter<T>> data;  // from the storage cache (memory.hpp)
     std::size_t size = 0;
+    // Counts the in-place writes to this storage (through any view), as PyTorch's version counter
+    // does: a tensor saved for backward remembers it, and backward refuses one that changed.
+    std::uint64_t version = 0;
 };
 
 template <class T>
@@ -149,9 +155,17 @@ public:
     basic_tensor clone() const;       // always a copy
 
     // ---- in place, not recorded --------------------------------------------------------------
+    // Each bumps the version of the tensor's storage (shared by its views).
     basic_tensor& fill_(T value);
     basic_tensor& zero_() { return fill_(T(0)); }
     basic_tensor& copy_(const basic_tensor& source);  // same shape
+    // How many times the storage was written in place (torch.Tensor._version); 0 for a tensor
+    // without storage. Code that writes through data() or value_span() (an optimiser's step, an
+    // init function) calls bump_version() so that backward can tell.
+    std::uint64_t version() const noexcept { return impl_ && impl_->store ? impl_->store->version : 0; }
+    void bump_version() const noexcept {
+        if (impl_ && impl_->store) ++impl_->store->version;
+    }
 
     // ---- identity ------------------------------------------------------------------------------
     impl_type* impl() const noexcept { return impl_.get(); }

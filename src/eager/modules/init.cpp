@@ -26,6 +26,7 @@ tensor& usable(const char* fn, tensor& t) {
 template <class F>
 tensor& fill_each(tensor& t, F f) {
     no_grad guard;
+    t.bump_version();
     float* p = t.data();
     if (!t.is_contiguous()) throw shape_mismatch("init: the tensor must be contiguous");
     for (std::size_t i = 0; i < t.numel(); ++i) p[i] = f();

@@ -47,7 +47,13 @@ std::vector<optim::parameter<float>> optimiser_parameters(const module& m) {
     std::vector<optim::parameter<float>> out;
     for (const auto& entry : m.named_parameters()) {
         const tensor t = entry.second;  // a handle: the lambdas see the tensor as it is at each step
-        out.push_back({entry.first, [t] { return t.value_span(); }, [t] { return t.grad_span(); }});
+        // The optimiser asks for the value to write its step into it: an in-place write.
+        out.push_back({entry.first,
+                       [t] {
+                           t.bump_version();
+                           return t.value_span();
+                       },
+                       [t] { return t.grad_span(); }});
     }
     return out;
 }

@@ -37,7 +37,7 @@ basic_tensor<T> activation(const char* name, const basic_tensor<T>& x_in, bool s
     basic_tensor<T> y = basic_tensor<T>::empty(x.shape());
     forward(kv(x), kv(y));
     if (auto* n = record<saved_one_node<T, Grad>>(y, {&x}, name, grad))
-        n->saved = save_output ? y.detach() : x.detach();
+        n->saved = n->save(save_output ? y : x);
     return y;
 }
 

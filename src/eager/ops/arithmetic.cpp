@@ -207,8 +207,8 @@ basic_tensor<T> mul(const basic_tensor<T>& a_in, const basic_tensor<T>& b_in) {
     const basic_tensor<T> a = a_in.contiguous(), b = b_in.contiguous();
     basic_tensor<T> y = map2("mul", a, b, [](T u, T v) { return u * v; });
     if (auto* n = record<mul_node<T>>(y, {&a, &b})) {
-        if (n->needs_input_grad(1)) n->a = a.detach();
-        if (n->needs_input_grad(0)) n->b = b.detach();
+        if (n->needs_input_grad(1)) n->a = n->save(a);
+        if (n->needs_input_grad(0)) n->b = n->save(b);
     }
     return y;
 }
@@ -219,8 +219,8 @@ basic_tensor<T> div(const basic_tensor<T>& a_in, const basic_tensor<T>& b_in) {
     const basic_tensor<T> a = a_in.contiguous(), b = b_in.contiguous();
     basic_tensor<T> y = map2("div", a, b, [](T u, T v) { return u / v; });
     if (auto* n = record<div_node<T>>(y, {&a, &b})) {
-        n->a = a.detach();
-        n->b = b.detach();
+        n->a = n->save(a);
+        n->b = n->save(b);
     }
     return y;
 }
@@ -262,8 +262,8 @@ basic_tensor<T> rdiv(const basic_tensor<T>& a_in, scalar_of<T> s) {
     const basic_tensor<T> a = a_in.contiguous();
     basic_tensor<T> y = map1(a, [s](T v) { return s / v; });
     if (auto* n = record<rdiv_node<T>>(y, {&a})) {
-        n->a = a.detach();
-        n->y = y.detach();
+        n->a = n->save(a);
+        n->y = n->save(y);
     }
     return y;
 }
@@ -272,7 +272,7 @@ template <class T>
 basic_tensor<T> pow(const basic_tensor<T>& a_in, scalar_of<T> p) {
     const basic_tensor<T> a = a_in.contiguous();
     basic_tensor<T> y = map1(a, [p](T v) { return std::pow(v, p); });
-    if (auto* n = record<pow_node<T>>(y, {&a}, p)) n->a = a.detach();
+    if (auto* n = record<pow_node<T>>(y, {&a}, p)) n->a = n->save(a);
     return y;
 }
 
@@ -280,7 +280,7 @@ template <class T>
 basic_tensor<T> exp(const basic_tensor<T>& a_in) {
     const basic_tensor<T> a = a_in.contiguous();
     basic_tensor<T> y = map1(a, [](T v) { return std::exp(v); });
-    if (auto* n = record<exp_node<T>>(y, {&a})) n->y = y.detach();
+    if (auto* n = record<exp_node<T>>(y, {&a})) n->y = n->save(y);
     return y;
 }
 
@@ -288,7 +288,7 @@ template <class T>
 basic_tensor<T> log(const basic_tensor<T>& a_in) {
     const basic_tensor<T> a = a_in.contiguous();
     basic_tensor<T> y = map1(a, [](T v) { return std::log(v); });
-    if (auto* n = record<log_node<T>>(y, {&a})) n->a = a.detach();
+    if (auto* n = record<log_node<T>>(y, {&a})) n->a = n->save(a);
     return y;
 }
 
@@ -325,8 +325,8 @@ basic_tensor<T> matmul(const basic_tensor<T>& a_in, const basic_tensor<T>& b_in)
     basic_tensor<T> y = basic_tensor<T>::empty({m, n});
     kernels::detail::gemm(false, false, m, n, k, T(1), a.data(), b.data(), T(0), y.data());
     if (auto* node = record<matmul_node<T>>(y, {&a, &b})) {
-        node->a = a.detach();
-        node->b = b.detach();
+        node->a = node->save(a);
+        node->b = node->save(b);
     }
     return y;
 }

@@ -122,8 +122,8 @@ basic_tensor<T> batch_norm(const basic_tensor<T>& x_in, const basic_tensor<T>& r
                                                   o);
         }
         if (auto* n = record<batch_norm_train_node<T>>(y, {&x, inputs_w, inputs_b})) {
-            n->x = x.detach();
-            if (w.defined()) n->weight = w.detach();
+            n->x = n->save(x);
+            if (w.defined()) n->weight = n->save(w);
             n->save_mean = mean;
             n->save_invstd = invstd;
         }
@@ -136,8 +136,8 @@ basic_tensor<T> batch_norm(const basic_tensor<T>& x_in, const basic_tensor<T>& r
         else
             kernels::batch_norm_forward_eval(kv(x), none, none, kv(rm), kv(rv), kv(y), o);
         if (auto* n = record<batch_norm_eval_node<T>>(y, {&x, inputs_w, inputs_b}, eps)) {
-            n->x = x.detach();
-            if (w.defined()) n->weight = w.detach();
+            n->x = n->save(x);
+            if (w.defined()) n->weight = n->save(w);
             n->running_mean = rm.detach().clone();
             n->running_var = rv.detach().clone();
         }

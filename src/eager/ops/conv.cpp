@@ -128,8 +128,8 @@ basic_tensor<T> convolve(const basic_tensor<T>& x_in, const basic_tensor<T>& w_i
         Ops::forward(kv(x), kv(w), kernels::none, kv(y), o, ws);
     }
     if (auto* n = record<conv_node<T, Ops>>(y, {&x, &w, b.defined() ? &b : nullptr}, o)) {
-        n->x = x.detach();
-        n->w = w.detach();
+        n->x = n->save(x);
+        n->w = n->save(w);
     }
     return y;
 }

@@ -55,8 +55,8 @@ basic_tensor<T> linear(const basic_tensor<T>& x_in, const basic_tensor<T>& w_in,
     else
         kernels::linear_forward(kv(x), kv(w), kernels::none, kv(y));
     if (auto* n = record<linear_node<T>>(y, {&x, &w, b.defined() ? &b : nullptr})) {
-        n->x = x.detach();
-        n->w = w.detach();
+        n->x = n->save(x);
+        n->w = n->save(w);
     }
     if (batch2d) return y;
     sizes out(x_in.shape());

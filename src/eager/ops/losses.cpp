@@ -106,8 +106,8 @@ basic_tensor<T> mse_loss(const basic_tensor<T>& x_in, const basic_tensor<T>& tar
     const basic_tensor<T> x = x_in.contiguous(), target = target_in.contiguous();
     basic_tensor<T> loss = basic_tensor<T>::scalar(kernels::mse_loss_forward(kv(x), kv(target)));
     if (auto* n = record<mse_loss_node<T>>(loss, {&x, &target})) {
-        n->x = x.detach();
-        n->target = target.detach();
+        n->x = n->save(x);
+        n->target = n->save(target);
     }
     return loss;
 }
