@@ -1,5 +1,6 @@
 // Graph-face benchmarks: training steps and inference of the LeNet, the MLP 784-256-128-10 and a
-// tiny MLP 4-16-3, float32, medians of 21 samples after warm-up. Run: meson test --benchmark.
+// tiny MLP 4-16-3, float32, medians of 21 samples after warm-up, and what deterministic mode costs a
+// training step (katachi::set_deterministic). Run: meson test --benchmark.
 // Compare with libtorch run in the same session (PERFORMANCE.md), as ratios.
 #include <algorithm>
 #include <chrono>
@@ -65,6 +66,36 @@ void training_step(const char* name, std::size_t batch, int reps) {
     std::printf("%-10s training step, batch %3zu: %10.2f us\n", name, batch, s * 1e6);
 }
 
+// The cost of katachi::set_deterministic(true) on a training step at 1 and at all threads: medians
+// of the step with the mode off and on, measured one after the other in this process, and their ratio.
+template <class Net>
+void deterministic_cost(const char* name, std::size_t batch, int reps) {
+    const int threads = get_num_threads();
+    for (int t : {1, threads}) {
+        set_num_threads(t);
+        model<Net> m(0);
+        optim::sgd<float> opt(m.parameters(), {.lr = 0.01, .momentum = 0.9});
+        const auto x = batch_of<Net>(batch);
+        xt::xtensor<std::int64_t, 1> y(std::array<std::size_t, 1>{batch});
+        for (std::size_t i = 0; i < batch; ++i) y(i) = static_cast<std::int64_t>(i % Net::output_shape::dims[0]);
+        const auto step = [&] {
+            m.forward(x);
+            m.cross_entropy(y);
+            m.backward();
+            opt.step();
+        };
+        set_deterministic(false);
+        const double off = median_seconds(step, reps);
+        set_deterministic(true);
+        const double on = median_seconds(step, reps);
+        set_deterministic(false);
+        std::printf("%-10s training step, batch %3zu, %d thread%s: deterministic %10.2f us, default %10.2f us (x%.3f)\n",
+                    name, batch, t, t == 1 ? " " : "s", on * 1e6, off * 1e6, on / off);
+        if (t == threads) break;
+    }
+    set_num_threads(threads);
+}
+
 template <class Net, std::size_t Batch>
 void inference(const char* name, int reps) {
     model<Net> trained(0);
@@ -91,4 +122,6 @@ int main() {
     training_step<tiny_mlp>("tiny_mlp", 1, 20000);
     inference<tiny_mlp, 1>("tiny_mlp", 200000);
     inference<tiny_mlp, 256>("tiny_mlp", 2000);
+    deterministic_cost<lenet>("lenet", 64, 5);
+    deterministic_cost<mlp>("mlp", 64, 50);
 }

@@ -28,6 +28,7 @@
 #include <string>
 #include <thread>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 extern "C" void openblas_set_num_threads(int);
@@ -63,6 +64,28 @@ inline bool& inside_parallel_part() {
     return inside;
 }
 
+// Marks the calling thread as running a part for the scope's life.
+class inside_scope {
+public:
+    inside_scope() noexcept : previous_(std::exchange(inside_parallel_part(), true)) {}
+    ~inside_scope() { inside_parallel_part() = previous_; }
+    inside_scope(const inside_scope&) = delete;
+    inside_scope& operator=(const inside_scope&) = delete;
+
+private:
+    bool previous_;
+};
+
+inline std::atomic<bool>& deterministic_flag() {
+    static std::atomic<bool> on{false};
+    return on;
+}
+
+// In deterministic mode a job is cut into this many parts (fewer when it has fewer items) whatever
+// the thread count: the parts' boundaries, and so every partial sum and product block, are those
+// of one thread or of 64.
+inline constexpr unsigned deterministic_parts = 8;
+
 class thread_pool {
 public:
     static thread_pool& instance() {
@@ -83,13 +106,22 @@ public:
         openblas_set_num_threads(1);
     }
 
-    // Runs part(i) for i in [0, parts), part 0 on the caller; returns when every part is done.
+    // Runs part(i) for every i in [0, parts), part 0 on the caller; returns when every part is
+    // done. With more parts than threads, thread t runs parts t, t + threads, ... one after another.
+    // Inside a part, parallel_parts() is 1 (nested work runs on its caller), also when the parts run
+    // one after another on the caller, so how work nests never depends on the thread count.
     // The first exception thrown by a part is rethrown here after all parts have finished.
     template <class F>
     void run(unsigned parts, F&& part) {
-        parts = std::min(parts, threads());
+        if (parts == 0) return;
+        const unsigned lanes = std::min(parts, threads());
         std::unique_lock lock(run_mutex_, std::try_to_lock);
-        if (parts <= 1 || inside_parallel_part() || !lock.owns_lock()) {
+        if (lanes <= 1 || inside_parallel_part() || !lock.owns_lock()) {
+            if (parts == 1) {
+                part(0u);
+                return;
+            }
+            const inside_scope inside;
             for (unsigned i = 0; i < parts; ++i) part(i);
             return;
         }
@@ -104,14 +136,18 @@ public:
                 if (!failure) failure = std::current_exception();
             }
         };
-        job_ = part_ref(guarded);
-        parts_ = parts;
+        auto lane = [&](unsigned t) {
+            for (unsigned i = t; i < parts; i += lanes) guarded(i);
+        };
+        job_ = part_ref(lane);
+        parts_ = lanes;
         pending_.store(static_cast<unsigned>(workers_.size()), std::memory_order_relaxed);
         generation_.fetch_add(1, std::memory_order_release);
         generation_.notify_all();
-        inside_parallel_part() = true;
-        guarded(0);
-        inside_parallel_part() = false;
+        {
+            const inside_scope inside;
+            lane(0);
+        }
         wait_until([&] { return pending_.load(std::memory_order_acquire) == 0; },
                    [&] {
                        const unsigned left = pending_.load(std::memory_order_acquire);
@@ -195,10 +231,13 @@ inline split_range part_of(std::size_t n, unsigned parts, unsigned i) {
     return {n * i / parts, n * (i + 1) / parts};
 }
 
-// How many parts a job of n independent items should run in: one per thread, at most n.
+// How many parts a job of n independent items should run in: one per thread, at most n; in
+// deterministic mode deterministic_parts, at most n, however many threads run them.
 inline unsigned parallel_parts(std::size_t n) {
     if (inside_parallel_part()) return 1;
-    return static_cast<unsigned>(std::min<std::size_t>(n, thread_pool::instance().threads()));
+    const unsigned cap =
+        deterministic_flag().load(std::memory_order_relaxed) ? deterministic_parts : thread_pool::instance().threads();
+    return static_cast<unsigned>(std::min<std::size_t>(n, cap));
 }
 
 // The same for items that cost `work` elementwise operations in all: one part when the whole job is
@@ -234,6 +273,18 @@ T* thread_scratch(std::size_t n) {
 
 // Threads katachi's kernels use (the caller and the pool's workers).
 inline int get_num_threads() { return static_cast<int>(detail::thread_pool::instance().threads()); }
+
+// Deterministic mode (off by default): results are bit-identical whatever the thread count. Every
+// job is cut into the same parts on any number of threads (detail::deterministic_parts), so each
+// partial sum (a convolution's weight gradient over its samples) and each block of a split product
+// is the same, and the partial sums are added in the same order. Runs at a fixed seed and thread
+// count are bit-identical without it; it costs the extra parts' overhead on few threads.
+inline void set_deterministic(bool on) noexcept {
+    detail::deterministic_flag().store(on, std::memory_order_relaxed);
+}
+inline bool deterministic() noexcept {
+    return detail::deterministic_flag().load(std::memory_order_relaxed);
+}
 
 // Sets the threads katachi's kernels use, at least 1 (at most 64). OpenBLAS is set to one thread.
 inline void set_num_threads(int n) {

@@ -3,10 +3,13 @@
 // made by fixtures_graph.py).
 #include <catch2/catch.hpp>
 #include <katachi/graph.hpp>
+#include <katachi/parallel.hpp>
+#include <katachi/random.hpp>
 #include <katachi/optim/adam.hpp>
 #include <katachi/optim/sgd.hpp>
 #include <xtensor/xadapt.hpp>
 
+#include "graph/models.hpp"
 #include "support/fixtures.hpp"
 
 namespace {
@@ -57,3 +60,44 @@ TEST_CASE("three adam steps follow PyTorch", "[graph][optim]") {
 }
 
 }  // namespace
+
+namespace {
+
+// The parameters after three adam steps of the LeNet at batch 29 (uneven parts) on `threads`.
+std::vector<std::vector<float>> lenet_after_steps(int threads) {
+    katachi::set_num_threads(threads);
+    model<test::models::lenet> m(5);
+    optim::adam<float> opt(m.parameters(), optim::adam_options{});
+    xt::xtensor<float, 4> x(std::array<std::size_t, 4>{29, 1, 28, 28});
+    xt::xtensor<std::int64_t, 1> y(std::array<std::size_t, 1>{29});
+    katachi::generator gen(11);
+    for (auto& v : x) v = gen.uniform<float>();
+    for (std::size_t i = 0; i < 29; ++i) y(i) = static_cast<std::int64_t>(i % 10);
+    for (int step = 0; step < 3; ++step) {
+        m.forward(x);
+        m.cross_entropy(y);
+        m.backward();
+        opt.step();
+    }
+    std::vector<std::vector<float>> out;
+    for (const auto& [name, t] : state_dict(m)) {
+        const auto values = t.as<float>();
+        out.emplace_back(values.begin(), values.end());
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("in deterministic mode graph-face training is bit-identical on one, two and three threads",
+          "[graph][deterministic]") {
+    const int saved_threads = katachi::get_num_threads();
+    katachi::set_deterministic(true);
+    const auto one = lenet_after_steps(1);
+    const auto two = lenet_after_steps(2);
+    const auto three = lenet_after_steps(3);
+    katachi::set_deterministic(false);
+    katachi::set_num_threads(saved_threads);
+    CHECK(two == one);
+    CHECK(three == one);
+}

@@ -204,3 +204,64 @@ TEST_CASE("max_pool2d_backward reports a bad index from whichever thread meets i
     xt::xarray<float> dx = zeros({16, 8, 30, 30});
     CHECK(message_of([&] { k::max_pool2d_backward(dy, idx, dx); }).find("index 10000") != std::string::npos);
 }
+
+namespace {
+// Turns deterministic mode on for a test's life.
+struct deterministic_guard {
+    deterministic_guard() { katachi::set_deterministic(true); }
+    ~deterministic_guard() { katachi::set_deterministic(false); }
+};
+}  // namespace
+
+TEST_CASE("in deterministic mode a job is cut into the same parts on any thread count, each run once",
+          "[parallel][deterministic]") {
+    const thread_count_guard guard;
+    const deterministic_guard on;
+    for (int threads : {1, 2, 3}) {
+        katachi::set_num_threads(threads);
+        INFO(threads << " threads");
+        CHECK(katachi::detail::parallel_parts(1000) == katachi::detail::deterministic_parts);
+        CHECK(katachi::detail::parallel_parts(3) == 3);
+        std::vector<std::atomic<int>> seen(katachi::detail::deterministic_parts);
+        std::atomic<int> nested_parts{0};
+        katachi::detail::parallel_for(100, katachi::detail::parallel_parts(100),
+                                      [&](std::size_t begin, std::size_t end, unsigned part) {
+                                          seen[part] += 1;
+                                          CHECK(begin == 100 * part / 8);
+                                          CHECK(end == 100 * (part + 1) / 8);
+                                          nested_parts += static_cast<int>(katachi::detail::parallel_parts(50));
+                                      });
+        for (auto& s : seen) CHECK(s == 1);
+        CHECK(nested_parts == 8);  // work nested in a part stays in one part, on any thread count
+    }
+    katachi::set_deterministic(false);
+    katachi::set_num_threads(2);
+    CHECK(katachi::detail::parallel_parts(1000) == 2);
+}
+
+TEST_CASE("in deterministic mode conv2d's gradients are bit-identical on one, two and three threads",
+          "[parallel][deterministic][conv2d]") {
+    const thread_count_guard guard;
+    const deterministic_guard on;
+    // 14x14 with 16 channels runs on Winograd, 5x5 on the im2col lowering; batch 29 splits unevenly.
+    for (std::size_t hw : {5u, 14u}) {
+        const k::conv2d_options opts{.padding = {1, 1}};
+        const xt::xarray<float> x = random_array({29, 16, hw, hw}, 3), w = random_array({16, 16, 3, 3}, 4),
+                                b = random_array({16}, 5), dy = random_array({29, 16, hw, hw}, 6);
+        auto run = [&](int threads) {
+            katachi::set_num_threads(threads);
+            std::vector<xt::xarray<float>> out{zeros(katachi::test::dims(x.shape())),
+                                               zeros(katachi::test::dims(w.shape())), zeros(katachi::test::dims(b.shape()))};
+            k::conv2d_backward(x, w, dy, out[0], out[1], out[2], opts);
+            return out;
+        };
+        const auto one = run(1);
+        for (int threads : {2, 3}) {
+            const auto many = run(threads);
+            INFO(threads << " threads, " << hw << "x" << hw << " images");
+            CHECK(same(many[0], one[0]));
+            CHECK(same(many[1], one[1]));
+            CHECK(same(many[2], one[2]));
+        }
+    }
+}
