@@ -19,54 +19,8 @@
 #include <string>
 #include <vector>
 
-// Every global operator new of this program goes through here, so a test can see the largest
-// single request (std::vector allocates through operator new). Only test_idx replaces them.
-namespace {
-std::atomic<std::size_t> largest_allocation{0};
-
-void note_request(std::size_t n) noexcept {
-    std::size_t seen = largest_allocation.load(std::memory_order_relaxed);
-    while (n > seen && !largest_allocation.compare_exchange_weak(seen, n, std::memory_order_relaxed)) {
-    }
-}
-void* allocate(std::size_t n) noexcept {
-    note_request(n);
-    return std::malloc(n ? n : 1);
-}
-void* allocate(std::size_t n, std::align_val_t align) noexcept {
-    note_request(n);
-    const auto a = static_cast<std::size_t>(align);
-    return std::aligned_alloc(a, (std::max<std::size_t>(n, 1) + a - 1) / a * a);
-}
-// Out of line so that g++ does not inline free() into a delete paired with a new it has seen
-// (-Wmismatched-new-delete cannot tell these operators are the replacements that call malloc).
-[[gnu::noinline]] void release(void* p) noexcept { std::free(p); }
-void* allocate_or_throw(void* p) {
-    if (!p) throw std::bad_alloc();
-    return p;
-}
-}  // namespace
-
-void* operator new(std::size_t n) { return allocate_or_throw(allocate(n)); }
-void* operator new[](std::size_t n) { return allocate_or_throw(allocate(n)); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return allocate(n); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return allocate(n); }
-void* operator new(std::size_t n, std::align_val_t a) { return allocate_or_throw(allocate(n, a)); }
-void* operator new[](std::size_t n, std::align_val_t a) { return allocate_or_throw(allocate(n, a)); }
-void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept { return allocate(n, a); }
-void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept { return allocate(n, a); }
-void operator delete(void* p) noexcept { release(p); }
-void operator delete[](void* p) noexcept { release(p); }
-void operator delete(void* p, std::size_t) noexcept { release(p); }
-void operator delete[](void* p, std::size_t) noexcept { release(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { release(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { release(p); }
-void operator delete(void* p, std::align_val_t) noexcept { release(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { release(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { release(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { release(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { release(p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { release(p); }
+// The tests' allocation counter (malloc and every operator new) sees the largest single request.
+#include "support/allocation_counter.hpp"
 
 using namespace katachi::io;
 using Catch::Matchers::Contains;
@@ -480,12 +434,12 @@ TEST_CASE("a tiny file whose header claims 1 GiB of data is refused as truncated
     const bytes file = idx_file(0x08, {std::uint32_t{1} << 30}, iota_bytes(data_bytes));
     REQUIRE(file.size() == 8 + data_bytes);
     gzip ? write_gzip(path, file) : write_plain(path, file);
-    largest_allocation = 0;
+    katachi::test::reset_largest_allocation();
     try {
         (void)read_idx(path);
         FAIL("a file holding less data than its header claims was accepted");
     } catch (const idx_error& e) {
-        const std::size_t largest = largest_allocation.load();
+        const std::size_t largest = katachi::test::largest_allocation();
         INFO(e.what());
         CHECK_THAT(e.what(), Contains(path.string()) && Contains("truncated data") &&
                                  Contains("expected 1073741824") && Contains("found " + std::to_string(data_bytes)));
