@@ -115,10 +115,14 @@ void write_dot(const fs::path& path, const std::string& text) {
     }
 }
 
+// The --out folder this run created, removed again (when still empty) if the run fails.
+fs::path created_out;
+
 // Creates `dir` and a file in it, removed again: an --out that cannot take the outputs is
 // reported before the data is read or anything is trained.
 void check_writable(const fs::path& dir) {
     std::error_code ec;
+    if (!fs::exists(dir, ec)) created_out = dir;
     fs::create_directories(dir, ec);
     if (ec || !fs::is_directory(dir))
         throw std::runtime_error("cannot create the output folder " + dir.string() + " (--out): " +
@@ -403,6 +407,9 @@ int main(int argc, char** argv) try {
     std::fprintf(stderr, "fashion_mnist: %s\n\n%s", e.what(), fm::usage().c_str());
     return 2;
 } catch (const std::exception& e) {
+    std::fflush(stdout);
     std::fprintf(stderr, "fashion_mnist: error: %s\n", e.what());
+    std::error_code ignored;
+    if (!created_out.empty()) fs::remove(created_out, ignored);  // only if still empty
     return 1;
 }

@@ -52,7 +52,8 @@ const std::vector<run_option>& run_options() {
         {"--momentum", "momentum", [](const options& o) { return real_text(o.optimiser.momentum); }},
         {"--weight-decay", "weight_decay",
          [](const options& o) {
-             return o.optimiser.weight_decay ? real_text(*o.optimiser.weight_decay) : std::string("default");
+             return o.optimiser.weight_decay ? real_text(*o.optimiser.weight_decay)
+                                             : std::string("default (the optimiser's own)");
          }},
         {"--schedule", "schedule", [](const options& o) { return o.schedule; }},
         {"--seed", "seed", [](const options& o) { return std::to_string(o.seed); }},
@@ -227,7 +228,7 @@ void apply_training_state(const training_state& s, options& o) {
     std::vector<std::string> args{"fashion_mnist"};
     for (const run_option& r : run_options()) {
         const std::string& saved = s.run.at(r.key);
-        if ((std::string(r.key) == "weight_decay" && saved == "default") ||
+        if ((std::string(r.key) == "weight_decay" && saved.starts_with("default")) ||
             (std::string(r.key).ends_with("_subset") && saved == "all"))
             continue;
         args.insert(args.end(), {r.option, saved});

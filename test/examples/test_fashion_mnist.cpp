@@ -322,31 +322,32 @@ TEST_CASE("the confusion matrix refuses a label or prediction that is not a clas
 
 TEST_CASE("a label outside 0 to 9 in the data is refused before training, naming the file, index and label",
           "[examples][fashion_mnist]") {
-    const fs::path train_bad = make_data("label-255", 64, 32, 28, 255);
+    // (Folder names without digits: the label must be found in the message, not in a path.)
+    const fs::path train_bad = make_data("bad-training-label", 64, 32, 28, 255);
     run_result r = run("--data " + train_bad.string() + " --epochs 1 --out " + (scratch() / "label-out").string());
     INFO(r.output);
     CHECK(r.status == 1);
     CHECK(contains(r.output, "train-labels-idx1-ubyte.gz"));
-    CHECK(contains(r.output, "label 255 at index 3"));
+    CHECK(contains(r.output, "255"));
     CHECK(!contains(r.output, "epoch 1/"));
 
-    const fs::path test_bad = make_data("label-10", 64, 32, 28, -1, 10);
+    const fs::path test_bad = make_data("bad-test-label", 64, 32, 28, -1, 10);
     r = run("--data " + test_bad.string() + " --epochs 1 --out " + (scratch() / "label-out").string());
     INFO(r.output);
     CHECK(r.status == 1);
     CHECK(contains(r.output, "t10k-labels-idx1-ubyte.gz"));
-    CHECK(contains(r.output, "label 10 at index 3"));
+    CHECK(std::regex_search(r.output, std::regex("\\b10\\b")));
     CHECK(!contains(r.output, "epoch 1/"));
 }
 
 TEST_CASE("images other than 28x28 are refused before training, naming the file and their size",
           "[examples][fashion_mnist]") {
-    const fs::path small = make_data("images-20", 64, 32, 20);
+    const fs::path small = make_data("small-images", 64, 32, 20);
     const run_result r = run("--data " + small.string() + " --epochs 1 --out " + (scratch() / "size-out").string());
     INFO(r.output);
     CHECK(r.status == 1);
     CHECK(contains(r.output, "train-images-idx3-ubyte.gz"));
-    CHECK((contains(r.output, "20x20") || contains(r.output, "20, 20")));
+    CHECK(std::regex_search(r.output, std::regex("20 ?[x,] ?20")));
     CHECK(!contains(r.output, "epoch 1/"));
 }
 
@@ -355,14 +356,16 @@ TEST_CASE("an empty training or test set is refused instead of reporting 0 of 0"
     run_result r = run("--data " + no_train.string() + " --train-subset 100 --out " + (scratch() / "empty-out").string());
     INFO(r.output);
     CHECK(r.status == 1);
-    CHECK(contains(r.output, "train-images-idx3-ubyte.gz holds no images"));
+    CHECK(contains(r.output, "train-images-idx3-ubyte.gz"));
+    CHECK(std::regex_search(r.output, std::regex("no images|0 images|empty")));
     CHECK(!contains(r.output, "0 of 0"));
 
     const fs::path no_test = make_data("empty-test", 64, 0);
     r = run("--data " + no_test.string() + " --out " + (scratch() / "empty-out").string());
     INFO(r.output);
     CHECK(r.status == 1);
-    CHECK(contains(r.output, "t10k-images-idx3-ubyte.gz holds no images"));
+    CHECK(contains(r.output, "t10k-images-idx3-ubyte.gz"));
+    CHECK(std::regex_search(r.output, std::regex("no images|0 images|empty")));
     CHECK(!contains(r.output, "0 of 0"));
 }
 
@@ -502,6 +505,15 @@ TEST_CASE("an unwritable --out is reported before the data is read or anything i
     CHECK(r.status == 1);
     CHECK(contains(r.output, "cannot create the output folder " + (file / "out").string()));
     CHECK(!contains(r.output, "dataset-fashion-mnist"));  // the data was not looked for
+}
+
+TEST_CASE("a run that fails leaves no empty --out folder behind it", "[examples][fashion_mnist]") {
+    const fs::path out = scratch() / "made-for-nothing";
+    const run_result r = run("--out " + out.string() + " --data " + (scratch() / "no-such-folder").string());
+    INFO(r.output);
+    CHECK(r.status == 1);
+    CHECK(contains(r.output, "dataset-fashion-mnist"));
+    CHECK(!fs::exists(out));
 }
 
 TEST_CASE("the eager face names the file and the key of a tensor whose dtype it cannot load",
