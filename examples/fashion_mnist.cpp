@@ -347,10 +347,13 @@ int main(int argc, char** argv) try {
             }
             const fm::step_result r = model->train_step(x.data(), y.data(), n);
             if (!std::isfinite(r.loss)) {
-                std::fflush(stdout);
-                throw std::runtime_error("training diverged: the loss is " + std::to_string(r.loss) +
+                if (bar.terminal()) std::fputc('\n', stdout);  // past the progress line
+                char lr[32];
+                std::snprintf(lr, sizeof lr, "%g", opts.optimiser.lr);
+                throw std::runtime_error(std::string("training diverged: the loss is ") +
+                                         (std::isnan(r.loss) ? "nan" : r.loss > 0 ? "inf" : "-inf") +
                                          " at epoch " + std::to_string(epoch) + ", step " + std::to_string(s + 1) +
-                                         " of " + std::to_string(steps) + " (lr " + fixed(opts.optimiser.lr, 6) +
+                                         " of " + std::to_string(steps) + " (lr " + lr +
                                          "; try a smaller --lr); stopped without writing a checkpoint");
             }
             bar.step(r.loss, r.correct, n);

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <katachi/io/safetensors.hpp>
+#include <katachi/random.hpp>
 #include <limits>
 #include <map>
 #include <regex>
@@ -534,7 +535,30 @@ TEST_CASE("the eager face names the file and the key of a tensor whose dtype it 
     CHECK(std::regex_search(r.output, std::regex("tensor \"[0-9]\\.(weight|bias)\" has dtype F64")));
 }
 
-// ---- resuming ---------------------------------------------------------------------------------
+// ---- resuming ----------------------------------------------------------------------------------
+
+TEST_CASE("katachi's generator continues exactly from a saved state, a pending normal value included",
+          "[examples][fashion_mnist]") {
+    katachi::generator g(42);
+    for (int i = 0; i < 5; ++i) g();
+    (void)g.normal<double>();  // leaves the Box-Muller spare pending
+    const katachi::generator::state_type saved = g.state();
+    CHECK(saved[5] == 1);
+    std::vector<double> expected;
+    for (int i = 0; i < 3; ++i) expected.push_back(g.normal<double>());
+    expected.push_back(static_cast<double>(g() >> 11));
+
+    katachi::generator restored(7);
+    restored.set_state(saved);
+    std::vector<double> got;
+    for (int i = 0; i < 3; ++i) got.push_back(restored.normal<double>());
+    got.push_back(static_cast<double>(restored() >> 11));
+    CHECK(got == expected);
+    CHECK(restored.state() == g.state());
+
+    CHECK_THROWS_AS(restored.set_state({0, 0, 0, 0, 0, 0}), std::invalid_argument);
+    CHECK_THROWS_AS(restored.set_state({1, 2, 3, 4, 0, 2}), std::invalid_argument);
+}
 
 namespace {
 
