@@ -270,8 +270,9 @@ int main(int argc, char** argv) try {
     std::vector<std::size_t> order(n_train);
     std::iota(order.begin(), order.end(), 0);
     katachi::generator shuffle(opts.seed ^ 0x5eedULL);
-    std::vector<float> x(batch * pixels);
-    std::vector<std::int64_t> y(batch);
+    // A batch holds at most the whole training set (a --batch-size near 2^64 / 784 must not wrap).
+    std::vector<float> x(std::min(batch, n_train) * pixels);
+    std::vector<std::int64_t> y(std::min(batch, n_train));
 
     fm::svg_series loss_curve{"training loss (mean so far in the epoch)", "#1f77b4", {}, false};
     fm::svg_series epoch_loss{"training loss per epoch", "#1f77b4", {}, true};

@@ -477,6 +477,17 @@ TEST_CASE("numeric options that are out of range or not finite are usage errors 
     }
 }
 
+TEST_CASE("a batch size larger than the training set trains on the whole set in one step",
+          "[examples][fashion_mnist]") {
+    // 23528908257282592 * 784 wraps past 2^64 to 512: a buffer of that many floats would overflow.
+    const run_result r = run("--batch-size 23528908257282592 --train-subset 100 --test-subset 500 --epochs 1 "
+                             "--threads 1 --out " + (scratch() / "huge-batch").string());
+    INFO(r.output);
+    CHECK(r.status == 0);
+    CHECK(contains(r.output, "step    1/1"));
+    CHECK(final_accuracy(r.output).size() == 6);
+}
+
 TEST_CASE("a run whose loss turns non-finite stops naming the epoch and step and leaves the checkpoint alone",
           "[examples][fashion_mnist]") {
     trained("graph");
