@@ -3,9 +3,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <cstdio>
 #include <cstddef>
 #include <exception>
 #include <vector>
+
+#include "options.hpp"
 
 namespace fashion_mnist {
 
@@ -87,11 +91,54 @@ katachi::io::safetensors_file read_checkpoint(const std::filesystem::path& path)
     }
 }
 
+namespace {
+
+template <class T>
+std::optional<std::string> first_non_finite(const std::string& key, const katachi::io::tensor& t) {
+    const auto values = t.as<T>();
+    for (std::size_t i = 0; i < values.size(); ++i)
+        if (!std::isfinite(values.data()[i])) {
+            char buffer[32];
+            std::snprintf(buffer, sizeof buffer, "%g", static_cast<double>(values.data()[i]));
+            return "tensor \"" + key + "\" holds " + buffer + " at element " + std::to_string(i);
+        }
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> non_finite(const katachi::io::tensor_map& tensors) {
+    for (const auto& [key, t] : tensors) {
+        std::optional<std::string> found;
+        if (t.type == katachi::io::dtype::f64)
+            found = first_non_finite<double>(key, t);
+        else if (t.type != katachi::io::dtype::i64)
+            found = first_non_finite<float>(key, t);
+        if (found) return found;
+    }
+    return std::nullopt;
+}
+
 void load_checkpoint(face& model, const katachi::io::safetensors_file& file) {
     if (const auto why = architecture_mismatch(model.state_dict(), file.tensors))
         throw checkpoint_error("the checkpoint " + file.file +
                                " holds another architecture than this LeNet: " + *why);
-    model.load_state_dict(file.tensors);
+    if (const auto why = non_finite(file.tensors))
+        throw checkpoint_error("the checkpoint " + file.file + " has non-finite weights: " + *why);
+    try {
+        model.load_state_dict(file.tensors);
+    } catch (const std::exception& e) {
+        throw checkpoint_error("cannot load the checkpoint " + file.file + " into the " + model.name() +
+                               " face: " + e.what());
+    }
+}
+
+std::optional<double> metadata_number(const katachi::io::safetensors_file& file, const std::string& key) {
+    const auto it = file.metadata.find(key);
+    if (it == file.metadata.end()) return std::nullopt;
+    if (const auto value = parse_finite(it->second)) return value;
+    throw checkpoint_error("the checkpoint " + file.file + " has metadata " + key + " = \"" + it->second +
+                           "\", not a finite number");
 }
 
 }  // namespace fashion_mnist

@@ -38,7 +38,16 @@ void save_checkpoint(const std::filesystem::path& path, face& model,
 // checkpoint_error naming it.
 katachi::io::safetensors_file read_checkpoint(const std::filesystem::path& path);
 
-// Loads a checkpoint read by read_checkpoint into `model`, after checking its architecture.
+// Nothing when every floating-point element of `tensors` is finite; otherwise a sentence naming
+// the first tensor (in key order) holding a NaN or an infinity, the value and its element index.
+std::optional<std::string> non_finite(const katachi::io::tensor_map& tensors);
+
+// Loads a checkpoint read by read_checkpoint into `model`, after checking its architecture and
+// that every weight is finite; any error is a checkpoint_error naming the file (and the key).
 void load_checkpoint(face& model, const katachi::io::safetensors_file& file);
+
+// The metadata entry `key` of `file` as a finite number (the whole string); nothing when the file
+// has no such entry; checkpoint_error naming the file, the key and the value otherwise.
+std::optional<double> metadata_number(const katachi::io::safetensors_file& file, const std::string& key);
 
 }  // namespace fashion_mnist

@@ -50,6 +50,11 @@ public:
     // PyTorch-keyed parameters; load_state_dict checks every key and shape first (strict).
     virtual katachi::io::tensor_map state_dict() = 0;
     virtual void load_state_dict(const katachi::io::tensor_map& tensors) = 0;
+
+    // The optimiser's state dict (after make_optimiser), to resume a run; loading it into the
+    // optimiser that make_optimiser built with the same options makes the next step the saved run's.
+    virtual katachi::io::tensor_map optimiser_state_dict() const = 0;
+    virtual void load_optimiser_state_dict(const katachi::io::tensor_map& tensors) = 0;
 };
 
 std::unique_ptr<face> make_graph_face(std::uint64_t seed);

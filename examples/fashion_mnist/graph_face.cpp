@@ -90,6 +90,11 @@ public:
         stale_ = true;
     }
 
+    katachi::io::tensor_map optimiser_state_dict() const override { return optimiser_->state_dict(); }
+    void load_optimiser_state_dict(const katachi::io::tensor_map& tensors) override {
+        optimiser_->load_state_dict(tensors);
+    }
+
 private:
     template <class L>
     static std::int64_t argmax(const L& logits, std::size_t i) {

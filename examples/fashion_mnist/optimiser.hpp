@@ -1,6 +1,8 @@
 // examples/fashion_mnist/optimiser.hpp: one of katachi's optimisers, chosen by name at run time.
 #pragma once
 
+#include <katachi/eager/optimiser_state.hpp>
+#include <katachi/io/safetensors.hpp>
 #include <katachi/optim/adam.hpp>
 #include <katachi/optim/sgd.hpp>
 #include <stdexcept>
@@ -29,6 +31,15 @@ public:
                 for (auto& group : opt.param_groups()) group.options.lr = lr;
             },
             impl_);
+    }
+
+    // The optimiser's state dict (katachi::eager::optimiser_state_dict's keys) and its restoration
+    // into an optimiser of the same kind built over the same parameters.
+    katachi::io::tensor_map state_dict() const {
+        return std::visit([](const auto& opt) { return katachi::eager::optimiser_state_dict(opt); }, impl_);
+    }
+    void load_state_dict(const katachi::io::tensor_map& state) {
+        std::visit([&state](auto& opt) { katachi::eager::load_optimiser_state_dict(opt, state); }, impl_);
     }
 
 private:

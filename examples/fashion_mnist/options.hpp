@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 
@@ -26,6 +28,12 @@ struct options {
     std::size_t test_subset = 0;     // 0: all 10,000
     std::filesystem::path dot;       // empty: no DOT file
     std::filesystem::path evaluate;  // a checkpoint to evaluate instead of training
+    std::filesystem::path resume;    // a folder whose training state to continue
+    struct input_normalisation {
+        double mean = 0, std = 1;
+    };
+    std::optional<input_normalisation> normalise;  // unset: the checkpoint's, or measured
+    std::set<std::string> given;  // the options the command line set, by their first spelling
     bool help = false;
 };
 
@@ -38,5 +46,9 @@ public:
 options parse_options(int argc, char** argv);
 
 std::string usage();
+
+// A finite number spelled by the whole of `text` (strtod's syntax, no inf, nan or trailing
+// characters); nothing otherwise.
+std::optional<double> parse_finite(const std::string& text);
 
 }  // namespace fashion_mnist

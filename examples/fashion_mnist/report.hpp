@@ -4,6 +4,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 
 namespace fashion_mnist {
@@ -13,7 +14,14 @@ inline constexpr std::array<const char*, 10> class_names{
 
 class confusion_matrix {
 public:
+    // Counts one image; a label or prediction outside 0..9 throws std::out_of_range naming it.
     void add(std::int64_t label, std::int64_t predicted) {
+        if (label < 0 || label >= 10)
+            throw std::out_of_range("confusion_matrix::add: label " + std::to_string(label) +
+                                    " is not a class (0 to 9)");
+        if (predicted < 0 || predicted >= 10)
+            throw std::out_of_range("confusion_matrix::add: prediction " + std::to_string(predicted) +
+                                    " is not a class (0 to 9)");
         ++counts_[static_cast<std::size_t>(label)][static_cast<std::size_t>(predicted)];
     }
     std::size_t total() const;

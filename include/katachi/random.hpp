@@ -9,11 +9,14 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cmath>
 #include <concepts>
 #include <cstdint>
 #include <limits>
 #include <numbers>
+#include <stdexcept>
+#include <string>
 
 namespace katachi {
 
@@ -73,6 +76,29 @@ public:
             has_spare_ = true;
         }
         return static_cast<T>(static_cast<double>(mean) + static_cast<double>(stddev) * z);
+    }
+
+    // The generator's full state, to save a run and resume it: the four xoshiro256** words, then the
+    // Box-Muller spare (its double's bits) and whether it is pending (0 or 1). A generator given this
+    // state by set_state continues exactly where this one is, normal() included.
+    using state_type = std::array<std::uint64_t, 6>;
+
+    state_type state() const noexcept {
+        return {state_[0], state_[1], state_[2], state_[3], std::bit_cast<std::uint64_t>(spare_),
+                has_spare_ ? 1u : 0u};
+    }
+
+    // Restores a state from state(). Throws std::invalid_argument for one no generator can be in:
+    // the four words all zero (xoshiro's fixed point) or a pending flag other than 0 or 1.
+    void set_state(const state_type& s) {
+        if ((s[0] | s[1] | s[2] | s[3]) == 0)
+            throw std::invalid_argument("katachi::generator::set_state: the four state words are all zero");
+        if (s[5] > 1)
+            throw std::invalid_argument("katachi::generator::set_state: the spare flag is " +
+                                        std::to_string(s[5]) + ", not 0 or 1");
+        state_ = {s[0], s[1], s[2], s[3]};
+        spare_ = std::bit_cast<double>(s[4]);
+        has_spare_ = s[5] == 1;
     }
 
 private:
