@@ -185,6 +185,7 @@ int main(int argc, char** argv) try {
         if (!opts.given.contains("--out")) opts.out = opts.resume;
     }
     katachi::set_num_threads(opts.threads);
+    katachi::set_deterministic(opts.deterministic);
     check_writable(opts.out);
 
     auto data = katachi::io::load_fashion_mnist(opts.data);

@@ -68,6 +68,8 @@ std::string usage() {
            "  --schedule NAME         cosine (default: decays the rate to 0 over the run) or constant\n"
            "  --seed N                initialisation and shuffling (default 0)\n"
            "  --threads N             katachi's threads, 1 to 64 (katachi::set_num_threads; default 2)\n"
+           "  --deterministic         the same weights on any number of threads\n"
+           "                          (katachi::set_deterministic; a few percent slower)\n"
            "  --data DIR              the four IDX files (default /usr/share/datasets/fashion-mnist,\n"
            "                          from the Debian package dataset-fashion-mnist)\n"
            "  --out DIR               checkpoint, curves and DOT files (default ./katachi-out)\n"
@@ -81,7 +83,7 @@ std::string usage() {
            "                          training images\n"
            "  --resume DIR            continue the run whose training state (written to --out after\n"
            "                          every epoch) is in DIR, from its next epoch; its options are\n"
-           "                          kept (only --threads, --out, --data and --dot may be given)\n"
+           "                          kept (only --threads, --deterministic, --out, --data and --dot may be given)\n"
            "                          and the outputs go to DIR unless --out is given\n"
            "  --help\n";
 }
@@ -92,6 +94,11 @@ options parse_options(int argc, char** argv) {
         const std::string_view arg = argv[i];
         if (arg == "--help" || arg == "-h") {
             o.help = true;
+            continue;
+        }
+        if (arg == "--deterministic") {
+            o.deterministic = true;
+            o.given.insert("--deterministic");
             continue;
         }
         if (i + 1 >= argc) throw usage_error("unknown option or missing value: " + std::string(arg));

@@ -679,3 +679,17 @@ TEST_CASE("resuming a folder without a training state is a usage error naming it
     CHECK(r.status == 2);
     CHECK(contains(r.output, "--resume " + empty.string() + ": no training state there"));
 }
+
+TEST_CASE("with --deterministic the demo writes the same checkpoint file on one and on two threads",
+          "[examples][fashion_mnist]") {
+    std::vector<std::string> files;
+    for (const char* threads : {"1", "2"}) {
+        const fs::path out = scratch() / (std::string("deterministic-") + threads);
+        const run_result r = run("--train-subset 1500 --test-subset 200 --epochs 1 --deterministic --threads " +
+                                 std::string(threads) + " --out " + out.string());
+        INFO(r.output);
+        REQUIRE(r.status == 0);
+        files.push_back(read_file(out / "lenet_graph.safetensors"));
+    }
+    CHECK(files[0] == files[1]);
+}
