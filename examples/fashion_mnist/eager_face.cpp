@@ -145,15 +145,7 @@ public:
     }
 
     katachi::io::tensor_map state_dict() override { return model_->state_dict(); }
-    // The modules convert F32, F16 and BF16 to their float parameters; any other dtype is refused
-    // here, naming the key, before anything is copied.
     void load_state_dict(const katachi::io::tensor_map& tensors) override {
-        for (const auto& [key, t] : tensors)
-            if (t.type != katachi::io::dtype::f32 && t.type != katachi::io::dtype::f16 &&
-                t.type != katachi::io::dtype::bf16)
-                throw std::runtime_error("tensor \"" + key + "\" has dtype " +
-                                         std::string(katachi::io::dtype_name(t.type)) +
-                                         ", the eager face loads F32, F16 or BF16 (convert it to F32)");
         model_->load_state_dict(tensors);
     }
 

@@ -528,22 +528,34 @@ TEST_CASE("a run that fails leaves no empty --out folder behind it", "[examples]
     CHECK(!fs::exists(out));
 }
 
-TEST_CASE("the eager face names the file and the key of a tensor whose dtype it cannot load",
+TEST_CASE("a float64 checkpoint loads in both faces, and an integer tensor is refused naming file and key",
           "[examples][fashion_mnist]") {
     trained("graph");
     const auto lenet = katachi::io::load_safetensors(scratch() / "graph" / "lenet_graph.safetensors");
-    katachi::io::tensor_map f64;
+    katachi::io::tensor_map f64, i64;
     for (const auto& [key, t] : lenet.tensors) {
         const auto values = t.as<float>();
         f64[key] = katachi::io::tensor::from_xt(xt::xarray<double>(xt::cast<double>(values)));
+        i64[key] = katachi::io::tensor::from_xt(xt::xarray<std::int64_t>(xt::cast<std::int64_t>(values)));
     }
-    const fs::path file = scratch() / "f64.safetensors";
-    katachi::io::save_safetensors(file, f64, lenet.metadata);
-    const run_result r = run("--face eager --evaluate " + file.string() + subset);
-    INFO(r.output);
-    CHECK(r.status == 1);
-    CHECK(contains(r.output, file.string()));
-    CHECK(std::regex_search(r.output, std::regex("tensor \"[0-9]\\.(weight|bias)\" has dtype F64")));
+    const fs::path f64_file = scratch() / "f64.safetensors", i64_file = scratch() / "i64.safetensors";
+    katachi::io::save_safetensors(f64_file, f64, lenet.metadata);
+    katachi::io::save_safetensors(i64_file, i64, lenet.metadata);
+    const run_result original = run("--face graph --evaluate " + (scratch() / "graph" / "lenet_graph.safetensors").string() + subset);
+    REQUIRE(original.status == 0);
+    for (const std::string face : {"graph", "eager"}) {
+        INFO(face << " face");
+        const run_result loaded = run("--face " + face + " --evaluate " + f64_file.string() + subset);
+        INFO(loaded.output);
+        CHECK(loaded.status == 0);
+        CHECK(final_accuracy(loaded.output) == final_accuracy(original.output));  // float64 of float32 values
+        const run_result refused = run("--face " + face + " --evaluate " + i64_file.string() + subset);
+        INFO(refused.output);
+        CHECK(refused.status == 1);
+        CHECK(contains(refused.output, i64_file.string()));
+        CHECK(std::regex_search(refused.output, std::regex("\"[0-9]\\.(weight|bias)\"")));
+        CHECK(contains(refused.output, "I64"));
+    }
 }
 
 // ---- resuming ----------------------------------------------------------------------------------

@@ -198,12 +198,20 @@ void module::load_own_state(const std::string& prefix, const state_map& state, l
             throw shape_mismatch("load_state_dict: \"" + key + "\" has shape " + shape.str() +
                                  " in the state dict but " + t.shape().str() + " in the " + type_name() +
                                  " module");
+        // Float parameters take F32, F16, BF16 and F64 (rounded, as PyTorch's copy_ and the graph
+        // face do); an integer tensor is refused, naming the key.
         std::vector<float> values;
-        try {
+        if (source.type == io::dtype::i64)
+            throw io::safetensors_error("", key, io::safetensors_rule::dtype_mismatch,
+                                        "load_state_dict: the state dict holds an I64 tensor where the " +
+                                            type_name() + " module has a floating-point one");
+        if (source.type == io::dtype::f64) {
+            const auto decoded = source.as<double>();
+            values.reserve(decoded.size());
+            for (const double v : decoded) values.push_back(static_cast<float>(v));
+        } else {
             const auto decoded = source.as<float>();
             values.assign(decoded.begin(), decoded.end());
-        } catch (const io::safetensors_error& e) {
-            throw io::safetensors_error("", key, e.rule(), "load_state_dict: " + e.detail());
         }
         plan.then([target = t, shape, values = std::move(values)]() mutable {
             no_grad guard;

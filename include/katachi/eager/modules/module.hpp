@@ -137,8 +137,9 @@ public:
     // Every parameter and buffer (and batch norm's num_batches_tracked), keyed as PyTorch keys them.
     // Throws uninitialized_parameter_error when a lazy module is not yet materialised.
     state_map state_dict() const;
-    // Copies the values in. A lazy module that is not materialised takes its shapes from the dict.
-    // A shape mismatch or a dtype that is not a float type always throws; missing or unexpected
+    // Copies the values in (F32, F16, BF16, or F64 rounded to float, as PyTorch's copy_ does). A
+    // lazy module that is not materialised takes its shapes from the dict. A shape mismatch or an
+    // integer tensor where a float one belongs always throws; missing or unexpected
     // keys throw when strict, and are returned otherwise. Everything is checked before anything is
     // written: when it throws, the module (its values, and its lazy parameters' materialisation) is
     // as it was before the call.
