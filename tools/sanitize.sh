@@ -1,0 +1,38 @@
+#!/bin/sh
+# Builds the kernels, io, graph and eager test suites with AddressSanitizer and
+# UndefinedBehaviorSanitizer (g++, in a build folder of their own) and runs them: any sanitizer
+# report fails its test. No suppressions. .ci/run calls it after the README's test command.
+#   sh tools/sanitize.sh [SUITE...]          (default: kernels io graph eager)
+#   KATACHI_SANITIZE_BUILD  build folder (default: build-sanitize)
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${KATACHI_SANITIZE_BUILD:-"$root/build-sanitize"}
+suites=${*:-"kernels io graph eager"}
+. "$root/tools/packages.sh"
+require_packages $katachi_build_packages
+
+if [ ! -f "$build/build.ninja" ]; then
+    # -O1 keeps the build and the instrumented runs quick; -g1 gives the reports line numbers.
+    meson setup "$build" "$root" --buildtype=plain -Doptimization=1 -Dcpp_args=-g1 -Dbenchmarks=false \
+        -Db_sanitize=address,undefined -Db_ndebug=false
+fi
+
+# Only the suites' test programs: the examples and compile-fail tests are not built here.
+targets=$(meson introspect "$build" --tests | python3 -c '
+import json, os, sys
+build, suites = sys.argv[1], sys.argv[2].split()
+seen = []
+for t in json.load(sys.stdin):
+    if any(s.split(":")[-1] in suites for s in t["suite"]):
+        target = os.path.relpath(t["cmd"][0], build)
+        if target not in seen:
+            seen.append(target)
+print(" ".join(seen))
+' "$build" "$suites")
+ninja -C "$build" $targets
+
+suite_args=""
+for s in $suites; do suite_args="$suite_args --suite $s"; done
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:strict_string_checks=1"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+meson test -C "$build" --no-rebuild --print-errorlogs --num-processes 2 --timeout-multiplier 4 $suite_args
