@@ -13,8 +13,10 @@ require_packages $katachi_build_packages
 
 if [ ! -f "$build/build.ninja" ]; then
     # -O1 keeps the build and the instrumented runs quick; -g1 gives the reports line numbers.
+    # Warnings are the other builds' business: with the sanitizers g++ 12 warns falsely
+    # (maybe-uninitialized inside libstdc++'s <regex>), so they do not stop this one.
     meson setup "$build" "$root" --buildtype=plain -Doptimization=1 -Dcpp_args=-g1 -Dbenchmarks=false \
-        -Db_sanitize=address,undefined -Db_ndebug=false
+        -Db_sanitize=address,undefined -Db_ndebug=false -Dwerror=false
 fi
 
 # Only the suites' test programs: the examples and compile-fail tests are not built here.

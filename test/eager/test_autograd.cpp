@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <katachi/eager/autograd.hpp>
 #include <katachi/eager/functional.hpp>
+#include <support/checks.hpp>
 
 using namespace katachi;
 using eager::sizes;
@@ -143,12 +144,7 @@ TEST_CASE("gradients flow back through views, transposes and reshapes", "[eager]
 
 namespace {
 std::string autograd_error_of(auto&& f) {
-    try {
-        f();
-    } catch (const eager::autograd_error& e) {
-        return e.what();
-    }
-    return "(no autograd_error)";
+    return test::message_of<eager::autograd_error>(f);
 }
 }  // namespace
 

@@ -3,6 +3,7 @@
 #include <katachi/eager/autograd.hpp>
 #include <katachi/eager/functional.hpp>
 #include <sstream>
+#include <support/checks.hpp>
 
 using namespace katachi;
 using eager::sizes;
@@ -125,12 +126,7 @@ TEST_CASE("an uninitialized tensor names itself when touched and has empty spans
 
 namespace {
 std::string length_error_of(auto&& f) {
-    try {
-        f();
-    } catch (const std::length_error& e) {
-        return e.what();
-    }
-    return "(no std::length_error)";
+    return test::message_of<std::length_error>(f);
 }
 }  // namespace
 

@@ -113,17 +113,17 @@ TEST_CASE("the allocation counter sees operator new in every form, malloc and it
         float v[32];
     };
     CHECK(counted([&] { delete static_cast<wide*>(keep(new wide)); }) == 1);
-    CHECK(counted([] { std::free(std::malloc(24)); }) == 1);
-    CHECK(counted([] { std::free(std::calloc(3, 8)); }) == 1);
-    CHECK(counted([] { std::free(std::aligned_alloc(64, 256)); }) == 1);
-    CHECK(counted([] {
+    CHECK(counted([&] { std::free(keep(std::malloc(24))); }) == 1);
+    CHECK(counted([&] { std::free(keep(std::calloc(3, 8))); }) == 1);
+    CHECK(counted([&] { std::free(keep(std::aligned_alloc(64, 256))); }) == 1);
+    CHECK(counted([&] {
               void* p = nullptr;
               REQUIRE(::posix_memalign(&p, 64, 100) == 0);
-              std::free(p);
+              std::free(keep(p));
           }) == 1);
-    CHECK(counted([] { std::thread([] { std::free(std::malloc(40)); }).join(); }) >= 1);
+    CHECK(counted([&] { std::thread([&] { std::free(keep(std::malloc(40))); }).join(); }) >= 1);
     test::reset_largest_allocation();
-    std::free(std::malloc(12345));
+    std::free(keep(std::malloc(12345)));
     CHECK(test::largest_allocation() >= 12345);
 }
 

@@ -72,7 +72,12 @@ inline constexpr bool counting_through_sanitizer =
 
 #ifdef KATACHI_TEST_ASAN
 
-#include <sanitizer/allocator_interface.h>
+// The sanitizer runtime's allocator interface (declared here: g++ ships no header for it).
+extern "C" {
+int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void*, std::size_t),
+                                              void (*free_hook)(const volatile void*));
+std::size_t __sanitizer_get_current_allocated_bytes();
+}
 
 namespace katachi::test::detail {
 inline void sanitizer_malloc_hook(const volatile void*, std::size_t size) {

@@ -26,12 +26,13 @@ inline double max_abs_diff(const xt::xarray<double>& a, const xt::xarray<double>
     return m;
 }
 
-// The message of the exception f throws, or "no exception".
-template <class F>
+// The message of the exception of type E (any std::exception by default) that f throws, or
+// "no exception"; an exception of another type propagates.
+template <class E = std::exception, class F>
 std::string message_of(F&& f) {
     try {
         f();
-    } catch (const std::exception& e) {
+    } catch (const E& e) {
         return e.what();
     }
     return "no exception";
