@@ -68,27 +68,33 @@ void training_step(const char* name, std::size_t batch, int reps) {
 
 // The cost of katachi::set_deterministic(true) on a training step at 1 and at all threads: medians
 // of the step with the mode off and on, measured one after the other in this process, and their ratio.
+// The cost of katachi::set_deterministic(true) on a training step at 1 and at all threads: medians
+// of the step with the mode off and on, each from a freshly initialised model (a model stepped for
+// a long time on one batch drifts towards values whose arithmetic is slower), and their ratio.
 template <class Net>
 void deterministic_cost(const char* name, std::size_t batch, int reps) {
     const int threads = get_num_threads();
-    for (int t : {1, threads}) {
-        set_num_threads(t);
+    const auto x = batch_of<Net>(batch);
+    xt::xtensor<std::int64_t, 1> y(std::array<std::size_t, 1>{batch});
+    for (std::size_t i = 0; i < batch; ++i) y(i) = static_cast<std::int64_t>(i % Net::output_shape::dims[0]);
+    const auto step_seconds = [&](bool deterministic) {
+        set_deterministic(deterministic);
         model<Net> m(0);
         optim::sgd<float> opt(m.parameters(), {.lr = 0.01, .momentum = 0.9});
-        const auto x = batch_of<Net>(batch);
-        xt::xtensor<std::int64_t, 1> y(std::array<std::size_t, 1>{batch});
-        for (std::size_t i = 0; i < batch; ++i) y(i) = static_cast<std::int64_t>(i % Net::output_shape::dims[0]);
-        const auto step = [&] {
-            m.forward(x);
-            m.cross_entropy(y);
-            m.backward();
-            opt.step();
-        };
+        const double s = median_seconds(
+            [&] {
+                m.forward(x);
+                m.cross_entropy(y);
+                m.backward();
+                opt.step();
+            },
+            reps);
         set_deterministic(false);
-        const double off = median_seconds(step, reps);
-        set_deterministic(true);
-        const double on = median_seconds(step, reps);
-        set_deterministic(false);
+        return s;
+    };
+    for (int t : {1, threads}) {
+        set_num_threads(t);
+        const double off = step_seconds(false), on = step_seconds(true);
         std::printf("%-10s training step, batch %3zu, %d thread%s: deterministic %10.2f us, default %10.2f us (x%.3f)\n",
                     name, batch, t, t == 1 ? " " : "s", on * 1e6, off * 1e6, on / off);
         if (t == threads) break;

@@ -121,7 +121,7 @@ void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std:
     const std::size_t along = split_rows ? m : n;
     // Each part keeps at least 16 rows or columns, the width of a GEMM micro-kernel's block.
     const std::size_t threshold = m == 1 || n == 1 ? parallel_gemv_work : parallel_gemm_work;
-    const unsigned parts = m * n * k < threshold ? 1u : parallel_parts(along >= 32 ? along / 16 : 1);
+    const unsigned parts = m * n * k < threshold ? 1u : katachi::detail::product_parts(along >= 32 ? along / 16 : 1);
     parallel_for(along, parts, [&](std::size_t begin, std::size_t end, unsigned) {
         const std::size_t len = end - begin;
         if (split_rows) {
