@@ -94,7 +94,7 @@ TEST_CASE("inference from the fixed arena allocates nothing after its first forw
     CHECK(first == warm);
 }
 
-TEST_CASE("the allocation counter sees operator new in every form, malloc and its relatives, on any thread",
+TEST_CASE("the allocation counter sees operator new and delete in every form, malloc, free and their relatives",
           "[graph][memory]") {
     // The compiler may drop a new-expression whose result is unused; this keeps it.
     const auto keep = [](void* p) {
@@ -125,6 +125,21 @@ TEST_CASE("the allocation counter sees operator new in every form, malloc and it
     test::reset_largest_allocation();
     std::free(keep(std::malloc(12345)));
     CHECK(test::largest_allocation() >= 12345);
+    // Frees are counted too, through every delete form.
+    const auto freed = [](auto&& release) {
+        const std::size_t before = test::deallocation_count();
+        release();
+        return test::deallocation_count() - before;
+    };
+    int* one = static_cast<int*>(keep(new int(1)));
+    CHECK(freed([&] { ::operator delete(one, sizeof(int)); }) == 1);  // sized
+    wide* aligned = static_cast<wide*>(keep(new wide));
+    CHECK(freed([&] { delete aligned; }) == 1);  // aligned
+    int* many = static_cast<int*>(keep(new int[5]));
+    CHECK(freed([&] { delete[] many; }) == 1);
+    void* block = keep(std::malloc(8));
+    CHECK(freed([&] { std::free(block); }) == 1);
+    CHECK(freed([] { std::free(nullptr); }) == 0);
 }
 
 }  // namespace

@@ -16,7 +16,7 @@
 //   (__sanitizer_install_malloc_and_free_hooks) counts every allocation that its allocator serves,
 //   operator new's included.
 //
-// Compare allocation_count() before and after the code under test. The counts are process-wide and
+// Compare allocation_count() (and deallocation_count()) before and after the code under test. The counts are process-wide and
 // monotonic, so a test that warms up what it needs inside its own case never depends on the order
 // in which cases run.
 #pragma once
@@ -37,7 +37,12 @@ namespace katachi::test {
 
 namespace detail {
 inline std::atomic<std::size_t> allocations{0};
+inline std::atomic<std::size_t> deallocations{0};
 inline std::atomic<std::size_t> largest_allocation{0};
+
+inline void count_deallocation(const volatile void* p) noexcept {
+    if (p != nullptr) deallocations.fetch_add(1, std::memory_order_relaxed);
+}
 
 inline void count_allocation(std::size_t size) noexcept {
     allocations.fetch_add(1, std::memory_order_relaxed);
@@ -50,6 +55,11 @@ inline void count_allocation(std::size_t size) noexcept {
 // Allocations made so far in the process, by any thread and any library.
 inline std::size_t allocation_count() {
     return detail::allocations.load(std::memory_order_relaxed);
+}
+
+// Blocks freed so far (free of a null pointer aside), by any thread and any library.
+inline std::size_t deallocation_count() {
+    return detail::deallocations.load(std::memory_order_relaxed);
 }
 
 // The largest single request so far, in bytes; reset_largest_allocation() starts a new watch.
@@ -83,7 +93,9 @@ namespace katachi::test::detail {
 inline void sanitizer_malloc_hook(const volatile void*, std::size_t size) {
     count_allocation(size);
 }
-inline void sanitizer_free_hook(const volatile void*) {}
+inline void sanitizer_free_hook(const volatile void* p) {
+    count_deallocation(p);
+}
 inline const bool hooks_installed =
     __sanitizer_install_malloc_and_free_hooks(sanitizer_malloc_hook, sanitizer_free_hook) != 0;
 }  // namespace katachi::test::detail
@@ -115,13 +127,16 @@ void* calloc(std::size_t count, std::size_t size) noexcept {
     return __libc_calloc(count, size);
 }
 
-// A realloc that may move the block counts as an allocation; realloc(p, 0) frees.
+// A realloc counts as an allocation (it may move the block) and, of a block, as a free of it;
+// realloc(p, 0) only frees.
 void* realloc(void* p, std::size_t size) noexcept {
     if (p == nullptr || size != 0) katachi::test::detail::count_allocation(size);
+    katachi::test::detail::count_deallocation(p);
     return __libc_realloc(p, size);
 }
 
 void free(void* p) noexcept {
+    katachi::test::detail::count_deallocation(p);
     __libc_free(p);
 }
 
