@@ -48,14 +48,16 @@ xt::xtensor<float, 1 + Net::input_shape::rank> batch_of(std::size_t n) {
     return x;
 }
 
+// Median seconds of a training step (forward, cross-entropy, backward, sgd with momentum) of a
+// freshly initialised model at this batch size.
 template <class Net>
-void training_step(const char* name, std::size_t batch, int reps) {
+double training_step_seconds(std::size_t batch, int reps) {
     model<Net> m(0);
     optim::sgd<float> opt(m.parameters(), {.lr = 0.01, .momentum = 0.9});
     const auto x = batch_of<Net>(batch);
     xt::xtensor<std::int64_t, 1> y(std::array<std::size_t, 1>{batch});
     for (std::size_t i = 0; i < batch; ++i) y(i) = static_cast<std::int64_t>(i % Net::output_shape::dims[0]);
-    const double s = median_seconds(
+    return median_seconds(
         [&] {
             m.forward(x);
             m.cross_entropy(y);
@@ -63,32 +65,23 @@ void training_step(const char* name, std::size_t batch, int reps) {
             opt.step();
         },
         reps);
+}
+
+template <class Net>
+void training_step(const char* name, std::size_t batch, int reps) {
+    const double s = training_step_seconds<Net>(batch, reps);
     std::printf("%-10s training step, batch %3zu: %10.2f us\n", name, batch, s * 1e6);
 }
 
-// The cost of katachi::set_deterministic(true) on a training step at 1 and at all threads: medians
-// of the step with the mode off and on, measured one after the other in this process, and their ratio.
 // The cost of katachi::set_deterministic(true) on a training step at 1 and at all threads: medians
 // of the step with the mode off and on, each from a freshly initialised model (a model stepped for
 // a long time on one batch drifts towards values whose arithmetic is slower), and their ratio.
 template <class Net>
 void deterministic_cost(const char* name, std::size_t batch, int reps) {
     const int threads = get_num_threads();
-    const auto x = batch_of<Net>(batch);
-    xt::xtensor<std::int64_t, 1> y(std::array<std::size_t, 1>{batch});
-    for (std::size_t i = 0; i < batch; ++i) y(i) = static_cast<std::int64_t>(i % Net::output_shape::dims[0]);
     const auto step_seconds = [&](bool deterministic) {
         set_deterministic(deterministic);
-        model<Net> m(0);
-        optim::sgd<float> opt(m.parameters(), {.lr = 0.01, .momentum = 0.9});
-        const double s = median_seconds(
-            [&] {
-                m.forward(x);
-                m.cross_entropy(y);
-                m.backward();
-                opt.step();
-            },
-            reps);
+        const double s = training_step_seconds<Net>(batch, reps);
         set_deterministic(false);
         return s;
     };
