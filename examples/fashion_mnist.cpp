@@ -136,31 +136,6 @@ void check_writable(const fs::path& dir) {
     fs::remove(probe, ec);
 }
 
-// The LeNet takes [N, 1, 28, 28] images of classes 0..9: anything else in the files is refused
-// here, naming the file, before a pixel is normalised or a step is taken.
-void check_data(const katachi::io::fashion_mnist& data, const fs::path& dir) {
-    const auto images = [&](const auto& t, const char* set, const char* leaf) {
-        const auto& shape = t.shape();
-        if (shape[1] != 1 || shape[2] != 28 || shape[3] != 28)
-            throw std::runtime_error("the " + std::string(set) + " images " + (dir / leaf).string() + " are " +
-                                     std::to_string(shape[2]) + "x" + std::to_string(shape[3]) +
-                                     " pixels (shape [" + std::to_string(shape[0]) + ", " +
-                                     std::to_string(shape[1]) + ", " + std::to_string(shape[2]) + ", " +
-                                     std::to_string(shape[3]) + "]); the LeNet takes 28x28");
-    };
-    const auto labels = [&](const auto& t, const char* set, const char* leaf) {
-        for (std::size_t i = 0; i < t.size(); ++i)
-            if (t.data()[i] < 0 || t.data()[i] >= 10)
-                throw std::runtime_error("the " + std::string(set) + " labels " + (dir / leaf).string() +
-                                         " hold label " + std::to_string(t.data()[i]) + " at index " +
-                                         std::to_string(i) + "; Fashion-MNIST's classes are 0 to 9");
-    };
-    images(data.train_images, "training", "train-images-idx3-ubyte.gz");
-    images(data.test_images, "test", "t10k-images-idx3-ubyte.gz");
-    labels(data.train_labels, "training", "train-labels-idx1-ubyte.gz");
-    labels(data.test_labels, "test", "t10k-labels-idx1-ubyte.gz");
-}
-
 // The model's weights must be finite before they are saved anywhere.
 void check_finite_weights(fm::face& model, std::size_t epoch) {
     if (const auto why = fm::non_finite(model.state_dict()))
@@ -188,8 +163,8 @@ int main(int argc, char** argv) try {
     katachi::set_deterministic(opts.deterministic);
     check_writable(opts.out);
 
+    // The loader refuses images other than 28x28 and labels outside 0..9, naming the file.
     auto data = katachi::io::load_fashion_mnist(opts.data);
-    check_data(data, opts.data);
     const std::size_t n_train =
         std::min(opts.train_subset ? opts.train_subset : data.train_labels.size(), data.train_labels.size());
     const std::size_t n_test =

@@ -28,11 +28,12 @@ std::string signed_text(It first, It last) {
     return s + "]";
 }
 
-// The shape asked for, with one -1 inferred from the element count.
-sizes infer_shape(const char* op, const std::ptrdiff_t* first, const std::ptrdiff_t* last,
-                  const sizes& from) {
+// The shape asked for, with one -1 inferred from the element count; a shape whose product does not
+// fit (sizes::addressable with elements of `element_bytes`) throws before the counts are compared.
+sizes infer_shape(const char* op, const std::ptrdiff_t* first, const std::ptrdiff_t* last, const sizes& from,
+                  std::size_t element_bytes) {
     sizes out;
-    std::size_t known = 1, holes = 0, hole_at = 0;
+    std::size_t holes = 0, hole_at = 0;
     for (const std::ptrdiff_t* it = first; it != last; ++it) {
         if (*it == -1) {
             ++holes;
@@ -43,13 +44,10 @@ sizes infer_shape(const char* op, const std::ptrdiff_t* first, const std::ptrdif
                                  " has a negative size other than -1");
         } else {
             out.push_back(static_cast<std::size_t>(*it));
-            if (*it != 0 && __builtin_mul_overflow(known, static_cast<std::size_t>(*it), &known))
-                throw std::length_error(std::string(op) + ": shape " + signed_text(first, last) +
-                                        " has too many elements (the product of its sizes overflows)");
         }
     }
-    for (const std::size_t d : out)
-        if (d == 0) known = 0;
+    require_addressable(op, out, element_bytes);
+    const std::size_t known = out.numel();  // with 1 for the -1
     const std::size_t count = from.numel();
     const auto invalid = [&](const char* why) {
         return shape_mismatch(std::string(op) + ": shape " + signed_text(first, last) +
@@ -329,8 +327,7 @@ basic_tensor<T> basic_tensor<T>::view(std::initializer_list<std::ptrdiff_t> shap
 
 template <class T>
 basic_tensor<T> basic_tensor<T>::view(const std::vector<std::ptrdiff_t>& shape) const {
-    const sizes target = infer_shape("view", shape.data(), shape.data() + shape.size(), this->shape());
-    require_addressable("view", target, sizeof(T));
+    const sizes target = infer_shape("view", shape.data(), shape.data() + shape.size(), this->shape(), sizeof(T));
     if (!is_contiguous())
         throw shape_mismatch("view: the tensor of shape " + this->shape().str() + " and strides " +
                              strides().str() +
@@ -459,8 +456,12 @@ template <class T>
 basic_tensor<T>& basic_tensor<T>::copy_(const basic_tensor& source) {
     require_writable(*this, "copy_");
     detail::require_same_shape("copy_", shape(), source.shape());
-    const std::vector<T> values = source.to_vector();
     bump_version();
+    if (is_contiguous() && source.is_contiguous() && impl_->store != source.impl()->store) {
+        std::copy_n(source.data(), numel(), data());
+        return *this;
+    }
+    const std::vector<T> values = source.to_vector();  // the two may share storage
     T* p = data();
     std::size_t k = 0;
     detail::for_each_offset(shape(), strides(), [&](std::size_t at) { p[at] = values[k++]; });

@@ -159,3 +159,13 @@ TEST_CASE("view refuses a shape whose product overflows even when it wraps to th
     CHECK(length_error_of([&] { (void)t.reshape({std::ptrdiff_t{1} << 62, 4, -1}); }).starts_with("view: shape"));
     CHECK(t.view({2, -1}).shape() == sizes{2, 2});
 }
+
+TEST_CASE("copy_ from a view of the same storage reads every value before writing any", "[eager][tensor]") {
+    tensor t = eager::from_values<float>({1, 2, 3, 4}, {2, 2});
+    t.copy_(t.transpose(0, 1));
+    CHECK(t.to_vector() == std::vector<float>{1, 3, 2, 4});
+    tensor row = eager::from_values<float>({1, 2, 3, 4});
+    row.view({2, 2}).copy_(eager::from_values<float>({5, 6, 7, 8}, {2, 2}));  // contiguous, distinct storage
+    CHECK(row.to_vector() == std::vector<float>{5, 6, 7, 8});
+    CHECK(row.version() == 1);
+}
