@@ -16,6 +16,7 @@
 // a training step after the first allocates nothing on any thread.
 #pragma once
 
+#include <katachi/error.hpp>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -130,6 +131,7 @@ public:
             return;
         }
         start_workers();
+#if defined(__cpp_exceptions)
         std::exception_ptr failure;
         std::mutex failure_mutex;
         auto guarded = [&](unsigned i) {
@@ -140,6 +142,9 @@ public:
                 if (!failure) failure = std::current_exception();
             }
         };
+#else
+        auto guarded = [&](unsigned i) { part(i); };  // a failure goes to the error handler
+#endif
         auto lane = [&](unsigned t) {
             for (unsigned i = t; i < parts; i += lanes) guarded(i);
         };
@@ -157,7 +162,9 @@ public:
                        const unsigned left = pending_.load(std::memory_order_acquire);
                        if (left != 0) pending_.wait(left, std::memory_order_acquire);
                    });
+#if defined(__cpp_exceptions)
         if (failure) std::rethrow_exception(failure);
+#endif
     }
 
 private:
@@ -301,7 +308,7 @@ inline bool deterministic() noexcept {
 // Sets the threads katachi's kernels use, at least 1 (at most 64). OpenBLAS is set to one thread.
 inline void set_num_threads(int n) {
     if (n < 1)
-        throw std::invalid_argument("katachi::set_num_threads: " + std::to_string(n) +
+        KATACHI_THROW(std::invalid_argument, "katachi::set_num_threads: " + std::to_string(n) +
                                     " threads asked, at least 1 needed");
     detail::thread_pool::instance().resize(std::min(static_cast<unsigned>(n), detail::max_threads));
 }

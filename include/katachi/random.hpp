@@ -8,6 +8,7 @@
 // Used for dropout masks and weight initialisation.
 #pragma once
 
+#include <katachi/error.hpp>
 #include <array>
 #include <bit>
 #include <cmath>
@@ -92,9 +93,9 @@ public:
     // the four words all zero (xoshiro's fixed point) or a pending flag other than 0 or 1.
     void set_state(const state_type& s) {
         if ((s[0] | s[1] | s[2] | s[3]) == 0)
-            throw std::invalid_argument("katachi::generator::set_state: the four state words are all zero");
+            KATACHI_THROW(std::invalid_argument, "katachi::generator::set_state: the four state words are all zero");
         if (s[5] > 1)
-            throw std::invalid_argument("katachi::generator::set_state: the spare flag is " +
+            KATACHI_THROW(std::invalid_argument, "katachi::generator::set_state: the spare flag is " +
                                         std::to_string(s[5]) + ", not 0 or 1");
         state_ = {s[0], s[1], s[2], s[3]};
         spare_ = std::bit_cast<double>(s[4]);

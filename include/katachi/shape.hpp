@@ -6,6 +6,7 @@
 // katachi::shape_arithmetic_error with a sentence that names the rule broken).
 #pragma once
 
+#include <katachi/error.hpp>
 #include <array>
 #include <cstddef>
 #include <ostream>
@@ -208,7 +209,7 @@ inline std::string dims_text(std::size_t in, std::size_t k, std::size_t s, std::
 inline std::size_t conv_output_size(const std::string& op, conv_dim c) {
     const size_result r = conv_output(c);
     if (!r.ok())
-        throw shape_arithmetic_error(op, r.error,
+        KATACHI_THROW(shape_arithmetic_error, op, r.error,
                                      detail::dims_text(c.input, c.kernel, c.stride, c.padding, c.dilation));
     return r.value;
 }
@@ -216,7 +217,7 @@ inline std::size_t conv_output_size(const std::string& op, conv_dim c) {
 inline std::size_t pool_output_size(const std::string& op, pool_dim p) {
     const size_result r = pool_output(p);
     if (!r.ok())
-        throw shape_arithmetic_error(op, r.error,
+        KATACHI_THROW(shape_arithmetic_error, op, r.error,
                                      detail::dims_text(p.input, p.kernel, p.stride, p.padding, p.dilation) +
                                          (p.ceil_mode ? ", ceil_mode" : ""));
     return r.value;
@@ -225,7 +226,7 @@ inline std::size_t pool_output_size(const std::string& op, pool_dim p) {
 inline std::size_t conv_transpose_output_size(const std::string& op, conv_transpose_dim c) {
     const size_result r = conv_transpose_output(c);
     if (!r.ok())
-        throw shape_arithmetic_error(op, r.error,
+        KATACHI_THROW(shape_arithmetic_error, op, r.error,
                                      detail::dims_text(c.input, c.kernel, c.stride, c.padding, c.dilation) +
                                          ", output_padding " + std::to_string(c.output_padding));
     return r.value;

@@ -1,6 +1,7 @@
 // katachi's IDX reader: the header is checked and the element count worked out (overflow-checked)
 // before any data is read; the data must then fill the file (or its gzip stream) exactly. Gzip'd
 // files, told apart by the gzip magic 1f 8b, go through zlib's inflate.
+#include <katachi/error.hpp>
 #include <fcntl.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -56,10 +57,10 @@ class idx_input {
 public:
     explicit idx_input(const std::filesystem::path& path) : name_(path.string()) {
         std::error_code ec;
-        if (!std::filesystem::exists(path, ec)) throw idx_error(name_, "no such file");
-        if (std::filesystem::is_directory(path, ec)) throw idx_error(name_, "is a folder, not an IDX file");
+        if (!std::filesystem::exists(path, ec)) KATACHI_THROW(idx_error, name_, "no such file");
+        if (std::filesystem::is_directory(path, ec)) KATACHI_THROW(idx_error, name_, "is a folder, not an IDX file");
         fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd_ < 0) throw idx_error(name_, std::string("cannot open the file: ") + std::strerror(errno));
+        if (fd_ < 0) KATACHI_THROW(idx_error, name_, std::string("cannot open the file: ") + std::strerror(errno));
         try {
             gzip_ = at_gzip_member();
         } catch (...) {
@@ -68,7 +69,7 @@ public:
         }
         if (gzip_ && inflateInit2(&z_, 15 + 16) != Z_OK) {  // 15-bit window, gzip wrapper only
             ::close(fd_);
-            throw idx_error(name_, "cannot start zlib's inflate: out of memory");
+            KATACHI_THROW(idx_error, name_, "cannot start zlib's inflate: out of memory");
         }
     }
     idx_input(const idx_input&) = delete;
@@ -107,7 +108,7 @@ private:
         while (end_ < n && !eof_) {
             const ::ssize_t got = ::read(fd_, buffer_.data() + end_, buffer_.size() - end_);
             if (got < 0 && errno == EINTR) continue;
-            if (got < 0) throw idx_error(name_, std::string("reading failed: ") + std::strerror(errno));
+            if (got < 0) KATACHI_THROW(idx_error, name_, std::string("reading failed: ") + std::strerror(errno));
             if (got == 0) eof_ = true;
             end_ += static_cast<std::size_t>(got);
         }
@@ -135,7 +136,7 @@ private:
         std::size_t got = 0;
         while (got < size && !finished_) {
             if (fill(1) == 0)
-                throw idx_error(name_, "the gzip stream is truncated: the file ends inside a gzip member");
+                KATACHI_THROW(idx_error, name_, "the gzip stream is truncated: the file ends inside a gzip member");
             z_.next_in = buffer_.data() + begin_;
             z_.avail_in = static_cast<uInt>(buffered());
             z_.next_out = dst + got;
@@ -147,7 +148,7 @@ private:
             if (ret == Z_STREAM_END) {
                 end_of_member();
             } else if (ret != Z_OK && ret != Z_BUF_ERROR) {
-                throw idx_error(name_, "the gzip stream is corrupt (" +
+                KATACHI_THROW(idx_error, name_, "the gzip stream is corrupt (" +
                                            std::string(z_.msg ? z_.msg : "zlib error " + std::to_string(ret)) +
                                            ")");
             }
@@ -160,7 +161,7 @@ private:
         if (fill(1) == 0) {
             finished_ = true;
         } else if (at_gzip_member()) {
-            if (inflateReset(&z_) != Z_OK) throw idx_error(name_, "cannot restart zlib's inflate");
+            if (inflateReset(&z_) != Z_OK) KATACHI_THROW(idx_error, name_, "cannot restart zlib's inflate");
         } else {
             std::uint64_t trailing = buffered();
             begin_ = end_;
@@ -168,7 +169,7 @@ private:
                 trailing += buffered();
                 begin_ = end_;
             }
-            throw idx_error(name_, "trailing garbage: " + std::to_string(trailing) +
+            KATACHI_THROW(idx_error, name_, "trailing garbage: " + std::to_string(trailing) +
                                        " bytes after the end of the gzip stream are not another gzip member");
         }
     }
@@ -196,25 +197,25 @@ raw_idx read_raw(const std::filesystem::path& path) {
     std::array<unsigned char, 4> magic{};
     const std::size_t got_magic = in.read(magic.data(), 4);
     if (got_magic < 4)
-        throw idx_error(
+        KATACHI_THROW(idx_error, 
             name, "the file holds " + std::to_string(got_magic) + " bytes, too few for the 4-byte IDX magic");
     if (magic[0] != 0 || magic[1] != 0)
-        throw idx_error(name, "bad magic: an IDX file starts with two zero bytes, this one with " +
+        KATACHI_THROW(idx_error, name, "bad magic: an IDX file starts with two zero bytes, this one with " +
                                   hex_byte(magic[0]) + " " + hex_byte(magic[1]));
     raw_idx out;
     out.type_code = magic[2];
     const std::size_t elem = element_size(out.type_code);
     if (elem == 0)
-        throw idx_error(
+        KATACHI_THROW(idx_error, 
             name, "unknown type code " + hex_byte(magic[2]) + " (known: 0x08, 0x09, 0x0b, 0x0c, 0x0d, 0x0e)");
     const unsigned rank = magic[3];
-    if (rank < 1 || rank > 4) throw idx_error(name, "rank " + std::to_string(rank) + " is outside 1..4");
+    if (rank < 1 || rank > 4) KATACHI_THROW(idx_error, name, "rank " + std::to_string(rank) + " is outside 1..4");
 
     std::array<unsigned char, 16> dims{};
     const std::size_t header = 4 + 4 * std::size_t{rank};
     const std::size_t got_dims = in.read(dims.data(), 4 * rank);
     if (got_dims < 4 * rank)
-        throw idx_error(name, "truncated header: expected " + std::to_string(header) + " bytes for rank " +
+        KATACHI_THROW(idx_error, name, "truncated header: expected " + std::to_string(header) + " bytes for rank " +
                                   std::to_string(rank) + ", found " + std::to_string(4 + got_dims));
     std::uint64_t expected = elem;
     for (unsigned i = 0; i < rank; ++i) {
@@ -222,7 +223,7 @@ raw_idx read_raw(const std::filesystem::path& path) {
                                 (std::uint32_t{dims[4 * i + 2]} << 8) | std::uint32_t{dims[4 * i + 3]};
         out.shape.push_back(d);
         if (__builtin_mul_overflow(expected, std::uint64_t{d}, &expected))
-            throw idx_error(name, "the dimensions' byte count overflows 64 bits");
+            KATACHI_THROW(idx_error, name, "the dimensions' byte count overflows 64 bits");
     }
     const std::string stored = in.compressed() ? " (after gzip decompression)" : "";
 
@@ -238,12 +239,12 @@ raw_idx read_raw(const std::filesystem::path& path) {
         if (n < chunk) break;
     }
     if (got < expected)
-        throw idx_error(name, "truncated data: expected " + std::to_string(expected) +
+        KATACHI_THROW(idx_error, name, "truncated data: expected " + std::to_string(expected) +
                                   " data bytes after the " + std::to_string(header) + "-byte header, found " +
                                   std::to_string(got) + stored);
     const std::uint64_t extra = in.count_rest();
     if (extra > 0)
-        throw idx_error(name, "trailing data: expected " + std::to_string(expected) +
+        KATACHI_THROW(idx_error, name, "trailing data: expected " + std::to_string(expected) +
                                   " data bytes after the " + std::to_string(header) + "-byte header, found " +
                                   std::to_string(expected + extra) + " (" + std::to_string(extra) +
                                   " bytes too many)" + stored);
@@ -267,7 +268,7 @@ std::string shape_text(const std::vector<std::size_t>& shape) {
 raw_idx read_unsigned_bytes(const std::filesystem::path& path, std::size_t rank, const char* what) {
     raw_idx raw = read_raw(path);
     if (raw.type_code != 0x08 || raw.shape.size() != rank)
-        throw idx_error(path.string(), std::string("expected ") + what + " (type code 0x08, rank " +
+        KATACHI_THROW(idx_error, path.string(), std::string("expected ") + what + " (type code 0x08, rank " +
                                            std::to_string(rank) + "), found type code " +
                                            hex_byte(raw.type_code) + " with shape " + shape_text(raw.shape));
     return raw;
@@ -331,13 +332,13 @@ xt::xtensor<std::int64_t, 1> read_idx_labels(const std::filesystem::path& path) 
 fashion_mnist load_fashion_mnist(const std::filesystem::path& dir) {
     std::error_code ec;
     if (!std::filesystem::is_directory(dir, ec))
-        throw idx_error(dir.string(), "the Fashion-MNIST folder does not exist; " +
+        KATACHI_THROW(idx_error, dir.string(), "the Fashion-MNIST folder does not exist; " +
                                           std::string(install_hint) +
                                           ", or pass the folder that holds the four files");
     const auto file = [&](const char* leaf) {
         const std::filesystem::path p = dir / leaf;
         if (!std::filesystem::exists(p, ec))
-            throw idx_error(p.string(), "missing Fashion-MNIST file; " + std::string(install_hint));
+            KATACHI_THROW(idx_error, p.string(), "missing Fashion-MNIST file; " + std::string(install_hint));
         return p;
     };
     const auto pair = [&](const char* images_leaf, const char* labels_leaf, xt::xtensor<float, 4>& images,
@@ -346,17 +347,17 @@ fashion_mnist load_fashion_mnist(const std::filesystem::path& dir) {
         const auto labels_path = file(labels_leaf);
         images = read_idx_images(images_path);
         if (images.shape()[2] != 28 || images.shape()[3] != 28)
-            throw idx_error(images_path.string(), "the images are " + std::to_string(images.shape()[2]) + "x" +
+            KATACHI_THROW(idx_error, images_path.string(), "the images are " + std::to_string(images.shape()[2]) + "x" +
                                                       std::to_string(images.shape()[3]) +
                                                       "; Fashion-MNIST images are 28x28");
         labels = read_idx_labels(labels_path);
         const auto bad = std::find_if(labels.begin(), labels.end(), [](std::int64_t l) { return l < 0 || l > 9; });
         if (bad != labels.end())
-            throw idx_error(labels_path.string(),
+            KATACHI_THROW(idx_error, labels_path.string(),
                             "the label at index " + std::to_string(bad - labels.begin()) + " is " +
                                 std::to_string(*bad) + "; Fashion-MNIST's classes are 0..9");
         if (images.shape()[0] != labels.shape()[0])
-            throw idx_error(labels_path.string(), std::to_string(labels.shape()[0]) + " labels for " +
+            KATACHI_THROW(idx_error, labels_path.string(), std::to_string(labels.shape()[0]) + " labels for " +
                                                       std::to_string(images.shape()[0]) + " images in " +
                                                       images_path.string() + "; the counts must agree");
     };

@@ -1,5 +1,6 @@
 // katachi's safetensors reader and writer: every rule of the format is checked before any tensor
 // is returned, and a save replaces its target only once the new file is complete on disk.
+#include <katachi/error.hpp>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/types.h>
@@ -34,7 +35,7 @@ using rule = safetensors_rule;
 constexpr std::uint64_t max_header_length = 100'000'000;
 
 [[noreturn]] void fail(const std::string& file, const std::string& key, rule r, const std::string& detail) {
-    throw safetensors_error(file, key, r, detail);
+    KATACHI_THROW(safetensors_error, file, key, r, detail);
 }
 
 std::optional<std::uint64_t> checked_mul(std::uint64_t a, std::uint64_t b) {

@@ -10,6 +10,7 @@
 // norm and dropout run as in evaluation. forward allocates nothing.
 #pragma once
 
+#include <katachi/error.hpp>
 #include <algorithm>
 #include <array>
 #include <cstddef>
@@ -46,7 +47,7 @@ public:
         bool ok = x.dimension() == S::rank + 1 && x.shape()[0] <= MaxBatch;
         for (std::size_t i = 0; ok && i < S::rank; ++i) ok = x.shape()[i + 1] == S::dims[i];
         if (!ok)
-            throw shape_mismatch(
+            KATACHI_THROW(shape_mismatch, 
                 "inference_model::forward: the input has shape " + kernels::detail::shape_text(x) +
                 ", expected [N <= " + std::to_string(MaxBatch) + "] followed by " + S::str());
         const std::size_t batch = x.shape()[0];

@@ -13,6 +13,7 @@
 // Parameter gradients are overwritten by each backward (accumulate with backward(write::accumulate)).
 #pragma once
 
+#include <katachi/error.hpp>
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -213,7 +214,7 @@ public:
                 found = &counters_[Net::counter_offsets[I]];
         });
         if (!found)
-            throw std::out_of_range("model: no node named '" + std::string(node) + "' counts batches");
+            KATACHI_THROW(std::out_of_range, "model: no node named '" + std::string(node) + "' counts batches");
         return *found;
     }
 
@@ -241,7 +242,7 @@ private:
         if (!ok) {
             std::string expected = "[N";
             for (std::size_t d : S::dims) expected += ", " + std::to_string(d);
-            throw shape_mismatch("model::forward: the input has shape " + kernels::detail::shape_text(x) +
+            KATACHI_THROW(shape_mismatch, "model::forward: the input has shape " + kernels::detail::shape_text(x) +
                                  ", expected " + expected + "] (per sample " + S::str() + ")");
         }
         return x.shape()[0];
@@ -280,7 +281,7 @@ private:
                 at += s.size();
             }
         });
-        if (found.empty()) throw std::out_of_range("model: no tensor named '" + std::string(name) + "'");
+        if (found.empty()) KATACHI_THROW(std::out_of_range, "model: no tensor named '" + std::string(name) + "'");
         return found;
     }
 

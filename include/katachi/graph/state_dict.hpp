@@ -9,6 +9,7 @@
 // what matches by name and reports the rest.
 #pragma once
 
+#include <katachi/error.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -111,12 +112,12 @@ load_result load_state_dict(model<Net, T>& m, const io::tensor_map& tensors, boo
         }
         const io::tensor& t = it->second;
         if (t.shape != e.shape)
-            throw state_dict_error(
+            KATACHI_THROW(state_dict_error, 
                 e.key, "load_state_dict: \"" + e.key + "\" has shape " + detail::shape_string(t.shape) +
                            " in the file, the model expects " + detail::shape_string(e.shape));
         const bool integer = t.type == io::dtype::i64;
         if (integer != (e.counter != nullptr))
-            throw state_dict_error(e.key, "load_state_dict: \"" + e.key + "\" has dtype " +
+            KATACHI_THROW(state_dict_error, e.key, "load_state_dict: \"" + e.key + "\" has dtype " +
                                               std::string(io::dtype_name(t.type)) + ", the model expects " +
                                               (e.counter ? "I64" : "a floating-point dtype"));
         plan.emplace_back(&e, &t);
@@ -130,7 +131,7 @@ load_result load_state_dict(model<Net, T>& m, const io::tensor_map& tensors, boo
         std::string what = "load_state_dict (strict):";
         for (const auto& k : result.missing_keys) what += " missing \"" + k + "\";";
         for (const auto& k : result.unexpected_keys) what += " unexpected \"" + k + "\";";
-        throw state_dict_error(
+        KATACHI_THROW(state_dict_error, 
             result.missing_keys.empty() ? result.unexpected_keys.front() : result.missing_keys.front(), what);
     }
     // Decode everything before the first write, so a decoding error leaves the model unchanged.

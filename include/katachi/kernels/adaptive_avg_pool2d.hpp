@@ -6,6 +6,7 @@
 // Tensors are rank 4 [N, C, H, W]; N and C of input and output must match.
 #pragma once
 
+#include <katachi/error.hpp>
 #include <cstddef>
 #include <katachi/kernels/common.hpp>
 #include <katachi/kernels/pool_common.hpp>
@@ -21,7 +22,7 @@ template <class A, class B>
 void require_adaptive_sizes(const char* op, const char* a_name, const A& a, const char* b_name, const B& b) {
     require_same_planes(op, a, b);
     if (a.shape()[2] == 0 || a.shape()[3] == 0 || b.shape()[2] == 0 || b.shape()[3] == 0)
-        throw shape_mismatch(std::string(op) + ": " + a_name + " has shape " + shape_text(a) + " and " +
+        KATACHI_THROW(shape_mismatch, std::string(op) + ": " + a_name + " has shape " + shape_text(a) + " and " +
                              b_name + " has shape " + shape_text(b) +
                              "; adaptive pooling needs non-empty planes");
 }

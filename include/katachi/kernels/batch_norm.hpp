@@ -12,6 +12,7 @@
 // The count of batches seen (num_batches_tracked) belongs to the modules, not to this kernel.
 #pragma once
 
+#include <katachi/error.hpp>
 #include <cmath>
 #include <cstddef>
 #include <katachi/kernels/common.hpp>
@@ -38,7 +39,7 @@ struct batch_norm_layout {
 template <class X>
 batch_norm_layout batch_norm_layout_of(const char* op, const X& x) {
     if (x.dimension() < 2)
-        throw shape_mismatch(std::string(op) + ": x has shape " + shape_text(x) +
+        KATACHI_THROW(shape_mismatch, std::string(op) + ": x has shape " + shape_text(x) +
                              " but batch norm needs rank 2 or more, [N, C, *] with channels in dimension 1");
     require_rank(op, "x", x, x.dimension());
     batch_norm_layout l{x.shape()[0], x.shape()[1], 1};
@@ -89,7 +90,7 @@ void batch_norm_forward_train(const X& x, const W& weight, const B& bias, RM&& r
                   "batch_norm_forward_train: y must hold the scalar type of x");
     detail::require_same_shape(op, "y", y, "x", x);
     if (l.count() < 2)
-        throw shape_mismatch(std::string(op) + ": x has shape " + detail::shape_text(x) +
+        KATACHI_THROW(shape_mismatch, std::string(op) + ": x has shape " + detail::shape_text(x) +
                              "; training needs more than one value per channel");
     const T* xp = detail::data_of(x);
     T* yp = detail::data_of(y);

@@ -12,6 +12,7 @@
 //   them instead (parameter gradients across micro-batches, a node with several consumers).
 #pragma once
 
+#include <katachi/error.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -96,10 +97,10 @@ void require_shape(const char* op, const char* arg, const E& e, std::initializer
         for (std::size_t d : dims) ok = ok && e.shape()[i++] == d;
     }
     if (!ok)
-        throw shape_mismatch(std::string(op) + ": " + arg + " has shape " + shape_text(e) + ", expected " +
+        KATACHI_THROW(shape_mismatch, std::string(op) + ": " + arg + " has shape " + shape_text(e) + ", expected " +
                              dims_text(dims));
     if (!is_row_major_contiguous(e))
-        throw shape_mismatch(std::string(op) + ": " + arg + " of shape " + shape_text(e) +
+        KATACHI_THROW(shape_mismatch, std::string(op) + ": " + arg + " of shape " + shape_text(e) +
                              " is not row-major contiguous; pass a contiguous copy");
 }
 
@@ -107,10 +108,10 @@ void require_shape(const char* op, const char* arg, const E& e, std::initializer
 template <class E>
 void require_rank(const char* op, const char* arg, const E& e, std::size_t rank) {
     if (e.dimension() != rank)
-        throw shape_mismatch(std::string(op) + ": " + arg + " has shape " + shape_text(e) +
+        KATACHI_THROW(shape_mismatch, std::string(op) + ": " + arg + " has shape " + shape_text(e) +
                              ", expected rank " + std::to_string(rank));
     if (!is_row_major_contiguous(e))
-        throw shape_mismatch(std::string(op) + ": " + arg + " of shape " + shape_text(e) +
+        KATACHI_THROW(shape_mismatch, std::string(op) + ": " + arg + " of shape " + shape_text(e) +
                              " is not row-major contiguous; pass a contiguous copy");
 }
 
@@ -120,10 +121,10 @@ void require_same_shape(const char* op, const char* a_name, const A& a, const ch
     bool ok = a.dimension() == b.dimension();
     for (std::size_t i = 0; ok && i < a.dimension(); ++i) ok = a.shape()[i] == b.shape()[i];
     if (!ok)
-        throw shape_mismatch(std::string(op) + ": " + a_name + " has shape " + shape_text(a) + " but " +
+        KATACHI_THROW(shape_mismatch, std::string(op) + ": " + a_name + " has shape " + shape_text(a) + " but " +
                              b_name + " has shape " + shape_text(b) + "; they must be equal");
     if (!is_row_major_contiguous(a) || !is_row_major_contiguous(b))
-        throw shape_mismatch(std::string(op) + ": arguments must be row-major contiguous");
+        KATACHI_THROW(shape_mismatch, std::string(op) + ": arguments must be row-major contiguous");
 }
 
 template <class T>

@@ -10,6 +10,7 @@
 // always fine). Otherwise pass a buffer for the nones in between.
 #pragma once
 
+#include <katachi/error.hpp>
 #include <algorithm>
 #include <array>
 #include <cstddef>
@@ -34,7 +35,7 @@ struct concat_layout {
 template <class Y>
 concat_layout concat_layout_of(const char* op, const char* name, std::size_t dim, const Y& y) {
     if (dim >= y.dimension())
-        throw std::out_of_range(std::string(op) + ": dimension " + std::to_string(dim) +
+        KATACHI_THROW(std::out_of_range, std::string(op) + ": dimension " + std::to_string(dim) +
                                 " is out of range for " + name + " of shape " + shape_text(y));
     require_rank(op, name, y, y.dimension());
     concat_layout l;
@@ -53,7 +54,7 @@ void require_concat_part(const char* op, const char* part_name, std::size_t inde
         ok = i == dim || part.shape()[i] == whole.shape()[i];
     const std::string name = std::string(part_name) + "[" + std::to_string(index) + "]";
     if (!ok)
-        throw shape_mismatch(std::string(op) + ": " + name + " has shape " + shape_text(part) + " but " +
+        KATACHI_THROW(shape_mismatch, std::string(op) + ": " + name + " has shape " + shape_text(part) + " but " +
                              whole_name + " has shape " + shape_text(whole) + "; all sizes but dimension " +
                              std::to_string(dim) + " must be equal");
     require_rank(op, name.c_str(), part, part.dimension());
@@ -99,7 +100,7 @@ void concat_backward_parts(std::size_t dim, const DY& dy, write mode, DX&&... dx
     std::size_t known_total = 0, nones = 0;
     for (const auto& p : parts) known_total += p.extent, nones += p.data == nullptr;
     if (known_total > l.extent || (nones == 0 && known_total != l.extent))
-        throw shape_mismatch(std::string(op) + ": the gradients' sizes along dimension " +
+        KATACHI_THROW(shape_mismatch, std::string(op) + ": the gradients' sizes along dimension " +
                              std::to_string(dim) + " add up to " + std::to_string(known_total) +
                              " but dy has shape " + shape_text(dy));
     std::size_t left = 0;
@@ -124,7 +125,7 @@ void concat_backward_parts(std::size_t dim, const DY& dy, write mode, DX&&... dx
     }
     for (std::size_t i = first_none; first_none < n && i < last_none; ++i)
         if (parts[i].data)
-            throw std::invalid_argument(
+            KATACHI_THROW(std::invalid_argument, 
                 std::string(op) + ": dxs[" + std::to_string(i) +
                 "] lies between gradients passed as none, so its place in dy is unknown; "
                 "pass buffers for the nones before or after it");
@@ -158,7 +159,7 @@ void concat_forward(std::size_t dim, Y&& y, const X&... xs) {
     std::size_t index = 0, total = 0;
     ((detail::require_concat_part(op, "xs", index++, xs, "y", y, dim), total += xs.shape()[dim]), ...);
     if (total != l.extent)
-        throw shape_mismatch(std::string(op) + ": the inputs' sizes along dimension " + std::to_string(dim) +
+        KATACHI_THROW(shape_mismatch, std::string(op) + ": the inputs' sizes along dimension " + std::to_string(dim) +
                              " add up to " + std::to_string(total) + " but y has shape " +
                              detail::shape_text(y));
     T* dst = detail::data_of(y);

@@ -5,6 +5,7 @@
 // lowered products (im2col.hpp) on that geometry. The workspace rules are conv2d's.
 #pragma once
 
+#include <katachi/error.hpp>
 #include <array>
 #include <cstddef>
 #include <span>
@@ -30,9 +31,9 @@ template <class XS, class WS>
 conv_geometry conv1d_geometry_of(const XS& x_shape, const WS& w_shape, const conv1d_options& o) {
     const auto shapes = [&] { return "x " + extents_text(x_shape) + ", w " + extents_text(w_shape); };
     if (x_shape.size() != 3)
-        throw shape_mismatch("conv1d: x has shape " + extents_text(x_shape) + ", expected rank 3 [N, C, L]");
+        KATACHI_THROW(shape_mismatch, "conv1d: x has shape " + extents_text(x_shape) + ", expected rank 3 [N, C, L]");
     if (w_shape.size() != 3)
-        throw shape_mismatch("conv1d: w has shape " + extents_text(w_shape) +
+        KATACHI_THROW(shape_mismatch, "conv1d: w has shape " + extents_text(w_shape) +
                              ", expected rank 3 [out_channels, in_channels / groups, k]");
     const conv2d_options as_2d{
         .stride = {1, o.stride}, .padding = {0, o.padding}, .dilation = {1, o.dilation}, .groups = o.groups};

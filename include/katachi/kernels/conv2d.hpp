@@ -22,6 +22,7 @@
 // scratch for the call; a workspace that is too small throws katachi::shape_mismatch.
 #pragma once
 
+#include <katachi/error.hpp>
 #include <algorithm>
 #include <array>
 #include <cstddef>
@@ -298,7 +299,7 @@ template <class Shapes>
 void check_conv_channels(const char* op, std::size_t channels, std::size_t out_channels,
                          std::size_t weight_channels, std::size_t groups, const Shapes& shapes) {
     const auto fail = [&](const std::string& rule) {
-        throw shape_mismatch(std::string(op) + ": " + rule + " (" + shapes() + ")");
+        KATACHI_THROW(shape_mismatch, std::string(op) + ": " + rule + " (" + shapes() + ")");
     };
     if (groups == 0) fail("groups must be at least 1");
     if (channels % groups != 0)
@@ -350,10 +351,10 @@ template <class XS, class WS>
 conv_geometry conv2d_geometry_of(const XS& x_shape, const WS& w_shape, const conv2d_options& opts) {
     const auto shapes = [&] { return "x " + extents_text(x_shape) + ", w " + extents_text(w_shape); };
     if (x_shape.size() != 4)
-        throw shape_mismatch("conv2d: x has shape " + extents_text(x_shape) +
+        KATACHI_THROW(shape_mismatch, "conv2d: x has shape " + extents_text(x_shape) +
                              ", expected rank 4 [N, C, H, W]");
     if (w_shape.size() != 4)
-        throw shape_mismatch("conv2d: w has shape " + extents_text(w_shape) +
+        KATACHI_THROW(shape_mismatch, "conv2d: w has shape " + extents_text(w_shape) +
                              ", expected rank 4 [out_channels, in_channels / groups, kh, kw]");
     conv_geometry g = conv2d_geometry("conv2d", {x_shape[0], x_shape[1], x_shape[2], x_shape[3]},
                                       {w_shape[0], w_shape[1], w_shape[2], w_shape[3]}, opts, shapes);

@@ -10,6 +10,7 @@
 // products are conv2d's (conv2d.hpp); the workspace rules are conv2d's.
 #pragma once
 
+#include <katachi/error.hpp>
 #include <array>
 #include <cstddef>
 #include <span>
@@ -44,7 +45,7 @@ template <class XS, class WS>
 conv_geometry conv_transpose2d_geometry_of(const XS& x, const WS& w, const conv_transpose2d_options& o) {
     // The message is built only when a rule is broken: a valid call allocates nothing.
     const auto fail = [&](const std::string& rule) {
-        throw shape_mismatch("conv_transpose2d: " + rule + " (x " + extents_text(x) + ", w " +
+        KATACHI_THROW(shape_mismatch, "conv_transpose2d: " + rule + " (x " + extents_text(x) + ", w " +
                              extents_text(w) + ")");
     };
     if (x.size() != 4) fail("x has shape " + extents_text(x) + ", expected rank 4 [N, C, H, W]");

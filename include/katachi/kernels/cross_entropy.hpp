@@ -11,6 +11,7 @@
 // through log_softmax's backward line.
 #pragma once
 
+#include <katachi/error.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -30,7 +31,7 @@ struct cross_entropy_options {
 namespace detail {
 inline void require_label_smoothing(const char* op, double eps) {
     if (!(eps >= 0.0 && eps <= 1.0))
-        throw std::invalid_argument(std::string(op) + ": label_smoothing must be in [0, 1], got " +
+        KATACHI_THROW(std::invalid_argument, std::string(op) + ": label_smoothing must be in [0, 1], got " +
                                     std::to_string(eps));
 }
 }  // namespace detail

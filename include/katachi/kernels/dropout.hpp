@@ -8,6 +8,7 @@
 // dx = dy * mask.
 #pragma once
 
+#include <katachi/error.hpp>
 #include <cmath>
 #include <cstddef>
 #include <katachi/kernels/common.hpp>
@@ -28,7 +29,7 @@ void dropout_forward(const X& x, Y&& y, M&& mask, double p, bool training, gener
                   "dropout_forward: y and mask must hold the scalar type of x");
     constexpr const char* op = "dropout_forward";
     if (!(p >= 0.0 && p <= 1.0))
-        throw std::invalid_argument(std::string(op) + ": the drop probability p must lie in [0, 1], got " +
+        KATACHI_THROW(std::invalid_argument, std::string(op) + ": the drop probability p must lie in [0, 1], got " +
                                     std::to_string(p));
     detail::require_same_shape(op, "y", y, "x", x);
     detail::require_same_shape(op, "mask", mask, "x", x);

@@ -12,6 +12,7 @@
 // reshape back, reshape_view(dy, x.shape()).
 #pragma once
 
+#include <katachi/error.hpp>
 #include <algorithm>
 #include <cstddef>
 #include <initializer_list>
@@ -39,7 +40,7 @@ std::string signed_sequence_text(const S& s) {
 inline std::size_t wrap_dim(const char* op, std::ptrdiff_t dim, std::size_t rank) {
     const auto r = static_cast<std::ptrdiff_t>(std::max<std::size_t>(rank, 1));
     if (dim < -r || dim >= r)
-        throw std::out_of_range(std::string(op) + ": dimension " + std::to_string(dim) +
+        KATACHI_THROW(std::out_of_range, std::string(op) + ": dimension " + std::to_string(dim) +
                                 " is out of range for rank " + std::to_string(rank) + " (expected one in [" +
                                 std::to_string(-r) + ", " + std::to_string(r - 1) + "])");
     return static_cast<std::size_t>(dim < 0 ? dim + r : dim);
@@ -49,7 +50,7 @@ template <class E, class It>
 auto reshape_view_from(E& x, It first, It last) {
     constexpr const char* op = "reshape_view";
     if (!is_row_major_contiguous(x))
-        throw shape_mismatch(std::string(op) + ": x of shape " + shape_text(x) +
+        KATACHI_THROW(shape_mismatch, std::string(op) + ": x of shape " + shape_text(x) +
                              " is not row-major contiguous; a view needs a contiguous copy");
     std::vector<std::size_t> shape;
     std::size_t known = 1, inferred_at = 0, inferred = 0;
@@ -60,7 +61,7 @@ auto reshape_view_from(E& x, It first, It last) {
             ++inferred;
             shape.push_back(1);
         } else if (d < 0) {
-            throw shape_mismatch(std::string(op) + ": the new shape " + signed_sequence_text(wanted) +
+            KATACHI_THROW(shape_mismatch, std::string(op) + ": the new shape " + signed_sequence_text(wanted) +
                                  " has a negative size other than -1");
         } else {
             shape.push_back(static_cast<std::size_t>(d));
@@ -73,12 +74,12 @@ auto reshape_view_from(E& x, It first, It last) {
                               std::to_string(count) + " elements) as " + signed_sequence_text(wanted) + ": " +
                               why);
     };
-    if (inferred > 1) throw mismatch("only one size may be -1");
+    if (inferred > 1) KATACHI_THROW(mismatch, "only one size may be -1");
     if (inferred == 1) {
-        if (known == 0 || count % known != 0) throw mismatch("no size for -1 gives that many elements");
+        if (known == 0 || count % known != 0) KATACHI_THROW(mismatch, "no size for -1 gives that many elements");
         shape[inferred_at] = count / known;
     } else if (known != count) {
-        throw mismatch("the element counts differ");
+        KATACHI_THROW(mismatch, "the element counts differ");
     }
     return xt::adapt(data_of(x), count, xt::no_ownership(), shape);
 }
@@ -94,7 +95,7 @@ std::vector<std::size_t> flatten_shape(const S& shape, std::ptrdiff_t start_dim 
     const std::size_t start = detail::wrap_dim(op, start_dim, in.size());
     const std::size_t end = detail::wrap_dim(op, end_dim, in.size());
     if (start > end)
-        throw std::invalid_argument(std::string(op) + ": start_dim " + std::to_string(start_dim) +
+        KATACHI_THROW(std::invalid_argument, std::string(op) + ": start_dim " + std::to_string(start_dim) +
                                     " comes after end_dim " + std::to_string(end_dim) + " for shape " +
                                     detail::signed_sequence_text(in));
     if (in.empty()) return {1};

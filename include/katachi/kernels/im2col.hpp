@@ -9,6 +9,7 @@
 // The GEMMs around them are in conv2d.hpp (the lowered products).
 #pragma once
 
+#include <katachi/error.hpp>
 #include <algorithm>
 #include <array>
 #include <cstddef>
@@ -117,7 +118,7 @@ public:
             owned_.resize(needed);
             data_ = owned_.data();
         } else if (given.size() < needed) {
-            throw shape_mismatch(std::string(op) + ": the workspace has " + std::to_string(given.size()) +
+            KATACHI_THROW(shape_mismatch, std::string(op) + ": the workspace has " + std::to_string(given.size()) +
                                  " elements, needs " + std::to_string(needed) + " (ask " + op +
                                  "_workspace_size)");
         } else {

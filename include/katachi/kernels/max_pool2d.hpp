@@ -11,6 +11,7 @@
 // is an error (katachi::shape_arithmetic_error, rule zero_stride).
 #pragma once
 
+#include <katachi/error.hpp>
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -408,7 +409,7 @@ void max_pool2d_forward(const X& x, Y&& y, I&& indices, const max_pool2d_options
                       plane_out = out[2] * out[3];
     const bool plain = detail::is_plain_2x2(opts, stride);
     if (positions && !plain)
-        throw std::invalid_argument(
+        KATACHI_THROW(std::invalid_argument, 
             std::string(op) +
             ": window positions (std::uint8_t indices) are kept only by the 2x2 pooling "
             "with stride 2, no padding, no dilation and floor mode; this one has kernel " +
@@ -481,7 +482,7 @@ void max_pool2d_backward(const DY& dy, const I& indices, DX&& dx, write mode = w
         if constexpr (positions) {
             const std::size_t H = dx.shape()[2], W = dx.shape()[3], Ho = dy.shape()[2], Wo = dy.shape()[3];
             if (H / 2 != Ho || W / 2 != Wo)
-                throw shape_mismatch(std::string(op) +
+                KATACHI_THROW(shape_mismatch, std::string(op) +
                                      ": window positions come from a 2x2 pooling of stride 2, "
                                      "which makes planes of " +
                                      std::to_string(H / 2) + "x" + std::to_string(W / 2) + " from dx's " +
@@ -500,7 +501,7 @@ void max_pool2d_backward(const DY& dy, const I& indices, DX&& dx, write mode = w
                     if (!fine) ok[part] = false;
                 });
             if (!std::all_of(ok.begin(), ok.end(), [](bool b) { return b; }))
-                throw std::out_of_range(std::string(op) +
+                KATACHI_THROW(std::out_of_range, std::string(op) +
                                         ": a window position above 3 (a 2x2 window has 4) in " +
                                         "indices of shape " + detail::shape_text(indices));
         } else {
@@ -518,7 +519,7 @@ void max_pool2d_backward(const DY& dy, const I& indices, DX&& dx, write mode = w
                         for (std::size_t k = 0; k < plane_out; ++k) {
                             const std::int64_t at = ip[k];
                             if (at < 0 || static_cast<std::size_t>(at) >= plane_in)
-                                throw std::out_of_range(
+                                KATACHI_THROW(std::out_of_range, 
                                     std::string(op) + ": index " + std::to_string(at) +
                                     " lies outside the input plane of " + std::to_string(plane_in) +
                                     " elements (dx has shape " + detail::shape_text(dx) + ")");

@@ -6,6 +6,7 @@
 // ignore_index throws std::out_of_range naming the sample and its value.
 #pragma once
 
+#include <katachi/error.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -29,7 +30,7 @@ std::size_t count_targets(const char* op, const TG& target, std::size_t samples,
     for (std::size_t n = 0; n < samples; ++n) {
         if (t[n] == ignore_index) continue;
         if (t[n] < 0 || static_cast<std::size_t>(t[n]) >= classes)
-            throw std::out_of_range(std::string(op) + ": target[" + std::to_string(n) +
+            KATACHI_THROW(std::out_of_range, std::string(op) + ": target[" + std::to_string(n) +
                                     "] = " + std::to_string(t[n]) + " is not a class index in [0, " +
                                     std::to_string(classes) + ") nor ignore_index (" +
                                     std::to_string(ignore_index) + ")");

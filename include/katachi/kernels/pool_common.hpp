@@ -2,6 +2,7 @@
 // (max_pool2d, avg_pool2d, adaptive_avg_pool2d).
 #pragma once
 
+#include <katachi/error.hpp>
 #include <array>
 #include <cstddef>
 #include <iterator>
@@ -20,7 +21,7 @@ inline std::string pooling_rank_text(const std::string& op, const std::string& a
 // Rank 4 and row-major contiguous, with a sentence that says which rank is expected and why.
 template <class E>
 void require_pooling_batch(const char* op, const char* arg, const E& e) {
-    if (e.dimension() != 4) throw shape_mismatch(pooling_rank_text(op, arg, shape_text(e)));
+    if (e.dimension() != 4) KATACHI_THROW(shape_mismatch, pooling_rank_text(op, arg, shape_text(e)));
     require_rank(op, arg, e, 4);
 }
 
@@ -35,7 +36,7 @@ std::string sequence_text(const S& s) {
 // An input shape (any sequence of sizes, e.g. x.shape()) as an [N, C, H, W] array.
 template <class S>
 std::array<std::size_t, 4> pooling_input_dims(const char* op, const S& x_shape) {
-    if (std::size(x_shape) != 4) throw shape_mismatch(pooling_rank_text(op, "input", sequence_text(x_shape)));
+    if (std::size(x_shape) != 4) KATACHI_THROW(shape_mismatch, pooling_rank_text(op, "input", sequence_text(x_shape)));
     std::array<std::size_t, 4> dims{};
     std::size_t i = 0;
     for (auto d : x_shape) dims[i++] = static_cast<std::size_t>(d);
@@ -52,7 +53,7 @@ inline std::array<std::size_t, 2> pooling_stride(const std::array<std::size_t, 2
 template <class DX, class DY>
 void require_same_planes(const char* op, const DX& dx, const DY& dy) {
     if (dx.shape()[0] != dy.shape()[0] || dx.shape()[1] != dy.shape()[1])
-        throw shape_mismatch(std::string(op) + ": dx has shape " + shape_text(dx) + " but dy has shape " +
+        KATACHI_THROW(shape_mismatch, std::string(op) + ": dx has shape " + shape_text(dx) + " but dy has shape " +
                              shape_text(dy) + "; their batch and channel sizes must be equal");
 }
 

@@ -6,6 +6,7 @@
 // log-softmax walk these lines; a rank-0 tensor is one line of one element (dim 0 or -1).
 #pragma once
 
+#include <katachi/error.hpp>
 #include <cstddef>
 #include <string>
 
@@ -29,7 +30,7 @@ dim_lines lines_along(const char* op, const E& e, std::ptrdiff_t dim) {
     const auto rank = static_cast<std::ptrdiff_t>(e.dimension());
     const std::ptrdiff_t wrap = rank == 0 ? 1 : rank;
     if (dim < -wrap || dim >= wrap)
-        throw shape_mismatch(std::string(op) + ": dim " + std::to_string(dim) +
+        KATACHI_THROW(shape_mismatch, std::string(op) + ": dim " + std::to_string(dim) +
                              " is out of range for shape " + shape_text(e) + " (expected a dim in [" +
                              std::to_string(-wrap) + ", " + std::to_string(wrap - 1) + "])");
     dim_lines s;

@@ -5,6 +5,7 @@
 //   p -= lr / (1 - beta1^t) * m / (sqrt(v or v_max) / sqrt(1 - beta2^t) + eps)
 #pragma once
 
+#include <katachi/error.hpp>
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -84,11 +85,11 @@ public:
     void add_param_group(std::vector<parameter<T>> params, Options o) {
         const char* name = Decoupled ? "adamw" : "adam";
         require_finite_rate(name, o.lr);
-        if (!(o.eps >= 0)) throw std::invalid_argument(std::string(name) + ": invalid eps");
+        if (!(o.eps >= 0)) KATACHI_THROW(std::invalid_argument, std::string(name) + ": invalid eps");
         if (!(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1))
-            throw std::invalid_argument(std::string(name) + ": betas must lie in [0, 1)");
+            KATACHI_THROW(std::invalid_argument, std::string(name) + ": betas must lie in [0, 1)");
         if (o.weight_decay < 0)
-            throw std::invalid_argument(std::string(name) + ": weight_decay must be non-negative");
+            KATACHI_THROW(std::invalid_argument, std::string(name) + ": weight_decay must be non-negative");
         state_.resize(state_.size() + params.size());
         groups_.push_back({std::move(params), o});
     }

@@ -7,6 +7,7 @@
 // skips a parameter whose .grad is None.
 #pragma once
 
+#include <katachi/error.hpp>
 #include <cmath>
 #include <cstddef>
 #include <functional>
@@ -41,7 +42,7 @@ namespace detail {
 
 inline void require_finite_rate(const char* optimiser, double lr) {
     if (!(lr >= 0) || !std::isfinite(lr))
-        throw std::invalid_argument(std::string(optimiser) + ": invalid learning rate " + std::to_string(lr));
+        KATACHI_THROW(std::invalid_argument, std::string(optimiser) + ": invalid learning rate " + std::to_string(lr));
 }
 
 // Per-parameter state buffers, allocated at the parameter's first step (PyTorch creates its state
@@ -52,7 +53,7 @@ std::vector<T>& state_buffer(std::vector<T>& buffer, std::size_t size, const cha
     if (buffer.empty())
         buffer.assign(size, T(0));
     else if (buffer.size() != size)
-        throw std::logic_error(std::string(optimiser) + ": parameter '" + name + "' changed size from " +
+        KATACHI_THROW(std::logic_error, std::string(optimiser) + ": parameter '" + name + "' changed size from " +
                                std::to_string(buffer.size()) + " to " + std::to_string(size));
     return buffer;
 }
@@ -60,7 +61,7 @@ std::vector<T>& state_buffer(std::vector<T>& buffer, std::size_t size, const cha
 template <class T>
 void check_sizes(const char* optimiser, const std::string& name, std::span<T> value, std::span<T> grad) {
     if (grad.size() != value.size())
-        throw std::logic_error(std::string(optimiser) + ": parameter '" + name + "' has " +
+        KATACHI_THROW(std::logic_error, std::string(optimiser) + ": parameter '" + name + "' has " +
                                std::to_string(value.size()) + " elements but its gradient has " +
                                std::to_string(grad.size()));
 }

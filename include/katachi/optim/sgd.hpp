@@ -6,6 +6,7 @@
 //   p -= lr * g
 #pragma once
 
+#include <katachi/error.hpp>
 #include <cstddef>
 #include <katachi/optim/parameter.hpp>
 #include <katachi/parallel.hpp>
@@ -81,10 +82,10 @@ public:
     // Adds parameters (e.g. a block appended to a growing model); the state of the others is kept.
     void add_param_group(std::vector<parameter<T>> params, sgd_options options) {
         detail::require_finite_rate("sgd", options.lr);
-        if (options.momentum < 0) throw std::invalid_argument("sgd: momentum must be non-negative");
-        if (options.weight_decay < 0) throw std::invalid_argument("sgd: weight_decay must be non-negative");
+        if (options.momentum < 0) KATACHI_THROW(std::invalid_argument, "sgd: momentum must be non-negative");
+        if (options.weight_decay < 0) KATACHI_THROW(std::invalid_argument, "sgd: weight_decay must be non-negative");
         if (options.nesterov && (options.momentum <= 0 || options.dampening != 0))
-            throw std::invalid_argument("sgd: nesterov momentum requires a momentum and zero dampening");
+            KATACHI_THROW(std::invalid_argument, "sgd: nesterov momentum requires a momentum and zero dampening");
         momentum_.resize(momentum_.size() + params.size());
         groups_.push_back({std::move(params), options});
     }

@@ -1,0 +1,81 @@
+// katachi/error.hpp: the one way katachi's headers report a run-time failure, with or without
+// exceptions.
+//
+// Every failure is written KATACHI_THROW(exception_type, constructor arguments...). With exceptions
+// (the default; detected by __cpp_exceptions) that is a throw of that exception. Built with
+// -fno-exceptions, the same exception object is constructed (so the sentence is the same, word for
+// word) and its what() goes to the error handler, which must not return:
+//
+//   [[noreturn]] void on_error(const char* message) noexcept { log(message); reset_device(); }
+//   katachi::set_error_handler(on_error);
+//
+// The default handler writes the sentence and a newline to stderr and calls std::abort(); a build
+// without stdio (bare metal: define KATACHI_NO_STDIO) only aborts. A handler that returns anyway is
+// followed by std::abort(): katachi never goes on past a failure.
+//
+// A handler may leave by longjmp; objects between the failure and the setjmp are then not
+// destroyed, so it suits tests and a device's reset path, not a program that goes on for long.
+#pragma once
+
+#include <cstdlib>
+#include <utility>
+#if !defined(KATACHI_NO_STDIO)
+#include <cstdio>
+#endif
+
+namespace katachi {
+
+// Receives the failure's sentence (the what() the exception would have carried).
+using error_handler = void (*)(const char* message) noexcept;
+
+namespace detail {
+
+inline void default_error_handler(const char* message) noexcept {
+#if !defined(KATACHI_NO_STDIO)
+    std::fputs(message, stderr);
+    std::fputs("\n", stderr);
+#else
+    (void)message;
+#endif
+    std::abort();
+}
+
+inline error_handler& installed_error_handler() noexcept {
+    static error_handler handler = default_error_handler;
+    return handler;
+}
+
+// Builds the exception a throwing build would throw and passes its sentence to the handler.
+template <class Exception, class... Args>
+[[noreturn]] void fail(Args&&... args) {
+    const Exception failure(std::forward<Args>(args)...);
+    installed_error_handler()(failure.what());
+    std::abort();
+}
+
+}  // namespace detail
+
+// Installs `handler` for builds without exceptions and returns the one it replaces; nullptr puts
+// the default back. Builds with exceptions throw and never call it.
+inline error_handler set_error_handler(error_handler handler) noexcept {
+    error_handler& slot = detail::installed_error_handler();
+    const error_handler previous = slot;
+    slot = handler ? handler : detail::default_error_handler;
+    return previous;
+}
+
+// Whether this translation unit was built with exceptions.
+inline constexpr bool exceptions_enabled =
+#if defined(__cpp_exceptions)
+    true;
+#else
+    false;
+#endif
+
+}  // namespace katachi
+
+#if defined(__cpp_exceptions)
+#define KATACHI_THROW(Exception, ...) throw Exception(__VA_ARGS__)
+#else
+#define KATACHI_THROW(Exception, ...) ::katachi::detail::fail<Exception>(__VA_ARGS__)
+#endif
