@@ -12,12 +12,16 @@
 //
 // The default is the number of hardware threads, or KATACHI_NUM_THREADS when that is set. With one
 // thread no worker is started and nothing is allocated: the fixed-memory configuration for small
-// devices. Workers keep their own scratch (thread_scratch), grown on first use and then reused, so
-// a training step after the first allocates nothing on any thread.
+// devices. The pool allocates only when it is created (its first use) or resized: the workers start
+// then, not inside a kernel. Workers keep their own scratch (thread_scratch) for their parts of a
+// convolution; a model reserves it for its layers and batch size before it runs
+// (reserve_thread_scratch, called by graph::model::reserve and inference_model's constructor), so
+// neither a forward nor a training step allocates on any thread.
 #pragma once
 
 #include <katachi/error.hpp>
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -33,6 +37,12 @@
 #include <vector>
 
 extern "C" void openblas_set_num_threads(int);
+
+// 1 where katachi runs a thread pool; 0 in a single-threaded build, where every part runs on its
+// caller and nothing here allocates.
+#if !defined(KATACHI_THREADS)
+#define KATACHI_THREADS 1
+#endif
 
 namespace katachi {
 
@@ -109,6 +119,7 @@ public:
         threads_.store(n, std::memory_order_relaxed);
         // OpenBLAS runs each product on the thread that calls it; katachi's parts are the parallelism.
         openblas_set_num_threads(1);
+        start_workers();
     }
 
     // Runs part(i) for every i in [0, parts), part 0 on the caller; returns when every part is
@@ -176,6 +187,7 @@ private:
         }
         threads_.store(std::min(n, max_threads), std::memory_order_relaxed);
         openblas_set_num_threads(1);
+        start_workers();
     }
 
     // Spins for up to about 50 microseconds (a worker stays hot between the parts of one training
@@ -214,6 +226,11 @@ private:
 
     void work(unsigned index, std::uint32_t seen) {
         inside_parallel_part() = true;
+        {
+            // A worker started by a resize grows the scratch reserved before it, as the old ones had.
+            const std::lock_guard lock(reservations_mutex_);
+            for (unsigned i = 0; i < reservation_count_; ++i) reservations_[i].grow(reservations_[i].size);
+        }
         for (;;) {
             wait_until([&] { return generation_.load(std::memory_order_acquire) != seen; },
                        [&] { generation_.wait(seen, std::memory_order_acquire); });
@@ -223,6 +240,30 @@ private:
             if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
         }
     }
+
+public:
+    // Records that every thread's scratch of one kind (grow(n) makes it at least n) is to hold at
+    // least n elements, for workers started later; returns false if the table is full.
+    bool remember_reservation(void (*grow)(std::size_t), std::size_t n) {
+        const std::lock_guard lock(reservations_mutex_);
+        for (unsigned i = 0; i < reservation_count_; ++i)
+            if (reservations_[i].grow == grow) {
+                reservations_[i].size = std::max(reservations_[i].size, n);
+                return true;
+            }
+        if (reservation_count_ == reservations_.size()) return false;
+        reservations_[reservation_count_++] = {grow, n};
+        return true;
+    }
+
+private:
+    struct reservation {
+        void (*grow)(std::size_t) = nullptr;
+        std::size_t size = 0;
+    };
+    std::mutex reservations_mutex_;
+    std::array<reservation, 16> reservations_{};
+    unsigned reservation_count_ = 0;
 
     std::atomic<unsigned> threads_{1};
     std::mutex run_mutex_;
@@ -286,6 +327,26 @@ T* thread_scratch(std::size_t n) {
     thread_local std::vector<T> buffer;
     if (buffer.size() < n) buffer.resize(n);
     return buffer.data();
+}
+
+// Grows thread_scratch<T, Tag> to at least n elements on the caller and on every worker, so that
+// kernels run later find it large enough and allocate nothing. Sized for the parts a job can have,
+// in deterministic mode too (then up to deterministic_parts run on the caller and the workers).
+// The pool remembers the size, so workers a later set_num_threads starts grow theirs too.
+template <class T, class Tag>
+void reserve_thread_scratch(std::size_t n) {
+    if (n == 0) return;
+    thread_scratch<T, Tag>(n);
+    thread_pool& pool = thread_pool::instance();
+    pool.remember_reservation([](std::size_t size) { thread_scratch<T, Tag>(size); }, n);
+    const unsigned threads = pool.threads();
+    if (threads > 1) pool.run(threads, [n](unsigned) { thread_scratch<T, Tag>(n); });
+}
+
+// The most parts a job is cut into, whatever the mode: per-part buffers sized for this many are
+// never outgrown.
+inline unsigned most_parts() {
+    return std::max(thread_pool::instance().threads(), deterministic_parts);
 }
 
 }  // namespace detail

@@ -1,7 +1,8 @@
 // Suite `graph`: after the first step at a batch size, a training step (forward, loss, backward,
-// optimiser step) performs no heap allocation, on any thread and in any library (OpenBLAS
-// included); counted by test/support/allocation_counter.hpp, which sees malloc and every
-// operator new. Each case warms up what it needs itself, so the cases pass in any order and alone.
+// optimiser step) performs no heap allocation, and an inference_model's forward none at all, on any
+// thread and in any library (OpenBLAS included); counted by test/support/allocation_counter.hpp,
+// which sees the malloc family and every operator new. Each case warms up what it needs itself;
+// Meson runs each on its own, at 1 and at 2 threads (test/graph/meson.build).
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -49,53 +50,91 @@ std::size_t allocations_in_steps(std::size_t batch, Options options, bool dropou
     return test::allocation_count() - before;
 }
 
-TEST_CASE("a LeNet training step with sgd allocates nothing after the first", "[graph][memory]") {
+// Meson runs each case on its own (by its tag), once with KATACHI_NUM_THREADS=1 and once with 2.
+void check_thread_count() {
+    if (const char* env = std::getenv("KATACHI_NUM_THREADS")) CHECK(get_num_threads() == std::atoi(env));
+}
+
+TEST_CASE("a LeNet training step with sgd allocates nothing after the first", "[lenet_training]") {
+    check_thread_count();
     CHECK(allocations_in_steps<test::models::lenet, optim::sgd<float>>(
               16, optim::sgd_options{.lr = 0.01, .momentum = 0.9}) == 0);
+    CHECK(allocations_in_steps<test::models::lenet, optim::sgd<float>>(1, optim::sgd_options{.lr = 0.01}) == 0);
 }
 
 TEST_CASE("a residual block with batch norm trains with adam without allocating after the first step",
-          "[graph][memory]") {
+          "[resblock_training]") {
+    check_thread_count();
     CHECK(allocations_in_steps<test::models::resblock, optim::adam<float>>(4, optim::adam_options{}) == 0);
+    CHECK(allocations_in_steps<test::models::resblock, optim::adam<float>>(1, optim::adam_options{}) == 0);
+    CHECK(allocations_in_steps<test::models::resblock, optim::adam<float>>(64, optim::adam_options{}) == 0);
 }
 
 // Its input gradients are products of 50 x 50 at batch 4, the size OpenBLAS gives its small-matrix
 // kernel, which allocates on AVX-512 machines; katachi runs such products itself (kernels/gemm.hpp).
-TEST_CASE("an MLP of small products trains without allocating after the first step", "[graph][memory]") {
+TEST_CASE("an MLP of small products trains without allocating after the first step", "[mlp_training]") {
+    check_thread_count();
     using net = graph::sequential<graph::input<8>, graph::linear<50>, graph::relu, graph::linear<50>,
                                   graph::relu, graph::linear<3>>;
     CHECK(allocations_in_steps<net, optim::sgd<float>>(4, optim::sgd_options{.lr = 0.1}) == 0);
-}
-
-TEST_CASE("an MLP with dropout and batch norm trains without allocating after the first step",
-          "[graph][memory]") {
-    using net = graph::sequential<graph::input<20>, graph::linear<32>, graph::batch_norm1d, graph::relu,
-                                  graph::dropout<1, 5>, graph::linear<5>>;
-    CHECK(allocations_in_steps<net, optim::sgd<float>>(8, optim::sgd_options{.lr = 0.1}) == 0);
-}
-
-TEST_CASE("a one-sample training step of the tiny MLP allocates nothing after the first", "[graph][memory]") {
     CHECK(allocations_in_steps<test::models::tiny_mlp, optim::sgd<float>>(1, optim::sgd_options{.lr = 0.1}) ==
           0);
 }
 
-// The pool's workers keep scratch of their own (katachi/parallel.hpp), grown at their first
-// convolution and reused from then on; the first forward at each batch size is the warm-up.
-TEST_CASE("inference from the fixed arena allocates nothing after its first forward", "[graph][memory]") {
-    auto runner = std::make_unique<graph::inference_model<test::models::lenet, float, 2>>();
-    xt::xtensor<float, 4> x(std::array<std::size_t, 4>{2, 1, 28, 28}),
-        one(std::array<std::size_t, 4>{1, 1, 28, 28});
-    x.fill(0.5f);
-    one.fill(0.25f);
-    const float warm = runner->forward(x)(0, 0) + runner->forward(one)(0, 0);
+TEST_CASE("an MLP with dropout and batch norm trains without allocating after the first step",
+          "[mlp_bn_training]") {
+    check_thread_count();
+    using net = graph::sequential<graph::input<20>, graph::linear<32>, graph::batch_norm1d, graph::relu,
+                                  graph::dropout<1, 5>, graph::linear<5>>;
+    CHECK(allocations_in_steps<net, optim::sgd<float>>(8, optim::sgd_options{.lr = 0.1}) == 0);
+    CHECK(allocations_in_steps<net, optim::sgd<float>>(64, optim::sgd_options{.lr = 0.1}) == 0);
+}
+
+// An inference_model reserves what it needs when it is built (the pool's workers and their scratch):
+// from then on no forward allocates, the first one included, at batch 1 and at its largest batch.
+template <class Net>
+void check_inference_allocates_nothing() {
+    check_thread_count();
+    auto runner = std::make_unique<graph::inference_model<Net, float, 64>>();
+    graph::model<Net> trained(5);
+    runner->load(trained);
+    using S = typename Net::input_shape;
+    const auto input = [](std::size_t batch) {
+        std::array<std::size_t, 1 + S::rank> dims{batch};
+        for (std::size_t i = 0; i < S::rank; ++i) dims[i + 1] = S::dims[i];
+        xt::xtensor<float, 1 + S::rank> x(dims);
+        generator gen(batch);
+        for (auto& v : x) v = gen.uniform<float>();
+        return x;
+    };
+    const auto one = input(1), many = input(64);
+    float sums[4] = {};
     const std::size_t before = test::allocation_count();
-    const float first = runner->forward(x)(0, 0) + runner->forward(one)(0, 0);
+    sums[0] = runner->forward(one)(0, 0);
+    sums[1] = runner->forward(many)(63, 0);
+    sums[2] = runner->forward(one)(0, 0);
+    sums[3] = runner->forward(many)(63, 0);
     CHECK(test::allocation_count() - before == 0);
-    CHECK(first == warm);
+    CHECK(sums[0] == sums[2]);
+    CHECK(sums[1] == sums[3]);
+}
+
+TEST_CASE("LeNet inference allocates nothing, from its first forward, at batch 1 and 64", "[lenet_inference]") {
+    check_inference_allocates_nothing<test::models::lenet>();
+}
+
+TEST_CASE("residual DAG inference allocates nothing, from its first forward, at batch 1 and 64",
+          "[resblock_inference]") {
+    check_inference_allocates_nothing<test::models::resblock>();
+}
+
+TEST_CASE("inference of an MLP with batch norm allocates nothing, from its first forward, at batch 1 and 64",
+          "[mlp_bn_inference]") {
+    check_inference_allocates_nothing<test::models::mlp_bn>();
 }
 
 TEST_CASE("the allocation counter sees operator new and delete in every form, malloc, free and their relatives",
-          "[graph][memory]") {
+          "[counter]") {
     // The compiler may drop a new-expression whose result is unused; this keeps it.
     const auto keep = [](void* p) {
         asm volatile("" : : "r"(p) : "memory");

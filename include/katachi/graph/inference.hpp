@@ -7,7 +7,7 @@
 // The arena's size is Net::inference_arena_bytes(MaxBatch), known at compile time: node outputs
 // are packed by liveness (graph/properties.hpp), so outputs never alive at the same time share
 // memory, and one scratch region serves every layer in turn. There is no gradient storage; batch
-// norm and dropout run as in evaluation. forward allocates nothing.
+// norm and dropout run as in evaluation. forward allocates nothing, the first one included.
 #pragma once
 
 #include <katachi/error.hpp>
@@ -28,6 +28,10 @@ public:
     static constexpr std::size_t max_batch = MaxBatch;
     static constexpr std::size_t arena_bytes = Net::template inference_arena_bytes<T>(MaxBatch);
     static constexpr std::size_t nodes = Net::node_count;
+
+    // Starts katachi's thread pool if it has not started, and grows its workers' scratch for every
+    // batch size up to MaxBatch: after construction, forward allocates nothing on any thread.
+    inference_model() { detail::reserve_worker_scratch<Net, T>(1, MaxBatch, false); }
 
     // Copies the parameters, buffers and batch counters of a trained model.
     void load(model<Net, T>& trained) {

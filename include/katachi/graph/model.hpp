@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <katachi/graph/node_loop.hpp>
 #include <katachi/graph/sequential.hpp>
+#include <katachi/kernels/conv_scratch.hpp>
 #include <katachi/kernels/cross_entropy.hpp>
 #include <katachi/kernels/mse_loss.hpp>
 #include <katachi/optim/parameter.hpp>
@@ -30,6 +31,27 @@
 #include <vector>
 
 namespace katachi::graph {
+
+namespace detail {
+
+// Grows the pool's per-thread convolution scratch (kernels/conv_scratch.hpp) for every node of Net
+// at each batch size in [first_batch, last_batch], so that running the model at those sizes
+// allocates nothing on any thread. The largest over the sizes is kept: a convolution's path, and so
+// its scratch, can change with the batch.
+template <class Net, class T>
+void reserve_worker_scratch(std::size_t first_batch, std::size_t last_batch, bool weight_grads) {
+    std::size_t workspace = 0, params = 0;
+    for (std::size_t batch = first_batch; batch <= last_batch; ++batch)
+        for_each_node<Net::node_count>([&]<std::size_t I>() {
+            using B = typename Net::template node_at<I>::bind;
+            const std::size_t w = B::workspace_size(batch);
+            workspace = std::max(workspace, w);
+            if (w > 0) params = std::max(params, Net::param_sizes[I]);
+        });
+    kernels::detail::reserve_conv_scratch<T>(workspace, params, weight_grads);
+}
+
+}  // namespace detail
 
 template <class Net, class T = float>
 class model {
@@ -92,6 +114,7 @@ public:
         at += batch * Net::output_sizes[nodes - 1];
         if (work_.size() < at) work_.resize(at);
         if (indices_.size() < idx) indices_.resize(idx);
+        detail::reserve_worker_scratch<Net, T>(batch, batch, true);
     }
 
     // Runs the model on x [N, input shape...] and returns a view of the output [N, output shape...]

@@ -33,6 +33,7 @@
 #include <type_traits>
 
 #include "katachi/kernels/common.hpp"
+#include "katachi/kernels/conv_scratch.hpp"
 #include "katachi/kernels/fma_block.hpp"
 #include "katachi/kernels/gemm.hpp"
 #include "katachi/parallel.hpp"
@@ -119,11 +120,8 @@ constexpr std::size_t winograd_workspace_size(const winograd_shape& s) {
 }
 
 // The scratch a convolution's part takes on a worker of the pool, and the caller's block of
-// weight-gradient partial sums: one buffer each per thread, shared by Winograd and the im2col
-// lowering (conv2d.hpp), since a thread runs one part at a time. So a thread keeps one buffer the
-// size of the largest convolution it ran, whichever path that took.
-struct conv_part_scratch_tag {};
-struct conv_partials_tag {};
+// weight-gradient partial sums (kernels/conv_scratch.hpp): one buffer each per thread, shared by
+// Winograd and the im2col lowering (conv2d.hpp), since a thread runs one part at a time.
 
 // One part's chunk scratch, laid out as winograd_shape::part_size counts it.
 template <class T>
