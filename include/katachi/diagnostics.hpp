@@ -159,6 +159,28 @@ struct name_error<Node, consumes_unknown_node<Missing>> {
     static constexpr bool ok = false;
 };
 
+// A memory budget a model does not fit in, named by what it needs and what it was given (bytes):
+//
+//   static_assert(katachi::graph::fits_budget<flash_model<net>, 32 * 1024>());
+//   error: static assertion failed: the model's activation arena does not fit the memory budget ...
+//   In instantiation of 'struct katachi::memory_budget_error<katachi::arena_bytes<61440>,
+//                        katachi::budget_bytes<32768>>'
+template <std::size_t Bytes>
+struct arena_bytes {};
+template <std::size_t Bytes>
+struct budget_bytes {};
+
+template <class Needed, class Budget>
+inline constexpr bool budget_accepts = false;
+
+template <class Needed, class Budget>
+struct memory_budget_error {
+    static_assert(budget_accepts<Needed, Budget>,
+                  "the model's activation arena does not fit the memory budget: lower MaxBatch, shrink the "
+                  "layers, or raise the budget");
+    static constexpr bool ok = false;
+};
+
 // The verdict on a whole graph: no_error, or the first mistake found.
 struct no_error {
     static constexpr bool ok = true;

@@ -17,6 +17,7 @@
 // destroyed, so it suits tests and a device's reset path, not a program that goes on for long.
 #pragma once
 
+#include <cstddef>
 #include <cstdlib>
 #include <utility>
 #if !defined(KATACHI_NO_STDIO)
@@ -52,6 +53,43 @@ template <class Exception, class... Args>
     installed_error_handler()(failure.what());
     std::abort();
 }
+
+// A failure whose sentence is already written (the exception's what() would be these characters)
+// goes to the handler as it is: no exception object, so no std::string, no heap.
+template <class Exception>
+[[noreturn]] void fail(const char* message) {
+    installed_error_handler()(message);
+    std::abort();
+}
+
+// A sentence written into a fixed buffer, for failures on paths that must not allocate (a small
+// device's inference): text and unsigned numbers, cut at the buffer's end.
+//
+//   KATACHI_THROW(shape_mismatch, (sentence() << "forward: batch " << n << " > " << max).c_str());
+class sentence {
+public:
+    sentence& operator<<(const char* text) noexcept {
+        while (*text && used_ + 1 < sizeof(text_)) text_[used_++] = *text++;
+        text_[used_] = '\0';
+        return *this;
+    }
+    sentence& operator<<(unsigned long long value) noexcept {
+        char digits[24];
+        std::size_t n = 0;
+        do digits[n++] = static_cast<char>('0' + value % 10);
+        while ((value /= 10) != 0);
+        while (n > 0 && used_ + 1 < sizeof(text_)) text_[used_++] = digits[--n];
+        text_[used_] = '\0';
+        return *this;
+    }
+    sentence& operator<<(unsigned long value) noexcept { return *this << static_cast<unsigned long long>(value); }
+    sentence& operator<<(unsigned value) noexcept { return *this << static_cast<unsigned long long>(value); }
+    const char* c_str() const noexcept { return text_; }
+
+private:
+    char text_[256] = {};
+    std::size_t used_ = 0;
+};
 
 }  // namespace detail
 

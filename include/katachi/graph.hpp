@@ -4,6 +4,7 @@
 #include <katachi/diagnostics.hpp>
 #include <katachi/graph/block.hpp>
 #include <katachi/graph/dot.hpp>
+#include <katachi/graph/flash_model.hpp>
 #include <katachi/graph/inference.hpp>
 #include <katachi/graph/layer.hpp>
 #include <katachi/graph/layers/adaptive_avg_pool2d.hpp>

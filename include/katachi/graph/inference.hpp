@@ -15,6 +15,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <katachi/graph/inference_loop.hpp>
 #include <katachi/graph/model.hpp>
 #include <stdexcept>
 #include <string>
@@ -54,47 +55,12 @@ public:
             KATACHI_THROW(shape_mismatch, 
                 "inference_model::forward: the input has shape " + kernels::detail::shape_text(x) +
                 ", expected [N <= " + std::to_string(MaxBatch) + "] followed by " + S::str());
-        const std::size_t batch = x.shape()[0];
-        const T* input = kernels::detail::data_of(x);
-        T* values = reinterpret_cast<T*>(arena_.data());
-        T* scratch = values + Net::arena_activation_count_per_sample * batch;
-        auto* indices = reinterpret_cast<std::int64_t*>(arena_.data() + index_offset());
-        const auto out = [&](std::size_t i) {
-            return i == 0 ? const_cast<T*>(input) : values + Net::arena_offsets[i] * batch;
-        };
-        detail::for_each_node<nodes>([&]<std::size_t I>() {
-            if constexpr (I > 0 && !Net::absorbed_relu[I]) {  // a relu taken in by the pooling after it
-                using B = typename Net::template node_at<I>::bind;
-                layer_args<T> a;
-                a.batch = batch;
-                a.training = false;
-                a.backward_follows = false;
-                for (std::size_t k = 0; k < Net::arity[I]; ++k) a.x[k] = out(Net::inputs[I][k]);
-                a.y = out(I);
-                a.params = params_.data() + Net::param_offsets[I];
-                a.buffers = buffers_.data() + Net::buffer_offsets[I];
-                a.saved = scratch;
-                a.workspace = scratch + B::saved_size(batch);
-                a.indices = indices;
-                a.gen = &gen_;
-                if constexpr (Net::absorbed_relu[I - 1]) {
-                    a.x[0] = out(Net::inputs[I - 1][0]);
-                    B::forward_after_relu(a);
-                } else {
-                    B::forward(a);
-                }
-            }
-        });
-        return batch_view<typename Net::output_shape>(static_cast<const T*>(out(nodes - 1)), batch);
+        const T* y = detail::run_inference<Net, T, MaxBatch>(kernels::detail::data_of(x), x.shape()[0],
+                                                             params_.data(), buffers_.data(), arena_.data(), gen_);
+        return detail::user_view<typename Net::output_shape>(y, x.shape()[0]);
     }
 
 private:
-    static constexpr std::size_t index_offset() {
-        const std::size_t values =
-            Net::arena_activation_count_per_sample * MaxBatch + Net::inference_scratch_count(MaxBatch);
-        return (values * sizeof(T) + 63) / 64 * 64;
-    }
-
     std::array<T, Net::parameter_count> params_{};
     std::array<T, Net::buffer_count> buffers_{};
     std::array<std::int64_t, Net::counter_count> counters_{};

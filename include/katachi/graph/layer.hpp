@@ -35,11 +35,11 @@
 #include <cstdint>
 #include <katachi/diagnostics.hpp>
 #include <katachi/kernels/common.hpp>
+#include <katachi/kernels/tensor_view.hpp>
 #include <katachi/random.hpp>
 #include <katachi/shape.hpp>
 #include <string>
 #include <type_traits>
-#include <xtensor/xadapt.hpp>
 
 namespace katachi::graph {
 
@@ -184,13 +184,12 @@ struct layer_args {
     kernels::write dparams_mode = kernels::write::overwrite;
 };
 
-// A batch of per-sample shape S at pointer p, as an xtensor adaptor of rank 1 + S::rank that the
-// kernels accept. No allocation.
+// A batch of per-sample shape S at pointer p, as a view of rank 1 + S::rank that the kernels
+// accept (kernels/tensor_view.hpp). No allocation.
 template <class S, class P>
 auto batch_view(P* p, std::size_t batch) {
     return [&]<std::size_t... I>(std::index_sequence<I...>) {
-        return xt::adapt(p, batch * S::size, xt::no_ownership(),
-                         std::array<std::size_t, 1 + S::rank>{batch, S::dims[I]...});
+        return kernels::tensor_view<P, 1 + S::rank>(p, {batch, S::dims[I]...});
     }
     (std::make_index_sequence<S::rank>{});
 }
@@ -198,9 +197,7 @@ auto batch_view(P* p, std::size_t batch) {
 // A tensor of fixed dims at p.
 template <std::size_t R, class P>
 auto fixed_view(P* p, const std::array<std::size_t, R>& dims) {
-    std::size_t n = 1;
-    for (std::size_t d : dims) n *= d;
-    return xt::adapt(p, n, xt::no_ownership(), dims);
+    return kernels::tensor_view<P, R>(p, dims);
 }
 
 // PyTorch's default initialisation of a weight with fan_in inputs per output (kaiming_uniform with

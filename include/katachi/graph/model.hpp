@@ -17,9 +17,9 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <katachi/graph/inference_loop.hpp>
 #include <katachi/graph/node_loop.hpp>
 #include <katachi/graph/sequential.hpp>
-#include <katachi/kernels/conv_scratch.hpp>
 #include <katachi/kernels/cross_entropy.hpp>
 #include <katachi/kernels/mse_loss.hpp>
 #include <katachi/optim/parameter.hpp>
@@ -29,26 +29,21 @@
 #include <string>
 #include <string_view>
 #include <vector>
+#include <xtensor/xadapt.hpp>
 
 namespace katachi::graph {
 
 namespace detail {
 
-// Grows the pool's per-thread convolution scratch (kernels/conv_scratch.hpp) for every node of Net
-// at each batch size in [first_batch, last_batch], so that running the model at those sizes
-// allocates nothing on any thread. The largest over the sizes is kept: a convolution's path, and so
-// its scratch, can change with the batch.
-template <class Net, class T>
-void reserve_worker_scratch(std::size_t first_batch, std::size_t last_batch, bool weight_grads) {
-    std::size_t workspace = 0, params = 0;
-    for (std::size_t batch = first_batch; batch <= last_batch; ++batch)
-        for_each_node<Net::node_count>([&]<std::size_t I>() {
-            using B = typename Net::template node_at<I>::bind;
-            const std::size_t w = B::workspace_size(batch);
-            workspace = std::max(workspace, w);
-            if (w > 0) params = std::max(params, Net::param_sizes[I]);
-        });
-    kernels::detail::reserve_conv_scratch<T>(workspace, params, weight_grads);
+// What forward, output and the gradients return to the user: an xtensor adaptor of shape
+// [batch, S...] over the model's memory, so xtensor's functions apply to it. No allocation.
+template <class S, class P>
+auto user_view(P* p, std::size_t batch) {
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+        return xt::adapt(p, batch * S::size, xt::no_ownership(),
+                         std::array<std::size_t, 1 + S::rank>{batch, S::dims[I]...});
+    }
+    (std::make_index_sequence<S::rank>{});
 }
 
 }  // namespace detail
@@ -140,10 +135,10 @@ public:
         return output();
     }
 
-    auto output() { return batch_view<typename Net::output_shape>(act(nodes - 1), batch_); }
-    auto output_grad() { return batch_view<typename Net::output_shape>(grad(nodes - 1), batch_); }
+    auto output() { return detail::user_view<typename Net::output_shape>(act(nodes - 1), batch_); }
+    auto output_grad() { return detail::user_view<typename Net::output_shape>(grad(nodes - 1), batch_); }
     // d loss / d input of the last backward(…, true).
-    auto input_grad() { return batch_view<typename Net::input_shape>(grad(0), batch_); }
+    auto input_grad() { return detail::user_view<typename Net::input_shape>(grad(0), batch_); }
 
     // Mean cross-entropy of the last output (logits [N, C]) against class indices [N]; the gradient
     // of the loss becomes the output gradient the backward starts from.
