@@ -87,7 +87,7 @@ public:
     const char* c_str() const noexcept { return text_; }
 
 private:
-    char text_[256] = {};
+    char text_[512] = {};
     std::size_t used_ = 0;
 };
 

@@ -29,37 +29,100 @@
 #include <string>
 #include <string_view>
 #include <vector>
+// Where xtensor is on the include path (and KATACHI_NO_XTENSOR is not defined), what a model
+// returns to its user is an xtensor adaptor; a build without it (a small device) gets katachi's
+// own kernels::tensor_view, with the same shape and indexing.
+#if __has_include(<xtensor/xadapt.hpp>) && !defined(KATACHI_NO_XTENSOR)
 #include <xtensor/xadapt.hpp>
+#define KATACHI_GRAPH_XTENSOR_VIEWS 1
+#else
+#define KATACHI_GRAPH_XTENSOR_VIEWS 0
+#endif
 
 namespace katachi::graph {
 
 namespace detail {
 
 // What forward, output and the gradients return to the user: an xtensor adaptor of shape
-// [batch, S...] over the model's memory, so xtensor's functions apply to it. No allocation.
+// [batch, S...] over the model's memory, so xtensor's functions apply to it (without xtensor, a
+// kernels::tensor_view). No allocation.
 template <class S, class P>
 auto user_view(P* p, std::size_t batch) {
+#if KATACHI_GRAPH_XTENSOR_VIEWS
     return [&]<std::size_t... I>(std::index_sequence<I...>) {
         return xt::adapt(p, batch * S::size, xt::no_ownership(),
                          std::array<std::size_t, 1 + S::rank>{batch, S::dims[I]...});
     }
     (std::make_index_sequence<S::rank>{});
+#else
+    return batch_view<S>(p, batch);
+#endif
+}
+
+// Where a training step keeps what it needs for `batch` samples, in elements of the model's work
+// and index arrays: every output and its gradient, what each layer saves for its backward, one
+// workspace, and the loss's log-probabilities.
+template <std::size_t Nodes>
+struct training_layout {
+    std::array<std::size_t, Nodes> act{}, grad{}, saved{}, index{};
+    std::size_t workspace = 0, loss = 0, total = 0, index_total = 0;
+};
+
+template <class Net>
+constexpr training_layout<Net::node_count> training_layout_of(std::size_t batch) {
+    training_layout<Net::node_count> l;
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < Net::node_count; ++i) {
+        // A relu taken in by its pooling is never written, nor its gradient: no room for them.
+        const std::size_t size = Net::absorbed_relu[i] ? 0 : batch * Net::output_sizes[i];
+        l.act[i] = at;
+        at += size;
+        l.grad[i] = at;
+        at += size;
+    }
+    std::size_t idx = 0;
+    for_each_node<Net::node_count>([&]<std::size_t I>() {
+        using B = typename Net::template node_at<I>::bind;
+        l.saved[I] = at;
+        at += B::saved_size(batch);
+        l.index[I] = idx;
+        idx += B::index_size(batch);
+    });
+    l.workspace = at;
+    at += Net::workspace_count(batch);
+    l.loss = at;
+    at += batch * Net::output_sizes[Net::node_count - 1];
+    l.total = at;
+    l.index_total = idx;
+    return l;
 }
 
 }  // namespace detail
 
-template <class Net, class T = float>
+// MaxBatch 0 (the default): the model's memory is on the heap and grows with the batch at the first
+// forward of a larger one. MaxBatch > 0: a static model, whose parameters, gradients and workspace
+// for up to MaxBatch samples are arrays inside the object (training on a device: no heap at all;
+// see static_model below); a larger batch is refused.
+template <class Net, class T = float, std::size_t MaxBatch = 0>
 class model {
+    static constexpr bool fixed = MaxBatch > 0;
+    static constexpr auto most = detail::training_layout_of<Net>(MaxBatch);
+    template <class E, std::size_t N>
+    using store = std::conditional_t<fixed, std::array<E, N>, std::vector<E>>;
+
 public:
     using network = Net;
     using scalar = T;
     static constexpr std::size_t nodes = Net::node_count;
+    static constexpr std::size_t max_batch = MaxBatch;
 
-    explicit model(std::uint64_t seed = 0)
-        : params_(Net::parameter_count),
-          grads_(Net::parameter_count),
-          buffers_(Net::buffer_count),
-          counters_(Net::counter_count) {
+    explicit model(std::uint64_t seed = 0) {
+        if constexpr (!fixed) {
+            params_.resize(Net::parameter_count);
+            grads_.resize(Net::parameter_count);
+            buffers_.resize(Net::buffer_count);
+            counters_.resize(Net::counter_count);
+        }
         reset_parameters(seed);
     }
 
@@ -82,33 +145,23 @@ public:
     // The seed of the generator that draws dropout masks.
     void seed_dropout(std::uint64_t seed) { gen_ = generator(seed); }
 
-    // Sizes the workspace for `batch` samples; forward does it too when the batch grows.
+    // Sizes the workspace for `batch` samples; forward does it too when the batch grows. A static
+    // model refuses a batch above MaxBatch.
     void reserve(std::size_t batch) {
         if (batch == batch_) return;
+        if constexpr (fixed)
+            if (batch > MaxBatch)
+                KATACHI_THROW(shape_mismatch, (katachi::detail::sentence() << "model::forward: batch " << batch
+                                                                           << " is larger than the static model's "
+                                                                           << MaxBatch)
+                                                  .c_str());
+        const detail::training_layout<nodes> l = detail::training_layout_of<Net>(batch);
+        layout_ = l;
         batch_ = batch;
-        std::size_t at = 0;
-        for (std::size_t i = 0; i < nodes; ++i) {
-            // A relu taken in by its pooling is never written, nor its gradient: no room for them.
-            const std::size_t size = Net::absorbed_relu[i] ? 0 : batch * Net::output_sizes[i];
-            act_at_[i] = at;
-            at += size;
-            grad_at_[i] = at;
-            at += size;
+        if constexpr (!fixed) {
+            if (work_.size() < l.total) work_.resize(l.total);
+            if (indices_.size() < l.index_total) indices_.resize(l.index_total);
         }
-        std::size_t idx = 0;
-        each_node([&]<std::size_t I>() {
-            using B = typename Net::template node_at<I>::bind;
-            saved_at_[I] = at;
-            at += B::saved_size(batch);
-            index_at_[I] = idx;
-            idx += B::index_size(batch);
-        });
-        workspace_at_ = at;
-        at += Net::workspace_count(batch);
-        loss_at_ = at;
-        at += batch * Net::output_sizes[nodes - 1];
-        if (work_.size() < at) work_.resize(at);
-        if (indices_.size() < idx) indices_.resize(idx);
         detail::reserve_worker_scratch<Net, T>(batch, batch, true);
     }
 
@@ -145,7 +198,7 @@ public:
     template <class Targets>
     T cross_entropy(const Targets& targets, const kernels::cross_entropy_options& opts = {}) {
         static_assert(Net::output_shape::rank == 1, "cross_entropy takes logits of shape<classes>");
-        auto log_probs = batch_view<typename Net::output_shape>(work_.data() + loss_at_, batch_);
+        auto log_probs = batch_view<typename Net::output_shape>(work_.data() + layout_.loss, batch_);
         const T loss = kernels::cross_entropy_forward(output(), targets, log_probs, opts);
         kernels::cross_entropy_backward(log_probs, targets, T(1), output_grad(), opts);
         return loss;
@@ -258,16 +311,20 @@ private:
         bool ok = x.dimension() == S::rank + 1 && kernels::detail::is_row_major_contiguous(x);
         for (std::size_t i = 0; ok && i < S::rank; ++i) ok = x.shape()[i + 1] == S::dims[i];
         if (!ok) {
-            std::string expected = "[N";
-            for (std::size_t d : S::dims) expected += ", " + std::to_string(d);
-            KATACHI_THROW(shape_mismatch, "model::forward: the input has shape " + kernels::detail::shape_text(x) +
-                                 ", expected " + expected + "] (per sample " + S::str() + ")");
+            katachi::detail::sentence s;
+            s << "model::forward: the input has shape ";
+            kernels::detail::append_shape(s, x);
+            s << ", expected [N";
+            for (std::size_t d : S::dims) s << ", " << d;
+            s << "] (per sample shape<";
+            for (std::size_t i = 0; i < S::rank; ++i) s << (i ? ", " : "") << S::dims[i];
+            KATACHI_THROW(shape_mismatch, (s << ">)").c_str());
         }
         return x.shape()[0];
     }
 
-    T* act(std::size_t i) { return work_.data() + act_at_[i]; }
-    T* grad(std::size_t i) { return work_.data() + grad_at_[i]; }
+    T* act(std::size_t i) { return work_.data() + layout_.act[i]; }
+    T* grad(std::size_t i) { return work_.data() + layout_.grad[i]; }
 
     template <std::size_t I>
     layer_args<T> args() {
@@ -279,14 +336,15 @@ private:
         a.params = params_.data() + Net::param_offsets[I];
         a.buffers = buffers_.data() + Net::buffer_offsets[I];
         a.batches_tracked = Net::counter_sizes[I] ? counters_.data() + Net::counter_offsets[I] : nullptr;
-        a.saved = work_.data() + saved_at_[I];
-        a.indices = indices_.data() + index_at_[I];
-        a.workspace = work_.data() + workspace_at_;
+        a.saved = work_.data() + layout_.saved[I];
+        a.indices = indices_.data() + layout_.index[I];
+        a.workspace = work_.data() + layout_.workspace;
         a.gen = &gen_;
         return a;
     }
 
-    std::span<T> find(std::string_view name, std::vector<T>& store, bool params) {
+    template <class Store>
+    std::span<T> find(std::string_view name, Store& store, bool params) {
         std::span<T> found;
         each_node([&]<std::size_t I>() {
             using B = typename Net::template node_at<I>::bind;
@@ -303,15 +361,23 @@ private:
         return found;
     }
 
-    std::vector<T> params_, grads_, buffers_;
-    std::vector<std::int64_t> counters_;
-    std::vector<T> work_;
-    std::vector<std::int64_t> indices_;
-    std::array<std::size_t, nodes> act_at_{}, grad_at_{}, saved_at_{}, index_at_{};
-    std::size_t workspace_at_ = 0, loss_at_ = 0, batch_ = 0;
+    store<T, Net::parameter_count> params_{}, grads_{};
+    store<T, Net::buffer_count> buffers_{};
+    store<std::int64_t, Net::counter_count> counters_{};
+    alignas(64) store<T, most.total> work_{};
+    store<std::int64_t, most.index_total> indices_{};
+    detail::training_layout<nodes> layout_{};
+    std::size_t batch_ = 0;
     std::array<bool, nodes> frozen_{};
     bool training_ = true;
     generator gen_;
 };
+
+// A model trained from memory inside the object: parameters, gradients, buffers and the workspace of
+// up to MaxBatch samples, sized at compile time (training_bytes), no heap. With optim's update rules
+// (optim::detail::sgd_rule over all_parameters() and all_gradients()) a device trains from static
+// memory. parameters() (for the optimisers' classes) still builds a std::vector.
+template <class Net, class T, std::size_t MaxBatch>
+requires(MaxBatch > 0) using static_model = model<Net, T, MaxBatch>;
 
 }  // namespace katachi::graph

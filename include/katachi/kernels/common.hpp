@@ -88,6 +88,26 @@ bool is_row_major_contiguous(const E& e) {
     }
 }
 
+// The kernels' shape checks word their failures in a fixed buffer (katachi::detail::sentence), so
+// that a build for a small device, where a check can fail only by a bug, links no std::string.
+using katachi::detail::sentence;
+
+// Appends "[d0, d1, ...]".
+template <class E>
+void append_shape(sentence& s, const E& e) {
+    s << "[";
+    for (std::size_t i = 0; i < e.dimension(); ++i) s << (i ? ", " : "") << static_cast<std::size_t>(e.shape()[i]);
+    s << "]";
+}
+
+template <class E>
+[[noreturn]] void not_contiguous(const char* op, const char* arg, const E& e) {
+    sentence s;
+    s << op << ": " << arg << " of shape ";
+    append_shape(s, e);
+    KATACHI_THROW(shape_mismatch, (s << " is not row-major contiguous; pass a contiguous copy").c_str());
+}
+
 // Checks that `e` has exactly the shape `dims` and contiguous row-major storage.
 template <class E>
 void require_shape(const char* op, const char* arg, const E& e, std::initializer_list<std::size_t> dims) {
@@ -96,23 +116,28 @@ void require_shape(const char* op, const char* arg, const E& e, std::initializer
         std::size_t i = 0;
         for (std::size_t d : dims) ok = ok && e.shape()[i++] == d;
     }
-    if (!ok)
-        KATACHI_THROW(shape_mismatch, std::string(op) + ": " + arg + " has shape " + shape_text(e) + ", expected " +
-                             dims_text(dims));
-    if (!is_row_major_contiguous(e))
-        KATACHI_THROW(shape_mismatch, std::string(op) + ": " + arg + " of shape " + shape_text(e) +
-                             " is not row-major contiguous; pass a contiguous copy");
+    if (!ok) {
+        sentence s;
+        s << op << ": " << arg << " has shape ";
+        append_shape(s, e);
+        s << ", expected [";
+        std::size_t i = 0;
+        for (std::size_t d : dims) s << (i++ ? ", " : "") << d;
+        KATACHI_THROW(shape_mismatch, (s << "]").c_str());
+    }
+    if (!is_row_major_contiguous(e)) not_contiguous(op, arg, e);
 }
 
 // Checks rank and contiguity only; returns nothing, throws on failure.
 template <class E>
 void require_rank(const char* op, const char* arg, const E& e, std::size_t rank) {
-    if (e.dimension() != rank)
-        KATACHI_THROW(shape_mismatch, std::string(op) + ": " + arg + " has shape " + shape_text(e) +
-                             ", expected rank " + std::to_string(rank));
-    if (!is_row_major_contiguous(e))
-        KATACHI_THROW(shape_mismatch, std::string(op) + ": " + arg + " of shape " + shape_text(e) +
-                             " is not row-major contiguous; pass a contiguous copy");
+    if (e.dimension() != rank) {
+        sentence s;
+        s << op << ": " << arg << " has shape ";
+        append_shape(s, e);
+        KATACHI_THROW(shape_mismatch, (s << ", expected rank " << rank).c_str());
+    }
+    if (!is_row_major_contiguous(e)) not_contiguous(op, arg, e);
 }
 
 // Two tensors of identical shape (elementwise kernels).
@@ -120,11 +145,16 @@ template <class A, class B>
 void require_same_shape(const char* op, const char* a_name, const A& a, const char* b_name, const B& b) {
     bool ok = a.dimension() == b.dimension();
     for (std::size_t i = 0; ok && i < a.dimension(); ++i) ok = a.shape()[i] == b.shape()[i];
-    if (!ok)
-        KATACHI_THROW(shape_mismatch, std::string(op) + ": " + a_name + " has shape " + shape_text(a) + " but " +
-                             b_name + " has shape " + shape_text(b) + "; they must be equal");
+    if (!ok) {
+        sentence s;
+        s << op << ": " << a_name << " has shape ";
+        append_shape(s, a);
+        s << " but " << b_name << " has shape ";
+        append_shape(s, b);
+        KATACHI_THROW(shape_mismatch, (s << "; they must be equal").c_str());
+    }
     if (!is_row_major_contiguous(a) || !is_row_major_contiguous(b))
-        KATACHI_THROW(shape_mismatch, std::string(op) + ": arguments must be row-major contiguous");
+        KATACHI_THROW(shape_mismatch, (sentence() << op << ": arguments must be row-major contiguous").c_str());
 }
 
 template <class T>
