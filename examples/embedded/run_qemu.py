@@ -2,6 +2,7 @@
 """Runs a katachi Cortex-M7 image under QEMU's mps2-an500 and checks what it printed.
 
     run_qemu.py --qemu qemu-system-arm [--check fpu|katachi] image.elf
+    run_qemu.py --expect-status 2 --expect-line "FAIL: HardFault" image.elf   # a failure expected
     run_qemu.py --skip "why"        # exit status 77: Meson's test skipped
 
 The image writes through semihosting and ends QEMU with SYS_EXIT (status 0) or SYS_EXIT_EXTENDED
@@ -68,14 +69,9 @@ def expected_fpu():
 
 def expected_katachi():
     """katachi_demo.cpp's tiny MLP (4 -> 16 -> relu -> 3) with the same weights, on the host."""
-    def weight(i, n):  # katachi_demo.cpp's formula for parameter i of n
-        return ((i * 37) % 23 - 11) / 16.0
-    sizes = [(16, 4), (3, 16)]
-    params = []
-    for out_features, in_features in sizes:
-        params.append((out_features, in_features))
-    count = 16 * 4 + 16 + 3 * 16 + 3
-    p = [weight(i, count) for i in range(count)]
+    # Parameter i is ((37 i mod 23) - 11) / 16, in katachi's order: weight [16, 4], bias [16],
+    # weight [3, 16], bias [3].
+    p = [((i * 37) % 23 - 11) / 16.0 for i in range(16 * 4 + 16 + 3 * 16 + 3)]
     w1 = [p[o * 4:(o + 1) * 4] for o in range(16)]
     b1 = p[64:80]
     w2 = [p[80 + o * 16:80 + (o + 1) * 16] for o in range(3)]
@@ -83,9 +79,8 @@ def expected_katachi():
     want = {}
     for n, x in enumerate([[1.0, -0.5, 0.25, 2.0], [-1.0, 0.75, 1.5, -0.25]]):
         h = [max(0.0, sum(w1[o][i] * x[i] for i in range(4)) + b1[o]) for o in range(16)]
-        y = [sum(w2[o][i] * h[i] for i in range(16)) + b2[o] for o in range(3)]
         for o in range(3):
-            want[f"y[{n}][{o}]"] = y[o]
+            want[f"y[{n}][{o}]"] = sum(w2[o][i] * h[i] for i in range(16)) + b2[o]
     return want
 
 
@@ -110,6 +105,8 @@ def main():
     parser.add_argument("--qemu", default="qemu-system-arm")
     parser.add_argument("--timeout", type=float, default=120)
     parser.add_argument("--check", choices=["fpu", "katachi"])
+    parser.add_argument("--expect-status", type=int, help="pass only if QEMU exits with this status")
+    parser.add_argument("--expect-line", help="and a line of the output matches this regular expression")
     parser.add_argument("--skip", help="print this and exit with 77 (the tools are missing)")
     args = parser.parse_args()
     if args.skip:
@@ -118,6 +115,14 @@ def main():
 
     status, lines = run(args.qemu, args.image, args.timeout)
     print("\n".join(lines))
+    if args.expect_status is not None:
+        matched = args.expect_line is None or any(re.search(args.expect_line, text) for text in lines)
+        if status == args.expect_status and matched:
+            print(f"ok: the failure expected (status {status})")
+            return 0
+        print(f"FAIL: expected status {args.expect_status} and a line matching {args.expect_line!r}; "
+              f"QEMU's status {status}")
+        return 1
     bad = 0
     if status is None:
         print(f"FAIL: QEMU still running after {args.timeout:g} s, killed")
