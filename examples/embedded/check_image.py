@@ -7,7 +7,9 @@
 
 symbols fails when the image defines or needs the heap (malloc, free, calloc, realloc and their
 newlib _r forms, operator new and delete) or exceptions (__cxa_allocate_exception, __cxa_throw),
-or thread-local storage (__aeabi_read_tp, __emutls); with --no-string, also std::basic_string.
+or thread-local storage (__aeabi_read_tp, __emutls), or libgcc's software floating point for an
+arithmetic operation the FPv5-D16 does in hardware (float and double add, subtract, multiply,
+divide, compare); with --no-string, also std::basic_string.
 
 size prints flash (everything loaded into code memory: vectors, code, read-only data, .data's
 initial values) and RAM (stack, .data, .bss) from `size -A`, and the stack's high-water mark that
@@ -27,6 +29,10 @@ HEAP = {"malloc", "free", "calloc", "realloc", "_malloc_r", "_free_r", "_calloc_
         "memalign", "_memalign_r", "_sbrk", "_sbrk_r"}
 EXCEPTIONS = {"__cxa_allocate_exception", "__cxa_throw", "__cxa_rethrow", "__cxa_begin_catch"}
 THREADS = {"__aeabi_read_tp"}
+# The run-time ABI's software float and double arithmetic (and libgcc's names for it).
+SOFT_FLOAT = {f"__aeabi_{t}{op}" for t in "fd" for op in ("add", "sub", "rsub", "mul", "div", "cmpeq", "cmplt",
+                                                       "cmple", "cmpge", "cmpgt", "cmpun")}
+SOFT_FLOAT |= {f"__{op}{t}f3" for t in "sd" for op in ("add", "sub", "mul", "div")}
 # operator new, new[], delete, delete[] in every overload (the Itanium C++ ABI's mangled names).
 OPERATOR_PREFIXES = ("_Znw", "_Zna", "_Zdl", "_Zda")
 
@@ -47,6 +53,8 @@ def symbols(nm, image, no_string):
             why = "exceptions"
         elif name in THREADS or name.startswith("__emutls"):
             why = "thread-local storage"
+        elif name in SOFT_FLOAT:
+            why = "software floating point"
         elif no_string and "basic_string" in name:
             why = "std::string"
         if why:
@@ -54,7 +62,7 @@ def symbols(nm, image, no_string):
     for why, text in bad:
         print(f"FAIL: {why}: {text}")
     if not bad:
-        print(f"ok: {os.path.basename(image)} has no heap, exception or thread-local symbol"
+        print(f"ok: {os.path.basename(image)} has no heap, exception, thread-local or software float symbol"
               + (" and no std::string" if no_string else ""))
     return 1 if bad else 0
 
