@@ -5,7 +5,7 @@ set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${KATACHI_BUILD:-"$root/build"}
 export KATACHI_BUILD="$build"
-sh "$root/tools/setup.sh"
+sh "$root/tools/setup.sh" --tests
 
 log="$build/meson-logs/run-summary.txt"
 status=0

@@ -39,9 +39,23 @@
 extern "C" void openblas_set_num_threads(int);
 
 // 1 where katachi runs a thread pool; 0 in a single-threaded build, where every part runs on its
-// caller and nothing here allocates.
+// caller and nothing here allocates. 0 by itself when the C++ library has no threads (libstdc++
+// built without gthreads, as Debian's arm-none-eabi one for bare-metal Cortex-M); define it 0 to
+// choose it anywhere. With 0, the pool below is replaced by one that runs every job as the pool
+// runs it on one thread, get_num_threads() is 1, set_num_threads accepts only 1, and the
+// per-thread state is plain static (KATACHI_THREAD_LOCAL): a bare-metal image has no thread
+// pointer for thread_local, and no std::thread, std::mutex or atomic wait.
 #if !defined(KATACHI_THREADS)
+#if defined(__GLIBCXX__) && !defined(_GLIBCXX_HAS_GTHREADS)
+#define KATACHI_THREADS 0
+#else
 #define KATACHI_THREADS 1
+#endif
+#endif
+#if KATACHI_THREADS
+#define KATACHI_THREAD_LOCAL thread_local
+#else
+#define KATACHI_THREAD_LOCAL static
 #endif
 
 namespace katachi {
@@ -71,7 +85,7 @@ private:
 };
 
 inline bool& inside_parallel_part() {
-    thread_local bool inside = false;
+    KATACHI_THREAD_LOCAL bool inside = false;
     return inside;
 }
 
@@ -101,6 +115,30 @@ inline std::atomic<bool>& deterministic_flag() {
 inline constexpr unsigned deterministic_parts = 8;
 inline constexpr unsigned deterministic_product_parts = 2;
 
+#if !KATACHI_THREADS
+// The pool of a single-threaded build: run() is the threaded pool's path for one thread.
+class thread_pool {
+public:
+    static thread_pool& instance() {
+        static thread_pool pool;
+        return pool;
+    }
+    unsigned threads() const { return 1; }
+    void resize(unsigned) {}
+    bool remember_reservation(void (*)(std::size_t), std::size_t) { return true; }  // one thread: grown already
+
+    template <class F>
+    void run(unsigned parts, F&& part) {
+        if (parts == 0) return;
+        if (parts == 1) {
+            part(0u);
+            return;
+        }
+        const inside_scope inside;
+        for (unsigned i = 0; i < parts; ++i) part(i);
+    }
+};
+#else
 class thread_pool {
 public:
     static thread_pool& instance() {
@@ -274,6 +312,7 @@ private:
     part_ref job_;
     unsigned parts_ = 0;
 };
+#endif  // KATACHI_THREADS
 
 // Splits [0, n) into `parts` contiguous ranges of nearly equal length; range i is [begin, end).
 struct split_range {
@@ -324,7 +363,7 @@ void parallel_for(std::size_t n, unsigned parts, F&& body) {
 // thread's life and grown only when a larger request comes, so a repeated step allocates nothing.
 template <class T, class Tag>
 T* thread_scratch(std::size_t n) {
-    thread_local std::vector<T> buffer;
+    KATACHI_THREAD_LOCAL std::vector<T> buffer;
     if (buffer.size() < n) buffer.resize(n);
     return buffer.data();
 }
@@ -367,10 +406,16 @@ inline bool deterministic() noexcept {
 }
 
 // Sets the threads katachi's kernels use, at least 1 (at most 64). OpenBLAS is set to one thread.
+// A single-threaded build (KATACHI_THREADS 0) accepts only 1.
 inline void set_num_threads(int n) {
     if (n < 1)
         KATACHI_THROW(std::invalid_argument, "katachi::set_num_threads: " + std::to_string(n) +
                                     " threads asked, at least 1 needed");
+#if !KATACHI_THREADS
+    if (n != 1)
+        KATACHI_THROW(std::invalid_argument, "katachi::set_num_threads: " + std::to_string(n) +
+                                    " threads asked in a single-threaded build (KATACHI_THREADS 0)");
+#endif
     detail::thread_pool::instance().resize(std::min(static_cast<unsigned>(n), detail::max_threads));
 }
 
