@@ -37,15 +37,16 @@ TEST_CASE("a single-threaded build runs every part on the caller, in order", "[p
     CHECK(parts == std::vector<unsigned>{0, 1, 2, 3});
     CHECK(katachi::detail::parallel_parts(100) == 1);
 
-    // Deterministic mode cuts a job into the same parts as on any thread count; they all run here.
+    // One thread's results are its own: deterministic mode keeps every job in one part, so no part
+    // ever needs scratch of its own (which would need the heap).
     katachi::set_deterministic(true);
-    CHECK(katachi::detail::parallel_parts(100) == katachi::detail::deterministic_parts);
+    CHECK(katachi::detail::parallel_parts(100) == 1);
     katachi::set_deterministic(false);
 
-    // Per-thread scratch is one buffer, kept and grown.
+    // There is no per-thread scratch to ask for: asking is a bug, reported.
     struct tag {};
-    float* a = katachi::detail::thread_scratch<float, tag>(16);
-    CHECK(katachi::detail::thread_scratch<float, tag>(8) == a);
+    CHECK(katachi::detail::thread_scratch<float, tag>(0) == nullptr);
+    CHECK_THROWS_AS((katachi::detail::thread_scratch<float, tag>(16)), std::logic_error);
 }
 
 TEST_CASE("the graph face runs in a single-threaded build", "[parallel][single-thread][graph]") {

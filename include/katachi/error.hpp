@@ -84,6 +84,29 @@ public:
     }
     sentence& operator<<(unsigned long value) noexcept { return *this << static_cast<unsigned long long>(value); }
     sentence& operator<<(unsigned value) noexcept { return *this << static_cast<unsigned long long>(value); }
+    sentence& operator<<(long long value) noexcept {
+        if (value < 0) *this << "-";
+        // The magnitude as unsigned: -value would overflow for the most negative value.
+        return *this << (value < 0 ? 0ULL - static_cast<unsigned long long>(value) : static_cast<unsigned long long>(value));
+    }
+    sentence& operator<<(long value) noexcept { return *this << static_cast<long long>(value); }
+    sentence& operator<<(int value) noexcept { return *this << static_cast<long long>(value); }
+    // A real number with six decimals, as printf's %f writes one of moderate size (|v| < 9e12);
+    // larger magnitudes, infinities and NaN are written as "inf", "-inf", "nan".
+    sentence& operator<<(double value) noexcept {
+        if (value != value) return *this << "nan";
+        if (value < 0) {
+            *this << "-";
+            value = -value;
+        }
+        if (value >= 9e12) return *this << "inf";
+        const auto millionths = static_cast<unsigned long long>(value * 1e6 + 0.5);
+        *this << millionths / 1000000 << ".";
+        char decimals[7] = {};
+        unsigned long long rest = millionths % 1000000;
+        for (int i = 5; i >= 0; --i, rest /= 10) decimals[i] = static_cast<char>('0' + rest % 10);
+        return *this << static_cast<const char*>(decimals);
+    }
     const char* c_str() const noexcept { return text_; }
 
 private:

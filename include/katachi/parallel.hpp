@@ -325,6 +325,10 @@ inline split_range part_of(std::size_t n, unsigned parts, unsigned i) {
 // How many parts a job of n independent items should run in: one per thread, at most n; in
 // deterministic mode deterministic_parts, at most n, however many threads run them.
 inline unsigned parallel_parts(std::size_t n) {
+#if !KATACHI_THREADS
+    // One thread: one part, in deterministic mode too (one thread's results are its own).
+    return n == 0 ? 0u : 1u;
+#endif
     if (inside_parallel_part()) return 1;
     const unsigned cap =
         deterministic_flag().load(std::memory_order_relaxed) ? deterministic_parts : thread_pool::instance().threads();
@@ -361,12 +365,22 @@ void parallel_for(std::size_t n, unsigned parts, F&& body) {
 
 // Scratch owned by the calling thread, one buffer per Tag: at least n elements, kept for the
 // thread's life and grown only when a larger request comes, so a repeated step allocates nothing.
+#if KATACHI_THREADS
 template <class T, class Tag>
 T* thread_scratch(std::size_t n) {
     KATACHI_THREAD_LOCAL std::vector<T> buffer;
     if (buffer.size() < n) buffer.resize(n);
     return buffer.data();
 }
+#else
+// A single-threaded build runs every job in one part (parallel_parts), in the caller's workspace:
+// no part ever asks for scratch of its own, and nothing here can allocate.
+template <class T, class Tag>
+T* thread_scratch(std::size_t n) {
+    if (n == 0) return nullptr;
+    KATACHI_THROW(std::logic_error, "katachi: a part asked for thread scratch in a single-threaded build");
+}
+#endif
 
 // Grows thread_scratch<T, Tag> to at least n elements on the caller and on every worker, so that
 // kernels run later find it large enough and allocate nothing. Sized for the parts a job can have,

@@ -182,6 +182,20 @@ struct graph_properties<type_list<B...>> {
         return end;
     }();
 
+    // The liveness lower bound of any packing, per sample: the most output elements alive at once
+    // (while node i is written, i and every earlier node read by i or later). The arena above
+    // reaches it when first-fit leaves no gap; the embedded report prints both.
+    static constexpr std::size_t arena_liveness_bound_per_sample = [] {
+        std::size_t most = 0;
+        for (std::size_t i = 1; i < node_count; ++i) {
+            std::size_t alive = arena_sizes[i];
+            for (std::size_t j = 1; j < i; ++j)
+                if (last_use[j] >= i) alive += arena_sizes[j];
+            most = std::max(most, alive);
+        }
+        return most;
+    }();
+
     // Scratch of T one layer call needs in inference (kept and temporary alike), and of int64.
     static constexpr std::size_t inference_scratch_count(std::size_t batch) {
         return std::max({std::size_t{0}, (B::bind::saved_size(batch) + B::bind::workspace_size(batch))...});

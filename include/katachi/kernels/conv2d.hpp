@@ -347,6 +347,34 @@ conv_geometry conv2d_geometry(const char* op, const std::array<std::size_t, 4>& 
     return g;
 }
 
+// The geometry of shapes already known to fit (the graph face's, checked by its types): no check,
+// so nothing here can fail or build a message. Winograd is chosen as conv2d_geometry_of chooses it.
+inline conv_geometry conv2d_geometry_unchecked(const std::array<std::size_t, 4>& x,
+                                              const std::array<std::size_t, 4>& w, const conv2d_options& o,
+                                              std::size_t out_height, std::size_t out_width) {
+    conv_geometry g;
+    g.batch = x[0];
+    g.channels = x[1];
+    g.height = x[2];
+    g.width = x[3];
+    g.out_channels = w[0];
+    g.kernel_h = w[2];
+    g.kernel_w = w[3];
+    g.stride_h = o.stride[0];
+    g.stride_w = o.stride[1];
+    g.pad_h = o.padding[0];
+    g.pad_w = o.padding[1];
+    g.dilation_h = o.dilation[0];
+    g.dilation_w = o.dilation[1];
+    g.groups = o.groups;
+    g.out_height = out_height;
+    g.out_width = out_width;
+    g.winograd = winograd_applies(g.kernel_h, g.kernel_w, g.stride_h, g.stride_w, g.dilation_h, g.dilation_w,
+                                  g.groups, g.pad_h, g.pad_w) &&
+                 winograd_pays(g.winograd_sizes());
+    return g;
+}
+
 template <class XS, class WS>
 conv_geometry conv2d_geometry_of(const XS& x_shape, const WS& w_shape, const conv2d_options& opts) {
     const auto shapes = [&] { return "x " + extents_text(x_shape) + ", w " + extents_text(w_shape); };
@@ -367,17 +395,25 @@ conv_geometry conv2d_geometry_of(const XS& x_shape, const WS& w_shape, const con
 // The shared bodies of the conv1d and conv2d kernels, once the caller has checked the shapes: the
 // im2col lowering, or Winograd when the geometry says so (g.winograd; a test may set or clear it
 // on a shape that fits, to compare the two paths).
+//
+// convolve_forward is the forward on pointers, with a workspace of g.workspace_size() elements: what
+// the kernel runs once it has checked its arguments, and what the graph face runs directly (its
+// types are the check, graph/layers/conv2d.hpp), so that path builds no message and needs no heap.
+template <class T>
+void convolve_forward(const conv_geometry& g, const T* x, const T* w, const T* bias, T* y, T* ws) {
+    if (g.winograd)
+        winograd_convolve(g.winograd_sizes(), x, w, false, bias, y, ws, write::overwrite);
+    else
+        lowered_convolve(g, x, w, bias, y, ws, write::overwrite);
+}
+
 template <class T, class X, class W, class B, class Y>
 void run_lowered_forward(const char* op, const conv_geometry& g, const X& x, const W& w, const B& b, Y& y,
                          std::span<T> workspace) {
     const T* bias = nullptr;
     if constexpr (!is_none_v<B>) bias = data_of(b);
     const conv_scratch<T> ws(op, workspace, g.workspace_size());
-    if (g.winograd)
-        winograd_convolve(g.winograd_sizes(), data_of(x), data_of(w), false, bias, data_of(y), ws.data(),
-                          write::overwrite);
-    else
-        lowered_convolve(g, data_of(x), data_of(w), bias, data_of(y), ws.data(), write::overwrite);
+    convolve_forward<T>(g, data_of(x), data_of(w), bias, data_of(y), ws.data());
 }
 
 template <class T, class X, class W, class DY, class DX, class DW, class DB>

@@ -31,8 +31,8 @@ struct cross_entropy_options {
 namespace detail {
 inline void require_label_smoothing(const char* op, double eps) {
     if (!(eps >= 0.0 && eps <= 1.0))
-        KATACHI_THROW(std::invalid_argument, std::string(op) + ": label_smoothing must be in [0, 1], got " +
-                                    std::to_string(eps));
+        KATACHI_THROW(std::invalid_argument,
+                      (katachi::detail::sentence() << op << ": label_smoothing must be in [0, 1], got " << eps).c_str());
 }
 }  // namespace detail
 

@@ -351,6 +351,49 @@ bool max_unpool_2x2(const T* gp, const std::uint8_t* ap, const T* mp, T* dp, std
 }  // namespace detail
 
 // [N, C, Ho, Wo] for an input of shape `x_shape` (any sequence of sizes, e.g. x.shape()).
+namespace detail {
+
+// The forward on pointers, for shapes known to fit: x [N, C, H, W] gives y [N, C, out_h, out_w] and,
+// when ip is not null, indices (window positions when I is std::uint8_t, which only the plain 2x2
+// pooling keeps). What max_pool2d_forward runs once it has checked its arguments, and what the graph
+// face runs directly (its types are the check): nothing here can fail or allocate.
+template <class T, class I>
+void max_pool2d_run(const T* xp, T* yp, I* ip, const std::array<std::size_t, 4>& x, std::size_t out_h,
+                    std::size_t out_w, const max_pool2d_options& opts) {
+    constexpr bool positions = is_window_position_v<I>;
+    const bool with_indices = ip != nullptr;
+    const auto stride = pooling_stride(opts.stride, opts.kernel_size);
+    const auto H = static_cast<std::ptrdiff_t>(x[2]);
+    const auto W = static_cast<std::ptrdiff_t>(x[3]);
+    const auto Ho = static_cast<std::ptrdiff_t>(out_h), Wo = static_cast<std::ptrdiff_t>(out_w);
+    const auto sh = static_cast<std::ptrdiff_t>(stride[0]), sw = static_cast<std::ptrdiff_t>(stride[1]);
+    const auto ph = static_cast<std::ptrdiff_t>(opts.padding[0]),
+               pw = static_cast<std::ptrdiff_t>(opts.padding[1]);
+    const auto dh = static_cast<std::ptrdiff_t>(opts.dilation[0]),
+               dw = static_cast<std::ptrdiff_t>(opts.dilation[1]);
+    const auto kh = static_cast<std::ptrdiff_t>(opts.kernel_size[0]);
+    const auto kw = static_cast<std::ptrdiff_t>(opts.kernel_size[1]);
+    const std::size_t planes = x[0] * x[1], plane_in = x[2] * x[3], plane_out = out_h * out_w;
+    const bool plain = is_plain_2x2(opts, stride);
+    // Planes are independent: each thread takes a contiguous run of them.
+    katachi::detail::parallel_for(
+        planes, katachi::detail::parallel_parts(planes, planes * plane_in),
+        [&](std::size_t begin, std::size_t end, unsigned) {
+            const T* from = xp + begin * plane_in;
+            T* to = yp + begin * plane_out;
+            const std::size_t count = end - begin;
+            I* at = with_indices ? ip + begin * plane_out : nullptr;
+            if (!plain) {
+                if constexpr (!positions) max_pool_windows(from, to, at, count, {H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dw});
+            } else if (with_indices)
+                max_pool_2x2(from, to, at, count, x[2], x[3], out_h, out_w);
+            else
+                max_pool_2x2_values(from, to, count, x[2], x[3], out_h, out_w);
+        });
+}
+
+}  // namespace detail
+
 template <class S>
 std::array<std::size_t, 4> max_pool2d_output_shape(const S& x_shape, const max_pool2d_options& opts = {}) {
     const auto stride = detail::pooling_stride(opts.stride, opts.kernel_size);
@@ -392,23 +435,7 @@ void max_pool2d_forward(const X& x, Y&& y, I&& indices, const max_pool2d_options
         detail::require_shape(op, "indices", indices, {out[0], out[1], out[2], out[3]});
 
     const auto stride = detail::pooling_stride(opts.stride, opts.kernel_size);
-    const auto H = static_cast<std::ptrdiff_t>(x.shape()[2]);
-    const auto W = static_cast<std::ptrdiff_t>(x.shape()[3]);
-    const auto Ho = static_cast<std::ptrdiff_t>(out[2]), Wo = static_cast<std::ptrdiff_t>(out[3]);
-    const auto sh = static_cast<std::ptrdiff_t>(stride[0]), sw = static_cast<std::ptrdiff_t>(stride[1]);
-    const auto ph = static_cast<std::ptrdiff_t>(opts.padding[0]),
-               pw = static_cast<std::ptrdiff_t>(opts.padding[1]);
-    const auto dh = static_cast<std::ptrdiff_t>(opts.dilation[0]),
-               dw = static_cast<std::ptrdiff_t>(opts.dilation[1]);
-    const auto kh = static_cast<std::ptrdiff_t>(opts.kernel_size[0]);
-    const auto kw = static_cast<std::ptrdiff_t>(opts.kernel_size[1]);
-
-    const T* xp = detail::data_of(x);
-    T* yp = detail::data_of(y);
-    const std::size_t planes = out[0] * out[1], plane_in = x.shape()[2] * x.shape()[3],
-                      plane_out = out[2] * out[3];
-    const bool plain = detail::is_plain_2x2(opts, stride);
-    if (positions && !plain)
+    if (positions && !detail::is_plain_2x2(opts, stride))
         KATACHI_THROW(std::invalid_argument, 
             std::string(op) +
             ": window positions (std::uint8_t indices) are kept only by the 2x2 pooling "
@@ -417,23 +444,8 @@ void max_pool2d_forward(const X& x, Y&& y, I&& indices, const max_pool2d_options
             std::to_string(stride[0]) + "x" + std::to_string(stride[1]) + ": use std::int64_t indices");
     index_type* ip = nullptr;
     if constexpr (with_indices) ip = detail::data_of(indices);
-    // Planes are independent: each thread takes a contiguous run of them.
-    katachi::detail::parallel_for(
-        planes, katachi::detail::parallel_parts(planes, planes * plane_in),
-        [&](std::size_t begin, std::size_t end, unsigned) {
-            const T* from = xp + begin * plane_in;
-            T* to = yp + begin * plane_out;
-            const std::size_t count = end - begin;
-            index_type* at = with_indices ? ip + begin * plane_out : nullptr;
-            if (!plain) {
-                if constexpr (!positions)
-                    detail::max_pool_windows(from, to, at, count,
-                                             {H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dw});
-            } else if (with_indices)
-                detail::max_pool_2x2(from, to, at, count, x.shape()[2], x.shape()[3], out[2], out[3]);
-            else
-                detail::max_pool_2x2_values(from, to, count, x.shape()[2], x.shape()[3], out[2], out[3]);
-        });
+    detail::max_pool2d_run(detail::data_of(x), detail::data_of(y), ip,
+                           {x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]}, out[2], out[3], opts);
 }
 
 // dx[n, c, indices[n, c, i, j]] += dy[n, c, i, j]; dx (shape of the forward's x) is cleared first

@@ -30,10 +30,11 @@ std::size_t count_targets(const char* op, const TG& target, std::size_t samples,
     for (std::size_t n = 0; n < samples; ++n) {
         if (t[n] == ignore_index) continue;
         if (t[n] < 0 || static_cast<std::size_t>(t[n]) >= classes)
-            KATACHI_THROW(std::out_of_range, std::string(op) + ": target[" + std::to_string(n) +
-                                    "] = " + std::to_string(t[n]) + " is not a class index in [0, " +
-                                    std::to_string(classes) + ") nor ignore_index (" +
-                                    std::to_string(ignore_index) + ")");
+            KATACHI_THROW(std::out_of_range, (katachi::detail::sentence()
+                                              << op << ": target[" << n << "] = " << t[n]
+                                              << " is not a class index in [0, " << classes << ") nor ignore_index ("
+                                              << ignore_index << ")")
+                                                 .c_str());
         ++kept;
     }
     return kept;

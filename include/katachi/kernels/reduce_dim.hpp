@@ -29,10 +29,14 @@ template <class E>
 dim_lines lines_along(const char* op, const E& e, std::ptrdiff_t dim) {
     const auto rank = static_cast<std::ptrdiff_t>(e.dimension());
     const std::ptrdiff_t wrap = rank == 0 ? 1 : rank;
-    if (dim < -wrap || dim >= wrap)
-        KATACHI_THROW(shape_mismatch, std::string(op) + ": dim " + std::to_string(dim) +
-                             " is out of range for shape " + shape_text(e) + " (expected a dim in [" +
-                             std::to_string(-wrap) + ", " + std::to_string(wrap - 1) + "])");
+    if (dim < -wrap || dim >= wrap) {
+        sentence s;
+        s << op << ": dim " << static_cast<long long>(dim) << " is out of range for shape ";
+        append_shape(s, e);
+        s << " (expected a dim in [" << static_cast<long long>(-wrap) << ", " << static_cast<long long>(wrap - 1)
+          << "])";
+        KATACHI_THROW(shape_mismatch, s.c_str());
+    }
     dim_lines s;
     if (rank == 0) return s;
     const auto d = static_cast<std::size_t>(dim < 0 ? dim + rank : dim);

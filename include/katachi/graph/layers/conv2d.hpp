@@ -123,17 +123,19 @@ struct conv2d {
             if constexpr (has_bias) uniform_fill(p + weight_size, OutChannels, bound, gen);
         }
 
+        // The kernel's geometry for a batch, without the kernel's checks: the types made them.
+        static kernels::detail::conv_geometry geometry(std::size_t batch) {
+            return kernels::detail::conv2d_geometry_unchecked({batch, In::dims[0], In::dims[1], In::dims[2]},
+                                                              weight_dims, options, output_shape::dims[1],
+                                                              output_shape::dims[2]);
+        }
+
+        // The kernel's forward on pointers (kernels::detail::convolve_forward), in the workspace the
+        // model sized for this layer: no check, no message, no heap (a device runs this).
         template <class T>
         static void forward(const layer_args<T>& a) {
-            const auto x = batch_view<In>(a.x[0], a.batch);
-            auto y = batch_view<output_shape>(a.y, a.batch);
-            const auto w = fixed_view(a.params, weight_dims);
-            const std::span<T> ws(a.workspace, workspace_size(a.batch));
-            if constexpr (has_bias)
-                kernels::conv2d_forward(x, w, fixed_view(a.params + weight_size, std::array{OutChannels}), y,
-                                        options, ws);
-            else
-                kernels::conv2d_forward(x, w, kernels::none, y, options, ws);
+            const T* bias = has_bias ? a.params + weight_size : nullptr;
+            kernels::detail::convolve_forward<T>(geometry(a.batch), a.x[0], a.params, bias, a.y, a.workspace);
         }
 
         template <class T>

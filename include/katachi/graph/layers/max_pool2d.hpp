@@ -75,12 +75,13 @@ struct max_pool2d {
         }
         static constexpr std::size_t inference_index_size(std::size_t) { return 0; }
 
+        // The kernel's forward on pointers (kernels::detail::max_pool2d_run), without its checks:
+        // the types made them. Indices only when a backward follows.
         template <class T>
         static void forward(const layer_args<T>& a) {
-            if (a.backward_follows)
-                pool(a, batch_view<output_shape>(reinterpret_cast<index_type*>(a.indices), a.batch));
-            else
-                pool(a, kernels::none);
+            index_type* indices = a.backward_follows ? reinterpret_cast<index_type*>(a.indices) : nullptr;
+            kernels::detail::max_pool2d_run(a.x[0], a.y, indices, {a.batch, In::dims[0], In::dims[1], In::dims[2]},
+                                            output_shape::dims[1], output_shape::dims[2], options);
         }
 
         template <class T>
@@ -106,12 +107,6 @@ struct max_pool2d {
         }
 
     private:
-        template <class T, class Indices>
-        static void pool(const layer_args<T>& a, Indices&& indices) {
-            kernels::max_pool2d_forward(batch_view<In>(a.x[0], a.batch), batch_view<output_shape>(a.y, a.batch),
-                                        indices, options);
-        }
-
         template <class T, class Mask>
         static void unpool(const layer_args<T>& a, const Mask& mask) {
             if (a.dx[0])
