@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Installs this build of katachi into a temporary folder and builds programs against that copy.
 
-    run_install.py BUILD_DIR SOURCE_DIR
+    run_install.py BUILD_DIR SOURCE_DIR COMPILER...
 
 `meson install --destdir` puts the headers, libkatachi and katachi.pc under a temporary root. A
 copy of katachi.pc whose prefix points into that root stands in for the installed one (the file
@@ -49,7 +49,7 @@ def check_app_output(out, how):
 def main():
     build, source = Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve()
     meson = shutil.which("meson") or sys.exit("meson is not on PATH")
-    cxx = os.environ.get("CXX", "c++")
+    cxx = sys.argv[3:] or ["c++"]  # the build's compiler command, so that libkatachi.a links
     with tempfile.TemporaryDirectory(prefix="katachi_install_") as tmp:
         tmp = Path(tmp)
         root = tmp / "root"
@@ -81,17 +81,18 @@ def main():
             sys.exit("katachi.pc must leave the language standard to its users")
 
         app = source / "examples" / "own_program" / "app.cpp"
-        run([cxx, "-std=c++20", "-O1", app, *flags, "-o", tmp / "app"])
+        run([*cxx, "-std=c++20", "-O1", app, *flags, "-o", tmp / "app"])
         check_app_output(run([tmp / "app"]), "c++ app.cpp $(pkg-config ...)")
 
         eager = tmp / "eager.cpp"
         eager.write_text(EAGER_PROGRAM)
-        run([cxx, "-std=c++20", "-O1", eager, *flags, "-o", tmp / "eager"])
+        run([*cxx, "-std=c++20", "-O1", eager, *flags, "-o", tmp / "eager"])
         if run([tmp / "eager"]).strip() != "sum 30":
             sys.exit("the eager program linked against the installed libkatachi computed a wrong sum")
         print("eager program against the installed libkatachi: sum 30")
 
         app_build = tmp / "app-build"
+        env["CXX"] = " ".join(cxx)
         run([meson, "setup", app_build, source / "examples" / "own_program", "-Doptimization=1"], env=env)
         run([meson, "compile", "-C", app_build], env=env)
         check_app_output(run([app_build / "app"]), "meson project with dependency('katachi')")
