@@ -76,7 +76,8 @@ void train_save_load(const std::filesystem::path& dir) {
         m.backward();
         opt.step();
     }
-    check(last < first, "training lowers the loss (" + std::to_string(first) + " -> " + std::to_string(last) + ")");
+    check(last < first,
+          "training lowers the loss (" + std::to_string(first) + " -> " + std::to_string(last) + ")");
 
     const auto path = dir / "model.safetensors";
     g::save(m, path);
@@ -84,7 +85,8 @@ void train_save_load(const std::filesystem::path& dir) {
     const g::load_result result = g::load(loaded, path);
     check(result.missing_keys.empty() && result.unexpected_keys.empty(), "strict load finds every key");
     check(same_values(loaded.all_parameters(), m.all_parameters()), "loaded parameters equal the saved ones");
-    check(same_values(loaded.all_buffers(), m.all_buffers()), "loaded running statistics equal the saved ones");
+    check(same_values(loaded.all_buffers(), m.all_buffers()),
+          "loaded running statistics equal the saved ones");
     check(same_values(loaded.all_counters(), m.all_counters()) && loaded.all_counters()[0] == 20,
           "the batch counter is saved and loaded");
     const io::safetensors_file file = io::load_safetensors(path);
@@ -99,8 +101,9 @@ void train_save_load(const std::filesystem::path& dir) {
     inference.load(loaded);
     const xt::xarray<float> from_inference = inference.forward(x);
     check(from_loaded == from_model, "the loaded model computes what the saved one does");
-    check(from_inference.shape() == from_model.shape() && xt::allclose(from_inference, from_model, 1e-5, 1e-6),
-          "inference_model's forward matches the model's");
+    check(
+        from_inference.shape() == from_model.shape() && xt::allclose(from_inference, from_model, 1e-5, 1e-6),
+        "inference_model's forward matches the model's");
 }
 
 void put_u32(std::vector<unsigned char>& out, std::uint32_t v) {
@@ -125,7 +128,8 @@ void read_idx_files(const std::filesystem::path& dir) {
 
     const auto x = io::read_idx_images(dir / "images-idx3-ubyte");
     bool values = x.shape() == std::array<std::size_t, 4>{2, 1, 3, 4};
-    for (std::size_t i = 0; values && i < 24; ++i) values = x.data()[i] == static_cast<float>(i * 10) / 255.0f;
+    for (std::size_t i = 0; values && i < 24; ++i)
+        values = x.data()[i] == static_cast<float>(i * 10) / 255.0f;
     check(values, "read_idx_images gives [2, 1, 3, 4] scaled to [0, 1]");
     const auto y = io::read_idx_labels(labels_path);
     check(y.size() == 2 && y(0) == 7 && y(1) == 3, "read_idx_labels reads a gzip'd file");
@@ -192,19 +196,22 @@ int main(int argc, char** argv) {
         });
         return status != 0 ? status : failures > 0 ? 1 : 0;
     }
-    if (mode == "load") return report_failure([&] {
-        g::model<net> m(0);
-        g::load(m, path);
-        std::printf("loaded\n");
-    });
-    if (mode == "other") return report_failure([&] {
-        g::model<other_net> m(0);
-        g::save(m, path);
-    });
-    if (mode == "idx") return report_failure([&] {
-        const io::idx_array a = io::read_idx(path);
-        std::printf("read %zu values\n", a.values.size());
-    });
+    if (mode == "load")
+        return report_failure([&] {
+            g::model<net> m(0);
+            g::load(m, path);
+            std::printf("loaded\n");
+        });
+    if (mode == "other")
+        return report_failure([&] {
+            g::model<other_net> m(0);
+            g::save(m, path);
+        });
+    if (mode == "idx")
+        return report_failure([&] {
+            const io::idx_array a = io::read_idx(path);
+            std::printf("read %zu values\n", a.values.size());
+        });
     std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
     return 64;
 }
