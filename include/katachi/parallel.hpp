@@ -32,13 +32,23 @@
 #include <utility>
 #include <vector>
 
+#if !defined(KATACHI_BLAS_NONE)
 extern "C" void openblas_set_num_threads(int);
+#endif
 
 namespace katachi {
 
 namespace detail {
 
 inline constexpr unsigned max_threads = 64;
+
+// OpenBLAS runs each product on the thread that calls it; katachi's parts are the parallelism.
+// Without OpenBLAS (KATACHI_BLAS_NONE, kernels/gemm.hpp) there is nothing to set.
+inline void single_threaded_blas() {
+#if !defined(KATACHI_BLAS_NONE)
+    openblas_set_num_threads(1);
+#endif
+}
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -107,8 +117,7 @@ public:
         const std::lock_guard lock(run_mutex_);
         stop_workers();
         threads_.store(n, std::memory_order_relaxed);
-        // OpenBLAS runs each product on the thread that calls it; katachi's parts are the parallelism.
-        openblas_set_num_threads(1);
+        single_threaded_blas();
     }
 
     // Runs part(i) for every i in [0, parts), part 0 on the caller; returns when every part is
@@ -175,7 +184,7 @@ private:
             if (v >= 1) n = static_cast<unsigned>(v);
         }
         threads_.store(std::min(n, max_threads), std::memory_order_relaxed);
-        openblas_set_num_threads(1);
+        single_threaded_blas();
     }
 
     // Spins for up to about 50 microseconds (a worker stays hot between the parts of one training
