@@ -1,7 +1,7 @@
 // detail::own_gemm (katachi's own GEMM, own_gemm.hpp) against a plain product in double: float and
 // double, every transpose, leading dimensions wider than the matrices, alpha and beta (beta 0 with
-// NaN in C), shapes from 1 to 300 including the one-row and one-column products, on the path this
-// processor takes and on the portable path; and no allocation on either.
+// NaN in C), shapes from 1 to 300 including the one-row and one-column products, on every path this
+// processor runs (portable, AVX2, AVX-512); and no allocation on any.
 #include <array>
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -16,8 +16,22 @@
 
 namespace {
 
+using katachi::kernels::detail::gemm_path;
 using katachi::kernels::detail::own_gemm;
+using katachi::kernels::detail::own_gemm_on;
 using katachi::kernels::detail::own_gemm_portable;
+
+// Every path this processor runs: the portable one, and AVX2 and AVX-512 where it has them.
+std::vector<gemm_path> paths_here() {
+    std::vector<gemm_path> paths{gemm_path::portable};
+    if (katachi::kernels::detail::avx2_available()) paths.push_back(gemm_path::avx2);
+    if (katachi::kernels::detail::avx512_available()) paths.push_back(gemm_path::avx512);
+    return paths;
+}
+
+const char* path_name(gemm_path path) {
+    return path == gemm_path::portable ? "portable" : path == gemm_path::avx2 ? "AVX2" : "AVX-512";
+}
 
 template <class T>
 std::vector<T> random_values(std::size_t n, std::uint32_t seed) {
@@ -58,7 +72,7 @@ struct scaling {
 };
 
 template <class T>
-void check(bool portable, bool ta, bool tb, shape s, std::size_t pad, scaling ab, std::uint32_t seed) {
+void check(gemm_path path, bool ta, bool tb, shape s, std::size_t pad, scaling ab, std::uint32_t seed) {
     const auto [m, n, k] = s;
     // The stored matrices: A is m x k (k x m transposed), B is k x n (n x k transposed).
     const std::size_t a_rows = ta ? k : m, a_cols = ta ? m : k, b_rows = tb ? n : k, b_cols = tb ? k : n;
@@ -87,10 +101,7 @@ void check(bool portable, bool ta, bool tb, shape s, std::size_t pad, scaling ab
             bound[i * n + j] = std::abs(ab.alpha) * size + (ab.beta == 0 ? 0.0 : std::abs(ab.beta * old));
         }
     const T alpha = static_cast<T>(ab.alpha), beta = static_cast<T>(ab.beta);
-    if (portable)
-        own_gemm_portable(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
-    else
-        own_gemm(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
+    own_gemm_on(path, ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
     const double eps = std::numeric_limits<T>::epsilon();
     std::size_t wrong = 0, first_wrong = 0;
     double got_wrong = 0;
@@ -105,7 +116,7 @@ void check(bool portable, bool ta, bool tb, shape s, std::size_t pad, scaling ab
         for (std::size_t j = n; j < ldc; ++j)
             if (c[i * ldc + j] != sentinel) ++wrong;
     }
-    INFO((portable ? "portable" : "dispatched") << " path, " << (sizeof(T) == 4 ? "float" : "double") << ", m "
+    INFO(path_name(path) << " path, " << (sizeof(T) == 4 ? "float" : "double") << ", m "
                                                 << m << ", n " << n << ", k " << k << ", transpose a " << ta
                                                 << ", transpose b " << tb << ", padding " << pad << ", alpha "
                                                 << ab.alpha << ", beta " << ab.beta);
@@ -115,7 +126,7 @@ void check(bool portable, bool ta, bool tb, shape s, std::size_t pad, scaling ab
 }
 
 template <class T>
-void check_everything(bool portable) {
+void check_everything(gemm_path path) {
     std::uint32_t seed = 1;
     const std::array<scaling, 4> scalings{{{1, 0}, {0.5, 0.25}, {-1.5, 1}, {2, 0}}};
     std::size_t which = 0;
@@ -123,24 +134,23 @@ void check_everything(bool portable) {
         for (const bool ta : {false, true})
             for (const bool tb : {false, true}) {
                 // Each shape and transpose meets two of the scalings, packed and with padding.
-                check<T>(portable, ta, tb, s, 0, scalings[which++ % 4], seed += 3);
-                check<T>(portable, ta, tb, s, 3, scalings[which++ % 4], seed += 3);
+                check<T>(path, ta, tb, s, 0, scalings[which++ % 4], seed += 3);
+                check<T>(path, ta, tb, s, 3, scalings[which++ % 4], seed += 3);
             }
 }
 
 }  // namespace
 
 TEST_CASE("own gemm on float matches the plain product for every shape, transpose and scaling", "[own_gemm]") {
-    check_everything<float>(false);
+    for (const gemm_path path : paths_here()) check_everything<float>(path);
 }
 
 TEST_CASE("own gemm on double matches the plain product for every shape, transpose and scaling", "[own_gemm]") {
-    check_everything<double>(false);
+    for (const gemm_path path : paths_here()) check_everything<double>(path);
 }
 
-TEST_CASE("own gemm's portable path matches the plain product for float and double", "[own_gemm]") {
-    check_everything<float>(true);
-    check_everything<double>(true);
+TEST_CASE("own gemm takes the fastest path this processor runs", "[own_gemm]") {
+    CHECK(katachi::kernels::detail::best_gemm_path() == paths_here().back());
 }
 
 TEST_CASE("own gemm with alpha 0 or k 0 only scales C and reads neither A nor B", "[own_gemm]") {
@@ -156,19 +166,21 @@ TEST_CASE("own gemm with alpha 0 or k 0 only scales C and reads neither A nor B"
     }
 }
 
-TEST_CASE("own gemm allocates nothing on either path", "[own_gemm]") {
+TEST_CASE("own gemm allocates nothing on any path", "[own_gemm]") {
     const auto a = random_values<float>(300 * 300, 1), b = random_values<float>(300 * 300, 2);
     const auto ad = random_values<double>(300 * 300, 3), bd = random_values<double>(300 * 300, 4);
     std::vector<float> c(300 * 300);
     std::vector<double> cd(300 * 300);
-    // Warm-up outside the count: the processor check's static.
+    const std::vector<gemm_path> paths = paths_here();
+    // Warm-up outside the count: the processor checks' statics.
     own_gemm(false, false, 8, 8, 8, 1.0f, a.data(), 8, b.data(), 8, 0.0f, c.data(), 8);
     const std::size_t before = katachi::test::allocation_count();
     for (const bool ta : {false, true})
         for (const bool tb : {false, true})
             for (const shape s : {shape{300, 300, 300}, shape{1, 300, 300}, shape{300, 1, 300}, shape{37, 5, 290}}) {
-                own_gemm(ta, tb, s.m, s.n, s.k, 1.0f, a.data(), ta ? s.m : s.k, b.data(), tb ? s.k : s.n, 0.5f,
-                         c.data(), s.n);
+                for (const gemm_path path : paths)
+                    own_gemm_on(path, ta, tb, s.m, s.n, s.k, 1.0f, a.data(), ta ? s.m : s.k, b.data(),
+                                tb ? s.k : s.n, 0.5f, c.data(), s.n);
                 own_gemm_portable(ta, tb, s.m, s.n, s.k, 1.0f, a.data(), ta ? s.m : s.k, b.data(),
                                   tb ? s.k : s.n, 0.0f, c.data(), s.n);
                 own_gemm(ta, tb, s.m, s.n, s.k, 2.0, ad.data(), ta ? s.m : s.k, bd.data(), tb ? s.k : s.n, 1.0,
