@@ -293,6 +293,60 @@ KATACHI_TARGET_AVX512 inline __m512d avx512_mul(__m512d a, __m512d b) { return _
 KATACHI_TARGET_AVX512 inline __m512 avx512_splat(float x) { return _mm512_set1_ps(x); }
 KATACHI_TARGET_AVX512 inline __m512d avx512_splat(double x) { return _mm512_set1_pd(x); }
 
+// Packs a sliver of op(B) for float when B is stored transposed (b.row 1: column j of op(B) is a
+// contiguous row of the storage), like pack_sliver: eight columns by eight steps of p at a time,
+// loaded as eight rows of the storage and transposed in registers, so every load and store moves
+// a whole register (element by element the strided reads cost more than the product for a few
+// dozen rows of A). The remaining steps and columns go element by element.
+template <std::size_t Width>
+KATACHI_TARGET_AVX2 inline void avx2_pack_transposed(std::size_t depth, std::size_t cols, strided<float> b,
+                                                     float* __restrict out) {
+    const std::size_t ld = b.col, cols8 = cols / 8 * 8, depth8 = depth / 8 * 8;
+    for (std::size_t j = 0; j < cols8; j += 8) {
+        const float* src = b.data + j * ld;
+        float* dst = out + j;
+        std::size_t p = 0;
+        for (; p < depth8; p += 8) {
+            const __m256 r0 = _mm256_loadu_ps(src + p), r1 = _mm256_loadu_ps(src + ld + p),
+                         r2 = _mm256_loadu_ps(src + 2 * ld + p), r3 = _mm256_loadu_ps(src + 3 * ld + p),
+                         r4 = _mm256_loadu_ps(src + 4 * ld + p), r5 = _mm256_loadu_ps(src + 5 * ld + p),
+                         r6 = _mm256_loadu_ps(src + 6 * ld + p), r7 = _mm256_loadu_ps(src + 7 * ld + p);
+            // Pairs of rows interleaved, then quadruples, then the two halves swapped into place:
+            // register q ends up holding element p + q of each of the eight rows.
+            const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1),
+                         t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3),
+                         t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+                         t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+            const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+                         s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE),
+                         s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+                         s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+            float* d = dst + p * Width;
+            _mm256_storeu_ps(d, _mm256_permute2f128_ps(s0, s4, 0x20));
+            _mm256_storeu_ps(d + Width, _mm256_permute2f128_ps(s1, s5, 0x20));
+            _mm256_storeu_ps(d + 2 * Width, _mm256_permute2f128_ps(s2, s6, 0x20));
+            _mm256_storeu_ps(d + 3 * Width, _mm256_permute2f128_ps(s3, s7, 0x20));
+            _mm256_storeu_ps(d + 4 * Width, _mm256_permute2f128_ps(s0, s4, 0x31));
+            _mm256_storeu_ps(d + 5 * Width, _mm256_permute2f128_ps(s1, s5, 0x31));
+            _mm256_storeu_ps(d + 6 * Width, _mm256_permute2f128_ps(s2, s6, 0x31));
+            _mm256_storeu_ps(d + 7 * Width, _mm256_permute2f128_ps(s3, s7, 0x31));
+        }
+        for (; p < depth; ++p)
+            for (std::size_t q = 0; q < 8; ++q) dst[p * Width + q] = src[q * ld + p];
+    }
+    for (std::size_t j = cols8; j < Width; ++j)
+        for (std::size_t p = 0; p < depth; ++p) out[p * Width + j] = j < cols ? b.data[j * ld + p] : 0.0f;
+}
+
+// A sliver of op(B) for the x86 kernels: float stored transposed through registers, else as
+// pack_sliver.
+template <class T, std::size_t Width>
+KATACHI_TARGET_AVX2 inline void simd_pack_sliver(std::size_t depth, std::size_t cols, strided<T> b, T* out) {
+    if constexpr (std::is_same_v<T, float>)
+        if (b.row == 1 && b.col != 1) return avx2_pack_transposed<Width>(depth, cols, b, out);
+    pack_sliver<T, Width>(depth, cols, b, out);
+}
+
 // The kernels, written once for both instruction sets (ISA avx2 or avx512, TARGET its attribute):
 //
 // ISA_add_row: one row of a full tile into C, alpha * sums (+ beta * C).
@@ -393,7 +447,7 @@ KATACHI_TARGET_AVX512 inline __m512d avx512_splat(double x) { return _mm512_set1
                 const bool read_c = !(first && beta == T(0));                                                \
                 const T scale_c = first ? beta : T(1);                                                       \
                 for (std::size_t j = 0; j < width; j += W)                                                   \
-                    pack_sliver<T, W>(depth, width - j < W ? width - j : W,                                  \
+                    simd_pack_sliver<T, W>(depth, width - j < W ? width - j : W,                             \
                                       strided<T>{b.at(p0, j0 + j), b.row, b.col}, panel + j * depth);        \
                 for (std::size_t i0 = 0; i0 < m; i0 += R) {                                                  \
                     const std::size_t rows = m - i0 < R ? m - i0 : R;                                        \
