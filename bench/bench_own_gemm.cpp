@@ -28,7 +28,7 @@
 
 namespace {
 
-constexpr int samples = 11;
+constexpr int samples = 21;
 constexpr double sample_flops = 4e8;  // about 20 ms a sample at 20 GFLOP/s
 
 struct product {

@@ -26,9 +26,10 @@
 // - x86-64 with AVX2 and FMA at run time (simd.hpp): tiles of 6 rows by two 256-bit registers
 //   (6 x 16 floats, 6 x 8 doubles) in 12 named registers, panels 256 deep in a 64 KB buffer.
 // - x86-64 with AVX-512F: the same kernel on 512-bit registers (6 x 32 floats, 6 x 16 doubles),
-//   panels 128 deep in the same 64 KB. On the Xeon measured (bench/bench_own_gemm.cpp) it runs
-//   LeNet's products and square ones up to 2.5 times as fast as the AVX2 kernel; a product at most
-//   one AVX2 tile wide stays on AVX2, where less of the tile is padding.
+//   panels 128 deep in the same 64 KB. On the Xeon measured (bench/bench_own_gemm.cpp) it ran
+//   square products about 1.5 times as fast as the AVX2 kernel, 2 to 3 times at times; a product
+//   at most one AVX2 tile wide stays on AVX2, where less of the tile is padding.
+// - A transposed float B is packed through 8 x 8 transposes in AVX2 registers on both x86 paths.
 //
 // own_gemm picks the fastest path the processor has; own_gemm_on takes a given one (the tests check
 // each on one machine) and own_gemm_portable the portable one.
@@ -86,7 +87,7 @@ KATACHI_ALWAYS_INLINE void add_tile(std::size_t rows, std::size_t cols, const T*
 template <class T, std::size_t Width>
 KATACHI_ALWAYS_INLINE void pack_sliver(std::size_t depth, std::size_t cols, strided<T> b, T* __restrict out) {
     if (b.col == 1) {
-        if (cols == Width) {  // a fixed count: moves of whole registers, not a call to memcpy per row
+        if (cols == Width) {  // a fixed count: whole registers, not a string move per row (GCC's choice)
             for (std::size_t p = 0; p < depth; ++p, out += Width) {
                 const T* __restrict src = b.data + p * b.row;
                 for (std::size_t j = 0; j < Width; ++j) out[j] = src[j];
