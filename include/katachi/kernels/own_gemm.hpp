@@ -123,11 +123,11 @@ KATACHI_ALWAYS_INLINE void gemv_rows_body(std::size_t rows, std::size_t cols, T 
     for (std::size_t i = 0; i < rows; ++i) {
         const T* __restrict r = m + i * ld;
         T part[lanes] = {};
-        std::size_t j = 0;
-        for (; j + lanes <= cols; j += lanes)
+        const std::size_t whole = cols - cols % lanes;
+        for (std::size_t j = 0; j < whole; j += lanes)
             for (std::size_t l = 0; l < lanes; ++l) part[l] += r[j + l] * x[j + l];
         T sum = ((part[0] + part[4]) + (part[1] + part[5])) + ((part[2] + part[6]) + (part[3] + part[7]));
-        for (; j < cols; ++j) sum += r[j] * x[j];
+        for (std::size_t j = whole; j < cols; ++j) sum += r[j] * x[j];
         T& out = y[i * y_step];
         out = beta == T(0) ? alpha * sum : alpha * sum + beta * out;
     }
@@ -137,9 +137,10 @@ template <class T>
 KATACHI_ALWAYS_INLINE void gemv_columns_body(std::size_t rows, std::size_t cols, T alpha, const T* m,
                                              std::size_t ld, const T* x, T beta, T* __restrict y) {
     scale_rows(std::size_t{1}, cols, beta, y, cols);
-    std::size_t i = 0;
-    // Four rows of M per pass over y: a quarter of the loads and stores of y.
-    for (; i + 4 <= rows; i += 4) {
+    // Four rows of M per pass over y: a quarter of the loads and stores of y. (The loops count to
+    // bounds computed first: GCC 12 sees a bogus overflow in `i + 4 <= rows` once sizes are constants.)
+    const std::size_t whole = rows - rows % 4;
+    for (std::size_t i = 0; i < whole; i += 4) {
         const T s0 = alpha * x[i], s1 = alpha * x[i + 1], s2 = alpha * x[i + 2], s3 = alpha * x[i + 3];
         const T* __restrict r0 = m + i * ld;
         const T* __restrict r1 = r0 + ld;
@@ -147,7 +148,7 @@ KATACHI_ALWAYS_INLINE void gemv_columns_body(std::size_t rows, std::size_t cols,
         const T* __restrict r3 = r2 + ld;
         for (std::size_t j = 0; j < cols; ++j) y[j] += (s0 * r0[j] + s1 * r1[j]) + (s2 * r2[j] + s3 * r3[j]);
     }
-    for (; i < rows; ++i) {
+    for (std::size_t i = whole; i < rows; ++i) {
         const T s = alpha * x[i];
         const T* __restrict r = m + i * ld;
         for (std::size_t j = 0; j < cols; ++j) y[j] += s * r[j];
@@ -465,12 +466,62 @@ KATACHI_OWN_GEMM_SIMD(avx2, KATACHI_TARGET_AVX2)
 KATACHI_OWN_GEMM_SIMD(avx512, KATACHI_TARGET_AVX512)
 #undef KATACHI_OWN_GEMM_SIMD
 
-// The matrix-vector products compiled for AVX2 (also taken on AVX-512 processors: they are bound by
-// reading the matrix).
+// The matrix-vector products on AVX2 (also taken on AVX-512 processors: they are bound by reading
+// the matrix).
+KATACHI_TARGET_AVX2 inline __m256 avx2_add(__m256 a, __m256 b) { return _mm256_add_ps(a, b); }
+KATACHI_TARGET_AVX2 inline __m256d avx2_add(__m256d a, __m256d b) { return _mm256_add_pd(a, b); }
+
+// The sum of a register's lanes.
+template <class T, class V>
+KATACHI_TARGET_AVX2 inline T avx2_lane_sum(V v) {
+    constexpr std::size_t lanes = sizeof(V) / sizeof(T);
+    alignas(32) T part[lanes];
+    avx2_store(part, v);
+    T sum = T(0);
+    for (std::size_t l = 0; l < lanes; ++l) sum += part[l];
+    return sum;
+}
+
+// gemv_rows with fused multiply-adds: four rows of M at a time, each summed in two registers, x
+// loaded once for the four (a linear layer on one sample). The last rows go through the plain body.
 template <class T>
 KATACHI_TARGET_AVX2 void gemv_rows_avx2(std::size_t rows, std::size_t cols, T alpha, const T* m, std::size_t ld,
                                         const T* x, T beta, T* y, std::size_t y_step) {
-    gemv_rows_body(rows, cols, alpha, m, ld, x, beta, y, y_step);
+    using V = typename avx2_register<T>::type;
+    constexpr std::size_t L = 32 / sizeof(T);
+    std::size_t i = 0;
+    for (; i + 4 <= rows; i += 4) {
+        const T* r0 = m + i * ld;
+        const T* r1 = r0 + ld;
+        const T* r2 = r1 + ld;
+        const T* r3 = r2 + ld;
+        V s00 = avx2_splat(T(0)), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00, s30 = s00, s31 = s00;
+        std::size_t j = 0;
+        for (; j + 2 * L <= cols; j += 2 * L) {
+            const V x0 = avx2_load(x + j), x1 = avx2_load(x + j + L);
+            s00 = avx2_fma(avx2_load(r0 + j), x0, s00);
+            s01 = avx2_fma(avx2_load(r0 + j + L), x1, s01);
+            s10 = avx2_fma(avx2_load(r1 + j), x0, s10);
+            s11 = avx2_fma(avx2_load(r1 + j + L), x1, s11);
+            s20 = avx2_fma(avx2_load(r2 + j), x0, s20);
+            s21 = avx2_fma(avx2_load(r2 + j + L), x1, s21);
+            s30 = avx2_fma(avx2_load(r3 + j), x0, s30);
+            s31 = avx2_fma(avx2_load(r3 + j + L), x1, s31);
+        }
+        T sum[4] = {avx2_lane_sum<T>(avx2_add(s00, s01)), avx2_lane_sum<T>(avx2_add(s10, s11)),
+                    avx2_lane_sum<T>(avx2_add(s20, s21)), avx2_lane_sum<T>(avx2_add(s30, s31))};
+        for (; j < cols; ++j) {
+            sum[0] += r0[j] * x[j];
+            sum[1] += r1[j] * x[j];
+            sum[2] += r2[j] * x[j];
+            sum[3] += r3[j] * x[j];
+        }
+        for (std::size_t q = 0; q < 4; ++q) {
+            T& out = y[(i + q) * y_step];
+            out = beta == T(0) ? alpha * sum[q] : alpha * sum[q] + beta * out;
+        }
+    }
+    if (i < rows) gemv_rows_body(rows - i, cols, alpha, m + i * ld, ld, x, beta, y + i * y_step, y_step);
 }
 template <class T>
 KATACHI_TARGET_AVX2 void gemv_columns_avx2(std::size_t rows, std::size_t cols, T alpha, const T* m,
