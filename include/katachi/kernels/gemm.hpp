@@ -3,7 +3,8 @@
 // Without a BLAS: define KATACHI_BLAS_NONE before including any katachi header (Meson does it for
 // every target with -Dblas=none) and every product runs on katachi's own GEMM (own_gemm.hpp):
 // nothing here or in parallel.hpp then includes xtensor-blas, declares an OpenBLAS or CBLAS
-// function, or needs OpenBLAS at link time, and this header includes no xtensor header.
+// function, or needs OpenBLAS at link time, and this header includes no xtensor header. Every
+// translation unit of a program must agree on it (gemm_block is an inline function either way).
 //
 // C[M, N] = alpha * op(A) * op(B) + beta * C on row-major pointers. By default it is dispatched
 // through xtensor-blas (its cxxblas layer) to OpenBLAS (cblas_sgemm / cblas_dgemm). No allocation. A
