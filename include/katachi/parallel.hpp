@@ -36,7 +36,9 @@
 #include <utility>
 #include <vector>
 
+#if !defined(KATACHI_BLAS_NONE)
 extern "C" void openblas_set_num_threads(int);
+#endif
 
 // 1 where katachi runs a thread pool; 0 in a single-threaded build, where every part runs on its
 // caller and nothing here allocates. 0 by itself when the C++ library has no threads (libstdc++
@@ -63,6 +65,14 @@ namespace katachi {
 namespace detail {
 
 inline constexpr unsigned max_threads = 64;
+
+// OpenBLAS runs each product on the thread that calls it; katachi's parts are the parallelism.
+// Without OpenBLAS (KATACHI_BLAS_NONE, kernels/gemm.hpp) there is nothing to set.
+inline void single_threaded_blas() {
+#if !defined(KATACHI_BLAS_NONE)
+    openblas_set_num_threads(1);
+#endif
+}
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -155,8 +165,7 @@ public:
         const std::lock_guard lock(run_mutex_);
         stop_workers();
         threads_.store(n, std::memory_order_relaxed);
-        // OpenBLAS runs each product on the thread that calls it; katachi's parts are the parallelism.
-        openblas_set_num_threads(1);
+        single_threaded_blas();
         start_workers();
     }
 
@@ -224,7 +233,7 @@ private:
             if (v >= 1) n = static_cast<unsigned>(v);
         }
         threads_.store(std::min(n, max_threads), std::memory_order_relaxed);
-        openblas_set_num_threads(1);
+        single_threaded_blas();
         start_workers();
     }
 

@@ -1,17 +1,24 @@
 // katachi/kernels/gemm.hpp: the one matrix product every GEMM-shaped kernel goes through.
 //
-// C[M, N] = alpha * op(A) * op(B) + beta * C on row-major pointers, dispatched through
-// xtensor-blas (its cxxblas layer) to OpenBLAS (cblas_sgemm / cblas_dgemm). No allocation. A
+// Without a BLAS: define KATACHI_BLAS_NONE before including any katachi header (Meson does it for
+// every target with -Dblas=none) and every product runs on katachi's own GEMM (own_gemm.hpp):
+// nothing here or in parallel.hpp then includes xtensor-blas, declares an OpenBLAS or CBLAS
+// function, or needs OpenBLAS at link time, and this header includes no xtensor header. Every
+// translation unit of a program must agree on it (gemm_block is an inline function either way).
+//
+// C[M, N] = alpha * op(A) * op(B) + beta * C on row-major pointers. By default it is dispatched
+// through xtensor-blas (its cxxblas layer) to OpenBLAS (cblas_sgemm / cblas_dgemm). No allocation. A
 // product with one row or one column (a linear layer on one sample, a dense layer's gradient at
 // batch 1) goes to the matrix-vector routine (cblas_sgemv / cblas_dgemv) instead, which reads the
-// matrix once where a GEMM packs it first.
+// matrix once where a GEMM packs it first. Under KATACHI_BLAS_NONE own_gemm takes both kinds.
 //
 // Small products without transposes (row-major C = A B or A^T B of at most small_product_work
 // multiply-adds) do not go to OpenBLAS: its "small matrix" kernel for them allocates a scratch
 // block on the heap at most shapes whose N is not a multiple of 16 (seen on AVX-512 machines with
 // the tests' allocation counter), which breaks katachi's promise that a kernel given its buffers
 // allocates nothing. katachi runs them itself: fma_block.hpp's register-blocked product for float
-// on AVX2, a loop over rows of B that the compiler vectorises otherwise.
+// on AVX2, a loop over rows of B that the compiler vectorises otherwise. They do so in either
+// build.
 //
 // Threads (katachi/parallel.hpp): a product of at least parallel_gemm_work multiply-adds
 // (parallel_gemv_work for a matrix-vector product), called outside a parallel part, is split into
@@ -21,9 +28,12 @@
 
 #include <cstddef>
 #include <katachi/kernels/fma_block.hpp>
+#include <katachi/kernels/own_gemm.hpp>
 #include <katachi/parallel.hpp>
 #include <type_traits>
+#if !defined(KATACHI_BLAS_NONE)
 #include <xtensor-blas/xblas.hpp>
+#endif
 
 namespace katachi::kernels::detail {
 
@@ -74,6 +84,13 @@ void small_product(bool transpose_a, std::size_t m, std::size_t n, std::size_t k
 template <class T>
 void gemm_block(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
                 const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
+#if defined(KATACHI_BLAS_NONE)
+    if (m != 1 && n != 1 && !transpose_b && m * n * k <= small_product_work) {
+        small_product(transpose_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    own_gemm(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+#else
     using index = xt::blas_index_t;
     if (m == 1 || n == 1) {
         // The vector side is contiguous whichever way it is transposed (its stride is 1 when it is
@@ -105,6 +122,7 @@ void gemm_block(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n
                          transpose_b ? cxxblas::Transpose::Trans : cxxblas::Transpose::NoTrans,
                          static_cast<index>(m), static_cast<index>(n), static_cast<index>(k), alpha, a,
                          static_cast<index>(lda), b, static_cast<index>(ldb), beta, c, static_cast<index>(ldc));
+#endif
 }
 
 // op(A) is M x K, op(B) is K x N, C is M x N; all row-major and packed.

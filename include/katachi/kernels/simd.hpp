@@ -13,6 +13,8 @@
 #define KATACHI_AVX2_CODE 1
 #include <immintrin.h>
 #define KATACHI_TARGET_AVX2 __attribute__((target("avx2,fma")))
+// own_gemm.hpp's 512-bit kernels, on processors with AVX-512F (avx512_available()).
+#define KATACHI_TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
 #else
 #define KATACHI_AVX2_CODE 0
 #endif
@@ -23,6 +25,16 @@ namespace katachi::kernels::detail {
 inline bool avx2_available() {
 #if KATACHI_AVX2_CODE
     static const bool available = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return available;
+#else
+    return false;
+#endif
+}
+
+// Whether this processor has AVX-512F (and so AVX2 and FMA).
+inline bool avx512_available() {
+#if KATACHI_AVX2_CODE
+    static const bool available = avx2_available() && __builtin_cpu_supports("avx512f");
     return available;
 #else
     return false;
