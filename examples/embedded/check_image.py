@@ -40,8 +40,41 @@ FLASH = {".vectors", ".text", ".rodata", ".ARM.extab", ".ARM.exidx", ".init_arra
 RAM = {".stack", ".data", ".bss"}
 
 
+def archive_reasons(image):
+    """From the link map beside the image (image.map): each archive member the linker took, and the
+    symbol it took it for ("Archive member included to satisfy reference by file (symbol)")."""
+    path = os.path.splitext(image)[0] + ".map"
+    reasons = {}
+    if not os.path.exists(path):
+        return reasons
+    member = None
+    for text in open(path, encoding="utf-8", errors="replace"):
+        if text.startswith(("Discarded input sections", "Memory Configuration")):
+            break
+        m = re.match(r"^(\S+\.a\([^)]*\))\s*$", text)
+        if m:
+            member = m.group(1)
+            continue
+        m = re.match(r"^\s+\S+ \((\S+)\)\s*$", text)
+        if m and member:
+            reasons[member] = m.group(1)
+            member = None
+    return reasons
+
+
+def soft_float_needed_for_arithmetic(image):
+    """Whether a software floating-point routine was linked because the code calls one. libgcc keeps
+    double add and subtract in the object that also converts 64-bit integers to double (which no
+    Cortex-M FPU does), so their symbols are present, unused, whenever the code converts one."""
+    reasons = archive_reasons(image)
+    if not reasons:
+        return None  # no map: judge by the symbols alone
+    return sorted(reason for reason in reasons.values() if reason in SOFT_FLOAT)
+
+
 def symbols(nm, image, no_string):
     out = subprocess.run([nm, image], check=True, stdout=subprocess.PIPE, text=True).stdout
+    called = soft_float_needed_for_arithmetic(image)
     bad = []
     for text in out.splitlines():
         parts = text.split()
@@ -53,8 +86,8 @@ def symbols(nm, image, no_string):
             why = "exceptions"
         elif name in THREADS or name.startswith("__emutls"):
             why = "thread-local storage"
-        elif name in SOFT_FLOAT:
-            why = "software floating point"
+        elif name in SOFT_FLOAT and (called is None or called):
+            why = "software floating point" + (f" (linked for {', '.join(called)})" if called else "")
         elif no_string and "basic_string" in name:
             why = "std::string"
         if why:

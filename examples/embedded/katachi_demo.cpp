@@ -6,7 +6,10 @@
 
 #include <array>
 #include <cstddef>
-#include <katachi/graph.hpp>
+#include <katachi/graph/inference.hpp>
+#include <katachi/graph/layers/linear.hpp>
+#include <katachi/graph/layers/relu.hpp>
+#include <katachi/graph/sequential.hpp>
 
 namespace {
 

@@ -51,10 +51,14 @@ public:
         using S = typename Net::input_shape;
         bool ok = x.dimension() == S::rank + 1 && x.shape()[0] <= MaxBatch;
         for (std::size_t i = 0; ok && i < S::rank; ++i) ok = x.shape()[i + 1] == S::dims[i];
-        if (!ok)
-            KATACHI_THROW(shape_mismatch, 
-                "inference_model::forward: the input has shape " + kernels::detail::shape_text(x) +
-                ", expected [N <= " + std::to_string(MaxBatch) + "] followed by " + S::str());
+        if (!ok) {
+            katachi::detail::sentence s;
+            s << "inference_model::forward: the input has shape ";
+            kernels::detail::append_shape(s, x);
+            s << ", expected [N <= " << MaxBatch << "] followed by shape<";
+            for (std::size_t i = 0; i < S::rank; ++i) s << (i ? ", " : "") << S::dims[i];
+            KATACHI_THROW(shape_mismatch, (s << ">").c_str());
+        }
         const T* y = detail::run_inference<Net, T, MaxBatch>(kernels::detail::data_of(x), x.shape()[0],
                                                              params_.data(), buffers_.data(), arena_.data(), gen_);
         return detail::user_view<typename Net::output_shape>(y, x.shape()[0]);
