@@ -54,17 +54,14 @@ struct entry_info {
     std::uint64_t end;
 };
 
-// A SAX pass that only checks the syntax: parse_error keeps nlohmann's sentence for the fault.
-class json_syntax_check {
-public:
+// A SAX handler that accepts every event: the passes below derive from it and hide the events they
+// look at (nlohmann calls the handler's own type, so no virtual function is needed).
+struct json_sax_skip {
     using number_integer_t = json::number_integer_t;
     using number_unsigned_t = json::number_unsigned_t;
     using number_float_t = json::number_float_t;
     using string_t = json::string_t;
     using binary_t = json::binary_t;
-
-    // What nlohmann said about the first fault; empty for well-formed JSON.
-    const std::string& error() const { return error_; }
 
     bool null() { return true; }
     bool boolean(bool) { return true; }
@@ -78,6 +75,15 @@ public:
     bool start_array(std::size_t) { return true; }
     bool end_array() { return true; }
     bool key(string_t&) { return true; }
+    bool parse_error(std::size_t, const std::string&, const json::exception&) { return false; }
+};
+
+// A SAX pass that only checks the syntax: parse_error keeps nlohmann's sentence for the fault.
+class json_syntax_check : public json_sax_skip {
+public:
+    // What nlohmann said about the first fault; empty for well-formed JSON.
+    const std::string& error() const { return error_; }
+
     bool parse_error(std::size_t, const std::string&, const json::exception& e) {
         error_ = e.what();
         return false;
@@ -90,24 +96,12 @@ private:
 // The first key seen twice in any object of the header, and the tensor it was found under. A SAX
 // pass of its own, one set of keys per open object: linear in the header, where a callback given to
 // json::parse would make nlohmann rescan each finished object's parent (quadratic in the entries).
-class duplicate_finder {
+class duplicate_finder : public json_sax_skip {
 public:
-    using number_integer_t = json::number_integer_t;
-    using number_unsigned_t = json::number_unsigned_t;
-    using number_float_t = json::number_float_t;
-    using string_t = json::string_t;
-    using binary_t = json::binary_t;
 
     // (tensor, duplicated field) or (tensor, "") for a tensor named twice; nullopt if none.
     const std::optional<std::pair<std::string, std::string>>& first() const { return first_; }
 
-    bool null() { return true; }
-    bool boolean(bool) { return true; }
-    bool number_integer(number_integer_t) { return true; }
-    bool number_unsigned(number_unsigned_t) { return true; }
-    bool number_float(number_float_t, const string_t&) { return true; }
-    bool string(string_t&) { return true; }
-    bool binary(binary_t&) { return true; }
     bool start_object(std::size_t) {
         open_objects_.emplace_back();
         return true;
@@ -116,8 +110,6 @@ public:
         open_objects_.pop_back();
         return true;
     }
-    bool start_array(std::size_t) { return true; }
-    bool end_array() { return true; }
     bool key(string_t& k) {
         if (open_objects_.size() == 1) current_top_ = k;
         if (!open_objects_.back().insert(k).second) {
@@ -129,7 +121,6 @@ public:
         }
         return true;
     }
-    bool parse_error(std::size_t, const std::string&, const json::exception&) { return false; }
 
 private:
     std::vector<std::unordered_set<std::string>> open_objects_;
