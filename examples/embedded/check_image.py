@@ -9,7 +9,7 @@ symbols fails when the image defines or needs the heap (malloc, free, calloc, re
 newlib _r forms, operator new and delete) or exceptions (__cxa_allocate_exception, __cxa_throw),
 or thread-local storage (__aeabi_read_tp, __emutls), or libgcc's software floating point for an
 arithmetic operation the FPv5-D16 does in hardware (float and double add, subtract, multiply,
-divide, compare); with --no-string, also std::basic_string.
+divide, compare); with --no-string, also std::basic_string and the iostreams.
 
 size prints flash (everything loaded into code memory: vectors, code, read-only data, .data's
 initial values) and RAM (stack, .data, .bss) from `size -A`, and the stack's high-water mark that
@@ -90,13 +90,15 @@ def symbols(nm, image, no_string):
             why = "software floating point" + (f" (linked for {', '.join(called)})" if called else "")
         elif no_string and "basic_string" in name:
             why = "std::string"
+        elif no_string and ("ios_base" in name or "basic_ostream" in name or "basic_istream" in name):
+            why = "iostream"
         if why:
             bad.append((why, text.strip()))
     for why, text in bad:
         print(f"FAIL: {why}: {text}")
     if not bad:
         print(f"ok: {os.path.basename(image)} has no heap, exception, thread-local or software float symbol"
-              + (" and no std::string" if no_string else ""))
+              + (" and no std::string or iostream" if no_string else ""))
     return 1 if bad else 0
 
 
