@@ -94,7 +94,6 @@ TEST_CASE("an MLP with dropout and batch norm trains without allocating after th
 // from then on no forward allocates, the first one included, at batch 1 and at its largest batch.
 template <class Net>
 void check_inference_allocates_nothing() {
-    check_thread_count();
     auto runner = std::make_unique<graph::inference_model<Net, float, 64>>();
     graph::model<Net> trained(5);
     runner->load(trained);
@@ -117,6 +116,7 @@ void check_inference_allocates_nothing() {
     CHECK(test::allocation_count() - before == 0);
     CHECK(sums[0] == sums[2]);
     CHECK(sums[1] == sums[3]);
+    check_thread_count();  // last: asking starts the pool, which the model must have done itself
 }
 
 TEST_CASE("LeNet inference allocates nothing, from its first forward, at batch 1 and 64", "[lenet_inference]") {
@@ -131,6 +131,11 @@ TEST_CASE("residual DAG inference allocates nothing, from its first forward, at 
 TEST_CASE("inference of an MLP with batch norm allocates nothing, from its first forward, at batch 1 and 64",
           "[mlp_bn_inference]") {
     check_inference_allocates_nothing<test::models::mlp_bn>();
+}
+
+TEST_CASE("inference of an MLP whose products split over the threads allocates nothing, from its first forward",
+          "[mlp_inference]") {
+    check_inference_allocates_nothing<test::models::mlp>();
 }
 
 TEST_CASE("the allocation counter sees operator new and delete in every form, malloc, free and their relatives",

@@ -33,6 +33,9 @@ void reserve_worker_scratch(std::size_t first_batch, std::size_t last_batch, boo
             if (w > 0) params = std::max(params, Net::param_sizes[I]);
         });
     kernels::detail::reserve_conv_scratch<T>(workspace, params, weight_grads);
+    // The pool itself (its workers) is started here too: a model without convolutions still splits
+    // its large products over the workers, and the first of them must not be the one to start them.
+    (void)katachi::detail::thread_pool::instance();
 }
 
 template <class Net, class T>
