@@ -18,19 +18,7 @@ fi
 
 # Only the suites' test programs: not the examples, the io and eager suites or the compile-fail
 # tests. The test run by python3 (no_blas_symbols) looks into programs of the others.
-targets=$(meson introspect "$build" --tests | python3 -c '
-import json, os, sys
-build, suites = os.path.realpath(sys.argv[1]), sys.argv[2].split()
-seen = []
-for t in json.load(sys.stdin):
-    if any(s.split(":")[-1] in suites for s in t["suite"]):
-        program = os.path.realpath(t["cmd"][0])
-        if program.startswith(build + os.sep):
-            target = os.path.relpath(program, build)
-            if target not in seen:
-                seen.append(target)
-print(" ".join(seen))
-' "$build" "$suites")
+targets=$(meson introspect "$build" --tests | python3 "$root/tools/suite_targets.py" "$build" $suites)
 ninja -C "$build" $targets
 
 suite_args=""

@@ -20,17 +20,7 @@ if [ ! -f "$build/build.ninja" ]; then
 fi
 
 # Only the suites' test programs: the examples and compile-fail tests are not built here.
-targets=$(meson introspect "$build" --tests | python3 -c '
-import json, os, sys
-build, suites = sys.argv[1], sys.argv[2].split()
-seen = []
-for t in json.load(sys.stdin):
-    if any(s.split(":")[-1] in suites for s in t["suite"]):
-        target = os.path.relpath(t["cmd"][0], build)
-        if target not in seen:
-            seen.append(target)
-print(" ".join(seen))
-' "$build" "$suites")
+targets=$(meson introspect "$build" --tests | python3 "$root/tools/suite_targets.py" "$build" $suites)
 ninja -C "$build" $targets
 
 suite_args=""
