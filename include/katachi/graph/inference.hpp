@@ -8,6 +8,8 @@
 // are packed by liveness (graph/properties.hpp), so outputs never alive at the same time share
 // memory, and one scratch region serves every layer in turn. There is no gradient storage; batch
 // norm and dropout run as in evaluation. forward allocates nothing, the first one included.
+// The object holds a copy of the weights; graph::flash_model (graph/flash_model.hpp) runs the same
+// loop (graph/inference_loop.hpp) with the weights read in place from const memory instead.
 #pragma once
 
 #include <katachi/error.hpp>
