@@ -7,16 +7,11 @@
 #include <random>
 #include <vector>
 
+#include "support/random_values.hpp"
+
 namespace {
 
-template <class T>
-std::vector<T> random_values(std::size_t n, std::uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<double> u(-1.0, 1.0);
-    std::vector<T> v(n);
-    for (T& x : v) x = static_cast<T>(u(rng));
-    return v;
-}
+using katachi::test::random_values;
 
 // C = alpha op(A) op(B) + beta C in double, element by element.
 template <class T>

@@ -14,6 +14,8 @@
 
 #include "support/allocation_counter.hpp"
 
+#include "support/random_values.hpp"
+
 namespace {
 
 using katachi::kernels::detail::gemm_path;
@@ -33,14 +35,7 @@ const char* path_name(gemm_path path) {
     return path == gemm_path::portable ? "portable" : path == gemm_path::avx2 ? "AVX2" : "AVX-512";
 }
 
-template <class T>
-std::vector<T> random_values(std::size_t n, std::uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<double> u(-1.0, 1.0);
-    std::vector<T> v(n);
-    for (T& x : v) x = static_cast<T>(u(rng));
-    return v;
-}
+using katachi::test::random_values;
 
 struct shape {
     std::size_t m, n, k;
