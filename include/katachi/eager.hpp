@@ -5,6 +5,7 @@
 
 #include "katachi/eager/autograd.hpp"
 #include "katachi/eager/functional.hpp"
+#include "katachi/eager/graph_source.hpp"
 #include "katachi/eager/loss_meter.hpp"
 #include "katachi/eager/memory.hpp"
 #include "katachi/eager/modules/activation.hpp"

@@ -42,6 +42,13 @@ public:
 };
 
 // What load_state_dict found: keys the module expected but the dict lacked, and the reverse.
+// One step of a custom module's forward as the graph face sees it (module::graph_form).
+struct graph_step {
+    std::string op;                  // a child's name ("conv1", "layers.0"), or "add" or "concat"
+    std::vector<std::string> from{};  // earlier steps' names, or "input"; empty: the step before
+    std::string name{};              // how later steps name it; default: op
+};
+
 struct load_result {
     std::vector<std::string> missing_keys;
     std::vector<std::string> unexpected_keys;
@@ -149,6 +156,13 @@ public:
     // What goes between the parentheses: "3, 4, bias=true".
     virtual std::string extra_repr() const { return ""; }
     friend std::ostream& operator<<(std::ostream& os, const module& m);
+
+    // ---- the graph face ------------------------------------------------------------------------
+    // A custom module's forward as a small DAG of its children joined by add and concat, for
+    // nn::graph_source (graph_source.hpp); its last step is the output. Empty (the default): the
+    // forward is user code, which the bridge to the graph face cannot check, so it refuses it.
+    // Declaring a form is a promise that forward computes it; the bridge tests check the logits.
+    virtual std::vector<graph_step> graph_form() const { return {}; }
 
 protected:
     // Adds this module's own entries (not its children's) to a state dict under `prefix`.

@@ -1,0 +1,152 @@
+// Suite `bridge`: what nn::graph_source writes for an eager model, and the sentences with which it
+// refuses one the graph face cannot express (each names the module's path and why).
+#include <catch2/catch.hpp>
+#include <katachi/eager.hpp>
+#include <string>
+
+#include "../bridge/eager_models.hpp"
+
+namespace {
+
+namespace eager = katachi::eager;
+namespace nn = katachi::eager::nn;
+using eager::tensor;
+
+// The exception's sentence, or "" when graph_source returned.
+std::string refusal(const nn::module& m, eager::sizes input, std::string* path = nullptr) {
+    try {
+        (void)nn::graph_source(m, input);
+    } catch (const nn::graph_source_error& e) {
+        if (path) *path = e.path();
+        return e.what();
+    }
+    return "";
+}
+
+// A module whose forward is user code and which declares no graph form.
+class affine : public nn::module {
+public:
+    std::string type_name() const override { return "affine"; }
+    eager::sizes output_shape(const eager::sizes& input) const override { return input; }
+    tensor forward(const tensor& x) override { return x * 2.0f; }
+};
+
+// A custom module that holds a sequential named "features" and declares itself as it.
+class features_net : public nn::module {
+public:
+    explicit features_net(std::shared_ptr<nn::sequential> features) { register_module("features", features); }
+    std::string type_name() const override { return "features_net"; }
+    std::vector<nn::graph_step> graph_form() const override { return {{.op = "features"}}; }
+};
+
+}  // namespace
+
+TEST_CASE("a sequential of layers becomes a graph::sequential with every option and identical keys",
+          "[bridge]") {
+    nn::sequential m(nn::conv2d({.in_channels = 4, .out_channels = 8, .kernel_size = 3, .stride = {2, 1},
+                                 .padding = 1, .dilation = 2, .groups = 2, .bias = false}),
+                     nn::leaky_relu(0.2), nn::max_pool2d({.kernel_size = 2, .stride = 1, .padding = 1}),
+                     nn::dropout(0.25), nn::flatten(), nn::linear({.in_features = 8 * 6 * 10, .out_features = 3}));
+    const auto t = nn::graph_translate(m, {4, 11, 11});
+    CHECK(t.type ==
+          "katachi::graph::sequential<katachi::graph::input<4, 11, 11>,\n"
+          "    katachi::graph::conv2d<8, 3, katachi::graph::stride<2, 1>, katachi::graph::padding<1>, "
+          "katachi::graph::dilation<2>, katachi::graph::groups<2>, katachi::graph::bias<false>>,\n"
+          "    katachi::graph::leaky_relu<1, 5>,\n"
+          "    katachi::graph::max_pool2d<2, katachi::graph::stride<1>, katachi::graph::padding<1>>,\n"
+          "    katachi::graph::dropout<1, 4>,\n"
+          "    katachi::graph::flatten,\n"
+          "    katachi::graph::linear<3>>");
+    CHECK(t.keys_identical());
+    CHECK(t.keys.size() == 3);  // 0.weight, 5.bias, 5.weight
+    CHECK(t.output_shape == eager::sizes{3});
+    const std::string source = nn::graph_source(m, {4, 11, 11}, {.name = "net"});
+    CHECK(source.find("using net = katachi::graph::sequential<") != std::string::npos);
+    CHECK(source.find("{\"5.weight\", \"5.weight\"}") != std::string::npos);
+    CHECK(source.find("the same in both faces") != std::string::npos);
+}
+
+TEST_CASE("nested sequentials become a dag whose node names are the eager paths", "[bridge]") {
+    nn::sequential m(nn::sequential(nn::linear({.in_features = 4, .out_features = 8}), nn::relu()),
+                     nn::linear({.in_features = 8, .out_features = 2}));
+    const auto t = nn::graph_translate(m, {4});
+    CHECK(t.type.starts_with("katachi::graph::dag<katachi::graph::input<4>,\n"
+                             "    katachi::graph::node<\"0.0\", katachi::graph::linear<8>>,\n"));
+    CHECK(t.keys_identical());
+}
+
+TEST_CASE("a lone layer is a one-node graph whose keys gain the node's name", "[bridge]") {
+    nn::linear m({.in_features = 4, .out_features = 2});
+    const auto t = nn::graph_translate(m, {4});
+    CHECK_FALSE(t.keys_identical());
+    CHECK(t.keys.front().eager == "bias");
+    CHECK(t.keys.front().graph == "linear.bias");
+    CHECK(nn::graph_source(m, {4}).find("model_graph_state") != std::string::npos);
+}
+
+TEST_CASE("a module with no graph-face layer is refused, naming its path", "[bridge]") {
+    features_net m(std::make_shared<nn::sequential>(nn::linear({.in_features = 4, .out_features = 4}), nn::relu(),
+                                                    nn::linear({.in_features = 4, .out_features = 3}),
+                                                    nn::softmax()));
+    std::string path;
+    CHECK(refusal(m, {4}, &path) ==
+          "graph_source: \"features.3\" (softmax) has no graph-face layer: the graph face's models end in "
+          "logits (its losses apply the softmax); leave it out of the model");
+    CHECK(path == "features.3");
+}
+
+TEST_CASE("a lazy module that is not materialised is refused, naming its path", "[bridge]") {
+    nn::sequential m(nn::lazy_linear({.out_features = 8}), nn::relu(), nn::lazy_linear({.out_features = 2}));
+    CHECK(refusal(m, {4}) ==
+          "graph_source: \"0\" (lazy_linear) is not materialised: its input size is unknown until a forward, "
+          "materialize(input_shape) or load_state_dict");
+    m.materialize({1, 4});
+    CHECK(refusal(m, {4}).empty());
+}
+
+TEST_CASE("a custom module without a graph form is refused: its forward is user code", "[bridge]") {
+    nn::sequential m(nn::linear({.in_features = 4, .out_features = 4}), std::make_shared<affine>());
+    CHECK(refusal(m, {4}) ==
+          "graph_source: \"1\" (affine) has no graph-face form: its forward is user code (data-dependent "
+          "branches cannot be checked); declare it with graph_form() or build it from katachi's layers");
+}
+
+TEST_CASE("a custom module with a graph form becomes its nodes, the add's inputs named", "[bridge]") {
+    auto block = std::make_shared<katachi::test::bridge::basic_block>(4);
+    block->materialize({1, 4, 5, 5});
+    const auto t = nn::graph_translate(*block, {4, 5, 5});
+    CHECK(t.type.find("katachi::graph::node<\"sum\", katachi::graph::add, katachi::graph::from<\"bn2\", "
+                      "\"input\">>") != std::string::npos);
+    CHECK(t.keys_identical());
+}
+
+TEST_CASE("options the graph face cannot spell are refused, naming the module and the option", "[bridge]") {
+    nn::sequential bn(nn::linear({.in_features = 4, .out_features = 4}),
+                      nn::batch_norm1d({.num_features = 4, .eps = 1e-3}));
+    CHECK(refusal(bn, {4}) ==
+          "graph_source: \"1\" (batch_norm1d) has eps=0.001, which the graph face cannot spell: its batch norm "
+          "has eps 1e-05, momentum 0.1, affine weights and running statistics only");
+    nn::sequential conv(nn::conv2d({.in_channels = 1, .out_channels = 2, .kernel_size = {3, 5}}));
+    CHECK(refusal(conv, {1, 8, 8}) ==
+          "graph_source: \"0\" (conv2d) has kernel_size (3, 5); the graph face's conv2d takes one square kernel_size");
+    nn::sequential pool(nn::max_pool2d({.kernel_size = 2, .ceil_mode = true}));
+    CHECK(refusal(pool, {1, 5, 5}) ==
+          "graph_source: \"0\" (max_pool2d) has ceil_mode=true, which the graph face's max_pool2d does not offer");
+    nn::sequential unflat(nn::conv2d({.in_channels = 1, .out_channels = 2, .kernel_size = 3}),
+                          nn::linear({.in_features = 6, .out_features = 2}));
+    CHECK(refusal(unflat, {1, 8, 8}) ==
+          "graph_source: \"1\" (linear) gets [1, 2, 6, 6]; the graph face's linear takes a flat input (add a "
+          "flatten before it)");
+}
+
+TEST_CASE("a graph form that names an unknown step or leaves out a child with parameters is refused",
+          "[bridge]") {
+    struct bad : nn::module {
+        bad() { register_module("fc", std::make_shared<nn::linear>(nn::linear_options{.in_features = 4, .out_features = 4})); }
+        std::string type_name() const override { return "bad"; }
+        std::vector<nn::graph_step> graph_form() const override { return {{.op = "add", .from = {"fc", "input"}}}; }
+    };
+    nn::sequential m(std::make_shared<bad>());
+    CHECK(refusal(m, {4}) == "graph_source: \"0\" (bad) has a graph_form() whose step \"add\" consumes \"fc\", "
+                             "which is neither \"input\" nor an earlier step");
+}
