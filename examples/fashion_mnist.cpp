@@ -143,6 +143,19 @@ void check_finite_weights(fm::face& model, std::size_t epoch) {
                                  "; nothing was saved by this epoch (try a smaller --lr)");
 }
 
+// --emit-graph: the eager model as a graph-face type, in a header (under --out when relative).
+void write_graph_source(const fm::options& opts, fm::face& model, const normalisation& norm) {
+    if (opts.emit_graph.empty()) return;
+    const fs::path path = opts.emit_graph.is_absolute() ? opts.emit_graph : opts.out / opts.emit_graph;
+    const std::string text = model.graph_source("lenet");
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    if (!f || std::fwrite(text.data(), 1, text.size(), f) != text.size() || std::fclose(f) != 0)
+        throw std::runtime_error("cannot write " + path.string());
+    std::printf("graph-face model: %s (katachi::graph::model<lenet> loads the checkpoint; it takes images "
+                "normalised as (pixel - %.6g) / %.6g)\n",
+                path.c_str(), norm.mean, norm.std);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -159,6 +172,8 @@ int main(int argc, char** argv) try {
         fm::apply_training_state(*resumed, opts);
         if (!opts.given.contains("--out")) opts.out = opts.resume;
     }
+    if (!opts.emit_graph.empty() && opts.face != "eager")
+        throw fm::usage_error("--emit-graph writes the eager model's graph-face type: it needs --face eager");
     katachi::set_num_threads(opts.threads);
     katachi::set_deterministic(opts.deterministic);
     check_writable(opts.out);
@@ -234,6 +249,7 @@ int main(int argc, char** argv) try {
     if (checkpoint) {
         const fm::confusion_matrix result = evaluate(*model, test_images, test_labels, n_test);
         std::printf("\n%s", result.report().c_str());
+        write_graph_source(opts, *model, *norm);
         return 0;
     }
 
@@ -382,6 +398,7 @@ int main(int argc, char** argv) try {
                            {"accuracy", "epoch", {train_accuracy, test_accuracy}}});
     std::printf("checkpoint: %s\ncurves: %s\ntraining state (for --resume %s): %s\n", weights.c_str(),
                 curves.c_str(), opts.out.c_str(), state_file.c_str());
+    write_graph_source(opts, *model, *norm);
     return 0;
 } catch (const fm::usage_error& e) {
     std::fprintf(stderr, "fashion_mnist: %s\n\n%s", e.what(), fm::usage().c_str());

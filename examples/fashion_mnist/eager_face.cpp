@@ -154,6 +154,10 @@ public:
         optimiser_->load_state_dict(tensors);
     }
 
+    std::string graph_source(const std::string& name) override {
+        return nn::graph_source(*model_, {1, 28, 28}, {.name = name});
+    }
+
 private:
     std::shared_ptr<nn::sequential> model_;
     std::optional<any_optimiser> optimiser_;

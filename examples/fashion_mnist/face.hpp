@@ -12,6 +12,7 @@
 #include <katachi/io/safetensors.hpp>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 namespace fashion_mnist {
@@ -55,6 +56,11 @@ public:
     // optimiser that make_optimiser built with the same options makes the next step the saved run's.
     virtual katachi::io::tensor_map optimiser_state_dict() const = 0;
     virtual void load_optimiser_state_dict(const katachi::io::tensor_map& tensors) = 0;
+
+    // The source of a header with the model's graph-face type (eager face: nn::graph_source).
+    virtual std::string graph_source(const std::string& name) {
+        throw std::logic_error("the " + this->name() + " face cannot write a graph source (" + name + ")");
+    }
 };
 
 std::unique_ptr<face> make_graph_face(std::uint64_t seed);

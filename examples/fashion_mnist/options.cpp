@@ -77,13 +77,17 @@ std::string usage() {
            "  --test-subset N         evaluate on the first N test images only\n"
            "  --dot FILE              write the model's Graphviz graph (under --out when relative);\n"
            "                          with Graphviz's dot installed, an SVG beside it\n"
+           "  --emit-graph FILE.hpp   eager face: write the model's graph-face type and key mapping\n"
+           "                          (nn::graph_source; under --out when relative) after training\n"
+           "                          or after loading the --evaluate checkpoint\n"
            "  --evaluate CHECKPOINT   evaluate a checkpoint (from either face) instead of training\n"
            "  --normalise MEAN,STD    the input normalisation (pixel - MEAN) / STD (also spelled\n"
            "                          --normalize); default: the checkpoint's, else measured on the\n"
            "                          training images\n"
            "  --resume DIR            continue the run whose training state (written to --out after\n"
            "                          every epoch) is in DIR, from its next epoch; its options are\n"
-           "                          kept (only --threads, --deterministic, --out, --data and --dot may be given)\n"
+           "                          kept (only --threads, --deterministic, --out, --data, --dot and\n"
+           "                          --emit-graph may be given)\n"
            "                          and the outputs go to DIR unless --out is given\n"
            "  --help\n";
 }
@@ -154,6 +158,8 @@ options parse_options(int argc, char** argv) {
             o.test_subset = to_count(arg, value, false);
         } else if (name == "--dot") {
             o.dot = value;
+        } else if (name == "--emit-graph") {
+            o.emit_graph = value;
         } else if (name == "--evaluate") {
             o.evaluate = value;
         } else if (name == "--resume") {

@@ -27,6 +27,7 @@ struct options {
     std::size_t train_subset = 0;    // 0: all 60,000
     std::size_t test_subset = 0;     // 0: all 10,000
     std::filesystem::path dot;       // empty: no DOT file
+    std::filesystem::path emit_graph;  // empty: no graph-face header (eager face only)
     std::filesystem::path evaluate;  // a checkpoint to evaluate instead of training
     std::filesystem::path resume;    // a folder whose training state to continue
     struct input_normalisation {

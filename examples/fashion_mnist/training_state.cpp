@@ -214,7 +214,8 @@ void apply_training_state(const training_state& s, options& o) {
     const auto contradiction = [&](const std::string& option, const std::string& given, const std::string& saved) {
         throw usage_error(option + " " + given + " contradicts the run being resumed (" + s.file.string() +
                           "), which has " + option + " " + saved + "; leave " + option +
-                          " out to continue it (only --threads, --deterministic, --out, --data and --dot may be given)");
+                          " out to continue it (only --threads, --deterministic, --out, --data, --dot and --emit-graph may be "
+                          "given)");
     };
     for (const run_option& r : run_options()) {
         const std::string& saved = s.run.at(r.key);

@@ -705,3 +705,23 @@ TEST_CASE("with --deterministic the demo writes the same checkpoint file on one 
     }
     CHECK(files[0] == files[1]);
 }
+
+TEST_CASE("--emit-graph writes the eager LeNet's graph-face type after loading its checkpoint",
+          "[examples][fashion_mnist]") {
+    trained("eager");
+    const fs::path out = scratch() / "emitted", header = out / "lenet.hpp";
+    const run_result r = run("--face eager --evaluate " + (scratch() / "eager" / "lenet_eager.safetensors").string() +
+                             subset + " --out " + out.string() + " --emit-graph lenet.hpp");
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    const std::string text = read_file(header);
+    CHECK(text.find("using lenet = katachi::graph::sequential<katachi::graph::input<1, 28, 28>,\n"
+                    "    katachi::graph::conv2d<32, 3, katachi::graph::padding<1>>,") != std::string::npos);
+    CHECK(text.find("{\"9.weight\", \"9.weight\"}") != std::string::npos);
+    CHECK(text.find("lenet_keys_identical = true") != std::string::npos);
+
+    const run_result graph = run("--face graph --emit-graph lenet.hpp --out " + out.string());
+    CHECK(graph.status == 2);
+    CHECK(graph.output.find("--emit-graph writes the eager model's graph-face type: it needs --face eager") !=
+          std::string::npos);
+}
