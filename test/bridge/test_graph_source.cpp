@@ -1,7 +1,9 @@
 // Suite `bridge`: what nn::graph_source writes for an eager model, and the sentences with which it
 // refuses one the graph face cannot express (each names the module's path and why).
 #include <catch2/catch.hpp>
+#include <fstream>
 #include <katachi/eager.hpp>
+#include <sstream>
 #include <string>
 
 #include "../bridge/eager_models.hpp"
@@ -149,4 +151,25 @@ TEST_CASE("a graph form that names an unknown step or leaves out a child with pa
     nn::sequential m(std::make_shared<bad>());
     CHECK(refusal(m, {4}) == "graph_source: \"0\" (bad) has a graph_form() whose step \"add\" consumes \"fc\", "
                              "which is neither \"input\" nor an earlier step");
+}
+
+TEST_CASE("the README's eager-to-graph section shows the two example programs the build runs", "[bridge]") {
+    const auto read = [](const std::string& path) {
+        std::ifstream in(std::string(KATACHI_SOURCE_DIR) + "/" + path, std::ios::binary);
+        REQUIRE(in.good());
+        std::ostringstream s;
+        s << in.rdbuf();
+        return s.str();
+    };
+    const std::string readme = read("README.md");
+    auto at = readme.find("## From an eager prototype to a compile-time model\n");
+    REQUIRE(at != std::string::npos);
+    for (const char* example : {"examples/eager_to_graph.cpp", "examples/graph_from_eager.cpp"}) {
+        const auto begin = readme.find("```cpp\n", at);
+        REQUIRE(begin != std::string::npos);
+        const auto end = readme.find("```", begin + 7);
+        REQUIRE(end != std::string::npos);
+        CHECK(readme.substr(begin + 7, end - begin - 7) == read(example));
+        at = end + 3;
+    }
 }
