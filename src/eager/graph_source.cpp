@@ -225,6 +225,12 @@ public:
         if (m.has_uninitialized_params())
             fail(path, m, "is not materialised: its input size is unknown until a forward, "
                           "materialize(input_shape) or load_state_dict");
+        if (!m.named_parameters().empty() || !m.named_buffers().empty()) {
+            const auto [at, fresh] = placed_.emplace(&m, path);
+            if (!fresh)
+                fail(path, m, "is the module at \"" + at->second + "\" again; its parameters would be shared, "
+                              "which the graph face does not do");
+        }
         std::string layer = layer_text(path, m, shape);
         sizes out;
         try {
@@ -281,7 +287,7 @@ private:
             sizes shape;
         };
         std::map<std::string, value> steps{{"input", {in, shape}}};
-        std::set<const module*> used;
+        const std::size_t first_key = keys.size();
         std::string previous = "input";
         for (const graph_step& s : m.graph_form()) {
             const std::string step = s.name.empty() ? s.op : s.name;
@@ -322,19 +328,19 @@ private:
                 if (args.size() != 1)
                     fail(path, m, "has a graph_form() whose step \"" + step + "\" gives " +
                                       std::to_string(args.size()) + " inputs to a module, which takes one");
-                if (!used.insert(child).second && !child->state_dict().empty())
-                    fail(path, m, "has a graph_form() that uses \"" + s.op + "\" twice; its parameters would "
-                                      "be shared, which the graph face does not do");
                 sizes child_shape = args[0].shape;
                 const std::string out = walk(*child, join(path, s.op), args[0].node, child_shape);
                 steps[step] = {out, child_shape};
             }
             previous = step;
         }
-        for (const auto& [name, child] : m.named_children())
-            if (!used.contains(child.get()) && !child->state_dict().empty())
-                fail(path, m, "has a graph_form() that leaves out its child \"" + name +
-                                  "\", whose parameters the checkpoint holds");
+        std::set<std::string> placed;
+        for (std::size_t k = first_key; k < keys.size(); ++k) placed.insert(keys[k].eager);
+        for (const auto& named : {m.named_parameters(), m.named_buffers()})
+            for (const auto& [key, t] : named)
+                if (!placed.contains(join(path, key)))
+                    fail(path, m, "has a graph_form() that leaves out \"" + key +
+                                      "\", which its state dict holds");
         shape = steps[previous].shape;
         return steps[previous].node;
     }
@@ -357,6 +363,7 @@ private:
 
     std::vector<graph_node> nodes_;
     std::set<std::string> names_;
+    std::map<const module*, std::string> placed_;  // modules with parameters, where they were placed
 };
 
 std::string identifier_check(const std::string& name) {

@@ -153,6 +153,37 @@ TEST_CASE("a graph form that names an unknown step or leaves out a child with pa
                              "which is neither \"input\" nor an earlier step");
 }
 
+TEST_CASE("a graph form reaches into a module_list and joins two branches with concat", "[bridge]") {
+    struct branches : nn::module {
+        branches() {
+            register_module("paths", std::make_shared<nn::module_list>(
+                                         nn::conv2d({.in_channels = 2, .out_channels = 3, .kernel_size = 1}),
+                                         nn::conv2d({.in_channels = 2, .out_channels = 5, .kernel_size = 1})));
+        }
+        std::string type_name() const override { return "branches"; }
+        std::vector<nn::graph_step> graph_form() const override {
+            return {{.op = "paths.0", .from = {"input"}, .name = "a"},
+                    {.op = "paths.1", .from = {"input"}, .name = "b"},
+                    {.op = "concat", .from = {"a", "b"}, .name = "cat"}};
+        }
+    };
+    nn::sequential m(std::make_shared<branches>(), nn::relu());
+    const auto t = nn::graph_translate(m, {2, 4, 4});
+    CHECK(t.type.find("katachi::graph::node<\"0.paths.1\", katachi::graph::conv2d<5, 1>, "
+                      "katachi::graph::from<\"input\">>") != std::string::npos);
+    CHECK(t.type.find("katachi::graph::node<\"0.cat\", katachi::graph::concat, "
+                      "katachi::graph::from<\"0.paths.0\", \"0.paths.1\">>") != std::string::npos);
+    CHECK(t.output_shape == eager::sizes{8, 4, 4});
+    CHECK(t.keys_identical());
+}
+
+TEST_CASE("a module placed twice is refused: the graph face does not share parameters", "[bridge]") {
+    auto shared = std::make_shared<nn::linear>(nn::linear_options{.in_features = 4, .out_features = 4});
+    nn::sequential m(shared, nn::relu(), shared);
+    CHECK(refusal(m, {4}) == "graph_source: \"2\" (linear) is the module at \"0\" again; its parameters would "
+                             "be shared, which the graph face does not do");
+}
+
 TEST_CASE("the README's eager-to-graph section shows the two example programs the build runs", "[bridge]") {
     const auto read = [](const std::string& path) {
         std::ifstream in(std::string(KATACHI_SOURCE_DIR) + "/" + path, std::ios::binary);
