@@ -69,6 +69,23 @@ inline std::shared_ptr<nn::sequential> residual() {
         lazy_linear({.out_features = 10}));
 }
 
+// A small ResNet from nn::residual: an identity skip around conv-bn-relu-conv-bn, then a strided
+// pair with a projection shortcut (a 1x1 convolution with stride 2 and its batch norm).
+inline std::shared_ptr<nn::sequential> resnet() {
+    using namespace nn;
+    const conv2d_options c3{.out_channels = 8, .kernel_size = 3, .padding = 1, .bias = false};
+    return std::make_shared<sequential>(
+        lazy_conv2d({.out_channels = 8, .kernel_size = 3, .padding = 1}), relu(),
+        nn::residual(sequential(lazy_conv2d(c3), lazy_batch_norm2d(), relu(), lazy_conv2d(c3), lazy_batch_norm2d())),
+        relu(),
+        nn::residual(sequential(lazy_conv2d({.out_channels = 16, .kernel_size = 3, .stride = 2, .padding = 1,
+                                             .bias = false}),
+                                lazy_batch_norm2d()),
+                     sequential(lazy_conv2d({.out_channels = 16, .kernel_size = 1, .stride = 2, .bias = false}),
+                                lazy_batch_norm2d())),
+        relu(), adaptive_avg_pool2d(1), flatten(), lazy_linear({.out_features = 10}));
+}
+
 // Options the graph face spells: stride, asymmetric padding, dilation, groups, bias<false>, pooling
 // stride and padding, leaky_relu's slope, gelu's tanh form, adaptive pooling.
 inline std::shared_ptr<nn::sequential> options_net() {

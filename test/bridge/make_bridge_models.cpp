@@ -53,6 +53,7 @@ int main(int argc, char** argv) try {
     write(dir, "mlp_bn", *bridge::mlp_bn(), {20});
     write(dir, "residual", *bridge::residual(), {3, 16, 16});
     write(dir, "options_net", *bridge::options_net(), {4, 15, 13});
+    write(dir, "resnet", *bridge::resnet(), {3, 12, 12});
     return 0;
 } catch (const std::exception& e) {
     std::cerr << "make_bridge_models: " << e.what() << '\n';

@@ -10,6 +10,7 @@
 #include "mlp_bn.hpp"
 #include "options_net.hpp"
 #include "residual.hpp"
+#include "resnet.hpp"
 
 namespace {
 
@@ -65,4 +66,10 @@ TEST_CASE("an emitted residual model (a custom block with a skip add) reproduces
 TEST_CASE("an emitted model with strides, padding, dilation, groups and bias<false> reproduces the eager logits",
           "[bridge]") {
     CHECK(max_difference<emitted::options_net>("options_net") <= 1e-6);
+}
+
+TEST_CASE("an emitted ResNet of nn::residual blocks, one with a projection shortcut, reproduces the eager logits",
+          "[bridge]") {
+    STATIC_REQUIRE(emitted::resnet_keys_identical);
+    CHECK(max_difference<emitted::resnet>("resnet") <= 1e-6);
 }

@@ -184,6 +184,20 @@ TEST_CASE("a module placed twice is refused: the graph face does not share param
                              "be shared, which the graph face does not do");
 }
 
+TEST_CASE("nn::residual sums its body and its input, and refuses a body that changes the shape", "[bridge]") {
+    nn::residual same(nn::sequential(nn::linear({.in_features = 4, .out_features = 4}), nn::relu()));
+    const tensor x = eager::randn({2, 4});
+    const tensor expected = same.named_children().front().second->forward(x) + x;
+    CHECK(same(x).to_vector() == expected.to_vector());
+    CHECK(nn::graph_translate(same, {4}).type.find("katachi::graph::node<\"add\", katachi::graph::add, "
+                                                   "katachi::graph::from<\"body.1\", \"input\">>") !=
+          std::string::npos);
+
+    nn::residual wider(nn::linear({.in_features = 4, .out_features = 3}));
+    CHECK_THROWS_WITH(wider.output_shape({2, 4}),
+                      "residual: the body gives [2, 3] and the shortcut [2, 4]; the sum takes one shape");
+}
+
 TEST_CASE("the README's eager-to-graph section shows the two example programs the build runs", "[bridge]") {
     const auto read = [](const std::string& path) {
         std::ifstream in(std::string(KATACHI_SOURCE_DIR) + "/" + path, std::ios::binary);

@@ -1,6 +1,7 @@
 // The parameter-free layers, pooling and the containers.
 #include <sstream>
 
+#include "katachi/eager/functional/arithmetic.hpp"
 #include "katachi/eager/functional/layers.hpp"
 #include "katachi/eager/modules/activation.hpp"
 #include "katachi/eager/modules/container.hpp"
@@ -148,6 +149,33 @@ sizes sequential::materialize(const sizes& input) {
     sizes s = input;
     for (const auto& layer : layers_) s = layer->materialize(s);
     return s;
+}
+
+namespace {
+sizes checked_sum_shape(const sizes& body, const sizes& skip) {
+    if (!(body == skip))
+        throw shape_mismatch("residual: the body gives " + body.str() + " and the " +
+                             "shortcut " + skip.str() + "; the sum takes one shape");
+    return body;
+}
+}  // namespace
+
+tensor residual::forward(const tensor& x) {
+    return body_->forward(x) + (shortcut_ ? shortcut_->forward(x) : x);
+}
+
+sizes residual::output_shape(const sizes& input) const {
+    return checked_sum_shape(body_->output_shape(input), shortcut_ ? shortcut_->output_shape(input) : input);
+}
+
+sizes residual::materialize(const sizes& input) {
+    const sizes body = body_->materialize(input);
+    return checked_sum_shape(body, shortcut_ ? shortcut_->materialize(input) : input);
+}
+
+std::vector<graph_step> residual::graph_form() const {
+    if (!shortcut_) return {{.op = "body"}, {.op = "add", .from = {"body", "input"}}};
+    return {{.op = "body"}, {.op = "shortcut", .from = {"input"}}, {.op = "add", .from = {"body", "shortcut"}}};
 }
 
 }  // namespace katachi::eager::nn

@@ -4,6 +4,8 @@
 // nn.Sequential does, so its state dict keys are PyTorch's. It takes modules by value or as
 // shared pointers: sequential(conv2d({...}), relu(), std::make_shared<my_block>()).
 // module_list holds modules without a forward of its own (torch.nn.ModuleList).
+// residual(body) computes body(x) + x, residual(body, shortcut) body(x) + shortcut(x): a skip
+// connection whose graph form (module::graph_form) is that add, so nn::graph_source takes it.
 #pragma once
 
 #include <cstddef>
@@ -65,6 +67,30 @@ public:
 
 private:
     std::vector<std::shared_ptr<module>> items_;
+};
+
+class residual : public module {
+public:
+    template <class B>
+    explicit residual(B&& body) : body_(as_module_ptr(std::forward<B>(body))) {
+        add_child("body", body_);
+    }
+    template <class B, class S>
+    residual(B&& body, S&& shortcut)
+        : body_(as_module_ptr(std::forward<B>(body))), shortcut_(as_module_ptr(std::forward<S>(shortcut))) {
+        add_child("body", body_);
+        add_child("shortcut", shortcut_);
+    }
+
+    std::string type_name() const override { return "residual"; }
+    tensor forward(const tensor& x) override;
+    // The body's output shape; the shortcut (or the input) must have the same.
+    sizes output_shape(const sizes& input) const override;
+    sizes materialize(const sizes& input) override;
+    std::vector<graph_step> graph_form() const override;
+
+private:
+    std::shared_ptr<module> body_, shortcut_;  // no shortcut: the identity
 };
 
 }  // namespace katachi::eager::nn
