@@ -75,7 +75,8 @@ std::optional<std::pair<std::uint64_t, std::uint64_t>> ratio(double p) {
 
 std::string pair_option(const char* name, size2 v, size2 dflt) {
     if (v == dflt) return "";
-    return ", " + ns + name + "<" + std::to_string(v.h) + (v.w == v.h ? "" : ", " + std::to_string(v.w)) + ">";
+    return ", " + ns + name + "<" + std::to_string(v.h) + (v.w == v.h ? "" : ", " + std::to_string(v.w)) +
+           ">";
 }
 std::string one_option(const char* name, std::size_t v, std::size_t dflt) {
     return v == dflt ? "" : ", " + ns + name + "<" + std::to_string(v) + ">";
@@ -86,8 +87,9 @@ std::string bias_option(bool bias) {
 
 std::size_t square(const std::string& path, const module& m, const char* what, size2 k) {
     if (k.h != k.w)
-        fail(path, m, std::string("has ") + what + " (" + std::to_string(k.h) + ", " + std::to_string(k.w) +
-                          "); the graph face's " + m.type_name() + " takes one square " + what);
+        fail(path, m,
+             std::string("has ") + what + " (" + std::to_string(k.h) + ", " + std::to_string(k.w) +
+                 "); the graph face's " + m.type_name() + " takes one square " + what);
     return k.h;
 }
 
@@ -96,48 +98,58 @@ std::string layer_text(const std::string& path, const module& m, const sizes& in
     if (is_layer<linear>(m) || is<lazy_linear>(m)) {
         const auto& o = dynamic_cast<const linear&>(m).options;
         if (in.size() != 2)
-            fail(path, m, "gets " + in.str() + "; the graph face's linear takes a flat input (add a flatten before it)");
+            fail(path, m,
+                 "gets " + in.str() +
+                     "; the graph face's linear takes a flat input (add a flatten before it)");
         return ns + "linear<" + std::to_string(o.out_features) + bias_option(o.bias) + ">";
     }
     if (is_layer<conv2d>(m) || is<lazy_conv2d>(m)) {
         const auto& o = dynamic_cast<const conv2d&>(m).options;
         return ns + "conv2d<" + std::to_string(o.out_channels) + ", " +
-               std::to_string(square(path, m, "kernel_size", o.kernel_size)) + pair_option("stride", o.stride, 1) +
-               pair_option("padding", o.padding, 0) + pair_option("dilation", o.dilation, 1) +
-               one_option("groups", o.groups, 1) + bias_option(o.bias) + ">";
+               std::to_string(square(path, m, "kernel_size", o.kernel_size)) +
+               pair_option("stride", o.stride, 1) + pair_option("padding", o.padding, 0) +
+               pair_option("dilation", o.dilation, 1) + one_option("groups", o.groups, 1) +
+               bias_option(o.bias) + ">";
     }
     if (is_layer<conv1d>(m) || is<lazy_conv1d>(m)) {
         const auto& o = dynamic_cast<const conv1d&>(m).options;
         return ns + "conv1d<" + std::to_string(o.out_channels) + ", " + std::to_string(o.kernel_size) +
                one_option("stride", o.stride, 1) + one_option("padding", o.padding, 0) +
-               one_option("dilation", o.dilation, 1) + one_option("groups", o.groups, 1) + bias_option(o.bias) +
-               ">";
+               one_option("dilation", o.dilation, 1) + one_option("groups", o.groups, 1) +
+               bias_option(o.bias) + ">";
     }
     if (is_layer<conv_transpose2d>(m) || is<lazy_conv_transpose2d>(m)) {
         const auto& o = dynamic_cast<const conv_transpose2d&>(m).options;
         return ns + "conv_transpose2d<" + std::to_string(o.out_channels) + ", " +
-               std::to_string(square(path, m, "kernel_size", o.kernel_size)) + pair_option("stride", o.stride, 1) +
-               pair_option("padding", o.padding, 0) + pair_option("output_padding", o.output_padding, 0) +
-               pair_option("dilation", o.dilation, 1) + one_option("groups", o.groups, 1) + bias_option(o.bias) +
-               ">";
+               std::to_string(square(path, m, "kernel_size", o.kernel_size)) +
+               pair_option("stride", o.stride, 1) + pair_option("padding", o.padding, 0) +
+               pair_option("output_padding", o.output_padding, 0) + pair_option("dilation", o.dilation, 1) +
+               one_option("groups", o.groups, 1) + bias_option(o.bias) + ">";
     }
     const bool bn1 = is_layer<batch_norm1d>(m) || is<lazy_batch_norm1d>(m);
     if (bn1 || is_layer<batch_norm2d>(m) || is<lazy_batch_norm2d>(m)) {
         const auto& o = dynamic_cast<const batch_norm_base&>(m).options;
         const batch_norm_options d;
         std::string odd;
-        if (o.eps != d.eps) odd = "eps=" + number(o.eps);
-        else if (o.momentum != d.momentum) odd = "momentum=" + number(o.momentum);
-        else if (!o.affine) odd = "affine=false";
-        else if (!o.track_running_stats) odd = "track_running_stats=false";
+        if (o.eps != d.eps)
+            odd = "eps=" + number(o.eps);
+        else if (o.momentum != d.momentum)
+            odd = "momentum=" + number(o.momentum);
+        else if (!o.affine)
+            odd = "affine=false";
+        else if (!o.track_running_stats)
+            odd = "track_running_stats=false";
         if (!odd.empty())
-            fail(path, m, "has " + odd + ", which the graph face cannot spell: its batch norm has eps 1e-05, "
-                          "momentum 0.1, affine weights and running statistics only");
+            fail(path, m,
+                 "has " + odd +
+                     ", which the graph face cannot spell: its batch norm has eps 1e-05, "
+                     "momentum 0.1, affine weights and running statistics only");
         return ns + (bn1 ? "batch_norm1d" : "batch_norm2d");
     }
     if (is<max_pool2d>(m)) {
         const auto& o = dynamic_cast<const max_pool2d&>(m).options;
-        if (o.ceil_mode) fail(path, m, "has ceil_mode=true, which the graph face's max_pool2d does not offer");
+        if (o.ceil_mode)
+            fail(path, m, "has ceil_mode=true, which the graph face's max_pool2d does not offer");
         const std::size_t k = square(path, m, "kernel_size", o.kernel_size);
         const size2 stride = o.stride == size2(0) ? o.kernel_size : o.stride;
         return ns + "max_pool2d<" + std::to_string(k) + pair_option("stride", stride, k) +
@@ -145,7 +157,8 @@ std::string layer_text(const std::string& path, const module& m, const sizes& in
     }
     if (is<avg_pool2d>(m)) {
         const auto& o = dynamic_cast<const avg_pool2d&>(m).options;
-        if (o.ceil_mode) fail(path, m, "has ceil_mode=true, which the graph face's avg_pool2d does not offer");
+        if (o.ceil_mode)
+            fail(path, m, "has ceil_mode=true, which the graph face's avg_pool2d does not offer");
         if (!o.count_include_pad && o.padding != size2(0))
             fail(path, m, "has count_include_pad=false; the graph face's avg_pool2d counts the padding");
         const std::size_t k = square(path, m, "kernel_size", o.kernel_size);
@@ -155,8 +168,8 @@ std::string layer_text(const std::string& path, const module& m, const sizes& in
     }
     if (is<adaptive_avg_pool2d>(m)) {
         const size2 s = dynamic_cast<const adaptive_avg_pool2d&>(m).output_size;
-        return ns + "adaptive_avg_pool2d<" + std::to_string(s.h) + (s.w == s.h ? "" : ", " + std::to_string(s.w)) +
-               ">";
+        return ns + "adaptive_avg_pool2d<" + std::to_string(s.h) +
+               (s.w == s.h ? "" : ", " + std::to_string(s.w)) + ">";
     }
     if (is<flatten>(m)) {
         const auto& f = dynamic_cast<const flatten&>(m);
@@ -164,8 +177,9 @@ std::string layer_text(const std::string& path, const module& m, const sizes& in
         const std::ptrdiff_t start = f.start_dim < 0 ? f.start_dim + rank : f.start_dim;
         const std::ptrdiff_t end = f.end_dim < 0 ? f.end_dim + rank : f.end_dim;
         if (start != 1 || end != rank - 1)
-            fail(path, m, "has " + f.extra_repr() + " on " + in.str() +
-                              "; the graph face's flatten keeps the batch dimension and merges all the others");
+            fail(path, m,
+                 "has " + f.extra_repr() + " on " + in.str() +
+                     "; the graph face's flatten keeps the batch dimension and merges all the others");
         return ns + "flatten";
     }
     if (is<relu>(m)) return ns + "relu";
@@ -173,21 +187,26 @@ std::string layer_text(const std::string& path, const module& m, const sizes& in
     if (is<tanh>(m)) return ns + "tanh";
     if (is<identity>(m)) return ns + "identity";
     if (is<gelu>(m))
-        return ns + (dynamic_cast<const gelu&>(m).approximate == gelu_approximate::none ? "gelu" : "gelu_tanh");
+        return ns +
+               (dynamic_cast<const gelu&>(m).approximate == gelu_approximate::none ? "gelu" : "gelu_tanh");
     if (is<leaky_relu>(m) || is<dropout>(m)) {
         const bool leaky = is<leaky_relu>(m);
-        const double v = leaky ? dynamic_cast<const leaky_relu&>(m).negative_slope : dynamic_cast<const dropout&>(m).p;
+        const double v =
+            leaky ? dynamic_cast<const leaky_relu&>(m).negative_slope : dynamic_cast<const dropout&>(m).p;
         const auto r = ratio(v);
         if (!r)
-            fail(path, m, std::string("has ") + (leaky ? "negative_slope=" : "p=") + number(v) +
-                              ", which is no fraction with a denominator up to 1000000, as the graph face spells it");
+            fail(path, m,
+                 std::string("has ") + (leaky ? "negative_slope=" : "p=") + number(v) +
+                     ", which is no fraction with a denominator up to 1000000, as the graph face spells it");
         return ns + (leaky ? "leaky_relu<" : "dropout<") + std::to_string(r->first) + ", " +
                std::to_string(r->second) + ">";
     }
     if (is<softmax>(m) || is<log_softmax>(m))
-        fail(path, m, "has no graph-face layer: the graph face's models end in logits (its losses apply "
-                      "the softmax); leave it out of the model");
-    if (is<module_list>(m)) fail(path, m, "has no forward of its own; a custom module's graph_form() can use its items");
+        fail(path, m,
+             "has no graph-face layer: the graph face's models end in logits (its losses apply "
+             "the softmax); leave it out of the model");
+    if (is<module_list>(m))
+        fail(path, m, "has no forward of its own; a custom module's graph_form() can use its items");
     fail(path, m, "has no graph-face layer");
 }
 
@@ -215,21 +234,26 @@ public:
     std::string walk(const module& m, const std::string& path, const std::string& in, sizes& shape) {
         if (is<sequential>(m)) {
             std::string out = in;
-            for (const auto& [name, child] : m.named_children()) out = walk(*child, join(path, name), out, shape);
+            for (const auto& [name, child] : m.named_children())
+                out = walk(*child, join(path, name), out, shape);
             return out;
         }
         if (!m.graph_form().empty()) return walk_form(m, path, in, shape);
         if (!katachi_layer(m))
-            fail(path, m, "has no graph-face form: its forward is user code (data-dependent branches cannot be "
-                          "checked); declare it with graph_form() or build it from katachi's layers");
+            fail(path, m,
+                 "has no graph-face form: its forward is user code (data-dependent branches cannot be "
+                 "checked); declare it with graph_form() or build it from katachi's layers");
         if (m.has_uninitialized_params())
-            fail(path, m, "is not materialised: its input size is unknown until a forward, "
-                          "materialize(input_shape) or load_state_dict");
+            fail(path, m,
+                 "is not materialised: its input size is unknown until a forward, "
+                 "materialize(input_shape) or load_state_dict");
         if (!m.named_parameters().empty() || !m.named_buffers().empty()) {
             const auto [at, fresh] = placed_.emplace(&m, path);
             if (!fresh)
-                fail(path, m, "is the module at \"" + at->second + "\" again; its parameters would be shared, "
-                              "which the graph face does not do");
+                fail(path, m,
+                     "is the module at \"" + at->second +
+                         "\" again; its parameters would be shared, "
+                         "which the graph face does not do");
         }
         std::string layer = layer_text(path, m, shape);
         sizes out;
@@ -247,7 +271,8 @@ public:
 
     std::string type(const sizes& input_shape, bool flat) const {
         std::string input = ns + "input<";
-        for (std::size_t i = 0; i < input_shape.size(); ++i) input += (i ? ", " : "") + std::to_string(input_shape[i]);
+        for (std::size_t i = 0; i < input_shape.size(); ++i)
+            input += (i ? ", " : "") + std::to_string(input_shape[i]);
         input += ">";
         std::string out = ns + (flat ? "sequential<" : "dag<") + input;
         std::string previous = "input";
@@ -259,7 +284,8 @@ public:
                 out += ns + "node<\"" + n.name + "\", " + n.layer;
                 if (n.from.size() != 1 || n.from[0] != previous) {
                     out += ", " + ns + "from<";
-                    for (std::size_t i = 0; i < n.from.size(); ++i) out += (i ? ", \"" : "\"") + n.from[i] + "\"";
+                    for (std::size_t i = 0; i < n.from.size(); ++i)
+                        out += (i ? ", \"" : "\"") + n.from[i] + "\"";
                     out += ">";
                 }
                 out += ">";
@@ -295,27 +321,32 @@ private:
             for (const std::string& f : s.from.empty() ? std::vector<std::string>{previous} : s.from) {
                 const auto it = steps.find(f);
                 if (it == steps.end())
-                    fail(path, m, "has a graph_form() whose step \"" + step + "\" consumes \"" + f +
-                                      "\", which is neither \"input\" nor an earlier step");
+                    fail(path, m,
+                         "has a graph_form() whose step \"" + step + "\" consumes \"" + f +
+                             "\", which is neither \"input\" nor an earlier step");
                 args.push_back(it->second);
             }
-            if (steps.contains(step)) fail(path, m, "has a graph_form() with two steps named \"" + step + "\"");
+            if (steps.contains(step))
+                fail(path, m, "has a graph_form() with two steps named \"" + step + "\"");
             if (s.op == "add" || s.op == "concat") {
                 if (args.size() != 2)
-                    fail(path, m, "has a graph_form() whose " + s.op + " \"" + step + "\" takes " +
-                                      std::to_string(args.size()) + " inputs; it takes two");
+                    fail(path, m,
+                         "has a graph_form() whose " + s.op + " \"" + step + "\" takes " +
+                             std::to_string(args.size()) + " inputs; it takes two");
                 sizes out = args[0].shape;
                 const bool same_rest = [&] {
-                    if (args[0].shape.size() != args[1].shape.size() || args[0].shape.size() < 2) return false;
+                    if (args[0].shape.size() != args[1].shape.size() || args[0].shape.size() < 2)
+                        return false;
                     for (std::size_t d = 0; d < args[0].shape.size(); ++d)
                         if (d != 1 && args[0].shape[d] != args[1].shape[d]) return false;
                     return true;
                 }();
                 if (s.op == "add" ? !(args[0].shape == args[1].shape) : !same_rest)
-                    fail(path, m, "has a graph_form() whose " + s.op + " \"" + step + "\" gets " +
-                                      args[0].shape.str() + " and " + args[1].shape.str() +
-                                      (s.op == "add" ? "; add takes inputs of one shape"
-                                                     : "; concat joins channels of one spatial size"));
+                    fail(path, m,
+                         "has a graph_form() whose " + s.op + " \"" + step + "\" gets " +
+                             args[0].shape.str() + " and " + args[1].shape.str() +
+                             (s.op == "add" ? "; add takes inputs of one shape"
+                                            : "; concat joins channels of one spatial size"));
                 if (s.op == "concat") out[1] += args[1].shape[1];
                 const std::string name = unique(join(path, step));
                 nodes_.push_back({name, ns + s.op, {args[0].node, args[1].node}});
@@ -323,11 +354,13 @@ private:
             } else {
                 const module* child = find_child(m, s.op);
                 if (!child)
-                    fail(path, m, "has a graph_form() whose step \"" + step + "\" names \"" + s.op +
-                                      "\", which is neither a child nor add or concat");
+                    fail(path, m,
+                         "has a graph_form() whose step \"" + step + "\" names \"" + s.op +
+                             "\", which is neither a child nor add or concat");
                 if (args.size() != 1)
-                    fail(path, m, "has a graph_form() whose step \"" + step + "\" gives " +
-                                      std::to_string(args.size()) + " inputs to a module, which takes one");
+                    fail(path, m,
+                         "has a graph_form() whose step \"" + step + "\" gives " +
+                             std::to_string(args.size()) + " inputs to a module, which takes one");
                 sizes child_shape = args[0].shape;
                 const std::string out = walk(*child, join(path, s.op), args[0].node, child_shape);
                 steps[step] = {out, child_shape};
@@ -339,8 +372,8 @@ private:
         for (const auto& named : {m.named_parameters(), m.named_buffers()})
             for (const auto& [key, t] : named)
                 if (!placed.contains(join(path, key)))
-                    fail(path, m, "has a graph_form() that leaves out \"" + key +
-                                      "\", which its state dict holds");
+                    fail(path, m,
+                         "has a graph_form() that leaves out \"" + key + "\", which its state dict holds");
         shape = steps[previous].shape;
         return steps[previous].node;
     }
@@ -350,7 +383,8 @@ private:
         std::size_t begin = 0;
         while (at) {
             const std::size_t dot = dotted.find('.', begin);
-            const std::string part = dotted.substr(begin, dot == std::string::npos ? std::string::npos : dot - begin);
+            const std::string part =
+                dotted.substr(begin, dot == std::string::npos ? std::string::npos : dot - begin);
             const module* next = nullptr;
             for (const auto& [name, child] : at->named_children())
                 if (name == part) next = child.get();
@@ -377,14 +411,16 @@ std::string identifier_check(const std::string& name) {
 
 graph_translation graph_translate(const module& model, const sizes& input_shape) {
     if (input_shape.empty())
-        throw std::invalid_argument("graph_source: the input shape is per sample and has at least one dimension");
+        throw std::invalid_argument(
+            "graph_source: the input shape is per sample and has at least one dimension");
     translator t;
     sizes shape;
     shape.push_back(1);
     for (std::size_t d : input_shape) shape.push_back(d);
     t.walk(model, "", "input", shape);
     if (t.nodes().empty())
-        throw graph_source_error("", "graph_source: " + where("", model) + " has no layer for the graph face to run");
+        throw graph_source_error(
+            "", "graph_source: " + where("", model) + " has no layer for the graph face to run");
     // A sequential of layers (nothing nested, no names of its own) is a graph::sequential.
     bool flat = is<sequential>(model);
     std::size_t i = 0;
@@ -403,7 +439,8 @@ std::string graph_source(const module& model, const sizes& input_shape, const gr
     std::ostringstream os;
     os << "// " << name << ": the graph face's form of an eager " << model.type_name()
        << ", written by katachi::eager::nn::graph_source.\n"
-       << "// Input per sample " << input_shape.str() << ", output per sample " << t.output_shape.str() << ".\n"
+       << "// Input per sample " << input_shape.str() << ", output per sample " << t.output_shape.str()
+       << ".\n"
        << "#pragma once\n\n#include <katachi/graph.hpp>\n\n";
     if (!options.name_space.empty()) os << "namespace " << options.name_space << " {\n\n";
     os << "using " << name << " = " << t.type << ";\n\n";
@@ -411,15 +448,17 @@ std::string graph_source(const module& model, const sizes& input_shape, const gr
         os << "// State-dict keys: the same in both faces (each eager key is the graph key), so the eager\n"
            << "// checkpoint loads as it is: katachi::graph::load(m, \"checkpoint.safetensors\").\n";
     else
-        os << "// State-dict keys: some differ between the faces; " << name << "_graph_state renames an eager\n"
+        os << "// State-dict keys: some differ between the faces; " << name
+           << "_graph_state renames an eager\n"
            << "// state dict's keys to the graph face's (then katachi::graph::load_state_dict).\n";
     os << "inline constexpr bool " << name << "_keys_identical = " << (t.keys_identical() ? "true" : "false")
-       << ";\n// {eager key, graph key}\ninline constexpr const char* " << name << "_state_dict_keys[]["
-       << 2 << "] = {";
+       << ";\n// {eager key, graph key}\ninline constexpr const char* " << name << "_state_dict_keys[][" << 2
+       << "] = {";
     for (const graph_key& k : t.keys) os << "\n    {\"" << k.eager << "\", \"" << k.graph << "\"},";
     os << "\n};\n";
     if (!t.keys_identical()) {
-        os << "\ninline katachi::io::tensor_map " << name << "_graph_state(const katachi::io::tensor_map& eager) {\n"
+        os << "\ninline katachi::io::tensor_map " << name
+           << "_graph_state(const katachi::io::tensor_map& eager) {\n"
            << "    katachi::io::tensor_map out;\n"
            << "    for (const auto& [from, to] : " << name << "_state_dict_keys)\n"
            << "        if (const auto it = eager.find(from); it != eager.end()) out[to] = it->second;\n"

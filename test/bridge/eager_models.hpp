@@ -2,8 +2,8 @@
 #pragma once
 
 #include <cstddef>
-#include <memory>
 #include <katachi/eager.hpp>
+#include <memory>
 
 namespace katachi::test::bridge {
 
@@ -31,7 +31,8 @@ inline std::shared_ptr<nn::sequential> mlp_bn() {
 class basic_block : public nn::module {
 public:
     explicit basic_block(std::size_t channels) {
-        const nn::conv2d_options conv{.out_channels = channels, .kernel_size = 3, .padding = 1, .bias = false};
+        const nn::conv2d_options conv{
+            .out_channels = channels, .kernel_size = 3, .padding = 1, .bias = false};
         conv1 = register_module("conv1", std::make_shared<nn::lazy_conv2d>(conv));
         bn1 = register_module("bn1", std::make_shared<nn::lazy_batch_norm2d>());
         relu1 = register_module("relu1", std::make_shared<nn::relu>());
@@ -51,8 +52,9 @@ public:
         return (*relu2)(y + x);
     }
     std::vector<nn::graph_step> graph_form() const override {
-        return {{.op = "conv1"}, {.op = "bn1"}, {.op = "relu1"}, {.op = "conv2"}, {.op = "bn2"},
-                {.op = "add", .from = {"bn2", "input"}, .name = "sum"}, {.op = "relu2"}};
+        return {{.op = "conv1"}, {.op = "bn1"}, {.op = "relu1"},
+                {.op = "conv2"}, {.op = "bn2"}, {.op = "add", .from = {"bn2", "input"}, .name = "sum"},
+                {.op = "relu2"}};
     }
 
     std::shared_ptr<nn::lazy_conv2d> conv1, conv2;
@@ -76,13 +78,15 @@ inline std::shared_ptr<nn::sequential> resnet() {
     const conv2d_options c3{.out_channels = 8, .kernel_size = 3, .padding = 1, .bias = false};
     return std::make_shared<sequential>(
         lazy_conv2d({.out_channels = 8, .kernel_size = 3, .padding = 1}), relu(),
-        nn::residual(sequential(lazy_conv2d(c3), lazy_batch_norm2d(), relu(), lazy_conv2d(c3), lazy_batch_norm2d())),
+        nn::residual(
+            sequential(lazy_conv2d(c3), lazy_batch_norm2d(), relu(), lazy_conv2d(c3), lazy_batch_norm2d())),
         relu(),
-        nn::residual(sequential(lazy_conv2d({.out_channels = 16, .kernel_size = 3, .stride = 2, .padding = 1,
-                                             .bias = false}),
-                                lazy_batch_norm2d()),
-                     sequential(lazy_conv2d({.out_channels = 16, .kernel_size = 1, .stride = 2, .bias = false}),
-                                lazy_batch_norm2d())),
+        nn::residual(
+            sequential(
+                lazy_conv2d({.out_channels = 16, .kernel_size = 3, .stride = 2, .padding = 1, .bias = false}),
+                lazy_batch_norm2d()),
+            sequential(lazy_conv2d({.out_channels = 16, .kernel_size = 1, .stride = 2, .bias = false}),
+                       lazy_batch_norm2d())),
         relu(), adaptive_avg_pool2d(1), flatten(), lazy_linear({.out_features = 10}));
 }
 
@@ -91,12 +95,16 @@ inline std::shared_ptr<nn::sequential> resnet() {
 inline std::shared_ptr<nn::sequential> options_net() {
     using namespace nn;
     return std::make_shared<sequential>(
-        lazy_conv2d({.out_channels = 8, .kernel_size = 3, .stride = {2, 1}, .padding = {1, 2}, .groups = 2,
+        lazy_conv2d({.out_channels = 8,
+                     .kernel_size = 3,
+                     .stride = {2, 1},
+                     .padding = {1, 2},
+                     .groups = 2,
                      .bias = false}),
         leaky_relu(0.2), max_pool2d({.kernel_size = 3, .stride = 2, .padding = 1}),
-        lazy_conv2d({.out_channels = 6, .kernel_size = 3, .padding = 2, .dilation = 2}), gelu(eager::gelu_approximate::tanh),
-        avg_pool2d({.kernel_size = 2, .stride = 1}), adaptive_avg_pool2d({2, 3}), flatten(),
-        lazy_linear({.out_features = 6, .bias = false}), tanh());
+        lazy_conv2d({.out_channels = 6, .kernel_size = 3, .padding = 2, .dilation = 2}),
+        gelu(eager::gelu_approximate::tanh), avg_pool2d({.kernel_size = 2, .stride = 1}),
+        adaptive_avg_pool2d({2, 3}), flatten(), lazy_linear({.out_features = 6, .bias = false}), tanh());
 }
 
 }  // namespace katachi::test::bridge

@@ -23,7 +23,8 @@ katachi::io::tensor to_io(const eager::tensor& t) {
     return katachi::io::tensor::from<float>(v, std::vector<std::size_t>(t.shape().begin(), t.shape().end()));
 }
 
-void write(const std::filesystem::path& dir, const std::string& name, nn::module& model, eager::sizes sample) {
+void write(const std::filesystem::path& dir, const std::string& name, nn::module& model,
+           eager::sizes sample) {
     eager::sizes batch{8};
     for (std::size_t d : sample) batch.push_back(d);
     model.train();
@@ -36,8 +37,10 @@ void write(const std::filesystem::path& dir, const std::string& name, nn::module
         logits = model(x);
     }
     nn::save(model, dir / (name + ".safetensors"));
-    katachi::io::save_safetensors(dir / (name + "_io.safetensors"), {{"input", to_io(x)}, {"logits", to_io(logits)}});
-    std::ofstream(dir / (name + ".hpp")) << nn::graph_source(model, sample, {.name = name, .name_space = "emitted"});
+    katachi::io::save_safetensors(dir / (name + "_io.safetensors"),
+                                  {{"input", to_io(x)}, {"logits", to_io(logits)}});
+    std::ofstream(dir / (name + ".hpp"))
+        << nn::graph_source(model, sample, {.name = name, .name_space = "emitted"});
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 // Suite `bridge`: graph-face programs compiled from the headers nn::graph_source wrote at build time
 // (make_bridge_models.cpp) load the eager checkpoints and reproduce the eager logits.
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <katachi/graph.hpp>
 #include <string>
@@ -58,18 +58,21 @@ TEST_CASE("an emitted residual model (a custom block with a skip add) reproduces
     STATIC_REQUIRE(emitted::residual_keys_identical);
     bool found = false;  // the block's keys are the eager module's, under its position in the sequential
     for (const auto& [eager_key, graph_key] : emitted::residual_state_dict_keys)
-        found = found || (std::string(eager_key) == "2.bn1.running_mean" && std::string(graph_key) == eager_key);
+        found =
+            found || (std::string(eager_key) == "2.bn1.running_mean" && std::string(graph_key) == eager_key);
     CHECK(found);
     CHECK(max_difference<emitted::residual>("residual") <= 1e-6);
 }
 
-TEST_CASE("an emitted model with strides, padding, dilation, groups and bias<false> reproduces the eager logits",
-          "[bridge]") {
+TEST_CASE(
+    "an emitted model with strides, padding, dilation, groups and bias<false> reproduces the eager logits",
+    "[bridge]") {
     CHECK(max_difference<emitted::options_net>("options_net") <= 1e-6);
 }
 
-TEST_CASE("an emitted ResNet of nn::residual blocks, one with a projection shortcut, reproduces the eager logits",
-          "[bridge]") {
+TEST_CASE(
+    "an emitted ResNet of nn::residual blocks, one with a projection shortcut, reproduces the eager logits",
+    "[bridge]") {
     STATIC_REQUIRE(emitted::resnet_keys_identical);
     CHECK(max_difference<emitted::resnet>("resnet") <= 1e-6);
 }

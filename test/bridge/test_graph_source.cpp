@@ -45,10 +45,17 @@ public:
 
 TEST_CASE("a sequential of layers becomes a graph::sequential with every option and identical keys",
           "[bridge]") {
-    nn::sequential m(nn::conv2d({.in_channels = 4, .out_channels = 8, .kernel_size = 3, .stride = {2, 1},
-                                 .padding = 1, .dilation = 2, .groups = 2, .bias = false}),
+    nn::sequential m(nn::conv2d({.in_channels = 4,
+                                 .out_channels = 8,
+                                 .kernel_size = 3,
+                                 .stride = {2, 1},
+                                 .padding = 1,
+                                 .dilation = 2,
+                                 .groups = 2,
+                                 .bias = false}),
                      nn::leaky_relu(0.2), nn::max_pool2d({.kernel_size = 2, .stride = 1, .padding = 1}),
-                     nn::dropout(0.25), nn::flatten(), nn::linear({.in_features = 8 * 6 * 10, .out_features = 3}));
+                     nn::dropout(0.25), nn::flatten(),
+                     nn::linear({.in_features = 8 * 6 * 10, .out_features = 3}));
     const auto t = nn::graph_translate(m, {4, 11, 11});
     CHECK(t.type ==
           "katachi::graph::sequential<katachi::graph::input<4, 11, 11>,\n"
@@ -72,8 +79,9 @@ TEST_CASE("nested sequentials become a dag whose node names are the eager paths"
     nn::sequential m(nn::sequential(nn::linear({.in_features = 4, .out_features = 8}), nn::relu()),
                      nn::linear({.in_features = 8, .out_features = 2}));
     const auto t = nn::graph_translate(m, {4});
-    CHECK(t.type.starts_with("katachi::graph::dag<katachi::graph::input<4>,\n"
-                             "    katachi::graph::node<\"0.0\", katachi::graph::linear<8>>,\n"));
+    CHECK(
+        t.type.starts_with("katachi::graph::dag<katachi::graph::input<4>,\n"
+                           "    katachi::graph::node<\"0.0\", katachi::graph::linear<8>>,\n"));
     CHECK(t.keys_identical());
 }
 
@@ -87,9 +95,9 @@ TEST_CASE("a lone layer is a one-node graph whose keys gain the node's name", "[
 }
 
 TEST_CASE("a module with no graph-face layer is refused, naming its path", "[bridge]") {
-    features_net m(std::make_shared<nn::sequential>(nn::linear({.in_features = 4, .out_features = 4}), nn::relu(),
-                                                    nn::linear({.in_features = 4, .out_features = 3}),
-                                                    nn::softmax()));
+    features_net m(
+        std::make_shared<nn::sequential>(nn::linear({.in_features = 4, .out_features = 4}), nn::relu(),
+                                         nn::linear({.in_features = 4, .out_features = 3}), nn::softmax()));
     std::string path;
     CHECK(refusal(m, {4}, &path) ==
           "graph_source: \"features.3\" (softmax) has no graph-face layer: the graph face's models end in "
@@ -125,15 +133,18 @@ TEST_CASE("a custom module with a graph form becomes its nodes, the add's inputs
 TEST_CASE("options the graph face cannot spell are refused, naming the module and the option", "[bridge]") {
     nn::sequential bn(nn::linear({.in_features = 4, .out_features = 4}),
                       nn::batch_norm1d({.num_features = 4, .eps = 1e-3}));
-    CHECK(refusal(bn, {4}) ==
-          "graph_source: \"1\" (batch_norm1d) has eps=0.001, which the graph face cannot spell: its batch norm "
-          "has eps 1e-05, momentum 0.1, affine weights and running statistics only");
+    CHECK(
+        refusal(bn, {4}) ==
+        "graph_source: \"1\" (batch_norm1d) has eps=0.001, which the graph face cannot spell: its batch norm "
+        "has eps 1e-05, momentum 0.1, affine weights and running statistics only");
     nn::sequential conv(nn::conv2d({.in_channels = 1, .out_channels = 2, .kernel_size = {3, 5}}));
     CHECK(refusal(conv, {1, 8, 8}) ==
-          "graph_source: \"0\" (conv2d) has kernel_size (3, 5); the graph face's conv2d takes one square kernel_size");
+          "graph_source: \"0\" (conv2d) has kernel_size (3, 5); the graph face's conv2d takes one square "
+          "kernel_size");
     nn::sequential pool(nn::max_pool2d({.kernel_size = 2, .ceil_mode = true}));
     CHECK(refusal(pool, {1, 5, 5}) ==
-          "graph_source: \"0\" (max_pool2d) has ceil_mode=true, which the graph face's max_pool2d does not offer");
+          "graph_source: \"0\" (max_pool2d) has ceil_mode=true, which the graph face's max_pool2d does not "
+          "offer");
     nn::sequential unflat(nn::conv2d({.in_channels = 1, .out_channels = 2, .kernel_size = 3}),
                           nn::linear({.in_features = 6, .out_features = 2}));
     CHECK(refusal(unflat, {1, 8, 8}) ==
@@ -144,21 +155,28 @@ TEST_CASE("options the graph face cannot spell are refused, naming the module an
 TEST_CASE("a graph form that names an unknown step or leaves out a child with parameters is refused",
           "[bridge]") {
     struct bad : nn::module {
-        bad() { register_module("fc", std::make_shared<nn::linear>(nn::linear_options{.in_features = 4, .out_features = 4})); }
+        bad() {
+            register_module(
+                "fc", std::make_shared<nn::linear>(nn::linear_options{.in_features = 4, .out_features = 4}));
+        }
         std::string type_name() const override { return "bad"; }
-        std::vector<nn::graph_step> graph_form() const override { return {{.op = "add", .from = {"fc", "input"}}}; }
+        std::vector<nn::graph_step> graph_form() const override {
+            return {{.op = "add", .from = {"fc", "input"}}};
+        }
     };
     nn::sequential m(std::make_shared<bad>());
-    CHECK(refusal(m, {4}) == "graph_source: \"0\" (bad) has a graph_form() whose step \"add\" consumes \"fc\", "
-                             "which is neither \"input\" nor an earlier step");
+    CHECK(refusal(m, {4}) ==
+          "graph_source: \"0\" (bad) has a graph_form() whose step \"add\" consumes \"fc\", "
+          "which is neither \"input\" nor an earlier step");
 }
 
 TEST_CASE("a graph form reaches into a module_list and joins two branches with concat", "[bridge]") {
     struct branches : nn::module {
         branches() {
-            register_module("paths", std::make_shared<nn::module_list>(
-                                         nn::conv2d({.in_channels = 2, .out_channels = 3, .kernel_size = 1}),
-                                         nn::conv2d({.in_channels = 2, .out_channels = 5, .kernel_size = 1})));
+            register_module("paths",
+                            std::make_shared<nn::module_list>(
+                                nn::conv2d({.in_channels = 2, .out_channels = 3, .kernel_size = 1}),
+                                nn::conv2d({.in_channels = 2, .out_channels = 5, .kernel_size = 1})));
         }
         std::string type_name() const override { return "branches"; }
         std::vector<nn::graph_step> graph_form() const override {
@@ -180,8 +198,9 @@ TEST_CASE("a graph form reaches into a module_list and joins two branches with c
 TEST_CASE("a module placed twice is refused: the graph face does not share parameters", "[bridge]") {
     auto shared = std::make_shared<nn::linear>(nn::linear_options{.in_features = 4, .out_features = 4});
     nn::sequential m(shared, nn::relu(), shared);
-    CHECK(refusal(m, {4}) == "graph_source: \"2\" (linear) is the module at \"0\" again; its parameters would "
-                             "be shared, which the graph face does not do");
+    CHECK(refusal(m, {4}) ==
+          "graph_source: \"2\" (linear) is the module at \"0\" again; its parameters would "
+          "be shared, which the graph face does not do");
 }
 
 TEST_CASE("nn::residual sums its body and its input, and refuses a body that changes the shape", "[bridge]") {

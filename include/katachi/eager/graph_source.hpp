@@ -16,10 +16,10 @@
 // node names are the eager modules' paths ("features.0"), so the keys are the eager keys.
 //
 // nn::residual (container.hpp) becomes its add. A custom module is taken when it declares its
-// forward with module::graph_form(): a small DAG of its children joined by add or concat. Anything the graph face cannot express throws
-// graph_source_error naming the module's path and why: a module type with no graph layer
-// (softmax), an option with no graph spelling (batch norm's eps, a non-square kernel, ceil_mode),
-// a lazy module not yet materialised, a custom module without graph_form().
+// forward with module::graph_form(): a small DAG of its children joined by add or concat. Anything the graph
+// face cannot express throws graph_source_error naming the module's path and why: a module type with no graph
+// layer (softmax), an option with no graph spelling (batch norm's eps, a non-square kernel, ceil_mode), a
+// lazy module not yet materialised, a custom module without graph_form().
 #pragma once
 
 #include <stdexcept>

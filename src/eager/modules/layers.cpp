@@ -154,8 +154,8 @@ sizes sequential::materialize(const sizes& input) {
 namespace {
 sizes checked_sum_shape(const sizes& body, const sizes& skip) {
     if (!(body == skip))
-        throw shape_mismatch("residual: the body gives " + body.str() + " and the " +
-                             "shortcut " + skip.str() + "; the sum takes one shape");
+        throw shape_mismatch("residual: the body gives " + body.str() + " and the shortcut " + skip.str() +
+                             "; the sum takes one shape");
     return body;
 }
 }  // namespace
@@ -175,7 +175,8 @@ sizes residual::materialize(const sizes& input) {
 
 std::vector<graph_step> residual::graph_form() const {
     if (!shortcut_) return {{.op = "body"}, {.op = "add", .from = {"body", "input"}}};
-    return {{.op = "body"}, {.op = "shortcut", .from = {"input"}}, {.op = "add", .from = {"body", "shortcut"}}};
+    return {
+        {.op = "body"}, {.op = "shortcut", .from = {"input"}}, {.op = "add", .from = {"body", "shortcut"}}};
 }
 
 }  // namespace katachi::eager::nn

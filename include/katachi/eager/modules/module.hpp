@@ -41,14 +41,14 @@ public:
     }
 };
 
-// What load_state_dict found: keys the module expected but the dict lacked, and the reverse.
 // One step of a custom module's forward as the graph face sees it (module::graph_form).
 struct graph_step {
-    std::string op;                  // a child's name ("conv1", "layers.0"), or "add" or "concat"
+    std::string op;                   // a child's name ("conv1", "layers.0"), or "add" or "concat"
     std::vector<std::string> from{};  // earlier steps' names, or "input"; empty: the step before
-    std::string name{};              // how later steps name it; default: op
+    std::string name{};               // how later steps name it; default: op
 };
 
+// What load_state_dict found: keys the module expected but the dict lacked, and the reverse.
 struct load_result {
     std::vector<std::string> missing_keys;
     std::vector<std::string> unexpected_keys;
