@@ -6,6 +6,7 @@
 // from the eager ones (linear takes a flat input) are checked here, naming the module.
 #include "katachi/eager/graph_source.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdint>
@@ -15,6 +16,7 @@
 #include <sstream>
 #include <typeinfo>
 
+#include "katachi/eager/functional/arithmetic.hpp"
 #include "katachi/eager/modules/activation.hpp"
 #include "katachi/eager/modules/batch_norm.hpp"
 #include "katachi/eager/modules/container.hpp"
@@ -220,6 +222,24 @@ bool katachi_layer(const module& m) {
               leaky_relu, dropout, softmax, log_softmax, module_list>(m);
 }
 
+// The descendant of m at a dotted path of child names ("paths.0"), or null.
+module* find_child(const module& m, const std::string& dotted) {
+    const module* at = &m;
+    module* found = nullptr;
+    for (std::size_t begin = 0; at;) {
+        const std::size_t dot = dotted.find('.', begin);
+        const std::string part =
+            dotted.substr(begin, dot == std::string::npos ? std::string::npos : dot - begin);
+        found = nullptr;
+        for (const auto& [name, child] : at->named_children())
+            if (name == part) found = child.get();
+        at = found;
+        if (dot == std::string::npos) break;
+        begin = dot + 1;
+    }
+    return found;
+}
+
 struct graph_node {
     std::string name, layer;
     std::vector<std::string> from;  // the names of the nodes it consumes
@@ -378,23 +398,6 @@ private:
         return steps[previous].node;
     }
 
-    static const module* find_child(const module& m, const std::string& dotted) {
-        const module* at = &m;
-        std::size_t begin = 0;
-        while (at) {
-            const std::size_t dot = dotted.find('.', begin);
-            const std::string part =
-                dotted.substr(begin, dot == std::string::npos ? std::string::npos : dot - begin);
-            const module* next = nullptr;
-            for (const auto& [name, child] : at->named_children())
-                if (name == part) next = child.get();
-            at = next;
-            if (dot == std::string::npos) break;
-            begin = dot + 1;
-        }
-        return at;
-    }
-
     std::vector<graph_node> nodes_;
     std::set<std::string> names_;
     std::map<const module*, std::string> placed_;  // modules with parameters, where they were placed
@@ -466,6 +469,56 @@ std::string graph_source(const module& model, const sizes& input_shape, const gr
     }
     if (!options.name_space.empty()) os << "\n}  // namespace " << options.name_space << "\n";
     return os.str();
+}
+
+void check_graph_form(module& m, const tensor& x, double tolerance) {
+    const std::vector<graph_step> form = m.graph_form();
+    if (form.empty()) fail("", m, "declares no graph_form() to check");
+    no_grad guard;
+    const bool training = m.is_training();
+    m.eval();  // batch norm's running statistics, no dropout: both runs see the same function
+    struct restore {
+        module& m;
+        bool training;
+        ~restore() { m.train(training); }
+    } restore_mode{m, training};
+    std::map<std::string, tensor> steps{{"input", x}};
+    std::string previous = "input";
+    for (const graph_step& s : form) {
+        const std::string step = s.name.empty() ? s.op : s.name;
+        std::vector<tensor> args;
+        for (const std::string& f : s.from.empty() ? std::vector<std::string>{previous} : s.from) {
+            const auto it = steps.find(f);
+            if (it == steps.end())
+                fail("", m,
+                     "has a graph_form() whose step \"" + step + "\" consumes \"" + f +
+                         "\", which is neither \"input\" nor an earlier step");
+            args.push_back(it->second);
+        }
+        if (s.op == "add" && args.size() == 2) {
+            steps[step] = args[0] + args[1];
+        } else if (module* child = find_child(m, s.op); child && args.size() == 1) {
+            steps[step] = child->forward(args[0]);
+        } else {
+            fail("", m,
+                 "has a graph_form() step \"" + step + "\" (" + s.op +
+                     ") that the eager face cannot evaluate to check it");
+        }
+        previous = step;
+    }
+    const tensor expected = m.forward(x);
+    const tensor& got = steps.at(previous);
+    if (!(got.shape() == expected.shape()))
+        fail("", m,
+             "has a graph_form() whose output has shape " + got.shape().str() + ", its forward " +
+                 expected.shape().str());
+    const std::vector<float> a = got.contiguous().to_vector(), b = expected.contiguous().to_vector();
+    double worst = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(double(a[i]) - double(b[i])));
+    if (!(worst <= tolerance))
+        fail("", m,
+             "has a graph_form() that differs from its forward by " + number(worst) + " (more than " +
+                 number(tolerance) + ") on this input");
 }
 
 }  // namespace katachi::eager::nn

@@ -217,6 +217,26 @@ TEST_CASE("nn::residual sums its body and its input, and refuses a body that cha
                       "residual: the body gives [2, 3] and the shortcut [2, 4]; the sum takes one shape");
 }
 
+TEST_CASE("check_graph_form accepts a true graph form and refuses one its forward does not keep",
+          "[bridge]") {
+    katachi::test::bridge::basic_block block(3);
+    const tensor x = eager::randn({2, 3, 5, 5});
+    block(x);  // materialises, and moves the running statistics off their initial values
+    CHECK_NOTHROW(nn::check_graph_form(block, x));
+    CHECK(block.is_training());  // the mode is restored
+
+    struct liar : katachi::test::bridge::basic_block {
+        liar() : basic_block(3) {}
+        std::string type_name() const override { return "liar"; }
+        tensor forward(const tensor& x) override { return basic_block::forward(x) * 2.0f; }
+    } lying;
+    lying(x);
+    CHECK_THROWS_WITH(
+        nn::check_graph_form(lying, x),
+        Catch::Matchers::StartsWith("graph_source: the root module (liar) has a graph_form() that "
+                                    "differs from its forward by "));
+}
+
 TEST_CASE("the README's eager-to-graph section shows the two example programs the build runs", "[bridge]") {
     const auto read = [](const std::string& path) {
         std::ifstream in(std::string(KATACHI_SOURCE_DIR) + "/" + path, std::ios::binary);

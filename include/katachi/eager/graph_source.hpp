@@ -29,6 +29,7 @@
 
 #include "katachi/eager/modules/module.hpp"
 #include "katachi/eager/sizes.hpp"
+#include "katachi/eager/tensor.hpp"
 
 namespace katachi::eager::nn {
 
@@ -67,5 +68,11 @@ graph_translation graph_translate(const module& model, const sizes& input_shape)
 // The header's source: the alias, the key mapping, and how to load the eager checkpoint.
 std::string graph_source(const module& model, const sizes& input_shape,
                          const graph_source_options& options = {});
+
+// Checks the promise a custom module's graph_form() makes, for one input: runs the declared steps
+// eagerly (its children's forwards, add) and forward(x), in evaluation mode (restored after) and
+// without the tape, and throws graph_source_error when they differ by more than `tolerance`
+// (max abs). The module must be materialised.
+void check_graph_form(module& m, const tensor& x, double tolerance = 1e-6);
 
 }  // namespace katachi::eager::nn
