@@ -12,6 +12,7 @@
 #include "katachi/eager/modules/container.hpp"
 #include "katachi/eager/modules/conv.hpp"
 #include "katachi/eager/modules/init.hpp"
+#include "katachi/eager/modules/layer_norm.hpp"
 #include "katachi/eager/modules/lazy.hpp"
 #include "katachi/eager/modules/linear.hpp"
 #include "katachi/eager/modules/module.hpp"

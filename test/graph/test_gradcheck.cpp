@@ -48,7 +48,7 @@ static_assert(!test::models::mlp::absorbed_relu[2]);  // a relu before a linear 
 // A bias right before batch norm has a gradient of exactly 0 (the batch mean absorbs it), which
 // finite differences cannot compare; like most networks, these models leave it out.
 using gradient_models = std::tuple<dense, convolutional, sequence, upsampling, branching, relu_pooling,
-                                   test::models::small_resnet<2, 5, 4>>;
+                                   test::models::small_resnet<2, 5, 4>, test::models::norms>;
 
 template <class Net>
 xt::xarray<double> batch_array(std::size_t batch, std::uint32_t seed) {

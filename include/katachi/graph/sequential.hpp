@@ -17,6 +17,10 @@ struct sequential_binding<Input, std::index_sequence<I...>, L...> {
     using type = bind_graph<Input, node<index_name<I>(), L>...>;
 };
 
+// True for no_error; for a mistake, the error that reports it (a model_error is never defined).
+template <class Verdict>
+inline constexpr bool reported = sizeof(Verdict) > 0;
+
 template <class T>
 inline constexpr bool is_input_v = false;
 template <std::size_t... D>
@@ -33,7 +37,7 @@ struct sequential
                   "sequential<input<D...>, layers...> starts with the per-sample input shape");
     using binding =
         typename detail::sequential_binding<Input, std::index_sequence_for<Layers...>, Layers...>::type;
-    static_assert(sizeof(typename binding::verdict) > 0);  // reports the first mistake, if any
+    static_assert(detail::reported<typename binding::verdict>);  // the first mistake, if any
     static constexpr bool is_sequential = true;
 };
 
@@ -43,8 +47,15 @@ struct dag : detail::graph_properties<typename detail::bind_graph<Input, Nodes..
     static_assert(detail::is_input_v<Input>,
                   "dag<input<D...>, nodes...> starts with the per-sample input shape");
     using binding = detail::bind_graph<Input, Nodes...>;
-    static_assert(sizeof(typename binding::verdict) > 0);  // reports the first mistake, if any
+    static_assert(detail::reported<typename binding::verdict>);  // the first mistake, if any
     static constexpr bool is_sequential = false;
 };
+
+// True for a model that fits together; a broken one fails where this is asked, with the sentence
+// of its first mistake, so an alias can be checked where it is declared:
+//   using net = sequential<input<1, 28, 28>, flatten, linear<10>>;
+//   static_assert(valid<net>);
+template <class Net>
+inline constexpr bool valid = detail::reported<typename Net::binding::verdict>;
 
 }  // namespace katachi::graph
