@@ -6,7 +6,7 @@
 // (has_uninitialized_params(); reading them throws an error naming the module and parameter).
 // They are materialised, and default-initialised as the concrete layer is, by
 //   - the first forward (initialize_parameters(input) then the concrete forward), or
-//   - materialize(input_shape): shape arithmetic only, no data, no kernel, or
+//   - materialize(input_shape): shape arithmetic only, no data, no kernel, all modules or none, or
 //   - load_state_dict: the loaded shapes fix the input size, then the values are copied in.
 // An initializer given at construction runs right after materialisation (an init function applied
 // before it throws). A lazy module *is* its concrete layer (lazy_conv2d derives from conv2d), and
@@ -83,6 +83,12 @@ protected:
 
 private:
     void materialize_with(std::size_t input_size) {
+        // Inside materialize(), undone if any module fails (the tensors undo themselves).
+        detail::on_materialize_failure([this, options = this->options, draws = default_generator()] {
+            this->options = options;
+            default_generator() = draws;
+            materialized_ = false;
+        });
         this->lazy_materialize(input_size);
         materialized_ = true;
         if (initializer_) initializer_(*this);
