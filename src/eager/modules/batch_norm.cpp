@@ -62,9 +62,8 @@ tensor batch_norm_base::forward(const tensor& x) {
 sizes batch_norm_base::output_shape(const sizes& input) const {
     check_input(input);
     if (input[1] != options.num_features)
-        throw shape_mismatch(type_name() + ": an input of shape " + input.str() + " has " +
-                             std::to_string(input[1]) + " channels but num_features is " +
-                             std::to_string(options.num_features));
+        throw shape_mismatch(type_name() + ": the input has shape " + input.str() + ", expected " +
+                             std::to_string(options.num_features) + " channels in dimension 1 (num_features)");
     return input;
 }
 

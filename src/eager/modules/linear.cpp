@@ -38,8 +38,8 @@ tensor linear::forward(const tensor& x) {
 
 sizes linear::output_shape(const sizes& input) const {
     if (input.empty() || input.back() != options.in_features)
-        throw shape_mismatch("linear: an input of shape " + input.str() + " does not fit in_features = " +
-                             std::to_string(options.in_features) + " (its last size must equal it)");
+        throw shape_mismatch("linear: the input has shape " + input.str() + ", expected [*, " +
+                             std::to_string(options.in_features) + "] (in_features)");
     sizes out = input;
     out[out.size() - 1] = options.out_features;
     return out;

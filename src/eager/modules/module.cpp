@@ -5,6 +5,7 @@
 #include <set>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 #include <typeinfo>
 
 namespace katachi::eager::nn {
@@ -34,6 +35,20 @@ std::string path_in(const module& parent, const module& child, std::vector<const
 std::string child_name(const module& parent, const module& child) {
     std::vector<const module*> seen;
     return path_in(parent, child, seen);
+}
+
+void throw_as(const std::exception& e, const std::string& what);
+
+// Throws `e` again, as its type, as an error of the module `m` at `path`:
+//   features.2 (lazy_conv2d): <the message, less a leading "lazy_conv2d: ">
+// Returns if the type is not one of katachi's (the caller rethrows it unchanged).
+void throw_named(const std::exception& e, const std::string& path, const module& m) {
+    const std::string type = m.type_name();
+    std::string what = e.what();
+    if (what.starts_with(type + ": ")) what.erase(0, type.size() + 2);
+    std::ostringstream named;  // a stream: g++ 12 warns (-Wrestrict, falsely) on long + chains
+    named << path << " (" << type << "): " << what;
+    throw_as(e, named.str());
 }
 
 // Throws an exception of the type of `e` (one of katachi's) with the message `what`; returns if
@@ -330,7 +345,17 @@ state_map module::state_dict() const {
 load_result module::load_state_dict(const state_map& state, bool strict) {
     load_plan plan;
     try {
-        for (auto& [prefix, m] : named_modules()) m->load_own_state(prefix.empty() ? "" : prefix + ".", state, plan);
+        for (auto& [prefix, m] : named_modules()) {
+            try {
+                m->load_own_state(prefix.empty() ? "" : prefix + ".", state, plan);
+            } catch (const std::exception& e) {
+                // Errors about a key name it already; others (a lazy module refusing the shapes
+                // it found) are named by the module's path.
+                if (prefix.empty() || std::string_view(e.what()).starts_with("load_state_dict")) throw;
+                throw_named(e, prefix, *m);
+                throw;
+            }
+        }
         const std::set<std::string> used(plan.used().begin(), plan.used().end());
         load_result& result = plan.result();
         for (const auto& [key, value] : state)
@@ -445,12 +470,7 @@ void call_frame::rethrow_with_path() const {
         if (parts.empty()) throw;  // the outermost module: its own message says what it is
         std::string path;
         for (auto it = parts.rbegin(); it != parts.rend(); ++it) path += (path.empty() ? "" : ".") + *it;
-        const std::string type = module_->type_name();
-        std::string what = e.what();
-        if (what.starts_with(type + ": ")) what.erase(0, type.size() + 2);
-        std::ostringstream named;  // a stream: g++ 12 warns (-Wrestrict, falsely) on long + chains
-        named << path << " (" << type << "): " << what;
-        throw_as(e, named.str());
+        throw_named(e, path, *module_);
         throw;
     }
 }
