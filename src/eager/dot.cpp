@@ -40,9 +40,28 @@ public:
         name_modules(*model, "", seen);
     }
 
+    // Iterative, so that a tape of any length (an unrolled loop) fits on the stack: ops are
+    // numbered in the order a depth-first walk from the root meets them, then every node is
+    // written, then every edge.
     std::string write(const tensor& root) {
         out_ << "digraph tape {\n  rankdir=TB;\n  node [shape=box];\n";
-        if (root.defined() && root.grad_fn()) visit(root.grad_fn().get());
+        if (root.defined() && root.grad_fn()) {
+            walk(root.grad_fn().get());
+            for (const node<float>* n : ops_) {
+                out_ << "  op" << ids_.at(n) << " [label=\"" << escaped(n->name());
+                if (const auto it = modules_.find(n->owner()); it != modules_.end() && !it->second.empty())
+                    out_ << "\\n" << escaped(it->second);
+                out_ << "\"];\n";
+            }
+            for (const auto& [leaf, id] : leaf_order_) out_ << "  " << id << " [shape=ellipse, label=\"" << leaf_label(leaf) << "\"];\n";
+            for (const node<float>* n : ops_)
+                for (const auto& e : n->inputs()) {
+                    if (e.fn)
+                        out_ << "  op" << ids_.at(e.fn.get()) << " -> op" << ids_.at(n) << ";\n";
+                    else if (e.leaf)
+                        out_ << "  " << leaves_.at(e.leaf.get()) << " -> op" << ids_.at(n) << ";\n";
+                }
+        }
         out_ << "}\n";
         return out_.str();
     }
@@ -56,42 +75,54 @@ private:
             name_modules(*child, path.empty() ? name : path + '.' + name, seen);
     }
 
-    std::string leaf_id(const tensor_impl<float>* leaf) {
-        if (const auto it = leaves_.find(leaf); it != leaves_.end()) return it->second;
-        // Built with a stream: g++ 12 warns (-Wrestrict, falsely) on "literal" + std::string.
-        std::ostringstream id, label;
-        if (const auto it = parameters_.find(leaf); it != parameters_.end()) {
-            id << '"' << escaped(it->second) << '"';
-            label << escaped(it->second) << "\\n";
-        } else {
-            id << "leaf" << unnamed_++;
+    void walk(const node<float>* root) {
+        const auto meet = [&](const node<float>* n) {
+            ids_[n] = ops_.size();
+            ops_.push_back(n);
+        };
+        meet(root);
+        std::vector<std::pair<const node<float>*, std::size_t>> stack{{root, 0}};  // node, next input
+        while (!stack.empty()) {
+            auto& [n, next] = stack.back();
+            if (next == n->inputs().size()) {
+                stack.pop_back();
+                continue;
+            }
+            const edge<float>& e = n->inputs()[next++];
+            if (e.fn && !ids_.contains(e.fn.get())) {
+                meet(e.fn.get());
+                stack.emplace_back(e.fn.get(), 0);  // invalidates n and next: not used below
+            } else if (e.leaf && !leaves_.contains(e.leaf.get())) {
+                name_leaf(e.leaf.get());
+            }
         }
-        label << shape_text(leaf->shape);
-        out_ << "  " << id.str() << " [shape=ellipse, label=\"" << label.str() << "\"];\n";
-        return leaves_[leaf] = id.str();
     }
 
-    std::string visit(const node<float>* n) {
-        if (const auto it = ops_.find(n); it != ops_.end()) return it->second;
-        const std::string id = "op" + std::to_string(ops_.size());
-        ops_[n] = id;
-        out_ << "  " << id << " [label=\"" << escaped(n->name());
-        if (const auto it = modules_.find(n->owner()); it != modules_.end() && !it->second.empty())
-            out_ << "\\n" << escaped(it->second);
-        out_ << "\"];\n";
-        for (const auto& e : n->inputs()) {
-            if (!e.needed()) continue;
-            // The input's node first: drawing it writes lines of its own.
-            const std::string from = e.fn ? visit(e.fn.get()) : leaf_id(e.leaf.get());
-            out_ << "  " << from << " -> " << id << ";\n";
-        }
-        return id;
+    // A parameter's id is its quoted path; another leaf's is leaf0, leaf1, ...
+    void name_leaf(const tensor_impl<float>* leaf) {
+        // Built with a stream: g++ 12 warns (-Wrestrict, falsely) on "literal" + std::string.
+        std::ostringstream id;
+        if (const auto it = parameters_.find(leaf); it != parameters_.end())
+            id << '"' << escaped(it->second) << '"';
+        else
+            id << "leaf" << unnamed_++;
+        leaves_[leaf] = id.str();
+        leaf_order_.emplace_back(leaf, id.str());
+    }
+
+    std::string leaf_label(const tensor_impl<float>* leaf) const {
+        std::ostringstream label;
+        if (const auto it = parameters_.find(leaf); it != parameters_.end()) label << escaped(it->second) << "\\n";
+        label << shape_text(leaf->shape);
+        return label.str();
     }
 
     std::map<const void*, std::string> parameters_;
     std::map<const void*, std::string> modules_;
-    std::map<const void*, std::string> leaves_;
-    std::map<const node<float>*, std::string> ops_;
+    std::map<const void*, std::string> leaves_;  // leaf -> id
+    std::vector<std::pair<const tensor_impl<float>*, std::string>> leaf_order_;
+    std::map<const node<float>*, std::size_t> ids_;
+    std::vector<const node<float>*> ops_;
     std::size_t unnamed_ = 0;
     std::ostringstream out_;
 };
