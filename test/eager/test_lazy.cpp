@@ -233,18 +233,23 @@ TEST_CASE("a lazy module's shape error names its path in the model, through nest
     const std::string what = error_of<shape_mismatch>([&] { net(eager::ones({2, 3})); });
     CHECK(what ==
           "features.0 (lazy_conv2d): the input has shape [2, 3], expected rank 4 with channels in dimension 1");
+    // Called as forward() rather than operator(), the outermost module makes no frame; the path
+    // above the first frame comes from where its module is registered: the same path.
+    CHECK(error_of<shape_mismatch>([&] { net.forward(eager::ones({2, 3})); }) == what);
+    // Moved, the model's children know their new parent.
+    net_t moved = std::move(net);
+    CHECK(error_of<shape_mismatch>([&] { moved.forward(eager::ones({2, 3})); }) == what);
     // A sequential called as forward() rather than operator() gives its children's paths too.
-    CHECK(error_of<shape_mismatch>([&] { net.features->forward(eager::ones({2, 3})); }) ==
-          "0 (lazy_conv2d): the input has shape [2, 3], expected rank 4 with channels in dimension 1");
+    CHECK(error_of<shape_mismatch>([&] { moved.features->forward(eager::ones({2, 3})); }) == what);
     // A standalone module's message is as it was: no path to give.
     nn::lazy_conv2d alone({.out_channels = 4, .kernel_size = 3});
     CHECK(error_of<shape_mismatch>([&] { alone(eager::ones({2, 3})); }) ==
           "lazy_conv2d: the input has shape [2, 3], expected rank 4 with channels in dimension 1");
     // Once materialised, a kernel's shape error names the concrete module at its path.
-    net(eager::ones({1, 3, 8, 8}));
-    const std::string later = error_of<shape_mismatch>([&] { net(eager::ones({1, 5, 8, 8})); });
+    moved(eager::ones({1, 3, 8, 8}));
+    const std::string later = error_of<shape_mismatch>([&] { moved(eager::ones({1, 5, 8, 8})); });
     CHECK_THAT(later, Catch::StartsWith("features.0 (conv2d): "));
-    CHECK_THAT(error_of<shape_mismatch>([&] { net(eager::ones({1, 3, 9, 9})); }),
+    CHECK_THAT(error_of<shape_mismatch>([&] { moved(eager::ones({1, 3, 9, 9})); }),
                Catch::StartsWith("head (linear): "));
     // Three levels: a sequential inside a sequential inside a module.
     nn::sequential outer(std::make_shared<nn::sequential>(nn::relu(), features_and_classifier()));
@@ -407,4 +412,14 @@ TEST_CASE("saving a state dict with an uninitialized entry fails naming it and w
     nn::load(back, path);
     CHECK(back.at<nn::linear>(1).weight.to_vector() == net.at<nn::linear>(1).weight.to_vector());
     fs::remove_all(dir);
+}
+
+TEST_CASE("a child that outlives its parent is no longer named by it", "[eager][lazy][errors]") {
+    auto features = std::make_shared<nn::sequential>(nn::lazy_conv2d({.out_channels = 4, .kernel_size = 3}));
+    {
+        nn::sequential parent(nn::relu(), features);
+        CHECK_THROWS_WITH(features->forward(eager::ones({2, 3})), Catch::StartsWith("1.0 (lazy_conv2d): "));
+    }
+    CHECK_THROWS_WITH(features->forward(eager::ones({2, 3})), Catch::StartsWith("0 (lazy_conv2d): "));
+    CHECK_THROWS_WITH((*features)(eager::ones({2, 3})), Catch::StartsWith("0 (lazy_conv2d): "));
 }

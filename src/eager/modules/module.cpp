@@ -92,6 +92,33 @@ std::string list_text(const std::vector<std::string>& keys) {
 
 }  // namespace
 
+module::~module() {
+    for (const auto& [name, child] : children_) std::erase(child->registered_in_, this);
+}
+
+module::module(module&& other) noexcept
+    : parameters_(std::move(other.parameters_)),
+      buffers_(std::move(other.buffers_)),
+      children_(std::move(other.children_)),
+      training_(other.training_) {
+    // Whoever registered `other` holds `other`, not this: registered_in_ stays with it.
+    for (const auto& [name, child] : children_)
+        std::replace(child->registered_in_.begin(), child->registered_in_.end(), &other, this);
+}
+
+module& module::operator=(module&& other) noexcept {
+    if (this == &other) return *this;
+    for (const auto& [name, child] : children_) std::erase(child->registered_in_, this);
+    parameters_ = std::move(other.parameters_);
+    buffers_ = std::move(other.buffers_);
+    children_ = std::move(other.children_);
+    training_ = other.training_;
+    other.children_.clear();
+    for (const auto& [name, child] : children_)
+        std::replace(child->registered_in_.begin(), child->registered_in_.end(), &other, this);
+    return *this;
+}
+
 tensor module::forward(const tensor&) {
     throw std::logic_error(type_name() + ": this module has no single-tensor forward(x)");
 }
@@ -158,6 +185,7 @@ void module::add_child(std::string name, std::shared_ptr<module> child) {
     for (const auto& named : {child->named_parameters(), child->named_buffers()})
         for (const auto& [path, t] : named)
             if (t.is_uninitialized()) t.impl()->label = join(name, path);
+    child->registered_in_.push_back(this);
     children_.emplace_back(std::move(name), std::move(child));
 }
 
@@ -454,18 +482,35 @@ void call_frame::rethrow_with_path() const {
         if (named_error == e.what()) throw;  // an inner frame has named it
         // The path: each frame's name in the module of the frame below it, as far as it is known.
         std::vector<std::string> parts;
+        const module* top = nullptr;  // where the frames give out, if they name no further
         for (const call_frame* f = this; f; f = f->below_) {
             const module* below = f->below_ ? f->below_->module_ : nullptr;
             std::string name = f->name_ ? *f->name_ : below ? child_name(*below, *f->module_) : "";
-            if (name.empty()) break;
+            if (name.empty()) {
+                if (!below) top = f->module_;
+                break;
+            }
             parts.push_back(std::move(name));
             // A container whose own forward was called directly (not through a frame): its name
             // in the module below, if it is that module's child.
             if (f->parent_ && f->parent_ != below) {
                 std::string container = below ? child_name(*below, *f->parent_) : "";
-                if (container.empty()) break;
+                if (container.empty()) {
+                    if (!below) top = f->parent_;
+                    break;
+                }
                 parts.push_back(std::move(container));
             }
+        }
+        // Above the outermost module called: its registrations, while each has exactly one.
+        for (std::size_t guard = 0; top && top->registered_in_.size() == 1 && guard < 10000; ++guard) {
+            const module* parent = top->registered_in_.front();
+            std::string name;
+            for (const auto& [n, m] : parent->named_children())
+                if (m.get() == top) name = n;
+            if (name.empty()) break;
+            parts.push_back(std::move(name));
+            top = parent;
         }
         if (parts.empty()) throw;  // the outermost module: its own message says what it is
         std::string path;
@@ -474,7 +519,6 @@ void call_frame::rethrow_with_path() const {
         throw;
     }
 }
-
 
 }  // namespace detail
 

@@ -22,7 +22,9 @@
 // (shape_mismatch, uninitialized_parameter_error, and the std::logic_error and std::runtime_error
 // families) leaving a child is rethrown as the same type with the child's dotted path in front:
 //   features.2 (lazy_conv2d): the input has shape [2, 3], expected rank 4 with channels in dimension 1
-// The path is the one state_dict() uses, from the outermost module called. A lazy parameter's
+// The path is the one state_dict() uses, from the outermost module called, or, when that module
+// is itself registered in one parent (and so on up), from the top of that chain of registrations.
+// A lazy parameter's
 // errors name it by its registered path ("features.2.weight") once its module has been registered
 // in a parent (register_module, a container), and by the module's type ("lazy_conv2d.weight")
 // before.
@@ -60,6 +62,10 @@ struct load_result {
 
 using state_map = io::tensor_map;  // key -> tensor, as io::save_safetensors takes it
 
+namespace detail {
+class call_frame;
+}
+
 // A load_state_dict in progress. Modules check in their load_own_state everything that could fail
 // (keys, shapes, dtypes) and register the writes with then(); nothing is written until every module
 // has been checked. Anything a module must change while checking (a lazy module materialises from
@@ -92,11 +98,13 @@ private:
 class module {
 public:
     module() = default;
-    virtual ~module() = default;
+    virtual ~module();
     module(const module&) = delete;
     module& operator=(const module&) = delete;
-    module(module&&) = default;
-    module& operator=(module&&) = default;
+    // Moves keep the children's record of their parent (see registered_in_) pointing at the
+    // module that holds them.
+    module(module&& other) noexcept;
+    module& operator=(module&& other) noexcept;
 
     // The module's name as printed and compared: "linear", "conv2d", "lazy_linear" (a lazy module
     // answers with its concrete name once materialised).
@@ -203,6 +211,10 @@ private:
     std::vector<std::pair<std::string, tensor>> buffers_;
     std::vector<std::pair<std::string, std::shared_ptr<module>>> children_;
     bool training_ = true;
+    // The modules this one is registered in (once per registration), so that an error can name
+    // the path above the outermost module called; kept up to date by moves and destruction.
+    std::vector<module*> registered_in_;
+    friend class detail::call_frame;
 };
 
 // Values or shared pointers of modules become shared pointers (for the containers).
