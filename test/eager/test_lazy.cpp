@@ -423,3 +423,13 @@ TEST_CASE("a child that outlives its parent is no longer named by it", "[eager][
     CHECK_THROWS_WITH(features->forward(eager::ones({2, 3})), Catch::StartsWith("0 (lazy_conv2d): "));
     CHECK_THROWS_WITH((*features)(eager::ones({2, 3})), Catch::StartsWith("0 (lazy_conv2d): "));
 }
+
+TEST_CASE("a lazy module added to a model already registered in another is named from the top",
+          "[eager][lazy][errors]") {
+    // Built top down: the container is registered first, then filled.
+    auto blocks = std::make_shared<nn::sequential>();
+    nn::sequential model(nn::relu(), blocks);
+    blocks->push_back(nn::lazy_linear({.out_features = 3}));
+    CHECK_THROWS_WITH(blocks->at<nn::lazy_linear>(0).weight.numel(), Catch::StartsWith("1.0.weight "));
+    CHECK(model.state_dict().count("1.0.weight") == 1);
+}

@@ -119,6 +119,19 @@ module& module::operator=(module&& other) noexcept {
     return *this;
 }
 
+void module::registered_path(std::vector<std::string>& names) const {
+    const module* m = this;
+    for (std::size_t guard = 0; m->registered_in_.size() == 1 && guard < 10000; ++guard) {
+        const module* parent = m->registered_in_.front();
+        std::string name;
+        for (const auto& [n, child] : parent->named_children())
+            if (child.get() == m) name = n;
+        if (name.empty()) break;
+        names.push_back(std::move(name));
+        m = parent;
+    }
+}
+
 tensor module::forward(const tensor&) {
     throw std::logic_error(type_name() + ": this module has no single-tensor forward(x)");
 }
@@ -181,10 +194,16 @@ void module::add_child(std::string name, std::shared_ptr<module> child) {
     check_name(*this, name, "module");
     if (!child) throw std::invalid_argument(type_name() + ": child module \"" + name + "\" is null");
     if (child.get() == this) throw std::invalid_argument(type_name() + ": a module cannot be its own child");
-    // A lazy tensor's errors name it by its path from the outermost module it is registered in.
+    // A lazy tensor's errors name it by its path from the outermost module it is registered in
+    // (this module's own path included, when it is registered already).
+    std::vector<std::string> above;
+    registered_path(above);
+    std::string prefix;
+    for (auto it = above.rbegin(); it != above.rend(); ++it) prefix = join(prefix, *it);
+    prefix = join(prefix, name);
     for (const auto& named : {child->named_parameters(), child->named_buffers()})
         for (const auto& [path, t] : named)
-            if (t.is_uninitialized()) t.impl()->label = join(name, path);
+            if (t.is_uninitialized()) t.impl()->label = join(prefix, path);
     child->registered_in_.push_back(this);
     children_.emplace_back(std::move(name), std::move(child));
 }
@@ -503,15 +522,7 @@ void call_frame::rethrow_with_path() const {
             }
         }
         // Above the outermost module called: its registrations, while each has exactly one.
-        for (std::size_t guard = 0; top && top->registered_in_.size() == 1 && guard < 10000; ++guard) {
-            const module* parent = top->registered_in_.front();
-            std::string name;
-            for (const auto& [n, m] : parent->named_children())
-                if (m.get() == top) name = n;
-            if (name.empty()) break;
-            parts.push_back(std::move(name));
-            top = parent;
-        }
+        if (top) top->registered_path(parts);
         if (parts.empty()) throw;  // the outermost module: its own message says what it is
         std::string path;
         for (auto it = parts.rbegin(); it != parts.rend(); ++it) path += (path.empty() ? "" : ".") + *it;

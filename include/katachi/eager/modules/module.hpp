@@ -198,11 +198,15 @@ protected:
     decltype(auto) call_child(const std::string& name, const module& child, F&& f) const;
 
     // Registers `child`; its uninitialized parameters and buffers (and its descendants') are
-    // named by their path under `name` in errors from then on.
+    // named in errors from then on by their path from the top of this module's registrations
+    // ("features.2.weight", whichever of the two was registered first).
     void add_child(std::string name, std::shared_ptr<module> child);
 
 private:
     void print(std::ostream& os, int indent) const;
+    // Appends this module's name in its parent, then the parent's in its own, and so on up while
+    // each module is registered exactly once (innermost first).
+    void registered_path(std::vector<std::string>& names) const;
     void save_state(const std::string& prefix, state_map& out) const;
     template <class F>
     void visit_modules(const std::string& prefix, std::vector<const module*>& seen, F&& f) const;
