@@ -3,7 +3,9 @@
 // lazy_linear, lazy_conv1d, lazy_conv2d, lazy_conv_transpose2d, lazy_batch_norm1d and
 // lazy_batch_norm2d take their concrete layer's options without the input size (in_features,
 // in_channels, num_features). Until materialised their parameters are uninitialized
-// (has_uninitialized_params(); reading them throws an error naming the module and parameter).
+// (has_uninitialized_params(); reading them throws an error naming the parameter by its path in
+// the model, "features.2.weight", or as "lazy_conv2d.weight" while the module stands alone).
+// state_dict() lists them, marked uninitialized, as PyTorch lists UninitializedParameters.
 // They are materialised, and default-initialised as the concrete layer is, by
 //   - the first forward (initialize_parameters(input) then the concrete forward), or
 //   - materialize(input_shape): shape arithmetic only, no data, no kernel, all modules or none, or

@@ -19,15 +19,15 @@
 //
 // Errors name where they happened. A call into a child (operator(), and the containers, which call
 // their children through call_child) is a frame of the module tree; an exception of katachi's
-// (shape_mismatch, uninitialized_parameter_error, and the std::logic_error and std::runtime_error
-// families) leaving a child is rethrown as the same type with the child's dotted path in front:
+// (shape_mismatch, uninitialized_parameter_error, autograd_error, and the standard logic_error and
+// runtime_error types) leaving a child is rethrown as the same type with its dotted path in front:
 //   features.2 (lazy_conv2d): the input has shape [2, 3], expected rank 4 with channels in dimension 1
 // The path is the one state_dict() uses, from the outermost module called, or, when that module
 // is itself registered in one parent (and so on up), from the top of that chain of registrations.
-// A lazy parameter's
-// errors name it by its registered path ("features.2.weight") once its module has been registered
-// in a parent (register_module, a container), and by the module's type ("lazy_conv2d.weight")
-// before.
+// A module called by a direct forward() rather than operator() makes no frame: its errors are
+// named by its caller's path. A lazy parameter's errors name it by its registered path
+// ("features.2.weight") once its module is registered in a parent (register_module, a container),
+// and by the module's type ("lazy_conv2d.weight") before.
 #pragma once
 
 #include <cstddef>
@@ -199,7 +199,7 @@ protected:
 
     // Registers `child`; its uninitialized parameters and buffers (and its descendants') are
     // named in errors from then on by their path from the top of this module's registrations
-    // ("features.2.weight", whichever of the two was registered first).
+    // ("features.2.weight"), whether the model or the child was filled in first.
     void add_child(std::string name, std::shared_ptr<module> child);
 
 private:
