@@ -4,6 +4,7 @@
 #pragma once
 
 #include "katachi/eager/autograd.hpp"
+#include "katachi/eager/dot.hpp"
 #include "katachi/eager/functional.hpp"
 #include "katachi/eager/loss_meter.hpp"
 #include "katachi/eager/memory.hpp"

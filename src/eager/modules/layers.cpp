@@ -65,21 +65,25 @@ std::string flatten::extra_repr() const {
 
 // ---- containers ----------------------------------------------------------------------------------
 
+// Each child is called through call_child, so that an error names its path ("features.2").
 tensor sequential::forward(const tensor& x) {
     tensor y = x;
-    for (const auto& layer : layers_) y = layer->forward(y);
+    for (std::size_t i = 0; i < layers_.size(); ++i)
+        y = call_child(named_children()[i].first, *layers_[i], [&] { return layers_[i]->forward(y); });
     return y;
 }
 
 sizes sequential::output_shape(const sizes& input) const {
     sizes s = input;
-    for (const auto& layer : layers_) s = layer->output_shape(s);
+    for (std::size_t i = 0; i < layers_.size(); ++i)
+        s = call_child(named_children()[i].first, *layers_[i], [&] { return layers_[i]->output_shape(s); });
     return s;
 }
 
-sizes sequential::materialize(const sizes& input) {
+sizes sequential::materialize_tree(const sizes& input) {
     sizes s = input;
-    for (const auto& layer : layers_) s = layer->materialize(s);
+    for (std::size_t i = 0; i < layers_.size(); ++i)
+        s = call_child(named_children()[i].first, *layers_[i], [&] { return layers_[i]->materialize(s); });
     return s;
 }
 
