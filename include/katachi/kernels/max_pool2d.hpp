@@ -145,7 +145,7 @@ void max_pool2d_forward(const X& x, Y&& y, I&& indices, const max_pool2d_options
 //
 // With `mask` (the shape of dy) a gradient passes only where mask > 0: given the pooled outputs of
 // relu(pool(x)) as the mask, this is the backward of max pooling after a relu, relu's backward
-// included (the graph face's absorbed_relu).
+// included (the graph face's relu_max_pool2d, graph/fusion.hpp).
 template <class DY, class I, class DX, class M = none_t>
 void max_pool2d_backward(const DY& dy, const I& indices, DX&& dx, write mode = write::overwrite,
                          const M& mask = {}) {

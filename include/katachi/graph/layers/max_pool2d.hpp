@@ -8,7 +8,6 @@
 
 #include <katachi/graph/layer.hpp>
 #include <katachi/kernels/max_pool2d.hpp>
-#include <katachi/kernels/relu.hpp>
 
 namespace katachi::graph {
 
@@ -89,24 +88,8 @@ struct max_pool2d {
             unpool(a, kernels::none);
         }
 
-        // With a relu taken in (graph/properties.hpp, absorbed_relu): a.x[0] is the relu's input,
-        // the pooled values get the relu, and the backward passes a gradient only where the pooled
-        // value is positive, into the relu's input gradient.
-        static constexpr bool absorbs_relu = true;
-
-        template <class T>
-        static void forward_after_relu(const layer_args<T>& a) {
-            forward(a);
-            auto y = batch_view<output_shape>(a.y, a.batch);
-            kernels::relu_forward(y, y);
-        }
-
-        template <class T>
-        static void backward_through_relu(const layer_args<T>& a) {
-            unpool(a, batch_view<output_shape>(a.y, a.batch));
-        }
-
-    private:
+        // The backward with a mask of the output's shape (kernels::none: none): a gradient passes
+        // only where mask > 0. relu_max_pool2d (graph/fusion.hpp) masks with its pooled outputs.
         template <class T, class Mask>
         static void unpool(const layer_args<T>& a, const Mask& mask) {
             if (a.dx[0])
