@@ -5,6 +5,7 @@
 #include <katachi/graph/block.hpp>
 #include <katachi/graph/dot.hpp>
 #include <katachi/graph/flash_model.hpp>
+#include <katachi/graph/fusion.hpp>
 #include <katachi/graph/inference.hpp>
 #include <katachi/graph/layer.hpp>
 #include <katachi/graph/layers/adaptive_avg_pool2d.hpp>

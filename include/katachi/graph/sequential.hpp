@@ -1,7 +1,10 @@
 // katachi/graph/sequential.hpp: sequential<input<D...>, layers...> and dag<input<D...>, nodes...>,
-// the two spellings of a model; see network.hpp for examples.
+// the two spellings of a model; see network.hpp for examples. Both bind their nodes, then fuse each
+// relu that a max pooling takes in into that pooling (graph/fusion.hpp): the properties, and all
+// that runs or shows the model, see the fused list.
 #pragma once
 
+#include <katachi/graph/fusion.hpp>
 #include <katachi/graph/network.hpp>
 #include <katachi/graph/properties.hpp>
 #include <utility>
@@ -31,8 +34,8 @@ inline constexpr bool is_input_v<input<D...>> = true;
 // Layers applied left to right to one input, named "0", "1", ... by position.
 template <class Input, Layer... Layers>
 struct sequential
-    : detail::graph_properties<typename detail::sequential_binding<Input, std::index_sequence_for<Layers...>,
-                                                                   Layers...>::type::nodes> {
+    : detail::graph_properties<detail::fused_nodes_t<typename detail::sequential_binding<
+          Input, std::index_sequence_for<Layers...>, Layers...>::type::nodes>> {
     static_assert(detail::is_input_v<Input>,
                   "sequential<input<D...>, layers...> starts with the per-sample input shape");
     using binding =
@@ -43,7 +46,8 @@ struct sequential
 
 // Named nodes, each consuming the node before it or the nodes its from<...> names.
 template <class Input, class... Nodes>
-struct dag : detail::graph_properties<typename detail::bind_graph<Input, Nodes...>::nodes> {
+struct dag
+    : detail::graph_properties<detail::fused_nodes_t<typename detail::bind_graph<Input, Nodes...>::nodes>> {
     static_assert(detail::is_input_v<Input>,
                   "dag<input<D...>, nodes...> starts with the per-sample input shape");
     using binding = detail::bind_graph<Input, Nodes...>;

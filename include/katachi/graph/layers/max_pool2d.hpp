@@ -2,7 +2,7 @@
 //
 // The op is katachi/ops/max_pool2d.hpp (PyTorch's nn.MaxPool2d); this is its short spelling.
 // Options: stride<s> (default: the kernel size, as in PyTorch), padding<p>, dilation<d>,
-// ceil_mode<true>. A relu right before it is taken in (graph/properties.hpp, absorbed_relu).
+// ceil_mode<true>. A relu right before it is taken in (graph/fusion.hpp).
 #pragma once
 
 #include <katachi/graph/layer.hpp>

@@ -50,13 +50,12 @@ constexpr std::array<T*, 4> spec_pointers(T* base, const std::array<tensor_spec,
     return out;
 }
 
-// An op that can take in the relu before it (ops/max_pool2d.hpp) says so through its bind; see
-// graph/properties.hpp, absorbed_relu.
+// An op that can take in the relu before it (ops/max_pool2d.hpp) gives its bind the fused pair
+// that graph/fusion.hpp's relu_max_pool2d runs.
 template <class Op, class Bind>
 struct relu_hooks {};
 template <class Op, class Bind>
 requires(Op::takes_in_relu) struct relu_hooks<Op, Bind> {
-    static constexpr bool absorbs_relu = true;
     template <class T>
     static void forward_after_relu(const layer_args<T>& a) {
         Op::forward_after_relu(Bind::bound, Bind::in, Bind::to_call(a));
