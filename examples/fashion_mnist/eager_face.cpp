@@ -43,48 +43,6 @@ std::int64_t argmax(const float* row) {
     return std::max_element(row, row + 10) - row;
 }
 
-// DOT of the tape that produced `root`: one box per recorded operation, one ellipse per parameter
-// the tape reaches, arrows in the direction the forward ran.
-class tape_writer {
-public:
-    explicit tape_writer(const nn::module& m) {
-        for (const auto& [name, t] : m.named_parameters()) names_[t.impl()] = name;
-    }
-
-    std::string write(const tensor& root) {
-        out_ << "digraph tape {\n  rankdir=TB;\n  node [shape=box];\n";
-        visit(root.grad_fn().get());
-        out_ << "}\n";
-        return out_.str();
-    }
-
-private:
-    std::string visit(eager::node<float>* n) {
-        if (const auto it = ids_.find(n); it != ids_.end()) return it->second;
-        const std::string id = "op" + std::to_string(ids_.size());
-        ids_[n] = id;
-        out_ << "  " << id << " [label=\"" << n->name() << "\"];\n";
-        for (const auto& e : n->inputs()) {
-            if (e.fn) {
-                const std::string from = visit(e.fn.get());
-                out_ << "  " << from << " -> " << id << ";\n";
-            } else if (e.leaf) {
-                const auto it = names_.find(e.leaf.get());
-                const std::string leaf = it == names_.end() ? "leaf" : it->second;
-                std::string shape;
-                for (std::size_t d : e.leaf->shape) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
-                out_ << "  \"" << leaf << "\" [shape=ellipse, label=\"" << leaf << "\\n[" << shape
-                     << "]\"];\n  \"" << leaf << "\" -> " << id << ";\n";
-            }
-        }
-        return id;
-    }
-
-    std::map<const void*, std::string> names_;
-    std::map<const eager::node<float>*, std::string> ids_;
-    std::ostringstream out_;
-};
-
 class eager_face final : public face {
 public:
     explicit eager_face(std::uint64_t seed) {
@@ -116,7 +74,7 @@ public:
         model_->train();
         const tensor loss =
             eager::cross_entropy((*model_)(images(x, batch)), std::span<const std::int64_t>(y, batch));
-        return tape_writer(*model_).write(loss);
+        return eager::to_dot(loss, *model_);  // ops and parameters named by their paths in the model
     }
 
     void make_optimiser(const optimiser_options& options) override {

@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <katachi/graph/fixed_string.hpp>
+#include <katachi/ops/op.hpp>
 #include <katachi/shape.hpp>
 
 namespace katachi {
@@ -132,6 +133,43 @@ template <class T>
 inline constexpr bool is_rejected_v = false;
 template <class Layer, class Got, class Expected>
 inline constexpr bool is_rejected_v<rejected<Layer, Got, Expected>> = true;
+
+// ---------------------------------------------------------------------------------------------
+// A layer defined by an op (katachi/ops/) refuses its input with its shape rule's own sentence,
+// the one the eager face throws: refused<Layer, Got, Why>. The graph puts the node's name and the
+// layer before it and stops at model_error, a template that is declared and never defined, so that
+// g++'s first error line is the whole sentence:
+//
+//   error: invalid application of 'sizeof' to incomplete type 'katachi::model_error<
+//     katachi::graph::fixed_string<97>{"node \"4\", linear<10>: takes a flat per-sample shape
+//     [features], got [64, 7, 7]: insert flatten before it"}, katachi::graph::linear<10>,
+//     katachi::shape<64, 7, 7> >'
+//
+// clang 14 prints the fixed_string as character codes; the layer and the shape after it read.
+// ---------------------------------------------------------------------------------------------
+template <class Layer, class Got, ops::text Why>
+struct refused {};
+
+template <class T>
+inline constexpr bool is_refused_v = false;
+template <class Layer, class Got, ops::text Why>
+inline constexpr bool is_refused_v<refused<Layer, Got, Why>> = true;
+
+template <graph::fixed_string Sentence, class Layer, class Got>
+struct model_error;  // never defined: naming its size is the error
+
+// `node "<name>", <layer>: <why>` as a fixed_string of its exact length.
+template <graph::fixed_string Node, ops::text Layer, ops::text Why>
+constexpr auto node_sentence() {
+    constexpr ops::text t = [] {
+        ops::text s;
+        s << "node \"" << Node.view() << "\", " << Layer << ": " << Why;
+        return s;
+    }();
+    graph::fixed_string<t.length + 1> out;
+    for (std::size_t i = 0; i < t.length; ++i) out.text[i] = t.chars[i];
+    return out;
+}
 
 // Graph structure mistakes, named by the node that makes them.
 struct duplicate_node_name {};  // a second node with this name

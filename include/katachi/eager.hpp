@@ -4,6 +4,7 @@
 #pragma once
 
 #include "katachi/eager/autograd.hpp"
+#include "katachi/eager/dot.hpp"
 #include "katachi/eager/functional.hpp"
 #include "katachi/eager/graph_source.hpp"
 #include "katachi/eager/loss_meter.hpp"
@@ -13,6 +14,7 @@
 #include "katachi/eager/modules/container.hpp"
 #include "katachi/eager/modules/conv.hpp"
 #include "katachi/eager/modules/init.hpp"
+#include "katachi/eager/modules/layer_norm.hpp"
 #include "katachi/eager/modules/lazy.hpp"
 #include "katachi/eager/modules/linear.hpp"
 #include "katachi/eager/modules/module.hpp"

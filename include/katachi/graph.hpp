@@ -5,6 +5,7 @@
 #include <katachi/graph/block.hpp>
 #include <katachi/graph/dot.hpp>
 #include <katachi/graph/flash_model.hpp>
+#include <katachi/graph/fusion.hpp>
 #include <katachi/graph/inference.hpp>
 #include <katachi/graph/layer.hpp>
 #include <katachi/graph/layers/adaptive_avg_pool2d.hpp>
@@ -19,9 +20,11 @@
 #include <katachi/graph/layers/flatten.hpp>
 #include <katachi/graph/layers/gelu.hpp>
 #include <katachi/graph/layers/identity.hpp>
+#include <katachi/graph/layers/layer_norm.hpp>
 #include <katachi/graph/layers/leaky_relu.hpp>
 #include <katachi/graph/layers/linear.hpp>
 #include <katachi/graph/layers/max_pool2d.hpp>
+#include <katachi/graph/layers/op_layer.hpp>
 #include <katachi/graph/layers/relu.hpp>
 #include <katachi/graph/layers/sigmoid.hpp>
 #include <katachi/graph/layers/tanh.hpp>

@@ -10,6 +10,7 @@ namespace katachi::eager {
 
 namespace {
 thread_local bool grad_enabled = true;
+thread_local const void* current_owner = nullptr;
 std::atomic<std::ptrdiff_t> node_count{0};
 }  // namespace
 
@@ -28,6 +29,10 @@ namespace detail {
 
 void count_node(int change) noexcept {
     node_count.fetch_add(change, std::memory_order_relaxed);
+}
+
+const void*& op_owner() noexcept {
+    return current_owner;
 }
 
 template <class T>

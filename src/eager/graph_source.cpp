@@ -10,6 +10,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdint>
+#include <iomanip>
 #include <map>
 #include <optional>
 #include <set>
@@ -21,6 +22,7 @@
 #include "katachi/eager/modules/batch_norm.hpp"
 #include "katachi/eager/modules/container.hpp"
 #include "katachi/eager/modules/conv.hpp"
+#include "katachi/eager/modules/layer_norm.hpp"
 #include "katachi/eager/modules/lazy.hpp"
 #include "katachi/eager/modules/linear.hpp"
 #include "katachi/eager/modules/pooling.hpp"
@@ -87,6 +89,24 @@ std::string bias_option(bool bias) {
     return bias ? "" : ", " + ns + "bias<false>";
 }
 
+// A double written so that reading it back gives the same double.
+std::string exact(double v) {
+    std::ostringstream os;
+    os << std::setprecision(17) << v;
+    return os.str();
+}
+
+std::string pair(size2 v) {
+    return "{" + std::to_string(v.h) + ", " + std::to_string(v.w) + "}";
+}
+
+// The general form of a layer: katachi::graph::layer<katachi::ops::op, katachi::ops::options{...}>.
+std::string general(const std::string& options, const std::string& op, const std::vector<std::string>& fields) {
+    std::string text = ns + "layer<katachi::ops::" + op + ", katachi::ops::" + options + "{";
+    for (std::size_t i = 0; i < fields.size(); ++i) text += (i ? ", " : "") + fields[i];
+    return text + "}>";
+}
+
 std::size_t square(const std::string& path, const module& m, const char* what, size2 k) {
     if (k.h != k.w)
         fail(path, m,
@@ -107,6 +127,13 @@ std::string layer_text(const std::string& path, const module& m, const sizes& in
     }
     if (is_layer<conv2d>(m) || is<lazy_conv2d>(m)) {
         const auto& o = dynamic_cast<const conv2d&>(m).options;
+        if (o.kernel_size.h != o.kernel_size.w)
+            return general("conv2d_options", "conv2d",
+                           {".out_channels = " + std::to_string(o.out_channels),
+                            ".kernel_size = " + pair(o.kernel_size), ".stride = " + pair(o.stride),
+                            ".padding = " + pair(o.padding), ".dilation = " + pair(o.dilation),
+                            ".groups = " + std::to_string(o.groups),
+                            std::string(".bias = ") + (o.bias ? "true" : "false")});
         return ns + "conv2d<" + std::to_string(o.out_channels) + ", " +
                std::to_string(square(path, m, "kernel_size", o.kernel_size)) +
                pair_option("stride", o.stride, 1) + pair_option("padding", o.padding, 0) +
@@ -131,42 +158,59 @@ std::string layer_text(const std::string& path, const module& m, const sizes& in
     const bool bn1 = is_layer<batch_norm1d>(m) || is<lazy_batch_norm1d>(m);
     if (bn1 || is_layer<batch_norm2d>(m) || is<lazy_batch_norm2d>(m)) {
         const auto& o = dynamic_cast<const batch_norm_base&>(m).options;
+        const std::string kind = bn1 ? "batch_norm1d" : "batch_norm2d";
         const batch_norm_options d;
-        std::string odd;
-        if (o.eps != d.eps)
-            odd = "eps=" + number(o.eps);
-        else if (o.momentum != d.momentum)
-            odd = "momentum=" + number(o.momentum);
-        else if (!o.affine)
-            odd = "affine=false";
-        else if (!o.track_running_stats)
-            odd = "track_running_stats=false";
-        if (!odd.empty())
-            fail(path, m,
-                 "has " + odd +
-                     ", which the graph face cannot spell: its batch norm has eps 1e-05, "
-                     "momentum 0.1, affine weights and running statistics only");
-        return ns + (bn1 ? "batch_norm1d" : "batch_norm2d");
+        if (o.eps == d.eps && o.momentum == d.momentum && o.affine && o.track_running_stats) return ns + kind;
+        // Other options: the general form, layer<op, options> (katachi/graph/layers/op_layer.hpp).
+        std::vector<std::string> fields;
+        if (!(o.eps == d.eps)) fields.push_back(".eps = " + exact(o.eps.value()));
+        if (!o.momentum.has_value())
+            fields.push_back(".momentum = std::nullopt");
+        else if (!(o.momentum == d.momentum))
+            fields.push_back(".momentum = " + exact(o.momentum.value()));
+        if (!o.affine) fields.push_back(".affine = false");
+        if (!o.track_running_stats) fields.push_back(".track_running_stats = false");
+        return general("batch_norm_options", kind, fields);
     }
     if (is<max_pool2d>(m)) {
         const auto& o = dynamic_cast<const max_pool2d&>(m).options;
-        if (o.ceil_mode)
-            fail(path, m, "has ceil_mode=true, which the graph face's max_pool2d does not offer");
-        const std::size_t k = square(path, m, "kernel_size", o.kernel_size);
         const size2 stride = o.stride == size2(0) ? o.kernel_size : o.stride;
+        if (o.kernel_size.h != o.kernel_size.w)
+            return general("max_pool2d_options", "max_pool2d",
+                           {".kernel_size = " + pair(o.kernel_size), ".stride = " + pair(stride),
+                            ".padding = " + pair(o.padding), ".dilation = " + pair(o.dilation),
+                            std::string(".ceil_mode = ") + (o.ceil_mode ? "true" : "false")});
+        const std::size_t k = o.kernel_size.h;
         return ns + "max_pool2d<" + std::to_string(k) + pair_option("stride", stride, k) +
-               pair_option("padding", o.padding, 0) + pair_option("dilation", o.dilation, 1) + ">";
+               pair_option("padding", o.padding, 0) + pair_option("dilation", o.dilation, 1) +
+               (o.ceil_mode ? ", " + ns + "ceil_mode<true>" : "") + ">";
     }
     if (is<avg_pool2d>(m)) {
         const auto& o = dynamic_cast<const avg_pool2d&>(m).options;
-        if (o.ceil_mode)
-            fail(path, m, "has ceil_mode=true, which the graph face's avg_pool2d does not offer");
-        if (!o.count_include_pad && o.padding != size2(0))
-            fail(path, m, "has count_include_pad=false; the graph face's avg_pool2d counts the padding");
-        const std::size_t k = square(path, m, "kernel_size", o.kernel_size);
         const size2 stride = o.stride == size2(0) ? o.kernel_size : o.stride;
+        if (o.kernel_size.h != o.kernel_size.w)
+            return general("avg_pool2d_options", "avg_pool2d",
+                           {".kernel_size = " + pair(o.kernel_size), ".stride = " + pair(stride),
+                            ".padding = " + pair(o.padding),
+                            std::string(".ceil_mode = ") + (o.ceil_mode ? "true" : "false"),
+                            std::string(".count_include_pad = ") + (o.count_include_pad ? "true" : "false"),
+                            ".divisor_override = " + std::to_string(o.divisor_override)});
+        const std::size_t k = o.kernel_size.h;
         return ns + "avg_pool2d<" + std::to_string(k) + pair_option("stride", stride, k) +
-               pair_option("padding", o.padding, 0) + ">";
+               pair_option("padding", o.padding, 0) + (o.ceil_mode ? ", " + ns + "ceil_mode<true>" : "") +
+               (o.count_include_pad ? "" : ", " + ns + "count_include_pad<false>") +
+               one_option("divisor_override", o.divisor_override, 0) + ">";
+    }
+    if (is<layer_norm>(m)) {
+        const auto& o = dynamic_cast<const layer_norm&>(m).options;
+        std::string sizes_text;
+        for (std::size_t i = 0; i < o.normalized_shape.rank; ++i)
+            sizes_text += (i ? ", " : "") + std::to_string(o.normalized_shape.d[i]);
+        if (o.eps == ops::real(1e-5) && o.elementwise_affine) return ns + "layer_norm<" + sizes_text + ">";
+        std::vector<std::string> fields{".normalized_shape = {" + sizes_text + "}"};
+        if (!(o.eps == ops::real(1e-5))) fields.push_back(".eps = " + exact(o.eps.value()));
+        if (!o.elementwise_affine) fields.push_back(".elementwise_affine = false");
+        return general("layer_norm_options", "layer_norm", fields);
     }
     if (is<adaptive_avg_pool2d>(m)) {
         const size2 s = dynamic_cast<const adaptive_avg_pool2d&>(m).output_size;
@@ -218,7 +262,7 @@ bool katachi_layer(const module& m) {
            is_layer<conv2d>(m) || is<lazy_conv2d>(m) || is_layer<conv_transpose2d>(m) ||
            is<lazy_conv_transpose2d>(m) || is_layer<batch_norm1d>(m) || is<lazy_batch_norm1d>(m) ||
            is_layer<batch_norm2d>(m) || is<lazy_batch_norm2d>(m) ||
-           is<max_pool2d, avg_pool2d, adaptive_avg_pool2d, flatten, relu, sigmoid, tanh, identity, gelu,
+           is<max_pool2d, avg_pool2d, layer_norm, adaptive_avg_pool2d, flatten, relu, sigmoid, tanh, identity, gelu,
               leaky_relu, dropout, softmax, log_softmax, module_list>(m);
 }
 

@@ -5,11 +5,15 @@
 // same way everywhere: the operation, then both shapes.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
+#include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "katachi/eager/autograd.hpp"
@@ -58,6 +62,27 @@ void for_each_offset(const sizes& shape, const sizes& strides, F&& f) {
             index[d] = 0;
         }
     }
+}
+
+// Dimension `dim` of a tensor of rank `rank`, counted from the end when negative (a scalar takes 0
+// and -1); std::out_of_range naming `op` outside.
+inline std::size_t wrap_dim(const char* op, std::ptrdiff_t dim, std::size_t rank) {
+    const auto r = static_cast<std::ptrdiff_t>(std::max<std::size_t>(rank, 1));
+    if (dim < -r || dim >= r)
+        throw std::out_of_range(std::string(op) + ": dimension " + std::to_string(dim) +
+                                " is out of range for a tensor of rank " + std::to_string(rank));
+    return static_cast<std::size_t>(dim < 0 ? dim + r : dim);
+}
+
+// A tensor on x's storage at x's offset with this shape and these strides (a view, or detach).
+template <class T>
+basic_tensor<T> alias(const basic_tensor<T>& x, const sizes& shape, const sizes& strides) {
+    auto impl = std::make_shared<tensor_impl<T>>();
+    impl->store = x.impl()->store;
+    impl->offset = x.impl()->offset;
+    impl->shape = shape;
+    impl->strides = strides;
+    return basic_tensor<T>(std::move(impl));
 }
 
 // "op: shapes [2, 3] and [3, 2] do not match"

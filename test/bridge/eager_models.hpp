@@ -42,7 +42,7 @@ public:
     }
     std::string type_name() const override { return "basic_block"; }
     eager::sizes output_shape(const eager::sizes& input) const override { return input; }
-    eager::sizes materialize(const eager::sizes& input) override {
+    eager::sizes materialize_tree(const eager::sizes& input) override {
         eager::sizes s = input;
         for (const auto& [name, child] : named_children()) s = child->materialize(s);
         return input;
@@ -105,6 +105,21 @@ inline std::shared_ptr<nn::sequential> options_net() {
         lazy_conv2d({.out_channels = 6, .kernel_size = 3, .padding = 2, .dilation = 2}),
         gelu(eager::gelu_approximate::tanh), avg_pool2d({.kernel_size = 2, .stride = 1}),
         adaptive_avg_pool2d({2, 3}), flatten(), lazy_linear({.out_features = 6, .bias = false}), tanh());
+}
+
+// Options the graph face spells in the general form layer<op, options> or with its newer option
+// types: batch norm eps, momentum None, no affine, no running statistics; ceil_mode;
+// count_include_pad; a non-square kernel; layer norm with and without its affine parameters.
+inline std::shared_ptr<nn::sequential> norms_net() {
+    using namespace nn;
+    return std::make_shared<sequential>(
+        lazy_conv2d({.out_channels = 4, .kernel_size = {3, 2}, .padding = {1, 0}}),
+        layer_norm({.normalized_shape = {4, 9, 8}}), relu(), max_pool2d({.kernel_size = 3, .stride = 2, .ceil_mode = true}),
+        lazy_batch_norm2d({.eps = 1e-3, .momentum = std::nullopt}), tanh(),
+        avg_pool2d({.kernel_size = 2, .stride = 1, .padding = 1, .count_include_pad = false}),
+        lazy_batch_norm2d({.affine = false}), flatten(), lazy_linear({.out_features = 8, .bias = false}),
+        lazy_batch_norm1d({.track_running_stats = false}),
+        layer_norm({.normalized_shape = 8, .eps = 1e-4, .elementwise_affine = false}), lazy_linear({.out_features = 3}));
 }
 
 }  // namespace katachi::test::bridge

@@ -57,6 +57,7 @@ int main(int argc, char** argv) try {
     write(dir, "residual", *bridge::residual(), {3, 16, 16});
     write(dir, "options_net", *bridge::options_net(), {4, 15, 13});
     write(dir, "resnet", *bridge::resnet(), {3, 12, 12});
+    write(dir, "norms_net", *bridge::norms_net(), {2, 9, 9});
     return 0;
 } catch (const std::exception& e) {
     std::cerr << "make_bridge_models: " << e.what() << '\n';

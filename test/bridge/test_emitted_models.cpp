@@ -8,6 +8,7 @@
 
 #include "lenet.hpp"
 #include "mlp_bn.hpp"
+#include "norms_net.hpp"
 #include "options_net.hpp"
 #include "residual.hpp"
 #include "resnet.hpp"
@@ -75,4 +76,10 @@ TEST_CASE(
     "[bridge]") {
     STATIC_REQUIRE(emitted::resnet_keys_identical);
     CHECK(max_difference<emitted::resnet>("resnet") <= 1e-6);
+}
+
+TEST_CASE("an emitted model with batch norm, pooling and layer norm options reproduces the eager logits",
+          "[bridge]") {
+    STATIC_REQUIRE(emitted::norms_net_keys_identical);
+    CHECK(max_difference<emitted::norms_net>("norms_net") <= 1e-6);
 }

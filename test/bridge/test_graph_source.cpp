@@ -130,21 +130,31 @@ TEST_CASE("a custom module with a graph form becomes its nodes, the add's inputs
     CHECK(t.keys_identical());
 }
 
-TEST_CASE("options the graph face cannot spell are refused, naming the module and the option", "[bridge]") {
+TEST_CASE("options without a short spelling are written in the general form layer<op, options>",
+          "[bridge]") {
     nn::sequential bn(nn::linear({.in_features = 4, .out_features = 4}),
-                      nn::batch_norm1d({.num_features = 4, .eps = 1e-3}));
-    CHECK(
-        refusal(bn, {4}) ==
-        "graph_source: \"1\" (batch_norm1d) has eps=0.001, which the graph face cannot spell: its batch norm "
-        "has eps 1e-05, momentum 0.1, affine weights and running statistics only");
+                      nn::batch_norm1d({.num_features = 4, .eps = 1e-3, .momentum = std::nullopt, .affine = false}));
+    CHECK(nn::graph_translate(bn, {4}).type ==
+          "katachi::graph::sequential<katachi::graph::input<4>,\n"
+          "    katachi::graph::linear<4>,\n"
+          "    katachi::graph::layer<katachi::ops::batch_norm1d, katachi::ops::batch_norm_options{.eps = "
+          "0.001, .momentum = std::nullopt, .affine = false}>>");
     nn::sequential conv(nn::conv2d({.in_channels = 1, .out_channels = 2, .kernel_size = {3, 5}}));
-    CHECK(refusal(conv, {1, 8, 8}) ==
-          "graph_source: \"0\" (conv2d) has kernel_size (3, 5); the graph face's conv2d takes one square "
-          "kernel_size");
-    nn::sequential pool(nn::max_pool2d({.kernel_size = 2, .ceil_mode = true}));
-    CHECK(refusal(pool, {1, 5, 5}) ==
-          "graph_source: \"0\" (max_pool2d) has ceil_mode=true, which the graph face's max_pool2d does not "
-          "offer");
+    CHECK(nn::graph_translate(conv, {1, 8, 8}).type ==
+          "katachi::graph::sequential<katachi::graph::input<1, 8, 8>,\n"
+          "    katachi::graph::layer<katachi::ops::conv2d, katachi::ops::conv2d_options{.out_channels = 2, "
+          ".kernel_size = {3, 5}, .stride = {1, 1}, .padding = {0, 0}, .dilation = {1, 1}, .groups = 1, "
+          ".bias = true}>>");
+    nn::sequential pool(nn::max_pool2d({.kernel_size = 2, .ceil_mode = true}),
+                        nn::avg_pool2d({.kernel_size = 3, .stride = 1, .padding = 1, .count_include_pad = false}),
+                        nn::layer_norm({.normalized_shape = {3, 3}, .elementwise_affine = false}));
+    CHECK(nn::graph_translate(pool, {1, 5, 5}).type ==
+          "katachi::graph::sequential<katachi::graph::input<1, 5, 5>,\n"
+          "    katachi::graph::max_pool2d<2, katachi::graph::ceil_mode<true>>,\n"
+          "    katachi::graph::avg_pool2d<3, katachi::graph::stride<1>, katachi::graph::padding<1>, "
+          "katachi::graph::count_include_pad<false>>,\n"
+          "    katachi::graph::layer<katachi::ops::layer_norm, katachi::ops::layer_norm_options{.normalized_shape = "
+          "{3, 3}, .elementwise_affine = false}>>");
     nn::sequential unflat(nn::conv2d({.in_channels = 1, .out_channels = 2, .kernel_size = 3}),
                           nn::linear({.in_features = 6, .out_features = 2}));
     CHECK(refusal(unflat, {1, 8, 8}) ==

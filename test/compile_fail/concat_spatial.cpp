@@ -1,8 +1,7 @@
 // Mistake: concat of inputs whose spatial sizes differ. Allowed twin: the pooled branch is padded.
-// expect: concat joins along channels
 // expect: katachi::graph::concat
 // expect: shape<3, 8, 8>
-// expect: same_spatial_size_as<katachi::shape<3, 4, 4>
+// expect-first-error: node \"cat\", concat: joins along the channels, got [3, 8, 8] and [3, 4, 4]: every input needs the same rank
 #include <katachi/graph.hpp>
 
 using namespace katachi::graph;

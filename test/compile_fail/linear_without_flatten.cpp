@@ -1,7 +1,7 @@
 // Mistake: linear after a convolution without flatten. Allowed twin: flatten inserted.
-// expect: linear<N> takes a flat shape<features>: insert flatten before it
 // expect: linear<10>
 // expect: shape<64, 7, 7>
+// expect-first-error: node \"3\", linear<10>: takes a flat per-sample shape [features], got [64, 7, 7]: insert flatten before it
 #include <katachi/graph.hpp>
 
 using namespace katachi::graph;

@@ -1,8 +1,7 @@
 // Mistake: pooling a rank-1 input. Allowed twin: the pooling comes before flatten.
-// expect: this 2-d layer takes shape<channels, height, width>
 // expect: max_pool2d<2>
 // expect: shape<64>
-// expect: image_shape
+// expect-first-error: node \"1\", max_pool2d<2>: takes a per-sample [C, H, W], got [64]: remove the flatten before it
 #include <katachi/graph.hpp>
 
 using namespace katachi::graph;

@@ -7,6 +7,7 @@ usage: run.py <source> <max g++ lines or 0> <compiler> [flags...]
 The source defines KATACHI_FORBIDDEN's effect itself and lists what its diagnostic must say:
   // expect: <words>        for every compiler
   // expect-gcc: <words>    for g++ only (clang 14 prints fixed strings as character codes)
+  // expect-first-error: <words>   for g++ only: the first line that says "error:" holds them
 """
 import subprocess
 import sys
@@ -16,13 +17,16 @@ def main():
     source, max_lines, compiler = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
     is_clang = "clang" in " ".join(compiler[:1])
     expected = []
+    first_error = []
     for line in open(source, encoding="utf-8"):
         line = line.strip()
         if line.startswith("// expect:"):
             expected.append(line[len("// expect:"):].strip())
         elif line.startswith("// expect-gcc:") and not is_clang:
             expected.append(line[len("// expect-gcc:"):].strip())
-    if not expected:
+        elif line.startswith("// expect-first-error:") and not is_clang:
+            first_error.append(line[len("// expect-first-error:"):].strip())
+    if not expected and not first_error:
         sys.exit(f"{source}: no '// expect:' line")
     base = compiler + ["-fsyntax-only", "-fdiagnostics-color=never", source]
 
@@ -41,6 +45,9 @@ def main():
     print(f"{source}: {'clang' if is_clang else 'g++'} diagnostic of {lines} lines")
     if missing:
         sys.exit(f"{source}: the diagnostic lacks {missing}")
+    error_lines = [line for line in text.splitlines() if "error:" in line]
+    if first_error and (not error_lines or any(w not in error_lines[0] for w in first_error)):
+        sys.exit(f"{source}: the first error line lacks {first_error}: {error_lines[:1]}")
     if max_lines and not is_clang and lines > max_lines:
         sys.exit(f"{source}: the diagnostic has {lines} lines, more than {max_lines}")
 

@@ -1,8 +1,14 @@
 // Autograd: requires_grad propagation, backward with and without a gradient, accumulation,
-// zero_grad, retain_graph and the freed-tape error, detach, no_grad, and the live-node count.
+// zero_grad, retain_graph and the freed-tape error, detach, no_grad, the live-node count, and the
+// tape's Graphviz output.
 #include <catch2/catch.hpp>
+#include <katachi/eager.hpp>
 #include <katachi/eager/autograd.hpp>
+#include <katachi/eager/dot.hpp>
 #include <katachi/eager/functional.hpp>
+#include <map>
+#include <set>
+#include <sstream>
 #include <support/checks.hpp>
 
 using namespace katachi;
@@ -194,4 +200,71 @@ TEST_CASE("a write through a view, or to an operation's own saved output, is see
         CHECK(w.grad().to_vector() == std::vector<float>{3, 4});
         x.fill_(1);
     }
+}
+
+namespace {
+
+// A DOT text read back: node ids with their labels, and edges.
+struct dot_graph {
+    std::map<std::string, std::string> label;  // id -> label ("linear\\n0.0" as written)
+    std::multiset<std::pair<std::string, std::string>> edges;
+    // The id of the node with this label ("" when there is none).
+    std::string id_of(const std::string& l) const {
+        for (const auto& [id, text] : label)
+            if (text == l) return id;
+        return "";
+    }
+};
+
+dot_graph read_dot(const std::string& text) {
+    dot_graph g;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+        line.erase(0, line.find_first_not_of(' '));
+        if (const auto arrow = line.find(" -> "); arrow != std::string::npos) {
+            g.edges.emplace(line.substr(0, arrow), line.substr(arrow + 4, line.size() - arrow - 5));
+        } else if (const auto at = line.find("label=\""); at != std::string::npos && line.rfind("node", 0) != 0) {
+            const auto end = line.find('"', at + 7);
+            g.label[line.substr(0, line.find(' '))] = line.substr(at + 7, end - at - 7);
+        }
+    }
+    return g;
+}
+
+}  // namespace
+
+TEST_CASE("the tape's DOT has a box per op named by its module, parameters by their paths, and edges",
+          "[eager][autograd][dot]") {
+    namespace nn = eager::nn;
+    eager::manual_seed(1);
+    nn::sequential model(std::make_shared<nn::sequential>(nn::linear({3, 4}), nn::relu()), nn::linear({4, 2}));
+    const tensor x = eager::rand({5, 3});
+    const std::vector<std::int64_t> y{0, 1, 0, 1, 1};
+    const tensor loss = eager::cross_entropy(model(x), y);
+    const std::string text = eager::to_dot(loss, model);
+    INFO(text);
+    CHECK(text.rfind("digraph tape {\n", 0) == 0);
+    CHECK(text.substr(text.size() - 2) == "}\n");
+    const dot_graph g = read_dot(text);
+    // Four ops, each named by the module that ran it (the loss by none), four parameters.
+    CHECK(g.label.size() == 8);
+    const std::string fc1 = g.id_of("linear\\n0.0"), act = g.id_of("relu\\n0.1"), fc2 = g.id_of("linear\\n1"),
+                      ce = g.id_of("cross_entropy");
+    CHECK(ce == "op0");  // the root's
+    for (const std::string& id : {fc1, act, fc2}) CHECK_THAT(id, Catch::StartsWith("op"));
+    CHECK(g.label.at("\"0.0.weight\"") == "0.0.weight\\n[4, 3]");
+    CHECK(g.label.at("\"1.bias\"") == "1.bias\\n[2]");
+    // Edges in the direction the forward ran; x needs no gradient, so it is not drawn.
+    const std::multiset<std::pair<std::string, std::string>> edges{
+        {"\"0.0.weight\"", fc1}, {"\"0.0.bias\"", fc1}, {fc1, act},          {act, fc2},
+        {"\"1.weight\"", fc2},   {"\"1.bias\"", fc2},   {fc2, ce}};
+    CHECK(g.edges == edges);
+    // Without the model: the same graph, ops by their names only, leaves numbered.
+    const dot_graph bare = read_dot(eager::to_dot(loss));
+    CHECK(bare.edges.size() == 7);
+    CHECK(bare.id_of("relu") != "");
+    CHECK(bare.label.count("leaf3") == 1);
+    // A tensor with no tape: an empty graph.
+    CHECK(eager::to_dot(x) == "digraph tape {\n  rankdir=TB;\n  node [shape=box];\n}\n");
 }

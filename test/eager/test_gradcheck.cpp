@@ -179,6 +179,39 @@ TEST_CASE("batch norm passes the finite-difference check in training and evaluat
           [&](const inputs& in) { return eager::batch_norm(in[0], rm, rv, in[1], in[2], false); }, {x, w, b});
 }
 
+TEST_CASE("layer norm passes the finite-difference check, with and without its affine parameters",
+          "[eager][gradcheck]") {
+    check("layer_norm over the last size",
+          [](const inputs& in) { return eager::layer_norm(in[0], {5}, in[1], in[2]); },
+          {rnd({3, 5}, 40), rnd({5}, 41, 0.5, 1.5), rnd({5}, 42)});
+    check("layer_norm over a plane",
+          [](const inputs& in) { return eager::layer_norm(in[0], {3, 4}, in[1], in[2], 1e-3); },
+          {rnd({2, 2, 3, 4}, 43), rnd({3, 4}, 44, 0.5, 1.5), rnd({3, 4}, 45)});
+    check("layer_norm without affine",
+          [](const inputs& in) { return eager::layer_norm(in[0], {2, 3, 4}); }, {rnd({2, 2, 3, 4}, 46)});
+}
+
+TEST_CASE("pooling with ceil_mode and without count_include_pad passes the finite-difference check",
+          "[eager][gradcheck]") {
+    xt::xarray<double> distinct = rnd({2, 2, 6, 5}, 47);
+    for (std::size_t i = 0; i < distinct.size(); ++i)
+        distinct.data()[i] = static_cast<double>((i * 41) % 60) / 10.0;
+    check("max_pool2d ceil_mode",
+          [](const inputs& x) {
+              return eager::max_pool2d(x[0], {.kernel_size = {3, 3}, .stride = {2, 2}, .ceil_mode = true});
+          },
+          {distinct});
+    check("avg_pool2d without count_include_pad",
+          [](const inputs& x) {
+              return eager::avg_pool2d(x[0], {.kernel_size = {2, 2},
+                                              .stride = {1, 1},
+                                              .padding = {1, 1},
+                                              .ceil_mode = true,
+                                              .count_include_pad = false});
+          },
+          {rnd({2, 2, 4, 3}, 48)});
+}
+
 TEST_CASE("dropout and the losses pass the finite-difference check", "[eager][gradcheck]") {
     check("dropout",
           [](const inputs& x) {

@@ -239,3 +239,63 @@ TEST_CASE("in deterministic mode eager training is bit-identical on one, two and
     CHECK(two == one);
     CHECK(three == one);
 }
+
+TEST_CASE("layer norm, batch norm and pooling options match PyTorch in training and evaluation",
+          "[eager][models]") {
+    // test/data/fixtures_vocabulary.py; the graph face runs the same model (test_pytorch_models.cpp).
+    static const io::safetensors_file file = test::load_fixture_file("vocabulary.safetensors");
+    const auto group = [&](const std::string& head) {
+        nn::state_map out;
+        for (const auto& [key, t] : file.tensors)
+            if (key.rfind(head, 0) == 0) out.emplace(key.substr(head.size()), t);
+        return out;
+    };
+    using namespace nn;
+    auto model = std::make_shared<sequential>(
+        conv2d({.in_channels = 2, .out_channels = 4, .kernel_size = 3, .padding = 1}),
+        layer_norm({.normalized_shape = {4, 6, 5}}), relu(),
+        max_pool2d({.kernel_size = 3, .stride = 2, .ceil_mode = true}),
+        batch_norm2d({.num_features = 4, .eps = 1e-3, .momentum = std::nullopt}), nn::tanh(),
+        avg_pool2d({.kernel_size = 2, .stride = 1, .padding = 1, .ceil_mode = true, .count_include_pad = false}),
+        batch_norm2d({.num_features = 4, .affine = false}), flatten(),
+        linear({.in_features = 48, .out_features = 16, .bias = false}),
+        batch_norm1d({.num_features = 16, .track_running_stats = false}),
+        layer_norm({.normalized_shape = 16, .elementwise_affine = false}), linear({16, 3}));
+    const auto result = model->load_state_dict(group("norms.param."));
+    REQUIRE(result.missing_keys.empty());
+    REQUIRE(result.unexpected_keys.empty());
+    const auto t = fixture<std::int64_t>(file, "norms.target");
+    const std::vector<std::int64_t> target(t.begin(), t.end());
+    const auto check = [&](const std::string& key) {
+        tensor x = test::from_xarray(fixture<float>(file, "norms.input")).requires_grad_();
+        model->zero_grad(true);
+        const tensor logits = (*model)(x);
+        const tensor loss = eager::cross_entropy(logits, target);
+        loss.backward();
+        require_allclose(test::to_xarray(logits), fixture<float>(file, "norms." + key + "logits"), 1e-4, 1e-5);
+        require_allclose(test::to_xarray(loss), fixture<float>(file, "norms." + key + "loss"), 1e-5, 1e-6);
+        require_allclose(test::to_xarray(x.grad()), fixture<float>(file, "norms." + key + "input_grad"), 1e-4, 1e-6);
+        for (const auto& [name, p] : model->named_parameters()) {
+            INFO("gradient of " << name);
+            require_allclose(test::to_xarray(p.grad()), fixture<float>(file, "norms." + key + "grad." + name), 1e-4,
+                             1e-6);
+        }
+    };
+    model->train();
+    check("");
+    {
+        eager::no_grad guard;
+        (*model)(test::from_xarray(fixture<float>(file, "norms.input2")));
+    }
+    const nn::state_map now = model->state_dict();
+    for (const auto& [name, expected] : group("norms.after.")) {
+        INFO("state " << name);
+        REQUIRE(now.count(name) == 1);
+        if (expected.type == io::dtype::i64)
+            CHECK(*now.at(name).as<std::int64_t>().begin() == *expected.as<std::int64_t>().begin());
+        else
+            require_allclose(now.at(name).as<float>(), expected.as<float>(), 1e-5, 1e-6);
+    }
+    model->eval();
+    check("eval.");
+}

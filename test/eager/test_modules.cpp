@@ -335,3 +335,48 @@ TEST_CASE("an optimiser step between forward and backward makes backward refuse 
     eager::sum(layer(x)).backward();
     CHECK(layer.weight.grad().defined());
 }
+
+TEST_CASE("errors from a module_list's items and from modules called directly name their paths",
+          "[eager][modules][errors]") {
+    // A tower of blocks in a module_list, called through operator(); each block calls its own
+    // child's forward directly, which makes no frame: the block's path is named.
+    struct block : nn::module {
+        std::shared_ptr<nn::linear> fc;
+        explicit block(std::size_t width) {
+            fc = register_module("fc", std::make_shared<nn::linear>(nn::linear_options{width, width}));
+        }
+        std::string type_name() const override { return "block"; }
+        tensor forward(const tensor& x) override { return fc->forward(x); }
+    };
+    struct tower : nn::module {
+        std::shared_ptr<nn::module_list> blocks;
+        tower() {
+            blocks = register_module("blocks", std::make_shared<nn::module_list>(
+                                                   std::make_shared<block>(4), std::make_shared<block>(4),
+                                                   std::make_shared<block>(3)));
+        }
+        std::string type_name() const override { return "tower"; }
+        tensor forward(const tensor& x) override {
+            tensor y = x;
+            for (const auto& b : *blocks) y = (*b)(y);
+            return y;
+        }
+    };
+    tower t;
+    CHECK_THROWS_AS(t(eager::ones({2, 4})), shape_mismatch);
+    CHECK_THROWS_WITH(t(eager::ones({2, 4})),
+                      Catch::StartsWith("blocks.2 (block): linear: shapes [2, 4] and [3, 3] do not fit"));
+    // Called through operator(), the block's child is a frame too: its path is complete.
+    struct careful_block : block {
+        using block::block;
+        tensor forward(const tensor& x) override { return (*fc)(x); }
+    };
+    nn::sequential s(std::make_shared<careful_block>(4), std::make_shared<careful_block>(3));
+    CHECK_THROWS_WITH(s(eager::ones({2, 4})), Catch::StartsWith("1.fc (linear): shapes [2, 4] and [3, 3]"));
+    // The path is the state dict's: the parameter that does not fit is "1.fc.weight".
+    CHECK(s.state_dict().count("1.fc.weight") == 1);
+    // A shared module is named by the first path it is found at.
+    auto shared = std::make_shared<nn::linear>(nn::linear_options{3, 3});
+    nn::sequential twice(shared, nn::relu(), shared);
+    CHECK_THROWS_WITH(twice(eager::ones({1, 4})), Catch::StartsWith("0 (linear): "));
+}

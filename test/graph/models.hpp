@@ -37,4 +37,16 @@ using small_resnet = dag<input<3, H, W>, node<"stem", conv2d<C, 3, padding<1>>>,
                          node<"layer1", basic_block<C>>, node<"layer2", basic_block<C>>,
                          node<"pool", adaptive_avg_pool2d<1>>, node<"flat", flatten>, node<"fc", linear<10>>>;
 
+// The options both faces take from one op definition (test/data/fixtures_vocabulary.py): layer norm
+// with and without its affine parameters, batch norm with eps, momentum None, no affine and no
+// running statistics, pooling with ceil_mode and count_include_pad.
+using norms = sequential<
+    input<2, 6, 5>, conv2d<4, 3, padding<1>>, layer_norm<4, 6, 5>, relu, max_pool2d<3, stride<2>, ceil_mode<true>>,
+    layer<ops::batch_norm2d, ops::batch_norm_options{.eps = 1e-3, .momentum = std::nullopt}>, tanh,
+    avg_pool2d<2, stride<1>, padding<1>, ceil_mode<true>, count_include_pad<false>>,
+    layer<ops::batch_norm2d, ops::batch_norm_options{.affine = false}>, flatten, linear<16, bias<false>>,
+    layer<ops::batch_norm1d, ops::batch_norm_options{.track_running_stats = false}>,
+    layer<ops::layer_norm, ops::layer_norm_options{.normalized_shape = 16, .elementwise_affine = false}>,
+    linear<3>>;
+
 }  // namespace katachi::test::models

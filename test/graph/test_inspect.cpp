@@ -16,8 +16,9 @@ TEST_CASE("the summary lists every layer with its output shape and parameters, a
                Catch::Contains("linear<128>") && Catch::Contains("shape<128>") && Catch::Contains("401536"));
     CHECK_THAT(s, Catch::Contains("max_pool2d<2>") && Catch::Contains("shape<64, 7, 7>"));
     CHECK_THAT(s, Catch::Contains("total parameters 421642"));
-    CHECK_THAT(s, Catch::Contains("relu (in the pooling)"));  // the two before max pooling
-    CHECK(std::count(s.begin(), s.end(), '\n') == 1 + 11 + 1);
+    // The two relus before max pooling run in the pooling's node, which says so.
+    CHECK_THAT(s, Catch::Contains("max_pool2d<2> (takes in relu)"));
+    CHECK(std::count(s.begin(), s.end(), '\n') == 1 + 9 + 1);
 }
 
 TEST_CASE("the forward DOT has a box per node and an arrow per consumed output", "[graph][dot]") {
@@ -41,11 +42,13 @@ TEST_CASE("the backward DOT shows the generated schedule and the gradient sums",
 TEST_CASE("the backward DOT leaves out a relu taken in by its pooling and goes through it",
           "[graph][dot]") {
     const std::string d = graph::backward_dot<lenet>();
-    CHECK_THAT(d, Catch::Contains("max_pool2d<2> backward through relu"));
-    CHECK_THAT(d, Catch::Contains("g3 -> g1;") && Catch::Contains("g6 -> g4;"));
-    CHECK(d.find("g2 [") == std::string::npos);
-    CHECK(d.find("g5 [") == std::string::npos);
-    CHECK_THAT(d, Catch::Contains("g9 [label=") && Catch::Contains("relu backward"));  // before a linear
+    CHECK_THAT(d, Catch::Contains("d 2\\nmax_pool2d<2> (takes in relu) backward"));
+    CHECK_THAT(d, Catch::Contains("d 5\\nmax_pool2d<2> (takes in relu) backward"));
+    CHECK_THAT(d, Catch::Contains("g2 -> g1;") && Catch::Contains("g4 -> g3;"));
+    CHECK(d.find("d 1\\n") == std::string::npos);  // the relus "1" and "4" have no gradient node
+    CHECK(d.find("d 4\\n") == std::string::npos);
+    // The relu before a linear layer keeps its node.
+    CHECK_THAT(d, Catch::Contains("g7 [label=") && Catch::Contains("d 8\\nrelu backward"));
 }
 
 }  // namespace

@@ -67,6 +67,56 @@ TEST_CASE("a residual block with batch norm matches PyTorch, running statistics 
     }
 }
 
+TEST_CASE("layer norm, batch norm and pooling options match PyTorch in training and evaluation",
+          "[graph][pytorch]") {
+    // test/data/fixtures_vocabulary.py: eps, momentum None, affine and running statistics switched
+    // off, ceil_mode, count_include_pad.
+    static const io::safetensors_file file = test::load_fixture_file("vocabulary.safetensors");
+    const auto state = [&](const std::string& prefix) {
+        io::tensor_map out;
+        for (const auto& [key, t] : file.tensors)
+            if (key.starts_with(prefix)) out[key.substr(prefix.size())] = t;
+        return out;
+    };
+    graph::model<test::models::norms> m;
+    const auto result = graph::load_state_dict(m, state("norms.param."));
+    REQUIRE(result.missing_keys.empty());
+    REQUIRE(result.unexpected_keys.empty());
+    const auto x = fixture<float>(file, "norms.input");
+    const auto t = fixture<std::int64_t>(file, "norms.target");
+    const auto check_pass = [&](const std::string& key) {
+        require_allclose(m.forward(x), fixture<float>(file, "norms." + key + "logits"), 1e-4, 1e-5);
+        CHECK(m.cross_entropy(t) == Approx(fixture<float>(file, "norms." + key + "loss")()).epsilon(1e-5));
+        m.backward(kernels::write::overwrite, true);
+        for (const auto& p : m.parameters()) {
+            INFO("gradient of " << p.name);
+            const auto expected = fixture<float>(file, "norms." + key + "grad." + p.name);
+            const auto grad = p.grad();
+            REQUIRE(grad.size() == expected.size());
+            require_allclose(xt::xarray<float>(xt::adapt(grad.data(), grad.size(), xt::no_ownership(), expected.shape())),
+                             expected, 1e-4, 1e-6);
+        }
+        require_allclose(m.input_grad(), fixture<float>(file, "norms." + key + "input_grad"), 1e-4, 1e-7);
+    };
+    m.train();
+    check_pass("");
+    m.forward(fixture<float>(file, "norms.input2"));
+    for (const auto& [key, expected_t] : state("norms.after.")) {
+        INFO(key);
+        if (key.ends_with("num_batches_tracked")) {
+            CHECK(m.batches_tracked(key.substr(0, key.size() - std::string(".num_batches_tracked").size())) ==
+                  fixture<std::int64_t>(file, "norms.after." + key)());
+        } else if (key.find("running") != std::string::npos) {
+            const auto expected = fixture<float>(file, "norms.after." + key);
+            const auto got = m.buffer(key);
+            require_allclose(xt::xarray<float>(xt::adapt(got.data(), got.size(), xt::no_ownership(), expected.shape())),
+                             expected, 1e-5, 1e-6);
+        }
+    }
+    m.eval();
+    check_pass("eval.");
+}
+
 TEST_CASE("an MLP with BatchNorm1d matches PyTorch in training, after an SGD step, and in evaluation",
           "[graph][pytorch]") {
     using net = test::models::mlp_bn;

@@ -106,7 +106,7 @@ TEST_CASE("freezing the features trains only the classifier", "[graph][freeze]")
     CHECK(m.gradient("9.weight")[0] != 42.0f);
     opt.step();
     const auto now = m.all_parameters();
-    const std::size_t classifier = lenet::param_offsets[10 - 1];
+    const std::size_t classifier = lenet::param_offsets[lenet::node_count - 1];  // the last node, "9"
     CHECK(std::equal(now.begin(), now.begin() + classifier, before.begin()));
     CHECK(!std::equal(now.begin() + classifier, now.end(), before.begin() + classifier));
 }

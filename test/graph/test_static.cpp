@@ -8,11 +8,14 @@ namespace {
 using namespace katachi::test::models;
 using katachi::shape;
 
-// LeNet: 3136 in_features deduced after conv, pool, conv, pool, flatten.
+// LeNet: 3136 in_features deduced after conv, pool, conv, pool, flatten. Its nodes as the model
+// runs them: input, conv, pool (with the relu taken in), conv, pool (likewise), flatten, linear,
+// relu, linear.
 static_assert(lenet::input_shape{} == shape<1, 28, 28>{});
 static_assert(lenet::output_shape{} == shape<10>{});
-static_assert(lenet::node_at<6>::output_shape{} == shape<64, 7, 7>{});
-static_assert(lenet::node_at<7>::output_shape{} == shape<3136>{});
+static_assert(lenet::node_count == 9);
+static_assert(lenet::node_at<4>::output_shape{} == shape<64, 7, 7>{});
+static_assert(lenet::node_at<5>::output_shape{} == shape<3136>{});
 static_assert(lenet::parameter_count == 421'642);
 static_assert(lenet::parameter_bytes<float> == 421'642 * 4);
 static_assert(lenet::parameter_bytes<double> == 421'642 * 8);
@@ -84,10 +87,15 @@ static_assert(mlp::arena_activation_count_per_sample == 256 + 256);
 static_assert(lenet::arena_activation_count_per_sample == 25088 + 6272);
 static_assert(lenet::inference_arena_bytes(1) < lenet::activation_bytes_per_sample<float> + 300 * 1024);
 static_assert(mlp::inference_arena_bytes(1) <= 64 * 1024);
-// Both relus before max pooling are taken in by it (their two full-size passes do not run), and the
-// arena keeps each convolution's output alive until the pooling that reads it.
-static_assert(lenet::absorbed_relu[2] && lenet::absorbed_relu[5] && !lenet::absorbed_relu[9]);
-static_assert(lenet::last_use[1] == 3 && lenet::last_use[4] == 6);
+// Both relus before max pooling are taken in by it (their two full-size passes do not run): each
+// pooling node keeps its name and reads the convolution, and the arena keeps each convolution's
+// output alive until that pooling. The relu before a linear layer stays a node.
+static_assert(katachi::graph::takes_in_relu_v<lenet::node_at<2>::layer> &&
+              katachi::graph::takes_in_relu_v<lenet::node_at<4>::layer>);
+static_assert(lenet::node_at<2>::name.view() == "2" && lenet::node_at<4>::name.view() == "5");
+static_assert(lenet::inputs[2][0] == 1 && lenet::inputs[4][0] == 3);
+static_assert(std::is_same_v<lenet::node_at<7>::layer, katachi::graph::relu>);
+static_assert(lenet::last_use[1] == 2 && lenet::last_use[3] == 4);
 // Max pooling keeps where each maximum came from for a backward in training only: as 2x2 poolings
 // LeNet's keep one-byte window positions, 8 to an int64; inference needs no int64 at all.
 static_assert(lenet::index_count(1) == (32 * 14 * 14 + 7) / 8 + (64 * 7 * 7 + 7) / 8);
@@ -101,10 +109,10 @@ static_assert(resblock::arena_offsets[6] != resblock::arena_offsets[5]);
 // The tensor descriptions the state dict uses agree with the counts.
 TEST_CASE("parameter descriptions add up to parameter_count", "[graph][static]") {
     std::size_t total = 0;
-    for (const auto& s : lenet::node_at<8>::bind::parameters) total += s.size();
+    for (const auto& s : lenet::node_at<6>::bind::parameters) total += s.size();
     CHECK(total == 3136 * 128 + 128);
-    CHECK(std::string(lenet::node_at<8>::bind::parameters[0].name) == "weight");
-    CHECK(lenet::node_at<8>::bind::parameters[0].dims[1] == 3136);
+    CHECK(std::string(lenet::node_at<6>::bind::parameters[0].name) == "weight");
+    CHECK(lenet::node_at<6>::bind::parameters[0].dims[1] == 3136);
 }
 
 }  // namespace

@@ -576,6 +576,24 @@ TEST_CASE("a failed save leaves the existing target untouched and no temporary f
         CHECK_THROWS_WITH(save_safetensors(path, {{"w\xff", tensor_of<float>({1}, {1})}}),
                           Contains("not valid UTF-8"));
     }
+    SECTION("an uninitialized tensor (a lazy module's) is refused, naming the first in key order") {
+        tensor lazy;
+        lazy.uninitialized = true;
+        try {
+            save_safetensors(path, {{"a", tensor_of<float>({1}, {1})}, {"z.weight", lazy}, {"b.weight", lazy}});
+            FAIL("saved an uninitialized tensor");
+        } catch (const safetensors_error& e) {
+            CHECK(e.rule() == safetensors_rule::uninitialized);
+            CHECK(e.key() == "b.weight");
+            CHECK_THAT(e.what(), Contains("the tensor is uninitialized, so nothing was saved"));
+        }
+        try {
+            (void)lazy.as<float>();
+            FAIL("read an uninitialized tensor");
+        } catch (const safetensors_error& e) {
+            CHECK(e.rule() == safetensors_rule::uninitialized);
+        }
+    }
     CHECK(read_bytes(path) == before);
     CHECK(dir.entries() == std::vector<std::string>{"model.safetensors"});
 }

@@ -305,7 +305,9 @@ TEST_CASE("the graph face's conv2d workspace covers the kernel's at every batch,
     using narrow = graph::conv2d<32, 3, graph::padding<1>>::bind<katachi::shape<1, 28, 28>>;
     using mixed =
         graph::conv2d<16, 3, graph::padding<2, 0>, graph::bias<false>>::bind<katachi::shape<17, 5, 4>>;
-    static_assert(layer::winograd_applies && mixed::winograd_applies && narrow::winograd_applies);
+    static_assert(katachi::ops::conv2d::winograd_applies(layer::bound) &&
+                  katachi::ops::conv2d::winograd_applies(mixed::bound) &&
+                  katachi::ops::conv2d::winograd_applies(narrow::bound));
     const auto kernel_size = [](std::size_t batch, std::size_t c, std::size_t o, std::size_t h, std::size_t w,
                                 std::array<std::size_t, 2> padding) {
         return conv2d_workspace_size(std::vector<std::size_t>{batch, c, h, w},

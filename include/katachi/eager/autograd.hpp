@@ -69,17 +69,25 @@ namespace detail {
 template <class T>
 struct engine;
 void count_node(int change) noexcept;
+// The module whose call is running on this thread (nn::module::operator() and the containers set
+// it; null outside any); a node made now remembers it as its owner.
+const void*& op_owner() noexcept;
 }  // namespace detail
 
 template <class T>
 class node {
 public:
-    explicit node(const char* name) noexcept : name_(name) { detail::count_node(+1); }
+    explicit node(const char* name) noexcept : name_(name), owner_(detail::op_owner()) {
+        detail::count_node(+1);
+    }
     virtual ~node() { detail::count_node(-1); }
     node(const node&) = delete;
     node& operator=(const node&) = delete;
 
     const char* name() const noexcept { return name_; }
+    // The module (an nn::module*, only to compare) whose call made this node, or null: the
+    // innermost module called through operator() or a container. The tape's DOT names ops by it.
+    const void* owner() const noexcept { return owner_; }
 
     // Gradients of the inputs from the gradient of the output (contiguous, the output's shape).
     // grad_inputs has one slot per input; a slot left undefined contributes nothing. A node
@@ -129,6 +137,7 @@ private:
     }
 
     const char* name_;
+    const void* owner_;
     std::vector<edge<T>> inputs_;
     std::array<saved_version, inline_saved> saved_inline_;
     std::vector<saved_version> saved_more_;

@@ -5,7 +5,7 @@
 // topological order (numbered by their step), an arrow from each node's gradient to the gradients
 // of its inputs, dashed where the gradient is added to one written before (a node with several
 // consumers), and each parameterised node's parameter gradients. A relu taken in by the max
-// pooling after it (absorbed_relu) has no node of its own: the pooling's gradient goes through it.
+// pooling after it (graph/fusion.hpp) is no node of its own: the pooling's layer says it takes it in.
 #pragma once
 
 #include <cstddef>
@@ -33,20 +33,17 @@ std::string backward_dot() {
     std::string out = "digraph backward {\n  rankdir=TB;\n  node [shape=box];\n";
     std::size_t step = 0;
     for (std::size_t i = Net::node_count; i-- > 1;) {
-        if (!Net::live[i] || Net::absorbed_relu[i]) continue;  // a relu runs inside its pooling
-        const bool through_relu = Net::absorbed_relu[i - 1];
+        if (!Net::live[i]) continue;
         out += "  g" + std::to_string(i) + " [label=\"" + std::to_string(++step) + ": d ";
         detail::for_each_node<Net::node_count>([&]<std::size_t I>() {
             if (I == i)
                 out += std::string(Net::template node_at<I>::name.view()) + "\\n" +
                        Net::template node_at<I>::layer::name() + " backward";
         });
-        out += through_relu ? " through relu\"];\n" : "\"];\n";
-        // Through a relu taken in, the gradient goes to the relu's input, in the relu's place.
-        const std::size_t from = through_relu ? i - 1 : i;
-        for (std::size_t k = 0; k < Net::arity[from]; ++k)
-            out += "  g" + std::to_string(i) + " -> g" + std::to_string(Net::inputs[from][k]) +
-                   (Net::accumulates[from][k] ? " [style=dashed, label=\"+=\"];\n" : ";\n");
+        out += "\"];\n";
+        for (std::size_t k = 0; k < Net::arity[i]; ++k)
+            out += "  g" + std::to_string(i) + " -> g" + std::to_string(Net::inputs[i][k]) +
+                   (Net::accumulates[i][k] ? " [style=dashed, label=\"+=\"];\n" : ";\n");
         detail::for_each_node<Net::node_count>([&]<std::size_t I>() {
             if (I != i) return;
             for (const tensor_spec& s : Net::template node_at<I>::bind::parameters) {

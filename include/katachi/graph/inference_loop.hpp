@@ -65,7 +65,7 @@ const T* run_inference(const T* input, std::size_t batch, const T* params, const
         return i == 0 ? const_cast<T*>(input) : values + Net::arena_offsets[i] * batch;
     };
     for_each_node<Net::node_count>([&]<std::size_t I>() {
-        if constexpr (I > 0 && !Net::absorbed_relu[I]) {  // a relu taken in by the pooling after it
+        if constexpr (I > 0) {
             using B = typename Net::template node_at<I>::bind;
             layer_args<T> a;
             a.batch = batch;
@@ -79,12 +79,7 @@ const T* run_inference(const T* input, std::size_t batch, const T* params, const
             a.workspace = scratch + B::saved_size(batch);
             a.indices = indices;
             a.gen = &gen;
-            if constexpr (Net::absorbed_relu[I - 1]) {
-                a.x[0] = out(Net::inputs[I - 1][0]);
-                B::forward_after_relu(a);
-            } else {
-                B::forward(a);
-            }
+            B::forward(a);
         }
     });
     return out(Net::node_count - 1);

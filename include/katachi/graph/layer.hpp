@@ -36,6 +36,7 @@
 #include <katachi/diagnostics.hpp>
 #include <katachi/kernels/common.hpp>
 #include <katachi/kernels/tensor_view.hpp>
+#include <katachi/ops/op.hpp>
 #include <katachi/random.hpp>
 #include <katachi/shape.hpp>
 #include <string>
@@ -69,6 +70,19 @@ struct groups {
 template <bool B>
 struct bias {
     static constexpr bool value = B;
+};
+// Pooling: ceil_mode<true>, count_include_pad<false>, divisor_override<N> (PyTorch's options).
+template <bool B>
+struct ceil_mode {
+    static constexpr bool value = B;
+};
+template <bool B>
+struct count_include_pad {
+    static constexpr bool value = B;
+};
+template <std::size_t N>
+struct divisor_override {
+    static constexpr std::size_t value = N;
 };
 
 namespace detail {
@@ -121,11 +135,51 @@ constexpr bool bias_option() {
     return b;
 }
 
+template <template <bool> class Kind, class Opt>
+inline constexpr bool is_flag_option = false;
+template <template <bool> class Kind, bool B>
+inline constexpr bool is_flag_option<Kind, Kind<B>> = true;
+
+// The value of the flag option Kind among Opts, or `fallback`.
+template <template <bool> class Kind, class... Opts>
+constexpr bool flag_option(bool fallback) {
+    bool b = fallback;
+    (
+        [&] {
+            if constexpr (is_flag_option<Kind, Opts>) b = Opts::value;
+        }(),
+        ...);
+    return b;
+}
+
+template <class Opt>
+inline constexpr bool is_divisor_option = false;
+template <std::size_t N>
+inline constexpr bool is_divisor_option<divisor_override<N>> = true;
+template <class... Opts>
+constexpr std::size_t divisor_option() {
+    std::size_t n = 0;
+    (
+        [&] {
+            if constexpr (is_divisor_option<Opts>) n = Opts::value;
+        }(),
+        ...);
+    return n;
+}
+
+// A pair option as the ops' size2.
+template <template <std::size_t, std::size_t> class Kind, class... Opts>
+constexpr ops::size2 size2_option(std::array<std::size_t, 2> fallback) {
+    const auto v = pair_option<Kind, Opts...>(fallback);
+    return {v[0], v[1]};
+}
+
 // Every option must be one of the above.
 template <class Opt>
 concept layer_option =
     is_pair_option<Opt, stride> || is_pair_option<Opt, padding> || is_pair_option<Opt, dilation> ||
-    is_pair_option<Opt, output_padding> || is_groups_option<Opt> || is_bias_option<Opt>;
+    is_pair_option<Opt, output_padding> || is_groups_option<Opt> || is_bias_option<Opt> ||
+    is_flag_option<ceil_mode, Opt> || is_flag_option<count_include_pad, Opt> || is_divisor_option<Opt>;
 
 inline std::string pair_text(const char* what, std::array<std::size_t, 2> v,
                              std::array<std::size_t, 2> dflt) {
@@ -140,17 +194,7 @@ inline std::string pair_text(const char* what, std::array<std::size_t, 2> v,
 // ---------------------------------------------------------------------------------------------
 // Tensor descriptions: a name and a shape, for parameters, buffers and state dicts.
 // ---------------------------------------------------------------------------------------------
-struct tensor_spec {
-    const char* name = "";
-    std::size_t rank = 0;
-    std::array<std::size_t, 4> dims{};
-
-    constexpr std::size_t size() const {
-        std::size_t n = 1;
-        for (std::size_t i = 0; i < rank; ++i) n *= dims[i];
-        return n;
-    }
-};
+using ops::tensor_spec;  // a name and a shape (katachi/ops/op.hpp)
 
 template <std::size_t N>
 constexpr std::size_t total_size(const std::array<tensor_spec, N>& specs) {

@@ -73,8 +73,7 @@ constexpr training_layout<Net::node_count> training_layout_of(std::size_t batch)
     training_layout<Net::node_count> l;
     std::size_t at = 0;
     for (std::size_t i = 0; i < Net::node_count; ++i) {
-        // A relu taken in by its pooling is never written, nor its gradient: no room for them.
-        const std::size_t size = Net::absorbed_relu[i] ? 0 : batch * Net::output_sizes[i];
+        const std::size_t size = batch * Net::output_sizes[i];
         l.act[i] = at;
         at += size;
         l.grad[i] = at;
@@ -174,16 +173,7 @@ public:
         const auto* src = kernels::detail::data_of(x);
         std::copy(src, src + batch * Net::output_sizes[0], act(0));
         each_node([&]<std::size_t I>() {
-            using B = typename Net::template node_at<I>::bind;
-            if constexpr (I == 0 || Net::absorbed_relu[I]) {
-                return;  // the input; or a relu the pooling after it takes in
-            } else if constexpr (Net::absorbed_relu[I - 1]) {
-                layer_args<T> a = args<I>();
-                a.x[0] = act(Net::inputs[I - 1][0]);
-                B::forward_after_relu(a);
-            } else {
-                B::forward(args<I>());
-            }
+            if constexpr (I > 0) Net::template node_at<I>::bind::forward(args<I>());
         });
         return output();
     }
@@ -221,7 +211,7 @@ public:
             for (std::size_t k = 0; k < Net::arity[i]; ++k) needs[i] = needs[i] || needs[Net::inputs[i][k]];
         }
         each_node_reversed([&]<std::size_t I>() {
-            if constexpr (I > 0 && Net::live[I] && !Net::absorbed_relu[I]) {
+            if constexpr (I > 0 && Net::live[I]) {
                 if (!needs[I]) return;
                 layer_args<T> a = args<I>();
                 a.dy = grad(I);
@@ -233,18 +223,7 @@ public:
                 }
                 if (Net::param_sizes[I] > 0 && !frozen_[I]) a.dparams = grads_.data() + Net::param_offsets[I];
                 a.dparams_mode = params_mode;
-                if constexpr (Net::absorbed_relu[I - 1]) {
-                    // The pooling passes its gradient through the relu it took in, to the relu's input
-                    // (the relu's only reader is this pooling, so its one gradient slot is this one).
-                    constexpr std::size_t relu_input = Net::inputs[I - 1][0];
-                    a.x[0] = act(relu_input);
-                    a.dx[0] = needs[relu_input] ? grad(relu_input) : nullptr;
-                    a.dx_mode[0] =
-                        Net::accumulates[I - 1][0] ? kernels::write::accumulate : kernels::write::overwrite;
-                    Net::template node_at<I>::bind::backward_through_relu(a);
-                } else {
-                    Net::template node_at<I>::bind::backward(a);
-                }
+                Net::template node_at<I>::bind::backward(a);
             }
         });
     }

@@ -92,6 +92,14 @@ constexpr std::size_t find_name(std::string_view name) {
 template <std::size_t I, class... B>
 using nth = std::tuple_element_t<I, std::tuple<B...>>;
 
+// A refusal with its sentence becomes the model_error that names the node (diagnostics.hpp).
+template <fixed_string Name, class Refused>
+struct refusal;
+template <fixed_string Name, class L, class Got, ops::text Why>
+struct refusal<Name, refused<L, Got, Why>> {
+    using type = model_error<node_sentence<Name, L::spelling(), Why>(), L, Got>;
+};
+
 // One step of the deduction: node N after the bound nodes B..., giving the next bound node or the
 // diagnostic that stops the deduction.
 template <class N, class... B>
@@ -123,6 +131,8 @@ struct bind_step<node<Name, L, from<F...>>, B...> {
             using out = decltype(L::infer(typename nth<found[K], B...>::output_shape{}...));
             if constexpr (is_rejected_v<out>)
                 return std::type_identity<typename out::diagnostic>{};
+            else if constexpr (is_refused_v<out>)
+                return std::type_identity<typename refusal<Name, out>::type>{};
             else
                 return std::type_identity<bound_node<Name, L, input_indices<found[K]...>,
                                                      typename nth<found[K], B...>::output_shape...>>{};

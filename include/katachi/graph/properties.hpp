@@ -1,5 +1,6 @@
 // katachi/graph/properties.hpp: what the compiler knows of a bound graph: shapes, parameter and
-// buffer layouts, consumers, and the inference arena planned by liveness. All constexpr.
+// buffer layouts, consumers, and the inference arena planned by liveness. All constexpr. The graph
+// is the one graph/fusion.hpp rewrote: a relu taken in by its max pooling is no node of it.
 #pragma once
 
 #include <algorithm>
@@ -42,17 +43,6 @@ constexpr std::size_t inference_index_size(std::size_t batch) {
         return Bind::index_size(batch);
 }
 
-// A max pooling right after a relu that only it reads takes the relu in: pooling the relu's input
-// and applying the relu to the pooled values gives the same values (the relu is monotone), and its
-// backward masks the pooled gradient by the pooled outputs, which is the relu's backward on the
-// positions that receive one. So the two full-size passes of the relu (forward and backward) are
-// left out. A layer says it can be taken in (relu: absorbable_by_pooling) or take one in (the
-// bind of max_pool2d: absorbs_relu, with forward_after_relu and backward_through_relu).
-template <class Node>
-inline constexpr bool is_absorbable_relu = requires { requires Node::layer::absorbable_by_pooling; };
-template <class Node>
-inline constexpr bool absorbs_relu = requires { requires Node::bind::absorbs_relu; };
-
 template <class Nodes>
 struct graph_properties;
 
@@ -84,39 +74,21 @@ struct graph_properties<type_list<B...>> {
     template <class T = float>
     static constexpr std::size_t parameter_bytes = parameter_count * sizeof(T);
 
-    // Node i is a relu that the max pooling right after it takes in (see is_absorbable_relu): the
-    // pooling is node i + 1 and is the relu's only reader. The pooling then reads the relu's input,
-    // and the relu's own forward and backward do not run.
-    static constexpr std::array<bool, node_count> absorbed_relu = [] {
-        constexpr std::array<bool, node_count> relu{is_absorbable_relu<B>...};
-        constexpr std::array<bool, node_count> pooling{absorbs_relu<B>...};
-        std::array<std::size_t, node_count> readers{};
-        for (std::size_t i = 0; i < node_count; ++i)
-            for (std::size_t k = 0; k < arity[i]; ++k) ++readers[inputs[i][k]];
-        std::array<bool, node_count> out{};
-        for (std::size_t i = 1; i + 1 < node_count; ++i)
-            out[i] = relu[i] && pooling[i + 1] && arity[i + 1] == 1 && inputs[i + 1][0] == i && readers[i] == 1;
-        return out;
-    }();
-
-    // Elements of every node's output for one sample (the input excluded, and relus taken in by
-    // their pooling, which are never written): what training keeps, once more for the gradients.
+    // Elements of every node's output for one sample (the input excluded): what training keeps,
+    // once more for the gradients.
     static constexpr std::size_t activation_count_per_sample = [] {
         std::size_t n = 0;
-        for (std::size_t i = 1; i < node_count; ++i) n += absorbed_relu[i] ? 0 : output_sizes[i];
+        for (std::size_t i = 1; i < node_count; ++i) n += output_sizes[i];
         return n;
     }();
     template <class T = float>
     static constexpr std::size_t activation_bytes_per_sample = activation_count_per_sample * sizeof(T);
 
-    // The last node that reads node i's output (the output node is read by the caller: node_count);
-    // a pooling that takes in a relu reads the relu's input.
+    // The last node that reads node i's output (the output node is read by the caller: node_count).
     static constexpr std::array<std::size_t, node_count> last_use = [] {
         std::array<std::size_t, node_count> last{};
         for (std::size_t i = 0; i < node_count; ++i)
             for (std::size_t k = 0; k < arity[i]; ++k) last[inputs[i][k]] = std::max(last[inputs[i][k]], i);
-        for (std::size_t i = 1; i + 1 < node_count; ++i)
-            if (absorbed_relu[i]) last[inputs[i][0]] = std::max(last[inputs[i][0]], i + 1);
         last[node_count - 1] = node_count;
         return last;
     }();
@@ -150,13 +122,8 @@ struct graph_properties<type_list<B...>> {
     // The inference arena: node outputs packed first-fit by liveness (node i lives from its
     // forward to the forward of its last consumer), per sample; the input stays the caller's.
     // ---------------------------------------------------------------------------------------
-    // Elements of node i's output in the arena: none for a relu taken in by its pooling.
-    static constexpr std::array<std::size_t, node_count> arena_sizes = [] {
-        std::array<std::size_t, node_count> n = output_sizes;
-        for (std::size_t i = 0; i < node_count; ++i)
-            if (absorbed_relu[i]) n[i] = 0;
-        return n;
-    }();
+    // Elements of node i's output in the arena.
+    static constexpr std::array<std::size_t, node_count> arena_sizes = output_sizes;
     static constexpr std::array<std::size_t, node_count> arena_offsets = [] {
         std::array<std::size_t, node_count> at{};
         for (std::size_t i = 1; i < node_count; ++i) {

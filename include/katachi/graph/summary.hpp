@@ -24,10 +24,8 @@ std::string summary() {
     std::vector<row> rows{{"node", "layer", "output", "parameters"}};
     detail::for_each_node<Net::node_count>([&]<std::size_t I>() {
         using N = typename Net::template node_at<I>;
-        // A relu that the pooling after it takes in is computed there (absorbed_relu).
-        rows.push_back({std::string(N::name.view()),
-                        N::layer::name() + (Net::absorbed_relu[I] ? " (in the pooling)" : ""),
-                        N::output_shape::str(), std::to_string(Net::param_sizes[I])});
+        rows.push_back({std::string(N::name.view()), N::layer::name(), N::output_shape::str(),
+                        std::to_string(Net::param_sizes[I])});
     });
     std::size_t w[3] = {0, 0, 0};
     for (const row& r : rows) {

@@ -5,6 +5,7 @@
 
 #include "katachi/eager/functional/layers.hpp"
 #include "katachi/eager/modules/init.hpp"
+#include "op_module.hpp"
 
 namespace katachi::eager::nn {
 
@@ -52,26 +53,41 @@ void batch_norm_base::reset_parameters() {
 }
 
 tensor batch_norm_base::forward(const tensor& x) {
-    check_input(x.shape());
-    const bool use_batch = is_training() || !options.track_running_stats;
-    if (is_training() && options.track_running_stats) ++num_batches_tracked;
-    return eager::batch_norm(x, running_mean, running_var, weight, bias, use_batch, options.momentum,
-                             options.eps);
+    return run(x);
 }
 
 sizes batch_norm_base::output_shape(const sizes& input) const {
-    check_input(input);
-    if (input[1] != options.num_features)
-        throw shape_mismatch(type_name() + ": an input of shape " + input.str() + " has " +
-                             std::to_string(input[1]) + " channels but num_features is " +
-                             std::to_string(options.num_features));
-    return input;
+    return rule(input);
+}
+
+namespace {
+template <class Op>
+tensor run_op(batch_norm_base& m, const tensor& x) {
+    return eager::detail::apply<Op, float, 1>(
+        m.options, {x}, {m.weight, m.bias}, {m.running_mean, m.running_var},
+        {.training = m.is_training(),
+         .batches_tracked = m.options.track_running_stats ? &m.num_batches_tracked : nullptr});
+}
+}  // namespace
+
+tensor batch_norm1d::run(const tensor& x) {
+    return run_op<ops::batch_norm1d>(*this, x);
+}
+sizes batch_norm1d::rule(const sizes& input) const {
+    return detail::op_output_shape<ops::batch_norm1d>(type_name(), options, input);
+}
+tensor batch_norm2d::run(const tensor& x) {
+    return run_op<ops::batch_norm2d>(*this, x);
+}
+sizes batch_norm2d::rule(const sizes& input) const {
+    return detail::op_output_shape<ops::batch_norm2d>(type_name(), options, input);
 }
 
 std::string batch_norm_base::extra_repr() const {
     const bool lazy = has_uninitialized_params();
     return (lazy ? std::string("uninitialized") : std::to_string(options.num_features)) +
-           ", eps=" + number(options.eps) + ", momentum=" + number(options.momentum) +
+           ", eps=" + number(options.eps) +
+           ", momentum=" + (options.momentum.has_value() ? number(options.momentum.value()) : "None") +
            ", affine=" + (options.affine ? "true" : "false") +
            ", track_running_stats=" + (options.track_running_stats ? "true" : "false");
 }
@@ -130,23 +146,11 @@ std::size_t batch_norm1d::lazy_input_size(const sizes& input) {
     return input[1];
 }
 
-void batch_norm1d::check_input(const sizes& input) const {
-    if (input.size() != 2 && input.size() != 3)
-        throw shape_mismatch(type_name() + ": the input has shape " + input.str() +
-                             ", expected [N, C] or [N, C, L]");
-}
-
 std::size_t batch_norm2d::lazy_input_size(const sizes& input) {
     if (input.size() != 4)
         throw shape_mismatch("lazy_batch_norm2d: the input has shape " + input.str() +
                              ", expected [N, C, H, W]");
     return input[1];
-}
-
-void batch_norm2d::check_input(const sizes& input) const {
-    if (input.size() != 4)
-        throw shape_mismatch(type_name() + ": the input has shape " + input.str() +
-                             ", expected [N, C, H, W]");
 }
 
 }  // namespace katachi::eager::nn

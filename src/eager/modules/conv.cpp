@@ -8,6 +8,7 @@
 #include "katachi/eager/modules/init.hpp"
 #include "katachi/kernels/conv1d.hpp"
 #include "katachi/kernels/conv2d.hpp"
+#include "op_module.hpp"
 #include "katachi/kernels/conv_transpose2d.hpp"
 
 namespace katachi::eager::nn {
@@ -21,15 +22,6 @@ std::string pair_text(size2 s) {
     return os.str();
 }
 
-kernels::conv2d_options kernel_options(const conv2d_options& o) {
-    return {.stride = o.stride.array(),
-            .padding = o.padding.array(),
-            .dilation = o.dilation.array(),
-            .groups = o.groups};
-}
-kernels::conv1d_options kernel_options(const conv1d_options& o) {
-    return {.stride = o.stride, .padding = o.padding, .dilation = o.dilation, .groups = o.groups};
-}
 kernels::conv_transpose2d_options kernel_options(const conv_transpose2d_options& o) {
     return {.stride = o.stride.array(),
             .padding = o.padding.array(),
@@ -104,17 +96,15 @@ void conv1d::lazy_materialize(std::size_t in) {
     options.in_channels = in;
     detail::materialize_tensor(weight, {options.out_channels, in / options.groups, options.kernel_size});
     if (bias.defined()) detail::materialize_tensor(bias, {options.out_channels});
-    reset_parameters();
+    detail::reset_op<ops::conv1d>(options, {weight, bias}, {});
 }
 
 tensor conv1d::forward(const tensor& x) {
-    return eager::conv1d(x, weight, bias, kernel_options(options));
+    return eager::detail::apply<ops::conv1d, float, 1>(options, {x}, {weight, bias}, {});
 }
 
 sizes conv1d::output_shape(const sizes& input) const {
-    return sizes(kernels::conv1d_output_shape(
-        input, sizes{options.out_channels, options.in_channels / options.groups, options.kernel_size},
-        kernel_options(options)));
+    return detail::op_output_shape<ops::conv1d>(type_name(), options, input);
 }
 
 std::string conv1d::extra_repr() const {
@@ -129,6 +119,9 @@ std::string conv1d::extra_repr() const {
 // ---- conv2d --------------------------------------------------------------------------------------
 
 conv2d::conv2d(const conv2d_options& o) : options(o) {
+    if (o.padding_mode != ops::padding_mode::zeros)
+        throw std::invalid_argument(std::string("conv2d: padding_mode '") + ops::name_of(o.padding_mode) +
+                                    "' is not supported: the kernels pad with zeros (padding_mode 'zeros')");
     make_parameters(false, o.bias, lazy_name);
     lazy_materialize(o.in_channels);
 }
@@ -144,19 +137,15 @@ void conv2d::lazy_materialize(std::size_t in) {
     detail::materialize_tensor(
         weight, {options.out_channels, in / options.groups, options.kernel_size.h, options.kernel_size.w});
     if (bias.defined()) detail::materialize_tensor(bias, {options.out_channels});
-    reset_parameters();
+    detail::reset_op<ops::conv2d>(options, {weight, bias}, {});
 }
 
 tensor conv2d::forward(const tensor& x) {
-    return eager::conv2d(x, weight, bias, kernel_options(options));
+    return eager::detail::apply<ops::conv2d, float, 1>(options, {x}, {weight, bias}, {});
 }
 
 sizes conv2d::output_shape(const sizes& input) const {
-    return sizes(
-        kernels::conv2d_output_shape(input,
-                                     sizes{options.out_channels, options.in_channels / options.groups,
-                                           options.kernel_size.h, options.kernel_size.w},
-                                     kernel_options(options)));
+    return detail::op_output_shape<ops::conv2d>(type_name(), options, input);
 }
 
 std::string conv2d::extra_repr() const {

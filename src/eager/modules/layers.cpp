@@ -1,14 +1,11 @@
-// The parameter-free layers, pooling and the containers.
+// The parameter-free layers and the containers.
 #include <sstream>
 
 #include "katachi/eager/functional/arithmetic.hpp"
 #include "katachi/eager/functional/layers.hpp"
 #include "katachi/eager/modules/activation.hpp"
 #include "katachi/eager/modules/container.hpp"
-#include "katachi/eager/modules/pooling.hpp"
-#include "katachi/kernels/avg_pool2d.hpp"
 #include "katachi/kernels/flatten.hpp"
-#include "katachi/kernels/max_pool2d.hpp"
 
 namespace katachi::eager::nn {
 
@@ -20,27 +17,7 @@ std::string number(double v) {
     return os.str();
 }
 
-std::string pair_text(size2 s) {
-    std::ostringstream os;
-    os << '(' << s.h << ", " << s.w << ')';
-    return os.str();
-}
 
-kernels::max_pool2d_options kernel_options(const max_pool2d_options& o) {
-    return {.kernel_size = o.kernel_size.array(),
-            .stride = o.stride.array(),
-            .padding = o.padding.array(),
-            .dilation = o.dilation.array(),
-            .ceil_mode = o.ceil_mode};
-}
-
-kernels::avg_pool2d_options kernel_options(const avg_pool2d_options& o) {
-    return {.kernel_size = o.kernel_size.array(),
-            .stride = o.stride.array(),
-            .padding = o.padding.array(),
-            .ceil_mode = o.ceil_mode,
-            .count_include_pad = o.count_include_pad};
-}
 
 }  // namespace
 
@@ -87,67 +64,27 @@ std::string flatten::extra_repr() const {
     return "start_dim=" + std::to_string(start_dim) + ", end_dim=" + std::to_string(end_dim);
 }
 
-// ---- pooling -------------------------------------------------------------------------------------
-
-tensor max_pool2d::forward(const tensor& x) {
-    return eager::max_pool2d(x, kernel_options(options));
-}
-sizes max_pool2d::output_shape(const sizes& input) const {
-    return sizes(kernels::max_pool2d_output_shape(input, kernel_options(options)));
-}
-std::string max_pool2d::extra_repr() const {
-    const size2 stride = options.stride == size2(0) ? options.kernel_size : options.stride;
-    std::ostringstream os;
-    os << "kernel_size=" << pair_text(options.kernel_size) << ", stride=" << pair_text(stride)
-       << ", padding=" << pair_text(options.padding) << ", dilation=" << pair_text(options.dilation)
-       << ", ceil_mode=" << (options.ceil_mode ? "true" : "false");
-    return os.str();
-}
-
-tensor avg_pool2d::forward(const tensor& x) {
-    return eager::avg_pool2d(x, kernel_options(options));
-}
-sizes avg_pool2d::output_shape(const sizes& input) const {
-    return sizes(kernels::avg_pool2d_output_shape(input, kernel_options(options)));
-}
-std::string avg_pool2d::extra_repr() const {
-    const size2 stride = options.stride == size2(0) ? options.kernel_size : options.stride;
-    std::ostringstream os;
-    os << "kernel_size=" << pair_text(options.kernel_size) << ", stride=" << pair_text(stride)
-       << ", padding=" << pair_text(options.padding);
-    return os.str();
-}
-
-tensor adaptive_avg_pool2d::forward(const tensor& x) {
-    return eager::adaptive_avg_pool2d(x, output_size.array());
-}
-sizes adaptive_avg_pool2d::output_shape(const sizes& input) const {
-    if (input.size() != 4)
-        throw shape_mismatch("adaptive_avg_pool2d: the input has shape " + input.str() +
-                             ", expected [N, C, H, W]");
-    return {input[0], input[1], output_size.h, output_size.w};
-}
-std::string adaptive_avg_pool2d::extra_repr() const {
-    return "output_size=" + pair_text(output_size);
-}
-
 // ---- containers ----------------------------------------------------------------------------------
 
+// Each child is called through call_child, so that an error names its path ("features.2").
 tensor sequential::forward(const tensor& x) {
     tensor y = x;
-    for (const auto& layer : layers_) y = layer->forward(y);
+    for (std::size_t i = 0; i < layers_.size(); ++i)
+        y = call_child(named_children()[i].first, *layers_[i], [&] { return layers_[i]->forward(y); });
     return y;
 }
 
 sizes sequential::output_shape(const sizes& input) const {
     sizes s = input;
-    for (const auto& layer : layers_) s = layer->output_shape(s);
+    for (std::size_t i = 0; i < layers_.size(); ++i)
+        s = call_child(named_children()[i].first, *layers_[i], [&] { return layers_[i]->output_shape(s); });
     return s;
 }
 
-sizes sequential::materialize(const sizes& input) {
+sizes sequential::materialize_tree(const sizes& input) {
     sizes s = input;
-    for (const auto& layer : layers_) s = layer->materialize(s);
+    for (std::size_t i = 0; i < layers_.size(); ++i)
+        s = call_child(named_children()[i].first, *layers_[i], [&] { return layers_[i]->materialize(s); });
     return s;
 }
 
@@ -161,16 +98,20 @@ sizes checked_sum_shape(const sizes& body, const sizes& skip) {
 }  // namespace
 
 tensor residual::forward(const tensor& x) {
-    return body_->forward(x) + (shortcut_ ? shortcut_->forward(x) : x);
+    const tensor body = call_child("body", *body_, [&] { return body_->forward(x); });
+    return body + (shortcut_ ? call_child("shortcut", *shortcut_, [&] { return shortcut_->forward(x); }) : x);
 }
 
 sizes residual::output_shape(const sizes& input) const {
-    return checked_sum_shape(body_->output_shape(input), shortcut_ ? shortcut_->output_shape(input) : input);
+    const sizes body = call_child("body", *body_, [&] { return body_->output_shape(input); });
+    return checked_sum_shape(
+        body, shortcut_ ? call_child("shortcut", *shortcut_, [&] { return shortcut_->output_shape(input); }) : input);
 }
 
-sizes residual::materialize(const sizes& input) {
-    const sizes body = body_->materialize(input);
-    return checked_sum_shape(body, shortcut_ ? shortcut_->materialize(input) : input);
+sizes residual::materialize_tree(const sizes& input) {
+    const sizes body = call_child("body", *body_, [&] { return body_->materialize(input); });
+    return checked_sum_shape(
+        body, shortcut_ ? call_child("shortcut", *shortcut_, [&] { return shortcut_->materialize(input); }) : input);
 }
 
 std::vector<graph_step> residual::graph_form() const {

@@ -1,10 +1,9 @@
 // The linear layer.
 #include "katachi/eager/modules/linear.hpp"
 
-#include <cmath>
-
 #include "katachi/eager/functional/layers.hpp"
 #include "katachi/eager/modules/init.hpp"
+#include "op_module.hpp"
 
 namespace katachi::eager::nn {
 
@@ -24,12 +23,7 @@ linear::linear(lazy_init_t, const linear_options& o) : options(o) {
 }
 
 void linear::reset_parameters() {
-    init::kaiming_uniform_(weight, std::sqrt(5.0));
-    if (bias.defined()) {
-        const double bound =
-            options.in_features > 0 ? 1.0 / std::sqrt(static_cast<double>(options.in_features)) : 0.0;
-        init::uniform_(bias, -bound, bound);
-    }
+    detail::reset_op<ops::linear>(options, {weight, bias}, {});
 }
 
 tensor linear::forward(const tensor& x) {
@@ -37,12 +31,7 @@ tensor linear::forward(const tensor& x) {
 }
 
 sizes linear::output_shape(const sizes& input) const {
-    if (input.empty() || input.back() != options.in_features)
-        throw shape_mismatch("linear: an input of shape " + input.str() + " does not fit in_features = " +
-                             std::to_string(options.in_features) + " (its last size must equal it)");
-    sizes out = input;
-    out[out.size() - 1] = options.out_features;
-    return out;
+    return detail::op_output_shape<ops::linear>(type_name(), options, input);
 }
 
 std::string linear::extra_repr() const {

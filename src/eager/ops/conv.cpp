@@ -1,6 +1,9 @@
 // conv1d, conv2d, conv_transpose2d: the kernels' forwards with nodes that call their backwards.
 // The im2col scratch is a per-thread buffer, so steady-state training allocates none.
 #include "../support.hpp"
+#include "katachi/ops/conv1d.hpp"
+#include "katachi/ops/conv2d.hpp"
+#include "op_apply.hpp"
 #include "katachi/eager/functional/layers.hpp"
 #include "katachi/kernels/conv1d.hpp"
 #include "katachi/kernels/conv2d.hpp"
@@ -37,55 +40,7 @@ struct conv_node final : node<T> {
     void release_saved() override { x = w = {}; }
 };
 
-struct conv1d_ops {
-    using options = kernels::conv1d_options;
-    static constexpr const char* name = "conv1d";
-    template <class X, class W>
-    static std::size_t workspace(const X& x, const W& w, const options& o) {
-        return kernels::conv1d_workspace_size(x.shape(), w.shape(), o);
-    }
-    template <class X, class W>
-    static sizes output_shape(const X& x, const W& w, const options& o) {
-        return sizes(kernels::conv1d_output_shape(x.shape(), w.shape(), o));
-    }
-    template <class W>
-    static std::size_t out_channels(const W& w, const options&) {
-        return w.size(0);
-    }
-    template <class... A>
-    static void forward(A&&... a) {
-        kernels::conv1d_forward(std::forward<A>(a)...);
-    }
-    template <class... A>
-    static void backward(A&&... a) {
-        kernels::conv1d_backward(std::forward<A>(a)...);
-    }
-};
 
-struct conv2d_ops {
-    using options = kernels::conv2d_options;
-    static constexpr const char* name = "conv2d";
-    template <class X, class W>
-    static std::size_t workspace(const X& x, const W& w, const options& o) {
-        return kernels::conv2d_workspace_size(x.shape(), w.shape(), o);
-    }
-    template <class X, class W>
-    static sizes output_shape(const X& x, const W& w, const options& o) {
-        return sizes(kernels::conv2d_output_shape(x.shape(), w.shape(), o));
-    }
-    template <class W>
-    static std::size_t out_channels(const W& w, const options&) {
-        return w.size(0);
-    }
-    template <class... A>
-    static void forward(A&&... a) {
-        kernels::conv2d_forward(std::forward<A>(a)...);
-    }
-    template <class... A>
-    static void backward(A&&... a) {
-        kernels::conv2d_backward(std::forward<A>(a)...);
-    }
-};
 
 struct conv_transpose2d_ops {
     using options = kernels::conv_transpose2d_options;
@@ -136,16 +91,50 @@ basic_tensor<T> convolve(const basic_tensor<T>& x_in, const basic_tensor<T>& w_i
 
 }  // namespace
 
+// conv1d is ops::conv1d (katachi/ops/conv1d.hpp) through the eager adaptor.
 template <class T>
 basic_tensor<T> conv1d(const basic_tensor<T>& x, const basic_tensor<T>& w, const basic_tensor<T>& b,
                        const kernels::conv1d_options& o) {
-    return convolve<conv1d_ops>(x, w, b, o);
+    if (w.dim() != 3)
+        throw shape_mismatch("conv1d: w has shape " + w.shape().str() +
+                             ", expected rank 3 [out_channels, in_channels / groups, k]");
+    if (b.defined() && !(b.shape() == sizes{w.size(0)}))
+        throw shape_mismatch("conv1d: the bias has shape " + b.shape().str() + ", expected [" +
+                             std::to_string(w.size(0)) + "]");
+    if (x.dim() != 3) throw shape_mismatch("conv1d: x has shape " + x.shape().str() + ", expected rank 3 [N, C, L]");
+    const ops::conv1d_options options{.in_channels = w.size(1) * o.groups,
+                                      .out_channels = w.size(0),
+                                      .kernel_size = w.size(2),
+                                      .stride = o.stride,
+                                      .padding = o.padding,
+                                      .dilation = o.dilation,
+                                      .groups = o.groups,
+                                      .bias = b.defined()};
+    return detail::apply<ops::conv1d, T, 1>(options, {x}, {w, b}, {});
 }
 
+// conv2d is ops::conv2d (katachi/ops/conv2d.hpp) through the eager adaptor; its options follow
+// from the weight's shape.
 template <class T>
 basic_tensor<T> conv2d(const basic_tensor<T>& x, const basic_tensor<T>& w, const basic_tensor<T>& b,
                        const kernels::conv2d_options& o) {
-    return convolve<conv2d_ops>(x, w, b, o);
+    if (w.dim() != 4)
+        throw shape_mismatch("conv2d: w has shape " + w.shape().str() +
+                             ", expected rank 4 [out_channels, in_channels / groups, kh, kw]");
+    if (b.defined() && !(b.shape() == sizes{w.size(0)}))
+        throw shape_mismatch("conv2d: the bias has shape " + b.shape().str() + ", expected [" +
+                             std::to_string(w.size(0)) + "]");
+    if (x.dim() != 4)
+        throw shape_mismatch("conv2d: x has shape " + x.shape().str() + ", expected rank 4 [N, C, H, W]");
+    const ops::conv2d_options options{.in_channels = w.size(1) * o.groups,
+                                      .out_channels = w.size(0),
+                                      .kernel_size = {w.size(2), w.size(3)},
+                                      .stride = {o.stride[0], o.stride[1]},
+                                      .padding = {o.padding[0], o.padding[1]},
+                                      .dilation = {o.dilation[0], o.dilation[1]},
+                                      .groups = o.groups,
+                                      .bias = b.defined()};
+    return detail::apply<ops::conv2d, T, 1>(options, {x}, {w, b}, {});
 }
 
 template <class T>

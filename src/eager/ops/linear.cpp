@@ -1,67 +1,29 @@
-// linear: kernels::linear_forward with the node that calls kernels::linear_backward.
-#include "katachi/kernels/linear.hpp"
-#include "../support.hpp"
+// linear: ops::linear (katachi/ops/linear.hpp) through the eager adaptor. x [*, in]; a 1-d x is
+// one sample.
+#include "katachi/ops/linear.hpp"
+
 #include "katachi/eager/functional/layers.hpp"
+#include "op_apply.hpp"
 
 namespace katachi::eager {
 
-namespace {
-
-using detail::kv;
-
 template <class T>
-struct linear_node final : node<T> {
-    basic_tensor<T> x, w;
-    linear_node() : node<T>("linear") {}
-    void backward(const basic_tensor<T>& dy, std::span<basic_tensor<T>> dx) override {
-        if (this->needs_input_grad(0)) {
-            dx[0] = basic_tensor<T>::empty(x.shape());
-            kernels::linear_backward(kv(x), kv(w), kv(dy), kv(dx[0]), kernels::none, kernels::none);
-        }
-        if (this->needs_input_grad(1)) {
-            dx[1] = basic_tensor<T>::empty(w.shape());
-            kernels::linear_backward(kv(x), kv(w), kv(dy), kernels::none, kv(dx[1]), kernels::none);
-        }
-        if (this->needs_input_grad(2)) {
-            dx[2] = basic_tensor<T>::empty({w.size(0)});
-            kernels::linear_backward(kv(x), kv(w), kv(dy), kernels::none, kernels::none, kv(dx[2]));
-        }
-    }
-    void release_saved() override { x = w = {}; }
-};
-
-}  // namespace
-
-template <class T>
-basic_tensor<T> linear(const basic_tensor<T>& x_in, const basic_tensor<T>& w_in,
-                       const basic_tensor<T>& b_in) {
-    if (w_in.dim() != 2)
-        throw shape_mismatch("linear: the weight has shape " + w_in.shape().str() + ", expected [out, in]");
-    if (x_in.dim() == 0 || x_in.size(-1) != w_in.size(1))
-        throw shape_mismatch(detail::shapes_text("linear", x_in.shape(), w_in.shape(),
+basic_tensor<T> linear(const basic_tensor<T>& x, const basic_tensor<T>& w, const basic_tensor<T>& b) {
+    if (w.dim() != 2)
+        throw shape_mismatch("linear: the weight has shape " + w.shape().str() + ", expected [out, in]");
+    if (b.defined() && !(b.shape() == sizes{w.size(0)}))
+        throw shape_mismatch("linear: the bias has shape " + b.shape().str() + ", expected [" +
+                             std::to_string(w.size(0)) + "]");
+    if (x.dim() == 0 || x.size(-1) != w.size(1))
+        throw shape_mismatch(detail::shapes_text("linear", x.shape(), w.shape(),
                                                  "do not fit: the input's last size must equal the "
                                                  "weight's second (in_features)"));
-    if (b_in.defined() && !(b_in.shape() == sizes{w_in.size(0)}))
-        throw shape_mismatch("linear: the bias has shape " + b_in.shape().str() + ", expected [" +
-                             std::to_string(w_in.size(0)) + "]");
-    // Leading dimensions are folded into one batch dimension and unfolded after.
-    const bool batch2d = x_in.dim() == 2;
-    const basic_tensor<T> x = batch2d ? x_in.contiguous() : x_in.reshape({-1, std::ptrdiff_t(w_in.size(1))});
-    const basic_tensor<T> w = w_in.contiguous();
-    const basic_tensor<T> b = b_in.defined() ? b_in.contiguous() : basic_tensor<T>();
-    basic_tensor<T> y = basic_tensor<T>::empty({x.size(0), w.size(0)});
-    if (b.defined())
-        kernels::linear_forward(kv(x), kv(w), kv(b), kv(y));
-    else
-        kernels::linear_forward(kv(x), kv(w), kernels::none, kv(y));
-    if (auto* n = record<linear_node<T>>(y, {&x, &w, b.defined() ? &b : nullptr})) {
-        n->x = n->save(x);
-        n->w = n->save(w);
+    const ops::linear_options o{.in_features = w.size(1), .out_features = w.size(0), .bias = b.defined()};
+    if (x.dim() == 1) {
+        const basic_tensor<T> y = detail::apply<ops::linear, T, 1>(o, {x.reshape({1, -1})}, {w, b}, {});
+        return y.reshape({std::ptrdiff_t(w.size(0))});
     }
-    if (batch2d) return y;
-    sizes out(x_in.shape());
-    out[out.size() - 1] = w.size(0);
-    return y.view(out);
+    return detail::apply<ops::linear, T, 1>(o, {x}, {w, b}, {});
 }
 
 template basic_tensor<float> linear(const basic_tensor<float>&, const basic_tensor<float>&,

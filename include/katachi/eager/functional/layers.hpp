@@ -55,6 +55,13 @@ basic_tensor<T> batch_norm(const basic_tensor<T>& x, const basic_tensor<T>& runn
                            const basic_tensor<T>& bias, bool training, double momentum = 0.1,
                            double eps = 1e-5);
 
+// Layer normalisation over the trailing sizes normalized_shape of x (torch.nn.functional.layer_norm):
+// each run of those sizes by its own mean and biased variance, then weight and bias of
+// normalized_shape (both defined or both undefined).
+template <class T>
+basic_tensor<T> layer_norm(const basic_tensor<T>& x, const sizes& normalized_shape, const basic_tensor<T>& weight = {},
+                           const basic_tensor<T>& bias = {}, double eps = 1e-5);
+
 // Inverted dropout. The functional form takes the training flag explicitly and, as PyTorch's
 // F.dropout, defaults it to true: it drops even when the surrounding model is in eval mode (which is
 // what Monte Carlo dropout wants). nn::dropout follows its module's train()/eval() instead.

@@ -3,7 +3,8 @@
 // In training the batch statistics normalise and the running ones move by `momentum` (the
 // unbiased variance), and num_batches_tracked counts the batches; in evaluation the running
 // statistics normalise. running_mean/running_var are buffers; num_batches_tracked is saved as an
-// int64 entry, as PyTorch saves it. (PyTorch's momentum=None, a cumulative average, is not offered.)
+// int64 entry, as PyTorch saves it. momentum = std::nullopt is PyTorch's None, a cumulative average.
+// Both are eager adaptors of katachi/ops/batch_norm.hpp.
 #pragma once
 
 #include <cstddef>
@@ -13,16 +14,12 @@
 
 #include "katachi/eager/modules/linear.hpp"
 #include "katachi/eager/modules/module.hpp"
+#include "katachi/ops/batch_norm.hpp"
 
 namespace katachi::eager::nn {
 
-struct batch_norm_options {
-    std::size_t num_features = 0;  // ignored by the lazy forms
-    double eps = 1e-5;
-    double momentum = 0.1;
-    bool affine = true;
-    bool track_running_stats = true;
-};
+// num_features (ignored by the lazy forms), eps, momentum, affine, track_running_stats.
+using batch_norm_options = ops::batch_norm_options;
 
 class batch_norm_base : public module {
 public:
@@ -40,7 +37,9 @@ public:
 
 protected:
     batch_norm_base(const batch_norm_options& o, bool lazy, const char* lazy_name);
-    virtual void check_input(const sizes& input) const = 0;
+    // The op's forward and rule (ops::batch_norm1d or ops::batch_norm2d).
+    virtual tensor run(const tensor& x) = 0;
+    virtual sizes rule(const sizes& input) const = 0;
     void save_own_state(const std::string& prefix, state_map& out) const override;
     void load_own_state(const std::string& prefix, const state_map& state, load_plan& plan) override;
     std::optional<std::size_t> lazy_size_from(const state_map& state, const std::string& prefix) const;
@@ -57,7 +56,8 @@ protected:
     batch_norm1d(lazy_init_t, const batch_norm_options& o) : batch_norm_base(o, true, lazy_name) {}
     static constexpr const char* lazy_name = "lazy_batch_norm1d";
     static std::size_t lazy_input_size(const sizes& input);
-    void check_input(const sizes& input) const override;
+    tensor run(const tensor& x) override;
+    sizes rule(const sizes& input) const override;
 };
 
 // Input [N, C, H, W].
@@ -70,7 +70,8 @@ protected:
     batch_norm2d(lazy_init_t, const batch_norm_options& o) : batch_norm_base(o, true, lazy_name) {}
     static constexpr const char* lazy_name = "lazy_batch_norm2d";
     static std::size_t lazy_input_size(const sizes& input);
-    void check_input(const sizes& input) const override;
+    tensor run(const tensor& x) override;
+    sizes rule(const sizes& input) const override;
 };
 
 }  // namespace katachi::eager::nn

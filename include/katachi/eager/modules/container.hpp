@@ -4,6 +4,8 @@
 // nn.Sequential does, so its state dict keys are PyTorch's. It takes modules by value or as
 // shared pointers: sequential(conv2d({...}), relu(), std::make_shared<my_block>()).
 // module_list holds modules without a forward of its own (torch.nn.ModuleList).
+// sequential calls each child through call_child, so an error from a child names its position
+// ("3 (lazy_linear): ..."), composed with the paths of the containers around it.
 // residual(body) computes body(x) + x, residual(body, shortcut) body(x) + shortcut(x): a skip
 // connection whose graph form (module::graph_form) is that add, so nn::graph_source takes it.
 #pragma once
@@ -27,8 +29,6 @@ public:
     std::string type_name() const override { return "sequential"; }
     tensor forward(const tensor& x) override;
     sizes output_shape(const sizes& input) const override;
-    // Materialises the children in order, passing the shape along; no kernel runs.
-    sizes materialize(const sizes& input) override;
 
     template <class M>
     void push_back(M&& m) {
@@ -42,6 +42,10 @@ public:
     M& at(std::size_t i) const {
         return dynamic_cast<M&>(*layers_.at(i));
     }
+
+protected:
+    // Materialises the children in order, passing the shape along; no kernel runs.
+    sizes materialize_tree(const sizes& input) override;
 
 private:
     std::vector<std::shared_ptr<module>> layers_;
@@ -86,8 +90,10 @@ public:
     tensor forward(const tensor& x) override;
     // The body's output shape; the shortcut (or the input) must have the same.
     sizes output_shape(const sizes& input) const override;
-    sizes materialize(const sizes& input) override;
     std::vector<graph_step> graph_form() const override;
+
+protected:
+    sizes materialize_tree(const sizes& input) override;
 
 private:
     std::shared_ptr<module> body_, shortcut_;  // no shortcut: the identity

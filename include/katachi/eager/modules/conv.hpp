@@ -2,7 +2,8 @@
 //
 // Options are aggregates for designated initialisers; a 2-d size takes one number for both
 // dimensions or a pair: conv2d({.in_channels = 1, .out_channels = 32, .kernel_size = 3,
-// .padding = 1}) or .kernel_size = {3, 5}. Only zero padding is supported.
+// .padding = 1}) or .kernel_size = {3, 5}. Only zero padding is supported. conv2d is the eager
+// adaptor of katachi/ops/conv2d.hpp.
 #pragma once
 
 #include <array>
@@ -12,40 +13,20 @@
 
 #include "katachi/eager/modules/linear.hpp"
 #include "katachi/eager/modules/module.hpp"
+#include "katachi/ops/conv1d.hpp"
+#include "katachi/ops/conv2d.hpp"
 
 namespace katachi::eager::nn {
 
 // A size per spatial dimension (height, width); one number stands for both.
-struct size2 {
-    std::size_t h = 0, w = 0;
-    constexpr size2() = default;
-    constexpr size2(std::size_t both) : h(both), w(both) {}
-    constexpr size2(std::size_t height, std::size_t width) : h(height), w(width) {}
-    constexpr std::array<std::size_t, 2> array() const { return {h, w}; }
-    friend constexpr bool operator==(size2, size2) = default;
-};
+using ops::size2;
+using ops::padding_mode;
 
-struct conv1d_options {
-    std::size_t in_channels = 0;  // ignored by lazy_conv1d
-    std::size_t out_channels = 0;
-    std::size_t kernel_size = 1;
-    std::size_t stride = 1;
-    std::size_t padding = 0;
-    std::size_t dilation = 1;
-    std::size_t groups = 1;
-    bool bias = true;
-};
+// katachi/ops/conv1d.hpp; lazy_conv1d ignores in_channels.
+using conv1d_options = ops::conv1d_options;
 
-struct conv2d_options {
-    std::size_t in_channels = 0;  // ignored by lazy_conv2d
-    std::size_t out_channels = 0;
-    size2 kernel_size = 1;
-    size2 stride = 1;
-    size2 padding = 0;
-    size2 dilation = 1;
-    std::size_t groups = 1;
-    bool bias = true;
-};
+// katachi/ops/conv2d.hpp; lazy_conv2d ignores in_channels. padding_mode must be zeros.
+using conv2d_options = ops::conv2d_options;
 
 struct conv_transpose2d_options {
     std::size_t in_channels = 0;  // ignored by lazy_conv_transpose2d

@@ -3,10 +3,12 @@
 // lazy_linear, lazy_conv1d, lazy_conv2d, lazy_conv_transpose2d, lazy_batch_norm1d and
 // lazy_batch_norm2d take their concrete layer's options without the input size (in_features,
 // in_channels, num_features). Until materialised their parameters are uninitialized
-// (has_uninitialized_params(); reading them throws an error naming the module and parameter).
+// (has_uninitialized_params(); reading them throws an error naming the parameter by its path in
+// the model, "features.2.weight", or as "lazy_conv2d.weight" while the module stands alone).
+// state_dict() lists them, marked uninitialized, as PyTorch lists UninitializedParameters.
 // They are materialised, and default-initialised as the concrete layer is, by
 //   - the first forward (initialize_parameters(input) then the concrete forward), or
-//   - materialize(input_shape): shape arithmetic only, no data, no kernel, or
+//   - materialize(input_shape): shape arithmetic only, no data, no kernel, all modules or none, or
 //   - load_state_dict: the loaded shapes fix the input size, then the values are copied in.
 // An initializer given at construction runs right after materialisation (an init function applied
 // before it throws). A lazy module *is* its concrete layer (lazy_conv2d derives from conv2d), and
@@ -83,6 +85,12 @@ protected:
 
 private:
     void materialize_with(std::size_t input_size) {
+        // Inside materialize(), undone if any module fails (the tensors undo themselves).
+        detail::on_materialize_failure([this, options = this->options, draws = default_generator()] {
+            this->options = options;
+            default_generator() = draws;
+            materialized_ = false;
+        });
         this->lazy_materialize(input_size);
         materialized_ = true;
         if (initializer_) initializer_(*this);

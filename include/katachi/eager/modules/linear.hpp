@@ -1,4 +1,5 @@
-// katachi/eager/modules/linear.hpp: the fully connected layer y = x w^T + b (torch.nn.Linear).
+// katachi/eager/modules/linear.hpp: the fully connected layer y = x w^T + b (torch.nn.Linear), the
+// eager adaptor of katachi/ops/linear.hpp.
 #pragma once
 
 #include <cstddef>
@@ -6,14 +7,12 @@
 #include <string>
 
 #include "katachi/eager/modules/module.hpp"
+#include "katachi/ops/linear.hpp"
 
 namespace katachi::eager::nn {
 
-struct linear_options {
-    std::size_t in_features = 0;  // ignored by lazy_linear, which takes it from the first input
-    std::size_t out_features = 0;
-    bool bias = true;
-};
+// in_features, out_features, bias (katachi/ops/linear.hpp); lazy_linear ignores in_features.
+using linear_options = ops::linear_options;
 
 struct lazy_init_t {};  // selects a layer's uninitialized (lazy) constructor
 

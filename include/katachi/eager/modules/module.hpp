@@ -15,6 +15,19 @@
 // Lazy modules (lazy.hpp) start with uninitialized parameters; has_uninitialized_params() asks,
 // materialize(input_shape) fixes them from shape arithmetic alone, and output_shape(input_shape)
 // is the same arithmetic for every module, so a sequential can pass a shape along its layers.
+// materialize is all or nothing: when it throws, every module is as it was before the call.
+//
+// Errors name where they happened. A call into a child (operator(), and the containers, which call
+// their children through call_child) is a frame of the module tree; an exception of katachi's
+// (shape_mismatch, uninitialized_parameter_error, autograd_error, and the standard logic_error and
+// runtime_error types) leaving a child is rethrown as the same type with its dotted path in front:
+//   features.2 (lazy_conv2d): the input has shape [2, 3], expected rank 4 with channels in dimension 1
+// The path is the one state_dict() uses, from the outermost module called, or, when that module
+// is itself registered in one parent (and so on up), from the top of that chain of registrations.
+// A module called by a direct forward() rather than operator() makes no frame: its errors are
+// named by its caller's path. A lazy parameter's errors name it by its registered path
+// ("features.2.weight") once its module is registered in a parent (register_module, a container),
+// and by the module's type ("lazy_conv2d.weight") before.
 #pragma once
 
 #include <cstddef>
@@ -56,6 +69,10 @@ struct load_result {
 
 using state_map = io::tensor_map;  // key -> tensor, as io::save_safetensors takes it
 
+namespace detail {
+class call_frame;
+}
+
 // A load_state_dict in progress. Modules check in their load_own_state everything that could fail
 // (keys, shapes, dtypes) and register the writes with then(); nothing is written until every module
 // has been checked. Anything a module must change while checking (a lazy module materialises from
@@ -88,27 +105,34 @@ private:
 class module {
 public:
     module() = default;
-    virtual ~module() = default;
+    virtual ~module();
     module(const module&) = delete;
     module& operator=(const module&) = delete;
-    module(module&&) = default;
-    module& operator=(module&&) = default;
+    // Moves keep the children's record of their parent (see registered_in_) pointing at the
+    // module that holds them.
+    module(module&& other) noexcept;
+    module& operator=(module&& other) noexcept;
 
     // The module's name as printed and compared: "linear", "conv2d", "lazy_linear" (a lazy module
     // answers with its concrete name once materialised).
     virtual std::string type_name() const { return "module"; }
 
-    // The forward pass of a single-input module (sequential calls it). Modules with other
-    // signatures define their own forward and leave this one throwing.
+    // The forward pass of a single-input module. Modules with other signatures define their own
+    // forward and leave this one throwing.
     virtual tensor forward(const tensor& x);
-    tensor operator()(const tensor& x) { return forward(x); }
+    // forward(x) as a call into this module from the one running (see above: an error from inside
+    // names this module's path in it, and the tape's nodes remember the module that made them).
+    tensor operator()(const tensor& x);
 
     // The output shape for an input shape (batch included), by shape arithmetic alone. Modules
     // that do not know it throw std::logic_error naming themselves.
     virtual sizes output_shape(const sizes& input) const;
     // Materialises every lazy parameter of this module and its children for an input of this
     // shape, running no kernel; returns the output shape. Plain modules only compute the shape.
-    virtual sizes materialize(const sizes& input);
+    // All or nothing: if any module fails (a wrong rank at layer 3), every module that this call
+    // materialised is restored (its parameters uninitialized again, its options such as
+    // in_channels, the default generator's draws), and the exception goes on.
+    sizes materialize(const sizes& input);
     bool has_uninitialized_params() const;
 
     // ---- registry ------------------------------------------------------------------------------
@@ -142,7 +166,10 @@ public:
 
     // ---- state dict ----------------------------------------------------------------------------
     // Every parameter and buffer (and batch norm's num_batches_tracked), keyed as PyTorch keys them.
-    // Throws uninitialized_parameter_error when a lazy module is not yet materialised.
+    // Before a lazy module is materialised its entries are there under their names, as PyTorch's
+    // UninitializedParameter values are: io::tensor::uninitialized is set and they hold no shape
+    // and no bytes. Saving such a dict (save_safetensors, nn::save) fails naming the first one;
+    // loading one into a module leaves a lazy parameter as it is.
     state_map state_dict() const;
     // Copies the values in (F32, F16, BF16, or F64 rounded to float, as PyTorch's copy_ does). A
     // lazy module that is not materialised takes its shapes from the dict. A shape mismatch or an
@@ -170,13 +197,30 @@ protected:
     // Checks this module's own entries against `state` and plans their copy (see load_plan); it
     // writes nothing itself. Lazy modules materialise from the shapes they find, with an undo.
     virtual void load_own_state(const std::string& prefix, const state_map& state, load_plan& plan);
-    // Called by materialize() on every module; lazy modules override it.
+    // What materialize() does inside its all-or-nothing guard: by default materialize_own(input)
+    // then output_shape(input); a container materialises its children instead (through
+    // call_child, passing the shape along).
+    virtual sizes materialize_tree(const sizes& input);
+    // Called by materialize_tree() on every module; lazy modules override it. A module that
+    // materialises its own tensors uses detail::materialize_tensor, which materialize() can undo;
+    // anything else it changes it registers with detail::on_materialize_failure.
     virtual void materialize_own(const sizes& input) { (void)input; }
 
+    // Runs f() as a call into `child`, registered here under `name`: the call is a frame of the
+    // module tree (an error leaving it names the child's path; ops recorded in it name the child).
+    template <class F>
+    decltype(auto) call_child(const std::string& name, const module& child, F&& f) const;
+
+    // Registers `child`; its uninitialized parameters and buffers (and its descendants') are
+    // named in errors from then on by their path from the top of this module's registrations
+    // ("features.2.weight"), whether the model or the child was filled in first.
     void add_child(std::string name, std::shared_ptr<module> child);
 
 private:
     void print(std::ostream& os, int indent) const;
+    // Appends this module's name in its parent, then the parent's in its own, and so on up while
+    // each module is registered exactly once (innermost first).
+    void registered_path(std::vector<std::string>& names) const;
     void save_state(const std::string& prefix, state_map& out) const;
     template <class F>
     void visit_modules(const std::string& prefix, std::vector<const module*>& seen, F&& f) const;
@@ -185,6 +229,10 @@ private:
     std::vector<std::pair<std::string, tensor>> buffers_;
     std::vector<std::pair<std::string, std::shared_ptr<module>>> children_;
     bool training_ = true;
+    // The modules this one is registered in (once per registration), so that an error can name
+    // the path above the outermost module called; kept up to date by moves and destruction.
+    std::vector<module*> registered_in_;
+    friend class detail::call_frame;
 };
 
 // Values or shared pointers of modules become shared pointers (for the containers).
@@ -199,10 +247,48 @@ std::shared_ptr<module> as_module_ptr(M&& m) {
 
 namespace detail {
 // Gives an uninitialized parameter storage of this shape (values unset) in place, so every handle
-// to it, an optimiser's included, sees the materialised tensor.
+// to it, an optimiser's included, sees the materialised tensor. Inside materialize() the change
+// is undone if the materialisation fails.
 void materialize_tensor(const tensor& t, const sizes& shape);
 // Makes a parameter that stays uninitialized until materialised; `label` names it in errors.
 parameter uninitialized_parameter(const std::string& label);
+
+// Inside materialize(): registers an undo, run (latest first) if the materialisation fails.
+// Outside one it does nothing.
+void on_materialize_failure(std::function<void()> undo);
+
+// One call into a module of the tree, on a per-thread stack: module::operator() and call_child
+// push one. `name` is the module's name in `parent` when the caller knows them (a container
+// calling its child does; operator() leaves both null, and the name is looked up in the module
+// of the frame below when needed).
+class call_frame {
+public:
+    call_frame(const module& m, const std::string* name, const module* parent) noexcept;
+    ~call_frame();
+    call_frame(const call_frame&) = delete;
+    call_frame& operator=(const call_frame&) = delete;
+
+    // In a catch block: rethrows the exception being handled, as the same type with this frame's
+    // path in front when it is one of katachi's and no inner frame has done so; else unchanged.
+    [[noreturn]] void rethrow_with_path() const;
+
+private:
+    const module* module_;
+    const std::string* name_;
+    const module* parent_;
+    call_frame* below_;
+    const void* previous_owner_;
+};
 }  // namespace detail
+
+template <class F>
+decltype(auto) module::call_child(const std::string& name, const module& child, F&& f) const {
+    detail::call_frame frame(child, &name, this);
+    try {
+        return std::forward<F>(f)();
+    } catch (...) {
+        frame.rethrow_with_path();
+    }
+}
 
 }  // namespace katachi::eager::nn

@@ -1,4 +1,5 @@
-// katachi/eager/modules/pooling.hpp: max, average and adaptive average pooling layers.
+// katachi/eager/modules/pooling.hpp: max, average and adaptive average pooling layers; max and
+// average pooling are the eager adaptors of katachi/ops/max_pool2d.hpp and avg_pool2d.hpp.
 #pragma once
 
 #include <array>
@@ -7,24 +8,15 @@
 
 #include "katachi/eager/modules/conv.hpp"  // size2
 #include "katachi/eager/modules/module.hpp"
+#include "katachi/ops/adaptive_avg_pool2d.hpp"
+#include "katachi/ops/avg_pool2d.hpp"
+#include "katachi/ops/max_pool2d.hpp"
 
 namespace katachi::eager::nn {
 
-struct max_pool2d_options {
-    size2 kernel_size = 2;
-    size2 stride = 0;  // 0 means the kernel size (PyTorch's default)
-    size2 padding = 0;
-    size2 dilation = 1;
-    bool ceil_mode = false;
-};
-
-struct avg_pool2d_options {
-    size2 kernel_size = 2;
-    size2 stride = 0;  // 0 means the kernel size
-    size2 padding = 0;
-    bool ceil_mode = false;
-    bool count_include_pad = true;
-};
+// PyTorch's options (katachi/ops/max_pool2d.hpp, avg_pool2d.hpp); a stride of 0 means the kernel size.
+using max_pool2d_options = ops::max_pool2d_options;
+using avg_pool2d_options = ops::avg_pool2d_options;
 
 class max_pool2d : public module {
 public:

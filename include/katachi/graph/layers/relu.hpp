@@ -1,4 +1,5 @@
-// katachi/graph/layers/relu.hpp: relu keeps the shape; its backward reads the output.
+// katachi/graph/layers/relu.hpp: relu keeps the shape; its backward reads the output. A max
+// pooling right after it that is its only reader takes it in (graph/fusion.hpp).
 #pragma once
 
 #include <katachi/graph/layers/output_activation.hpp>
@@ -9,8 +10,6 @@ namespace katachi::graph {
 
 struct relu : output_activation<relu> {
     static std::string name() { return "relu"; }
-    // A max pooling right after it may take it in (graph/properties.hpp, absorbed_relu).
-    static constexpr bool absorbable_by_pooling = true;
 
     template <class X, class Y>
     static void forward(const X& x, Y&& y) {

@@ -24,6 +24,7 @@ enum class safetensors_rule {
     duplicate_key,   // the same tensor name twice
     dtype_mismatch,  // asked for a tensor as a type it cannot be converted to
     missing_key,     // asked for a tensor the file does not hold
+    uninitialized,   // an entry with no shape and no values (a lazy module's, before materialisation)
 };
 
 // The rule's name as the messages print it, e.g. "offsets_order".
@@ -53,6 +54,8 @@ inline std::string_view rule_name(safetensors_rule r) {
             return "dtype_mismatch";
         case safetensors_rule::missing_key:
             return "missing_key";
+        case safetensors_rule::uninitialized:
+            return "uninitialized";
     }
     return "unknown";
 }

@@ -198,7 +198,9 @@ inline void require_utf8(const std::string& s, const std::string& name, const st
 
 }  // namespace detail
 
-// Writes atomically: on any failure the target is unchanged and no temporary file remains.
+// Writes atomically: on any failure the target is unchanged and no temporary file remains. A
+// tensor marked uninitialized fails the save before anything is written (rule uninitialized,
+// naming the first such key in the map's order).
 //
 // How: the file is written and fsync'd as a temporary in the target's folder, then renamed over
 // the target (the rename is the atomic step), then the folder is fsync'd. On Linux the temporary
@@ -219,6 +221,12 @@ inline void save_safetensors(const std::filesystem::path& path, const tensor_map
     if (!path.has_filename()) detail::fail(name, "", detail::rule::io, "the path names a folder, not a file");
 
     // Everything is checked and the header built before the temporary file exists.
+    for (const auto& [key, t] : tensors)
+        if (t.uninitialized)
+            detail::fail(name, key, detail::rule::uninitialized,
+                         "the tensor is uninitialized, so nothing was saved: its lazy module has not been "
+                         "materialised yet (run a forward pass, materialize(input_shape) or "
+                         "load_state_dict first)");
     detail::json header = detail::json::object();
     if (!metadata.empty()) {
         detail::json m = detail::json::object();

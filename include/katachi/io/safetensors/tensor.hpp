@@ -65,10 +65,16 @@ template <class T>
 concept TensorElement = std::same_as<T, float> || std::same_as<T, double> || std::same_as<T, std::int64_t>;
 
 // One tensor: its dtype, shape and little-endian bytes.
+//
+// `uninitialized` marks an entry that has a name but no shape and no values yet: the eager face's
+// state_dict() gives one for each parameter of a lazy module not yet materialised (PyTorch's
+// UninitializedParameter). Its shape and bytes are empty; reading its elements (as, get) and
+// saving it (save_safetensors) fail with rule uninitialized, naming the key where it is known.
 struct tensor {
     io::dtype type = dtype::f32;
     std::vector<std::size_t> shape;
     std::vector<std::byte> bytes;
+    bool uninitialized = false;
 
     // The product of the shape (1 for shape []); throws safetensors_error (rule byte_size) on overflow.
     std::size_t element_count() const;
@@ -186,6 +192,10 @@ std::string_view type_text() {
 // empty; safetensors_file::get gives its own).
 template <TensorElement T>
 xt::xarray<T> decode(const tensor& t, const std::string& file, const std::string& key) {
+    if (t.uninitialized)
+        fail(file, key, rule::uninitialized,
+             "the tensor is uninitialized (a lazy module's, taken before the module was materialised), so "
+             "it has no shape and no values to read");
     if (!converts_to<T>(t.type))
         fail(file, key, rule::dtype_mismatch,
              "a " + std::string(dtype_name(t.type)) + " tensor of shape " + shape_text(t.shape) +

@@ -1,0 +1,248 @@
+// katachi/kernels/winograd/transforms.hpp: the transforms of Winograd's F(2x2, 3x3): the weight's
+// U = G g G^T and its gradient dw = G^T dU G, the input tile's V = B^T d B, the output tile's
+// y = A^T M A and the output gradient's dM = A dY A^T, each over a block of channels at a time
+// (winograd_channel_blocks), and the passes that run them over every tile of a chunk of samples
+// (winograd_input, winograd_output).
+#pragma once
+
+#include <cstddef>
+#include <type_traits>
+
+#include "katachi/kernels/common.hpp"
+#include "katachi/kernels/winograd/shape.hpp"
+#include "katachi/kernels/winograd/transpose.hpp"
+
+namespace katachi::kernels::detail {
+
+// U[xi][r][k] = (G g G^T)[xi] for r < rows, k < cols (xi = 4 i + j for entry (i, j)), where g is the
+// 3x3 kernel w[r][k] of w[rows, cols, 3, 3]; with `turned`, g is w[k][r] of w[cols, rows, 3, 3]
+// turned by 180 degrees (the input gradient's weight). With `by_column` each U[xi] is stored
+// transposed, U[xi][k][r], as the fused forward reads it.
+template <class T>
+void winograd_weights(std::size_t rows, std::size_t cols, const T* w, bool turned, bool by_column, T* u) {
+    const T half = T(0.5);
+    const std::size_t plane = rows * cols;
+    for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t k = 0; k < cols; ++k) {
+            const T* src = turned ? w + (k * rows + r) * 9 : w + (r * cols + k) * 9;
+            T g[3][3];
+            for (std::size_t i = 0; i < 3; ++i)
+                for (std::size_t j = 0; j < 3; ++j)
+                    g[i][j] = turned ? src[(2 - i) * 3 + (2 - j)] : src[i * 3 + j];
+            T gg[4][3];  // G g
+            for (std::size_t j = 0; j < 3; ++j) {
+                gg[0][j] = g[0][j];
+                gg[1][j] = (g[0][j] + g[1][j] + g[2][j]) * half;
+                gg[2][j] = (g[0][j] - g[1][j] + g[2][j]) * half;
+                gg[3][j] = g[2][j];
+            }
+            T* out = u + (by_column ? k * rows + r : r * cols + k);
+            for (std::size_t i = 0; i < 4; ++i) {  // (G g) G^T
+                out[(4 * i + 0) * plane] = gg[i][0];
+                out[(4 * i + 1) * plane] = (gg[i][0] + gg[i][1] + gg[i][2]) * half;
+                out[(4 * i + 2) * plane] = (gg[i][0] - gg[i][1] + gg[i][2]) * half;
+                out[(4 * i + 3) * plane] = gg[i][2];
+            }
+        }
+}
+
+// dw[o, c] = G^T dU[o, c] G for every pair of dU[16][out_channels][channels]: written, or with
+// write::accumulate added.
+template <class T>
+void winograd_weights_grad(const winograd_shape& s, const T* du, T* dw, write mode) {
+    const T half = T(0.5);
+    const std::size_t plane = s.out_channels * s.channels;
+    for (std::size_t o = 0; o < s.out_channels; ++o)
+        for (std::size_t c = 0; c < s.channels; ++c) {
+            const T* src = du + o * s.channels + c;
+            T g[4][3];  // dU G
+            for (std::size_t i = 0; i < 4; ++i) {
+                const T u0 = src[(4 * i) * plane], u1 = src[(4 * i + 1) * plane],
+                        u2 = src[(4 * i + 2) * plane], u3 = src[(4 * i + 3) * plane];
+                g[i][0] = u0 + (u1 + u2) * half;
+                g[i][1] = (u1 - u2) * half;
+                g[i][2] = (u1 + u2) * half + u3;
+            }
+            T* out = dw + (o * s.channels + c) * 9;
+            for (std::size_t k = 0; k < 3; ++k) {  // G^T (dU G)
+                store(out, k, g[0][k] + (g[1][k] + g[2][k]) * half, mode);
+                store(out, 3 + k, (g[1][k] - g[2][k]) * half, mode);
+                store(out, 6 + k, (g[1][k] + g[2][k]) * half + g[3][k], mode);
+            }
+        }
+}
+
+// The tile transforms take L channels at a time (pixels channels-last, each pixel's channels side
+// by side) through local arrays, which nothing else can alias, so every loop over the L channels
+// becomes vector instructions; winograd_channel_blocks runs them over all channels.
+template <class T>
+inline constexpr std::size_t winograd_lanes = 32 / sizeof(T);
+
+template <class T, class Tile>
+inline void winograd_channel_blocks(std::size_t n, Tile&& tile) {
+    constexpr std::size_t lanes = winograd_lanes<T>;
+    std::size_t c = 0;
+    for (; c + lanes <= n; c += lanes) tile(c, std::integral_constant<std::size_t, lanes>{});
+    for (; c < n; ++c) tile(c, std::integral_constant<std::size_t, 1>{});
+}
+
+// V for channels [c, c + L) of one tile: px[4 r + s] is pixel (r, s) of its 4x4 patch;
+// d[xi * step + l] = (B^T d B)[xi] of channel c + l.
+template <std::size_t L, class T>
+inline void winograd_tile_input(const T* const* px, std::size_t c, T* d, std::size_t step) {
+    T e[4][4][L];  // d B, row by row: (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
+    for (std::size_t r = 0; r < 4; ++r) {
+        const T* x0 = px[4 * r] + c;
+        const T* x1 = px[4 * r + 1] + c;
+        const T* x2 = px[4 * r + 2] + c;
+        const T* x3 = px[4 * r + 3] + c;
+        for (std::size_t l = 0; l < L; ++l) {
+            e[r][0][l] = x0[l] - x2[l];
+            e[r][1][l] = x1[l] + x2[l];
+            e[r][2][l] = x2[l] - x1[l];
+            e[r][3][l] = x1[l] - x3[l];
+        }
+    }
+    for (std::size_t j = 0; j < 4; ++j) {  // B^T (d B): the same combinations of the rows
+        T* d0 = d + j * step;
+        T* d1 = d + (4 + j) * step;
+        T* d2 = d + (8 + j) * step;
+        T* d3 = d + (12 + j) * step;
+        for (std::size_t l = 0; l < L; ++l) d0[l] = e[0][j][l] - e[2][j][l];
+        for (std::size_t l = 0; l < L; ++l) d1[l] = e[1][j][l] + e[2][j][l];
+        for (std::size_t l = 0; l < L; ++l) d2[l] = e[2][j][l] - e[1][j][l];
+        for (std::size_t l = 0; l < L; ++l) d3[l] = e[1][j][l] - e[3][j][l];
+    }
+}
+
+// y for channels [o, o + L) of one output tile: m[xi * step + l] holds M[xi] of channel o + l; the
+// 2x2 result A^T M A goes to the pixels py[0], py[1] (top row) and py[2], py[3].
+template <std::size_t L, class T>
+inline void winograd_tile_output(const T* m, std::size_t step, T* const* py, std::size_t o) {
+    T a[4][L], b[4][L];  // A^T M: rows m0 + m1 + m2 and m1 - m2 - m3, per column k
+    for (std::size_t k = 0; k < 4; ++k) {
+        const T* m0 = m + k * step;
+        const T* m1 = m + (4 + k) * step;
+        const T* m2 = m + (8 + k) * step;
+        const T* m3 = m + (12 + k) * step;
+        for (std::size_t l = 0; l < L; ++l) {
+            a[k][l] = m0[l] + m1[l] + m2[l];
+            b[k][l] = m1[l] - m2[l] - m3[l];
+        }
+    }
+    T* y00 = py[0] + o;  // (A^T M) A: the same on the columns
+    T* y01 = py[1] + o;
+    T* y10 = py[2] + o;
+    T* y11 = py[3] + o;
+    for (std::size_t l = 0; l < L; ++l) y00[l] = a[0][l] + a[1][l] + a[2][l];
+    for (std::size_t l = 0; l < L; ++l) y01[l] = a[1][l] - a[2][l] - a[3][l];
+    for (std::size_t l = 0; l < L; ++l) y10[l] = b[0][l] + b[1][l] + b[2][l];
+    for (std::size_t l = 0; l < L; ++l) y11[l] = b[1][l] - b[2][l] - b[3][l];
+}
+
+// dM for channels [o, o + L) of one output tile: py[0], py[1], py[2], py[3] are its 2x2 cotangent
+// pixels (top row first); d[xi * step + l] = (A dY A^T)[xi] of channel o + l.
+template <std::size_t L, class T>
+inline void winograd_tile_output_grad(const T* const* py, std::size_t o, T* d, std::size_t step) {
+    T r[4][2][L];  // A dY: rows (y0, y0 + y1, y0 - y1, -y1) of the tile's two rows
+    const T* p00 = py[0] + o;
+    const T* p01 = py[1] + o;
+    const T* p10 = py[2] + o;
+    const T* p11 = py[3] + o;
+    for (std::size_t l = 0; l < L; ++l) {
+        r[0][0][l] = p00[l];
+        r[0][1][l] = p01[l];
+        r[1][0][l] = p00[l] + p10[l];
+        r[1][1][l] = p01[l] + p11[l];
+        r[2][0][l] = p00[l] - p10[l];
+        r[2][1][l] = p01[l] - p11[l];
+        r[3][0][l] = -p10[l];
+        r[3][1][l] = -p11[l];
+    }
+    for (std::size_t i = 0; i < 4; ++i) {  // (A dY) A^T: the same on each row's two entries
+        T* d0 = d + (4 * i) * step;
+        T* d1 = d + (4 * i + 1) * step;
+        T* d2 = d + (4 * i + 2) * step;
+        T* d3 = d + (4 * i + 3) * step;
+        for (std::size_t l = 0; l < L; ++l) d0[l] = r[i][0][l];
+        for (std::size_t l = 0; l < L; ++l) d1[l] = r[i][0][l] + r[i][1][l];
+        for (std::size_t l = 0; l < L; ++l) d2[l] = r[i][0][l] - r[i][1][l];
+        for (std::size_t l = 0; l < L; ++l) d3[l] = -r[i][1][l];
+    }
+}
+
+// The pixels of a channels-last plane (rows x cols pixels of n channels at `plane`) that the 2x2
+// tile (ti, tj) covers, or `outside` where it hangs over the edge.
+template <class P>
+inline void winograd_output_pixels(std::size_t ti, std::size_t tj, std::size_t rows, std::size_t cols,
+                                   std::size_t n, P* plane, P* outside, P* (&px)[4]) {
+    for (std::size_t r = 0; r < 2; ++r)
+        for (std::size_t s = 0; s < 2; ++s) {
+            const std::size_t i = 2 * ti + r, j = 2 * tj + s;
+            px[2 * r + s] = i < rows && j < cols ? plane + (i * cols + j) * n : outside;
+        }
+}
+
+// The pixels of the 4x4 input patch of tile (ti, tj), from (2 ti - pad_h, 2 tj - pad_w), in the
+// sample copied channels-last to buf.in; buf.in_extra (zeros) outside the image.
+template <class T>
+inline void winograd_input_pixels(const winograd_shape& s, std::size_t ti, std::size_t tj,
+                                  const winograd_buffers<T>& buf, const T* (&px)[16]) {
+    for (std::size_t r = 0; r < 4; ++r) {
+        const std::size_t i = 2 * ti + r;  // padded row
+        const bool row_in = i >= s.pad_h && i - s.pad_h < s.height;
+        for (std::size_t c = 0; c < 4; ++c) {
+            const std::size_t q = 2 * tj + c;
+            px[4 * r + c] = row_in && q >= s.pad_w && q - s.pad_w < s.width
+                                ? buf.in + ((i - s.pad_h) * s.width + q - s.pad_w) * s.channels
+                                : buf.in_extra;
+        }
+    }
+}
+
+// V[xi][t][c] = (B^T d B)[xi] for the tiles t of the `count` samples of `image` (nt = count * tiles
+// rows per xi). Each sample is first copied channels-last to buf.in; buf.in_extra must hold zeros.
+template <class T>
+void winograd_input(const winograd_shape& s, const T* image, std::size_t count, T* v, std::size_t nt,
+                    const winograd_buffers<T>& buf) {
+    const std::size_t n = s.channels, tw = s.tile_cols(), step = nt * n;
+    for (std::size_t j = 0; j < count; ++j) {
+        winograd_transpose(image + j * s.image_size(), s.in_pixels(), n, s.in_pixels(), buf.in, n,
+                           static_cast<const T*>(nullptr), write::overwrite);
+        T* dst = v + j * s.tiles() * n;
+        for (std::size_t ti = 0; ti < s.tile_rows(); ++ti)
+            for (std::size_t tj = 0; tj < tw; ++tj) {
+                const T* px[16];
+                winograd_input_pixels(s, ti, tj, buf, px);
+                T* d = dst + (ti * tw + tj) * n;
+                winograd_channel_blocks<T>(n, [&](std::size_t c, auto lanes) {
+                    winograd_tile_input<decltype(lanes)::value>(px, c, d + c, step);
+                });
+            }
+    }
+}
+
+// y = A^T M A (+ bias) per tile for the `count` samples of `out`, written or with write::accumulate
+// added. Each sample is assembled channels-last in buf.out (outputs that hang over the edge go to
+// buf.out_extra), then copied to its planes.
+template <class T>
+void winograd_output(const winograd_shape& s, const T* m, std::size_t nt, std::size_t count, const T* bias,
+                     T* out, const winograd_buffers<T>& buf, write mode) {
+    const std::size_t n = s.out_channels, tw = s.tile_cols(), step = nt * n;
+    for (std::size_t j = 0; j < count; ++j) {
+        const T* src = m + j * s.tiles() * n;
+        for (std::size_t ti = 0; ti < s.tile_rows(); ++ti)
+            for (std::size_t tj = 0; tj < tw; ++tj) {
+                T* py[4];
+                winograd_output_pixels(ti, tj, s.out_height, s.out_width, n, buf.out, buf.out_extra, py);
+                const T* mt = src + (ti * tw + tj) * n;
+                winograd_channel_blocks<T>(n, [&](std::size_t o, auto lanes) {
+                    winograd_tile_output<decltype(lanes)::value>(mt + o, step, py, o);
+                });
+            }
+        winograd_transpose(buf.out, n, s.out_pixels(), n, out + j * s.out_image_size(), s.out_pixels(), bias,
+                           mode);
+    }
+}
+
+}  // namespace katachi::kernels::detail

@@ -1,0 +1,195 @@
+// src/eager/ops/op_apply.hpp: the eager face's adaptor over an op defined once in katachi/ops/.
+//
+// apply<Op>(options, inputs, params, buffers, state) checks the inputs by the op's shape rule (the
+// sentence the graph face gives at compile time, after "<op>: "), runs the op's forward on the
+// tensors' storage and, when a gradient is wanted, records an op_node whose backward runs the op's
+// backward. Dimension 0 of every input is the batch; the rest is the per-sample shape the op's
+// rule takes. The functional forms (eager/functional/layers.hpp) and the modules both come here.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../support.hpp"
+#include "katachi/ops/op.hpp"
+
+namespace katachi::eager::detail {
+
+// The per-sample shape of a batched tensor shape.
+inline ops::dims per_sample(const char* op, const sizes& s) {
+    if (s.size() == 0 || s.size() > ops::max_rank + 1)
+        throw shape_mismatch(std::string(op) + ": the input has shape " + s.str() +
+                             ", expected a batch: [N, ...] with at most " + std::to_string(ops::max_rank) +
+                             " sizes after N");
+    ops::dims d;
+    d.rank = s.size() - 1;
+    for (std::size_t i = 0; i < d.rank; ++i) d.d[i] = s[i + 1];
+    return d;
+}
+
+inline sizes batched(std::size_t batch, const ops::dims& d) {
+    sizes s;
+    s.push_back(batch);
+    for (std::size_t i = 0; i < d.rank; ++i) s.push_back(d.d[i]);
+    return s;
+}
+
+// What a call needs beyond its tensors.
+struct op_state {
+    bool training = false;
+    std::int64_t* batches_tracked = nullptr;
+    generator* gen = nullptr;
+};
+
+template <class T>
+const T* data_or_null(const basic_tensor<T>& t) {
+    return t.defined() ? t.data() : nullptr;
+}
+
+template <class Op, class T, std::size_t N>
+struct op_node final : node<T> {
+    typename Op::options_type options;
+    std::array<ops::dims, N> in{};
+    std::array<sizes, N> input_shapes;
+    std::size_t batch = 0;
+    bool training = false;
+    std::array<basic_tensor<T>, N> x;
+    std::array<basic_tensor<T>, 4> params;
+    std::array<basic_tensor<T>, 4> buffers;  // copies: the forward's values, whatever comes after
+    std::vector<T> saved;
+    std::vector<std::int64_t> indices;
+
+    explicit op_node(const typename Op::options_type& o) : node<T>(Op::name), options(o) {}
+
+    template <class F>
+    decltype(auto) with_inputs(F&& f) const {
+        return [&]<std::size_t... I>(std::index_sequence<I...>)->decltype(auto) { return f(in[I]...); }
+        (std::make_index_sequence<N>{});
+    }
+
+    void backward(const basic_tensor<T>& dy, std::span<basic_tensor<T>> dx) override {
+        ops::call<T> c;
+        c.batch = batch;
+        c.training = training;
+        for (std::size_t i = 0; i < N; ++i) {
+            c.x[i] = x[i].data();
+            if (this->needs_input_grad(i)) {
+                dx[i] = basic_tensor<T>::empty(input_shapes[i]);
+                c.dx[i] = dx[i].data();
+            }
+        }
+        for (std::size_t j = 0; j < 4; ++j) {
+            c.params[j] = data_or_null(params[j]);
+            c.buffers[j] = buffers[j].defined() ? buffers[j].data() : nullptr;
+            if (params[j].defined() && this->needs_input_grad(N + j)) {
+                dx[N + j] = basic_tensor<T>::empty(params[j].shape());
+                c.dparams[j] = dx[N + j].data();
+            }
+        }
+        c.saved = saved.data();
+        c.indices = indices.data();
+        c.dy = dy.data();
+            c.workspace = scratch<T>(with_inputs([&](const auto&... d) { return Op::workspace_size(options, d..., batch); }))
+                          .data();
+        with_inputs([&](const auto&... d) { Op::backward(options, d..., c); });
+    }
+
+    void release_saved() override {
+        x = {};
+        params = {};
+        buffers = {};
+        saved = {};
+        indices = {};
+    }
+};
+
+// Runs Op on `inputs` (each [N, ...]) with `params` and `buffers` (undefined where the options drop
+// one; buffers are updated in place), and records its node when a gradient is wanted.
+template <class Op, class T, std::size_t N>
+basic_tensor<T> apply(const typename Op::options_type& options, const std::array<basic_tensor<T>, N>& inputs_in,
+                      const std::array<basic_tensor<T>, 4>& params_in, const std::array<basic_tensor<T>, 4>& buffers,
+                      const op_state& state = {}) {
+    std::array<basic_tensor<T>, N> inputs;
+    std::array<ops::dims, N> in;
+    for (std::size_t i = 0; i < N; ++i) {
+        inputs[i] = inputs_in[i].contiguous();
+        in[i] = per_sample(Op::name, inputs[i].shape());
+        if (inputs[i].size(0) != inputs[0].size(0))
+            throw shape_mismatch(std::string(Op::name) + ": the inputs have shapes " + inputs[0].shape().str() +
+                                 " and " + inputs[i].shape().str() + ", which differ in their batch size");
+    }
+    const auto with_inputs = [&](auto&& f) -> decltype(auto) {
+        return [&]<std::size_t... I>(std::index_sequence<I...>)->decltype(auto) { return f(in[I]...); }
+        (std::make_index_sequence<N>{});
+    };
+    const ops::rule r = with_inputs([&](const auto&... d) { return Op::output_shape(options, d...); });
+    if (!r.ok()) throw shape_mismatch(std::string(Op::name) + ": " + std::string(r.why.view()));
+    const std::size_t batch = inputs[0].size(0);
+
+    std::array<basic_tensor<T>, 4> params;
+    for (std::size_t j = 0; j < 4; ++j)
+        if (params_in[j].defined()) params[j] = params_in[j].contiguous();
+    basic_tensor<T> y = basic_tensor<T>::empty(batched(batch, r.out));
+
+    const auto pointers = [&]<std::size_t... I>(std::index_sequence<I...>) {
+        return std::array<const basic_tensor<T>*, N + 4>{
+            &inputs[I]..., params[0].defined() ? &params[0] : nullptr, params[1].defined() ? &params[1] : nullptr,
+            params[2].defined() ? &params[2] : nullptr, params[3].defined() ? &params[3] : nullptr};
+    }(std::make_index_sequence<N>{});
+    bool wanted = false;  // whether a backward can follow: only then is its node recorded
+    if (grad_mode::enabled())
+        for (const basic_tensor<T>* t : pointers) wanted = wanted || (t && t->requires_grad());
+
+    ops::call<T> c;
+    c.batch = batch;
+    c.training = state.training;
+    c.backward_follows = wanted;
+    for (std::size_t i = 0; i < N; ++i) c.x[i] = inputs[i].data();
+    c.y = y.data();
+    for (std::size_t j = 0; j < 4; ++j) {
+        c.params[j] = data_or_null(params[j]);
+        c.buffers[j] = buffers[j].defined() ? buffers[j].data() : nullptr;
+    }
+    c.batches_tracked = state.batches_tracked;
+    c.gen = state.gen;
+    std::vector<T> saved(with_inputs([&](const auto&... d) { return Op::saved_size(options, d..., batch); }));
+    std::vector<std::int64_t> indices(
+        wanted ? with_inputs([&](const auto&... d) { return Op::index_size(options, d..., batch); }) : 0);
+    c.saved = saved.data();
+    c.indices = indices.data();
+    c.workspace =
+        scratch<T>(with_inputs([&](const auto&... d) { return Op::workspace_size(options, d..., batch); })).data();
+    with_inputs([&](const auto&... d) { Op::forward(options, d..., c); });
+    if (!wanted) return y;
+
+    const auto recorded = [&]() -> op_node<Op, T, N>* {
+        if constexpr (N == 1)
+            return record<op_node<Op, T, N>>(y, {pointers[0], pointers[1], pointers[2], pointers[3], pointers[4]},
+                                             options);
+        else
+            return record<op_node<Op, T, N>>(
+                y, {pointers[0], pointers[1], pointers[2], pointers[3], pointers[4], pointers[5]}, options);
+    }();
+    if (auto* n = recorded) {
+        n->in = in;
+        n->batch = batch;
+        n->training = state.training;
+        for (std::size_t i = 0; i < N; ++i) {
+            n->x[i] = n->save(inputs[i]);
+            n->input_shapes[i] = inputs[i].shape();
+        }
+        for (std::size_t j = 0; j < 4; ++j) {
+            if (params[j].defined()) n->params[j] = n->save(params[j]);
+            if (buffers[j].defined()) n->buffers[j] = buffers[j].detach().clone();
+        }
+        n->saved = std::move(saved);
+        n->indices = std::move(indices);
+    }
+    return y;
+}
+
+}  // namespace katachi::eager::detail
