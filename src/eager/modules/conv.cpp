@@ -22,13 +22,6 @@ std::string pair_text(size2 s) {
     return os.str();
 }
 
-kernels::conv_transpose2d_options kernel_options(const conv_transpose2d_options& o) {
-    return {.stride = o.stride.array(),
-            .padding = o.padding.array(),
-            .output_padding = o.output_padding.array(),
-            .dilation = o.dilation.array(),
-            .groups = o.groups};
-}
 
 std::string in_text(const parameter& w, std::size_t in) {
     return w.is_uninitialized() ? "uninitialized" : std::to_string(in);
@@ -46,15 +39,6 @@ void conv_base::make_parameters(bool lazy, bool with_bias, const std::string& na
     } else {
         weight = parameter(register_parameter("weight", tensor::empty({1})));
         if (with_bias) bias = parameter(register_parameter("bias", tensor::empty({1})));
-    }
-}
-
-void conv_base::reset_parameters() {
-    init::kaiming_uniform_(weight, std::sqrt(5.0));
-    if (bias.defined()) {
-        const double fan_in = init::calculate_fans(weight).in;
-        const double bound = fan_in > 0 ? 1.0 / std::sqrt(fan_in) : 0.0;
-        init::uniform_(bias, -bound, bound);
     }
 }
 
@@ -96,7 +80,7 @@ void conv1d::lazy_materialize(std::size_t in) {
     options.in_channels = in;
     detail::materialize_tensor(weight, {options.out_channels, in / options.groups, options.kernel_size});
     if (bias.defined()) detail::materialize_tensor(bias, {options.out_channels});
-    detail::reset_op<ops::conv1d>(options, {weight, bias}, {});
+    reset_parameters();
 }
 
 tensor conv1d::forward(const tensor& x) {
@@ -137,7 +121,7 @@ void conv2d::lazy_materialize(std::size_t in) {
     detail::materialize_tensor(
         weight, {options.out_channels, in / options.groups, options.kernel_size.h, options.kernel_size.w});
     if (bias.defined()) detail::materialize_tensor(bias, {options.out_channels});
-    detail::reset_op<ops::conv2d>(options, {weight, bias}, {});
+    reset_parameters();
 }
 
 tensor conv2d::forward(const tensor& x) {
@@ -180,15 +164,21 @@ void conv_transpose2d::lazy_materialize(std::size_t in) {
 }
 
 tensor conv_transpose2d::forward(const tensor& x) {
-    return eager::conv_transpose2d(x, weight, bias, kernel_options(options));
+    return eager::detail::apply<ops::conv_transpose2d, float, 1>(options, {x}, {weight, bias}, {});
 }
 
 sizes conv_transpose2d::output_shape(const sizes& input) const {
-    return sizes(kernels::conv_transpose2d_output_shape(
-        input,
-        sizes{options.in_channels, options.out_channels / options.groups, options.kernel_size.h,
-              options.kernel_size.w},
-        kernel_options(options)));
+    return detail::op_output_shape<ops::conv_transpose2d>(type_name(), options, input);
+}
+
+void conv1d::reset_parameters() {
+    detail::reset_op<ops::conv1d>(options, {weight, bias}, {});
+}
+void conv2d::reset_parameters() {
+    detail::reset_op<ops::conv2d>(options, {weight, bias}, {});
+}
+void conv_transpose2d::reset_parameters() {
+    detail::reset_op<ops::conv_transpose2d>(options, {weight, bias}, {});
 }
 
 std::string conv_transpose2d::extra_repr() const {

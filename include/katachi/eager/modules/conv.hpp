@@ -15,6 +15,7 @@
 #include "katachi/eager/modules/module.hpp"
 #include "katachi/ops/conv1d.hpp"
 #include "katachi/ops/conv2d.hpp"
+#include "katachi/ops/conv_transpose2d.hpp"
 
 namespace katachi::eager::nn {
 
@@ -28,25 +29,17 @@ using conv1d_options = ops::conv1d_options;
 // katachi/ops/conv2d.hpp; lazy_conv2d ignores in_channels. padding_mode must be zeros.
 using conv2d_options = ops::conv2d_options;
 
-struct conv_transpose2d_options {
-    std::size_t in_channels = 0;  // ignored by lazy_conv_transpose2d
-    std::size_t out_channels = 0;
-    size2 kernel_size = 1;
-    size2 stride = 1;
-    size2 padding = 0;
-    size2 output_padding = 0;
-    size2 dilation = 1;
-    std::size_t groups = 1;
-    bool bias = true;
-};
+// katachi/ops/conv_transpose2d.hpp; lazy_conv_transpose2d ignores in_channels.
+using conv_transpose2d_options = ops::conv_transpose2d_options;
 
 // The parts the three convolutions share: weight, bias, PyTorch's default initialisation.
 class conv_base : public module {
 public:
     parameter weight;
     parameter bias;  // undefined when the options say bias = false
-    // kaiming-uniform with a = sqrt(5) for the weight, uniform +-1/sqrt(fan_in) for the bias.
-    void reset_parameters();
+    // PyTorch's default (the op's reset, katachi/ops/): kaiming-uniform with a = sqrt(5) for the
+    // weight, uniform +-1/sqrt(fan_in) for the bias.
+    virtual void reset_parameters() = 0;
 
 protected:
     void make_parameters(bool lazy, bool with_bias, const std::string& lazy_name);
@@ -61,6 +54,7 @@ public:
     using options_type = conv1d_options;
     explicit conv1d(const conv1d_options& o);
     std::string type_name() const override { return "conv1d"; }
+    void reset_parameters() override;
     tensor forward(const tensor& x) override;
     sizes output_shape(const sizes& input) const override;
     std::string extra_repr() const override;
@@ -83,6 +77,7 @@ public:
     using options_type = conv2d_options;
     explicit conv2d(const conv2d_options& o);
     std::string type_name() const override { return "conv2d"; }
+    void reset_parameters() override;
     tensor forward(const tensor& x) override;
     sizes output_shape(const sizes& input) const override;
     std::string extra_repr() const override;
@@ -105,6 +100,7 @@ public:
     using options_type = conv_transpose2d_options;
     explicit conv_transpose2d(const conv_transpose2d_options& o);
     std::string type_name() const override { return "conv_transpose2d"; }
+    void reset_parameters() override;
     tensor forward(const tensor& x) override;
     sizes output_shape(const sizes& input) const override;
     std::string extra_repr() const override;
