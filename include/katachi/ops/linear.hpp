@@ -82,7 +82,7 @@ struct linear : op_defaults {
     // x [rows, in], rows = the batch times the leading per-sample sizes; y [rows, out]. The bias
     // is written into y first and the product adds onto it.
     template <class T>
-    static void forward(const linear_options& o, const dims& in, const call<T>& c) {
+    [[gnu::always_inline]] static void forward(const linear_options& o, const dims& in, const call<T>& c) {
         const std::size_t rows = c.batch * (in.size() / in.back());
         const T* bias = c.params[1];
         T beta = T(0);

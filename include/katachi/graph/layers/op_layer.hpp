@@ -138,7 +138,7 @@ struct basic_layer {
         }
 
         template <class T>
-        static ops::call<T> to_call(const layer_args<T>& a) {
+        [[gnu::always_inline]] static ops::call<T> to_call(const layer_args<T>& a) {
             ops::call<T> c;
             c.batch = a.batch;
             c.training = a.training;
@@ -162,7 +162,7 @@ struct basic_layer {
         }
 
         template <class T>
-        static void forward(const layer_args<T>& a) {
+        [[gnu::always_inline]] static void forward(const layer_args<T>& a) {
             with_inputs([&](const auto&... d) { Op::forward(bound, d..., to_call(a)); });
         }
 
