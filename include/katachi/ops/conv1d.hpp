@@ -44,15 +44,9 @@ struct conv1d : op_defaults {
         if (in.rank != 2)
             return text() << "takes a per-sample [C, L], got " << in
                           << ": give it a rank-2 input, or use the 2-d layer";
-        if (o.padding_mode != padding_mode::zeros)
-            return text() << "padding_mode '" << name_of(o.padding_mode)
-                          << "' is not supported: the kernels pad with zeros (padding_mode 'zeros')";
-        if (o.in_channels != 0 && in[0] != o.in_channels)
-            return text() << "has in_channels " << o.in_channels << " but its input has " << in[0]
-                          << " channels (per-sample shape " << in << ")";
-        if (o.groups == 0 || in[0] % o.groups != 0 || o.out_channels % o.groups != 0)
-            return text() << "needs in_channels " << in[0] << " and out_channels " << o.out_channels
-                          << " divisible by groups " << o.groups << ": choose groups dividing both";
+        if (const text why = detail::channel_sentence(in, o.in_channels, o.out_channels, o.groups, o.padding_mode);
+            !why.empty())
+            return why;
         const size_result r = conv_output(
             {.input = in[1], .kernel = o.kernel_size, .stride = o.stride, .padding = o.padding, .dilation = o.dilation});
         if (!r.ok() || r.value == 0)
@@ -75,15 +69,9 @@ struct conv1d : op_defaults {
     }
 
     template <class T>
-    static void reset(const conv1d_options& o, const std::array<T*, 4>& p, const std::array<T*, 4>&,
-                      generator& gen) {
+    static void reset(const conv1d_options& o, const std::array<T*, 4>& p, const std::array<T*, 4>&, generator& gen) {
         const auto w = weight_dims(o);
-        const std::size_t fan_in = w[1] * w[2];
-        const double bound = fan_in > 0 ? 1.0 / std::sqrt(static_cast<double>(fan_in)) : 0.0;
-        for (std::size_t i = 0; i < w[0] * fan_in; ++i) p[0][i] = static_cast<T>(gen.uniform<double>(-bound, bound));
-        if (p[1])
-            for (std::size_t i = 0; i < o.out_channels; ++i)
-                p[1][i] = static_cast<T>(gen.uniform<double>(-bound, bound));
+        uniform_weight_and_bias(p[0], w[0] * w[1] * w[2], p[1], o.out_channels, w[1] * w[2], gen);
     }
 
     static constexpr kernels::conv1d_options kernel_options(const conv1d_options& o) {
@@ -121,12 +109,9 @@ struct conv1d : op_defaults {
         const auto none = kernels::none;
         const auto dw = [&] { return tensor_view<T, 3>(c.dparams[0], weight_dims(o)); };
         const auto db = [&] { return tensor_view<T, 1>(c.dparams[1], {o.out_channels}); };
-        if (c.dparams[0] && c.dparams[1])
-            kernels::conv1d_backward(x, w, dy, none, dw(), db(), kernel_options(o), ws, c.dparams_mode);
-        else if (c.dparams[0])
-            kernels::conv1d_backward(x, w, dy, none, dw(), none, kernel_options(o), ws, c.dparams_mode);
-        else if (c.dparams[1])
-            kernels::conv1d_backward(x, w, dy, none, none, db(), kernel_options(o), ws, c.dparams_mode);
+        with_param_grads(c, dw, db, [&](auto dweight, auto dbias) {
+            kernels::conv1d_backward(x, w, dy, none, dweight, dbias, kernel_options(o), ws, c.dparams_mode);
+        });
         if (c.dx[0])
             kernels::conv1d_backward(x, w, dy, tensor_view<T, 3>(c.dx[0], {c.batch, in[0], in[1]}), none, none,
                                      kernel_options(o), ws, c.dx_mode[0]);

@@ -42,6 +42,22 @@ constexpr text conv_size_sentence(const size_result& r, const char* dimension, s
     return t;
 }
 
+// The channel checks every convolution makes: padding_mode, in_channels (when given) and groups;
+// an empty text when they pass.
+constexpr text channel_sentence(const dims& in, std::size_t in_channels, std::size_t out_channels,
+                                std::size_t groups, padding_mode mode) {
+    if (mode != padding_mode::zeros)
+        return text() << "padding_mode '" << name_of(mode)
+                      << "' is not supported: the kernels pad with zeros (padding_mode 'zeros')";
+    if (in_channels != 0 && in[0] != in_channels)
+        return text() << "has in_channels " << in_channels << " but its input has " << in[0]
+                      << " channels (per-sample shape " << in << ")";
+    if (groups == 0 || in[0] % groups != 0 || out_channels % groups != 0)
+        return text() << "needs in_channels " << in[0] << " and out_channels " << out_channels
+                      << " divisible by groups " << groups << ": choose groups dividing both";
+    return {};
+}
+
 }  // namespace detail
 
 struct conv2d_options {
@@ -77,15 +93,9 @@ struct conv2d : op_defaults {
         if (in.rank != 3)
             return text() << "takes a per-sample [C, H, W], got " << in
                           << ": remove the flatten before it, or use a layer for this rank";
-        if (o.padding_mode != padding_mode::zeros)
-            return text() << "padding_mode '" << name_of(o.padding_mode)
-                          << "' is not supported: the kernels pad with zeros (padding_mode 'zeros')";
-        if (o.in_channels != 0 && in[0] != o.in_channels)
-            return text() << "has in_channels " << o.in_channels << " but its input has " << in[0]
-                          << " channels (per-sample shape " << in << ")";
-        if (o.groups == 0 || in[0] % o.groups != 0 || o.out_channels % o.groups != 0)
-            return text() << "needs in_channels " << in[0] << " and out_channels " << o.out_channels
-                          << " divisible by groups " << o.groups << ": choose groups dividing both";
+        if (const text why = detail::channel_sentence(in, o.in_channels, o.out_channels, o.groups, o.padding_mode);
+            !why.empty())
+            return why;
         dims out{o.out_channels, 0, 0};
         for (std::size_t i = 0; i < 2; ++i) {
             const size_result r = conv_output({.input = in[1 + i],
@@ -116,15 +126,9 @@ struct conv2d : op_defaults {
     }
 
     template <class T>
-    static void reset(const conv2d_options& o, const std::array<T*, 4>& p, const std::array<T*, 4>&,
-                      generator& gen) {
+    static void reset(const conv2d_options& o, const std::array<T*, 4>& p, const std::array<T*, 4>&, generator& gen) {
         const auto w = weight_dims(o);
-        const std::size_t fan_in = w[1] * w[2] * w[3];
-        const double bound = fan_in > 0 ? 1.0 / std::sqrt(static_cast<double>(fan_in)) : 0.0;
-        for (std::size_t i = 0; i < w[0] * fan_in; ++i) p[0][i] = static_cast<T>(gen.uniform<double>(-bound, bound));
-        if (p[1])
-            for (std::size_t i = 0; i < o.out_channels; ++i)
-                p[1][i] = static_cast<T>(gen.uniform<double>(-bound, bound));
+        uniform_weight_and_bias(p[0], w[0] * w[1] * w[2] * w[3], p[1], o.out_channels, w[1] * w[2] * w[3], gen);
     }
 
     static constexpr kernels::conv2d_options kernel_options(const conv2d_options& o) {
@@ -182,19 +186,12 @@ struct conv2d : op_defaults {
         const std::array<std::size_t, 4> xs{c.batch, in[0], in[1], in[2]}, ys{c.batch, g.out_channels, g.out_height, g.out_width};
         const tensor_view<const T, 4> x(c.x[0], xs), w(c.params[0], weight_dims(o)), dy(c.dy, ys);
         auto none = kernels::none;
-        if (c.dparams[0] || c.dparams[1]) {
-            const auto run = [&](auto dw, auto db) {
+        with_param_grads(
+            c, [&] { return tensor_view<T, 4>(c.dparams[0], weight_dims(o)); },
+            [&] { return tensor_view<T, 1>(c.dparams[1], {o.out_channels}); },
+            [&](auto dw, auto db) {
                 kernels::detail::run_lowered_backward<T>("conv2d", g, x, w, dy, none, dw, db, ws, c.dparams_mode);
-            };
-            const auto db = [&] { return tensor_view<T, 1>(c.dparams[1], {o.out_channels}); };
-            const auto dw = [&] { return tensor_view<T, 4>(c.dparams[0], weight_dims(o)); };
-            if (c.dparams[0] && c.dparams[1])
-                run(dw(), db());
-            else if (c.dparams[0])
-                run(dw(), none);
-            else
-                run(none, db());
-        }
+            });
         if (c.dx[0]) {
             tensor_view<T, 4> dx(c.dx[0], xs);
             kernels::detail::run_lowered_backward<T>("conv2d", g, x, w, dy, dx, none, none, ws, c.dx_mode[0]);

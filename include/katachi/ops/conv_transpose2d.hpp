@@ -51,15 +51,9 @@ struct conv_transpose2d : op_defaults {
         if (in.rank != 3)
             return text() << "takes a per-sample [C, H, W], got " << in
                           << ": remove the flatten before it, or use a layer for this rank";
-        if (o.padding_mode != padding_mode::zeros)
-            return text() << "padding_mode '" << name_of(o.padding_mode)
-                          << "' is not supported: the kernels pad with zeros (padding_mode 'zeros')";
-        if (o.in_channels != 0 && in[0] != o.in_channels)
-            return text() << "has in_channels " << o.in_channels << " but its input has " << in[0]
-                          << " channels (per-sample shape " << in << ")";
-        if (o.groups == 0 || in[0] % o.groups != 0 || o.out_channels % o.groups != 0)
-            return text() << "needs in_channels " << in[0] << " and out_channels " << o.out_channels
-                          << " divisible by groups " << o.groups << ": choose groups dividing both";
+        if (const text why = detail::channel_sentence(in, o.in_channels, o.out_channels, o.groups, o.padding_mode);
+            !why.empty())
+            return why;
         dims out{o.out_channels, 0, 0};
         for (std::size_t i = 0; i < 2; ++i) {
             const size_result r = conv_transpose_output({.input = in[1 + i],
@@ -92,15 +86,9 @@ struct conv_transpose2d : op_defaults {
     }
 
     template <class T>
-    static void reset(const conv_transpose2d_options& o, const std::array<T*, 4>& p, const std::array<T*, 4>&,
-                      generator& gen) {
+    static void reset(const conv_transpose2d_options& o, const std::array<T*, 4>& p, const std::array<T*, 4>&, generator& gen) {
         const auto w = weight_dims(o);
-        const std::size_t fan_in = w[1] * w[2] * w[3];
-        const double bound = fan_in > 0 ? 1.0 / std::sqrt(static_cast<double>(fan_in)) : 0.0;
-        for (std::size_t i = 0; i < w[0] * fan_in; ++i) p[0][i] = static_cast<T>(gen.uniform<double>(-bound, bound));
-        if (p[1])
-            for (std::size_t i = 0; i < o.out_channels; ++i)
-                p[1][i] = static_cast<T>(gen.uniform<double>(-bound, bound));
+        uniform_weight_and_bias(p[0], w[0] * w[1] * w[2] * w[3], p[1], o.out_channels, w[1] * w[2] * w[3], gen);
     }
 
     static constexpr kernels::conv_transpose2d_options kernel_options(const conv_transpose2d_options& o) {
@@ -144,12 +132,9 @@ struct conv_transpose2d : op_defaults {
         const auto dw = [&] { return tensor_view<T, 4>(c.dparams[0], weight_dims(o)); };
         const auto db = [&] { return tensor_view<T, 1>(c.dparams[1], {o.out_channels}); };
         const auto k = kernel_options(o);
-        if (c.dparams[0] && c.dparams[1])
-            kernels::conv_transpose2d_backward(x, w, dy, none, dw(), db(), k, ws, c.dparams_mode);
-        else if (c.dparams[0])
-            kernels::conv_transpose2d_backward(x, w, dy, none, dw(), none, k, ws, c.dparams_mode);
-        else if (c.dparams[1])
-            kernels::conv_transpose2d_backward(x, w, dy, none, none, db(), k, ws, c.dparams_mode);
+        with_param_grads(c, dw, db, [&](auto dweight, auto dbias) {
+            kernels::conv_transpose2d_backward(x, w, dy, none, dweight, dbias, k, ws, c.dparams_mode);
+        });
         if (c.dx[0])
             kernels::conv_transpose2d_backward(x, w, dy, tensor_view<T, 4>(c.dx[0], xs), none, none, k, ws,
                                                c.dx_mode[0]);

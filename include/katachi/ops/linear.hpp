@@ -71,12 +71,7 @@ struct linear : op_defaults {
     template <class T>
     static void reset(const linear_options& o, const std::array<T*, 4>& p, const std::array<T*, 4>&,
                       generator& gen) {
-        const double bound = o.in_features > 0 ? 1.0 / std::sqrt(static_cast<double>(o.in_features)) : 0.0;
-        for (std::size_t i = 0; i < o.out_features * o.in_features; ++i)
-            p[0][i] = static_cast<T>(gen.uniform<double>(-bound, bound));
-        if (p[1])
-            for (std::size_t i = 0; i < o.out_features; ++i)
-                p[1][i] = static_cast<T>(gen.uniform<double>(-bound, bound));
+        uniform_weight_and_bias(p[0], o.out_features * o.in_features, p[1], o.out_features, o.in_features, gen);
     }
 
     // x [rows, in], rows = the batch times the leading per-sample sizes; y [rows, out]. The bias
@@ -105,14 +100,10 @@ struct linear : op_defaults {
         if (c.dx[0])
             kernels::linear_backward(x, w, dy, tensor_view<T, 2>(c.dx[0], {rows, o.in_features}), none, none,
                                      c.dx_mode[0]);
-        const auto dw = [&] { return tensor_view<T, 2>(c.dparams[0], {o.out_features, o.in_features}); };
-        const auto db = [&] { return tensor_view<T, 1>(c.dparams[1], {o.out_features}); };
-        if (c.dparams[0] && c.dparams[1])
-            kernels::linear_backward(x, w, dy, none, dw(), db(), c.dparams_mode);
-        else if (c.dparams[0])
-            kernels::linear_backward(x, w, dy, none, dw(), none, c.dparams_mode);
-        else if (c.dparams[1])
-            kernels::linear_backward(x, w, dy, none, none, db(), c.dparams_mode);
+        with_param_grads(
+            c, [&] { return tensor_view<T, 2>(c.dparams[0], {o.out_features, o.in_features}); },
+            [&] { return tensor_view<T, 1>(c.dparams[1], {o.out_features}); },
+            [&](auto dw, auto db) { kernels::linear_backward(x, w, dy, none, dw, db, c.dparams_mode); });
     }
 };
 

@@ -21,6 +21,7 @@
 
 #include <array>
 #include <bit>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -278,6 +279,30 @@ struct call {
     std::array<T*, 4> dparams{};       // null: that parameter's gradient is not needed
     kernels::write dparams_mode = kernels::write::overwrite;
 };
+
+// PyTorch's default initialisation of a weight of `weight_count` elements with `fan_in` inputs per
+// output (kaiming_uniform with a = sqrt(5), which is uniform in +-1 / sqrt(fan_in)) and of its bias
+// (the same bound; bias may be null), drawn in that order.
+template <class T>
+void uniform_weight_and_bias(T* weight, std::size_t weight_count, T* bias, std::size_t bias_count,
+                             std::size_t fan_in, generator& gen) {
+    const double bound = fan_in > 0 ? 1.0 / std::sqrt(static_cast<double>(fan_in)) : 0.0;
+    for (std::size_t i = 0; i < weight_count; ++i) weight[i] = static_cast<T>(gen.uniform<double>(-bound, bound));
+    if (bias)
+        for (std::size_t i = 0; i < bias_count; ++i) bias[i] = static_cast<T>(gen.uniform<double>(-bound, bound));
+}
+
+// Calls run(dweight, dbias) with a view or kernels::none for each, as the call asks for the
+// parameters' gradients (params 0 and 1); not at all when it asks for neither.
+template <class T, class MakeW, class MakeB, class Run>
+void with_param_grads(const call<T>& c, MakeW&& dweight, MakeB&& dbias, Run&& run) {
+    if (c.dparams[0] && c.dparams[1])
+        run(dweight(), dbias());
+    else if (c.dparams[0])
+        run(dweight(), kernels::none);
+    else if (c.dparams[1])
+        run(kernels::none, dbias());
+}
 
 // What an op has when it does not say otherwise: an op derives from it and hides what it needs.
 struct op_defaults {
