@@ -243,7 +243,16 @@ private:
         stopping_.store(false, std::memory_order_relaxed);
         const std::uint32_t now = generation_.load(std::memory_order_relaxed);
         workers_.reserve(wanted);
+        started_.store(0, std::memory_order_relaxed);
         for (unsigned i = 1; i <= wanted; ++i) workers_.emplace_back([this, i, now] { work(i, now); });
+        // Every worker is running before this returns: a thread's own start-up (the C library's
+        // and a sanitizer's bookkeeping, the scratch reservations it grows) happens here, not
+        // inside the first parallel job, which a busy machine may schedule after a warm-up step.
+        wait_until([&] { return started_.load(std::memory_order_acquire) == wanted; },
+                   [&] {
+                       const unsigned now_started = started_.load(std::memory_order_acquire);
+                       if (now_started != wanted) started_.wait(now_started, std::memory_order_acquire);
+                   });
     }
 
     void stop_workers() {
@@ -262,6 +271,8 @@ private:
             const std::lock_guard lock(reservations_mutex_);
             for (unsigned i = 0; i < reservation_count_; ++i) reservations_[i].grow(reservations_[i].size);
         }
+        started_.fetch_add(1, std::memory_order_acq_rel);
+        started_.notify_all();
         for (;;) {
             wait_until([&] { return generation_.load(std::memory_order_acquire) != seen; },
                        [&] { generation_.wait(seen, std::memory_order_acquire); });
@@ -297,6 +308,7 @@ private:
     unsigned reservation_count_ = 0;
 
     std::atomic<unsigned> threads_{1};
+    std::atomic<unsigned> started_{0};  // workers that have started since start_workers began
     std::mutex run_mutex_;
     std::vector<std::thread> workers_;
     std::atomic<std::uint32_t> generation_{0};
