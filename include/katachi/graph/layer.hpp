@@ -181,14 +181,6 @@ concept layer_option =
     is_pair_option<Opt, output_padding> || is_groups_option<Opt> || is_bias_option<Opt> ||
     is_flag_option<ceil_mode, Opt> || is_flag_option<count_include_pad, Opt> || is_divisor_option<Opt>;
 
-inline std::string pair_text(const char* what, std::array<std::size_t, 2> v,
-                             std::array<std::size_t, 2> dflt) {
-    if (v == dflt) return "";
-    std::string s = std::string(", ") + what + "<" + std::to_string(v[0]);
-    if (v[1] != v[0]) s += ", " + std::to_string(v[1]);
-    return s + ">";
-}
-
 }  // namespace detail
 
 // ---------------------------------------------------------------------------------------------

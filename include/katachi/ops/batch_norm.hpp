@@ -110,6 +110,11 @@ struct basic_batch_norm : op_defaults {
         return training || !o.track_running_stats;
     }
 
+    // The evaluation backward normalises by the running statistics.
+    static constexpr bool backward_reads_buffers(const batch_norm_options& o, bool training) {
+        return !uses_batch(o, training);
+    }
+
     template <class T>
     static void forward(const batch_norm_options& o, const dims& in, const call<T>& c) {
         const std::size_t ch = o.num_features;

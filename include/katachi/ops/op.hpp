@@ -314,6 +314,9 @@ struct op_defaults {
     static constexpr std::size_t saved_size(const auto&...) { return 0; }
     static constexpr std::size_t index_size(const auto&...) { return 0; }
     static constexpr std::size_t workspace_size(const auto&...) { return 0; }
+    // Whether a backward reads the buffers as the forward left them (the eager face then keeps a
+    // copy in the tape's node; a training step that only moves them needs none).
+    static constexpr bool backward_reads_buffers(const auto&, bool /*training*/) { return false; }
     // The options with what the inputs fix filled in (in_features, in_channels, num_features).
     static constexpr auto bound(const auto& o, const auto&...) { return o; }
     template <class T>

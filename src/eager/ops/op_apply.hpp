@@ -59,7 +59,7 @@ struct op_node final : node<T> {
     bool training = false;
     std::array<basic_tensor<T>, N> x;
     std::array<basic_tensor<T>, 4> params;
-    std::array<basic_tensor<T>, 4> buffers;  // copies: the forward's values, whatever comes after
+    std::array<basic_tensor<T>, 4> buffers;  // copies of the forward's values, when the backward reads them
     std::vector<T> saved;
     std::vector<std::int64_t> indices;
 
@@ -184,7 +184,8 @@ basic_tensor<T> apply(const typename Op::options_type& options, const std::array
         }
         for (std::size_t j = 0; j < 4; ++j) {
             if (params[j].defined()) n->params[j] = n->save(params[j]);
-            if (buffers[j].defined()) n->buffers[j] = buffers[j].detach().clone();
+            if (buffers[j].defined() && Op::backward_reads_buffers(options, state.training))
+                n->buffers[j] = buffers[j].detach().clone();
         }
         n->saved = std::move(saved);
         n->indices = std::move(indices);
