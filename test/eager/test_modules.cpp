@@ -320,6 +320,35 @@ TEST_CASE("dropout follows the module's mode and functional dropout its flag", "
     CHECK(eager::dropout(x, 0.5).to_vector() != x.to_vector());  // training defaults to true
 }
 
+TEST_CASE("dropout refuses a probability outside [0, 1] with the op's sentence", "[eager][modules]") {
+    const tensor x = eager::ones({4});
+    const std::string sentence = "dropout: takes a drop probability p in [0, 1], got 1.5";
+    CHECK_THROWS_WITH(nn::dropout(1.5), sentence);
+    CHECK_THROWS_WITH(eager::dropout(x, 1.5, true), sentence);
+    CHECK_THROWS_WITH(eager::dropout(x, 1.5, false), sentence);  // even where it would be the identity
+    CHECK_THROWS_AS(eager::dropout(x, -0.1, false), std::invalid_argument);
+}
+
+TEST_CASE("the activations take a tensor of any shape, a scalar included, and differentiate it",
+          "[eager][modules]") {
+    const tensor s = eager::full({}, -2.0f).requires_grad_();
+    const tensor y = eager::leaky_relu(s, 0.25);
+    CHECK(y.shape() == sizes{});
+    CHECK(y.item() == Approx(-0.5f));
+    y.backward();
+    CHECK(s.grad().item() == Approx(0.25f));
+
+    const tensor deep = eager::randn({2, 1, 2, 1, 2, 1, 2, 3}).requires_grad_();  // 8 sizes, past a batch's 7
+    const tensor r = eager::relu(deep);
+    CHECK(r.shape() == deep.shape());
+    eager::sum(r).backward();
+    const auto xs = deep.to_vector(), gs = deep.grad().to_vector(), rs = r.to_vector();
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+        CHECK(rs[i] == (xs[i] > 0 ? xs[i] : 0.0f));
+        CHECK(gs[i] == (xs[i] > 0 ? 1.0f : 0.0f));
+    }
+}
+
 TEST_CASE("an optimiser step between forward and backward makes backward refuse the stale tape",
           "[eager][modules][version]") {
     nn::linear layer({3, 2});

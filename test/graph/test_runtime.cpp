@@ -193,4 +193,24 @@ TEST_CASE("strict loading refuses missing and unexpected keys; non-strict report
     CHECK(std::ranges::equal(m.all_parameters(), other.all_parameters()));
 }
 
+TEST_CASE("the activations' general forms take any option value and name it", "[graph][layers]") {
+    using leaky = graph::layer<ops::leaky_relu, ops::leaky_relu_options{.negative_slope = 0.2}>;
+    graph::model<graph::sequential<graph::input<6>, leaky>> m(1);
+    const xt::xarray<float> x = {{-3.0f, -1.0f, -0.5f, 0.0f, 0.5f, 2.0f}};
+    const xt::xarray<float> y = m.forward(x);
+    const std::vector<float> expected{-0.6f, -0.2f, -0.1f, 0.0f, 0.5f, 2.0f};
+    for (std::size_t i = 0; i < 6; ++i) CHECK(y(0, i) == Approx(expected[i]));
+    CHECK(leaky::name() == "leaky_relu(negative_slope=0.2)");
+    CHECK(graph::leaky_relu<1, 5>::name() == "leaky_relu<1, 5>");
+    CHECK(graph::gelu_tanh::name() == "gelu_tanh");
+
+    using drop_all = graph::layer<ops::dropout, ops::dropout_options{.p = 1.0}>;
+    CHECK(drop_all::name() == "dropout(p=1)");
+    CHECK(graph::dropout<1, 4>::name() == "dropout<1, 4>");
+    graph::model<graph::sequential<graph::input<6>, drop_all>> d(1);
+    CHECK(xt::all(xt::equal(d.forward(x), 0.0f)));  // training: everything dropped
+    d.eval();
+    CHECK(xt::all(xt::equal(d.forward(x), x)));  // evaluation: the identity
+}
+
 }  // namespace

@@ -18,6 +18,7 @@ struct adaptive_avg_pool2d_options {
 struct adaptive_avg_pool2d : op_defaults {
     using options_type = adaptive_avg_pool2d_options;
     static constexpr const char* name = "adaptive_avg_pool2d";
+    static constexpr bool backward_reads_input = false;  // its backward reads dy only
 
     static constexpr text spelling(const adaptive_avg_pool2d_options& o) {
         text t;

@@ -13,6 +13,7 @@ struct add_options {};
 struct add : op_defaults {
     using options_type = add_options;
     static constexpr const char* name = "add";
+    static constexpr bool backward_reads_input = false;  // its backward reads dy only
     static constexpr text spelling(const add_options&) { return "add"; }
 
     static constexpr rule output_shape(const add_options&, const dims& a, const dims& b) {

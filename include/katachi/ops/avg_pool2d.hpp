@@ -25,6 +25,7 @@ struct avg_pool2d_options {
 struct avg_pool2d : op_defaults {
     using options_type = avg_pool2d_options;
     static constexpr const char* name = "avg_pool2d";
+    static constexpr bool backward_reads_input = false;  // its backward reads dy only
 
     static constexpr text spelling(const avg_pool2d_options& o) {
         text t;

@@ -13,6 +13,7 @@ struct concat_options {};
 struct concat : op_defaults {
     using options_type = concat_options;
     static constexpr const char* name = "concat";
+    static constexpr bool backward_reads_input = false;  // its backward reads dy only
     static constexpr text spelling(const concat_options&) { return "concat"; }
 
     static constexpr rule output_shape(const concat_options&, const dims& a, const dims& b) {

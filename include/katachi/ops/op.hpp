@@ -306,6 +306,13 @@ void with_param_grads(const call<T>& c, MakeW&& dweight, MakeB&& dbias, Run&& ru
 
 // What an op has when it does not say otherwise: an op derives from it and hides what it needs.
 struct op_defaults {
+    // What a backward reads besides dy and the parameters: the inputs (most ops), the output (relu,
+    // sigmoid, tanh); the eager face keeps only these in the tape.
+    static constexpr bool backward_reads_input = true;
+    static constexpr bool backward_reads_output = false;
+    // Whether the op maps each element alone (ops/elementwise.hpp): the eager face then takes any
+    // shape, not only a batch.
+    static constexpr bool elementwise = false;
     static constexpr tensor_specs parameters(const auto&) { return {}; }
     static constexpr tensor_specs buffers(const auto&) { return {}; }
     static constexpr bool tracks_batches(const auto&) { return false; }  // a num_batches_tracked

@@ -6,6 +6,7 @@
 #include "katachi/eager/modules/activation.hpp"
 #include "katachi/eager/modules/container.hpp"
 #include "katachi/kernels/flatten.hpp"
+#include "katachi/ops/dropout.hpp"
 
 namespace katachi::eager::nn {
 
@@ -16,8 +17,6 @@ std::string number(double v) {
     os << v;
     return os.str();
 }
-
-
 
 }  // namespace
 
@@ -47,8 +46,8 @@ tensor log_softmax::forward(const tensor& x) {
 }
 
 dropout::dropout(double p) : p(p) {
-    if (!(p >= 0.0 && p <= 1.0))
-        throw std::invalid_argument("dropout: the drop probability p must lie in [0, 1], got " + number(p));
+    const ops::rule r = ops::dropout::output_shape({.p = p}, ops::dims{});  // the op's sentence for a bad p
+    if (!r.ok()) throw std::invalid_argument("dropout: " + std::string(r.why.view()));
 }
 tensor dropout::forward(const tensor& x) {
     return eager::dropout(x, p, is_training());

@@ -1,13 +1,16 @@
-// Activations: each forward kernel with the node that calls its backward kernel.
+// Activations: relu, leaky_relu, gelu, sigmoid and tanh run their ops (katachi/ops/) through the
+// eager adaptor; softmax and log_softmax, which take a dimension, call their kernels here.
 #include "katachi/eager/functional/activations.hpp"
 
 #include "../support.hpp"
-#include "katachi/kernels/leaky_relu.hpp"
 #include "katachi/kernels/log_softmax.hpp"
-#include "katachi/kernels/relu.hpp"
-#include "katachi/kernels/sigmoid.hpp"
 #include "katachi/kernels/softmax.hpp"
-#include "katachi/kernels/tanh.hpp"
+#include "katachi/ops/gelu.hpp"
+#include "katachi/ops/leaky_relu.hpp"
+#include "katachi/ops/relu.hpp"
+#include "katachi/ops/sigmoid.hpp"
+#include "katachi/ops/tanh.hpp"
+#include "op_apply.hpp"
 
 namespace katachi::eager {
 
@@ -15,8 +18,7 @@ namespace {
 
 using detail::kv;
 
-// A node that saves one tensor (the input or the output, whichever the kernel's backward takes)
-// and calls `grad(saved, dy, dx)`.
+// A node that saves the output and calls `grad(y, dy, dx)`.
 template <class T, class Grad>
 struct saved_one_node final : node<T> {
     basic_tensor<T> saved;
@@ -29,15 +31,14 @@ struct saved_one_node final : node<T> {
     void release_saved() override { saved = {}; }
 };
 
-// y = forward(x); the node saves x (save_output false) or y and runs `grad` in backward.
+// y = forward(x); the node saves y and runs `grad` in backward.
 template <class T, class Forward, class Grad>
-basic_tensor<T> activation(const char* name, const basic_tensor<T>& x_in, bool save_output, Forward forward,
-                           Grad grad) {
+basic_tensor<T> activation(const char* name, const basic_tensor<T>& x_in, Forward forward, Grad grad) {
     const basic_tensor<T> x = x_in.contiguous();
     basic_tensor<T> y = basic_tensor<T>::empty(x.shape());
     forward(kv(x), kv(y));
     if (auto* n = record<saved_one_node<T, Grad>>(y, {&x}, name, grad))
-        n->saved = n->save(save_output ? y : x);
+        n->saved = n->save(y);
     return y;
 }
 
@@ -45,50 +46,40 @@ basic_tensor<T> activation(const char* name, const basic_tensor<T>& x_in, bool s
 
 template <class T>
 basic_tensor<T> relu(const basic_tensor<T>& x) {
-    return activation(
-        "relu", x, true, [](auto in, auto out) { kernels::relu_forward(in, out); },
-        [](auto y, auto dy, auto dx) { kernels::relu_backward(y, dy, dx); });
+    return detail::apply<ops::relu, T, 1>({}, {x}, {}, {});
 }
 
 template <class T>
 basic_tensor<T> leaky_relu(const basic_tensor<T>& x, double slope) {
-    return activation(
-        "leaky_relu", x, false, [slope](auto in, auto out) { kernels::leaky_relu_forward(in, out, slope); },
-        [slope](auto in, auto dy, auto dx) { kernels::leaky_relu_backward(in, dy, dx, slope); });
+    return detail::apply<ops::leaky_relu, T, 1>({.negative_slope = slope}, {x}, {}, {});
 }
 
 template <class T>
 basic_tensor<T> gelu(const basic_tensor<T>& x, gelu_approximate approximate) {
-    return activation(
-        "gelu", x, false, [approximate](auto in, auto out) { kernels::gelu_forward(in, out, approximate); },
-        [approximate](auto in, auto dy, auto dx) { kernels::gelu_backward(in, dy, dx, approximate); });
+    return detail::apply<ops::gelu, T, 1>({.approximate = approximate}, {x}, {}, {});
 }
 
 template <class T>
 basic_tensor<T> sigmoid(const basic_tensor<T>& x) {
-    return activation(
-        "sigmoid", x, true, [](auto in, auto out) { kernels::sigmoid_forward(in, out); },
-        [](auto y, auto dy, auto dx) { kernels::sigmoid_backward(y, dy, dx); });
+    return detail::apply<ops::sigmoid, T, 1>({}, {x}, {}, {});
 }
 
 template <class T>
 basic_tensor<T> tanh(const basic_tensor<T>& x) {
-    return activation(
-        "tanh", x, true, [](auto in, auto out) { kernels::tanh_forward(in, out); },
-        [](auto y, auto dy, auto dx) { kernels::tanh_backward(y, dy, dx); });
+    return detail::apply<ops::tanh, T, 1>({}, {x}, {}, {});
 }
 
 template <class T>
 basic_tensor<T> softmax(const basic_tensor<T>& x, std::ptrdiff_t dim) {
     return activation(
-        "softmax", x, true, [dim](auto in, auto out) { kernels::softmax_forward(in, out, dim); },
+        "softmax", x, [dim](auto in, auto out) { kernels::softmax_forward(in, out, dim); },
         [dim](auto y, auto dy, auto dx) { kernels::softmax_backward(y, dy, dx, dim); });
 }
 
 template <class T>
 basic_tensor<T> log_softmax(const basic_tensor<T>& x, std::ptrdiff_t dim) {
     return activation(
-        "log_softmax", x, true, [dim](auto in, auto out) { kernels::log_softmax_forward(in, out, dim); },
+        "log_softmax", x, [dim](auto in, auto out) { kernels::log_softmax_forward(in, out, dim); },
         [dim](auto y, auto dy, auto dx) { kernels::log_softmax_backward(y, dy, dx, dim); });
 }
 

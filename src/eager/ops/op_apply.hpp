@@ -57,7 +57,8 @@ struct op_node final : node<T> {
     std::array<sizes, N> input_shapes;
     std::size_t batch = 0;
     bool training = false;
-    std::array<basic_tensor<T>, N> x;
+    std::array<basic_tensor<T>, N> x;  // kept when the backward reads the inputs
+    basic_tensor<T> out;               // kept when it reads the output
     std::array<basic_tensor<T>, 4> params;
     std::array<basic_tensor<T>, 4> buffers;  // copies of the forward's values, when the backward reads them
     std::vector<T> saved;
@@ -76,7 +77,7 @@ struct op_node final : node<T> {
         c.batch = batch;
         c.training = training;
         for (std::size_t i = 0; i < N; ++i) {
-            c.x[i] = x[i].data();
+            c.x[i] = data_or_null(x[i]);
             if (this->needs_input_grad(i)) {
                 dx[i] = basic_tensor<T>::empty(input_shapes[i]);
                 c.dx[i] = dx[i].data();
@@ -90,16 +91,18 @@ struct op_node final : node<T> {
                 c.dparams[j] = dx[N + j].data();
             }
         }
+        c.y = out.defined() ? const_cast<T*>(out.data()) : nullptr;  // read only
         c.saved = saved.data();
         c.indices = indices.data();
         c.dy = dy.data();
-            c.workspace = scratch<T>(with_inputs([&](const auto&... d) { return Op::workspace_size(options, d..., batch); }))
+        c.workspace = scratch<T>(with_inputs([&](const auto&... d) { return Op::workspace_size(options, d..., batch); }))
                           .data();
         with_inputs([&](const auto&... d) { Op::backward(options, d..., c); });
     }
 
     void release_saved() override {
         x = {};
+        out = {};
         params = {};
         buffers = {};
         saved = {};
@@ -117,6 +120,11 @@ basic_tensor<T> apply(const typename Op::options_type& options, const std::array
     std::array<ops::dims, N> in;
     for (std::size_t i = 0; i < N; ++i) {
         inputs[i] = inputs_in[i].contiguous();
+        if constexpr (Op::elementwise) {  // any shape, even a scalar: one run of its elements
+            in[i].rank = 1;
+            in[i].d[0] = inputs[i].numel();
+            continue;
+        }
         in[i] = per_sample(Op::name, inputs[i].shape());
         if (inputs[i].size(0) != inputs[0].size(0))
             throw shape_mismatch(std::string(Op::name) + ": the inputs have shapes " + inputs[0].shape().str() +
@@ -128,12 +136,12 @@ basic_tensor<T> apply(const typename Op::options_type& options, const std::array
     };
     const ops::rule r = with_inputs([&](const auto&... d) { return Op::output_shape(options, d...); });
     if (!r.ok()) throw shape_mismatch(std::string(Op::name) + ": " + std::string(r.why.view()));
-    const std::size_t batch = inputs[0].size(0);
+    const std::size_t batch = Op::elementwise ? 1 : inputs[0].size(0);
 
     std::array<basic_tensor<T>, 4> params;
     for (std::size_t j = 0; j < 4; ++j)
         if (params_in[j].defined()) params[j] = params_in[j].contiguous();
-    basic_tensor<T> y = basic_tensor<T>::empty(batched(batch, r.out));
+    basic_tensor<T> y = basic_tensor<T>::empty(Op::elementwise ? inputs[0].shape() : batched(batch, r.out));
 
     const auto pointers = [&]<std::size_t... I>(std::index_sequence<I...>) {
         return std::array<const basic_tensor<T>*, N + 4>{
@@ -179,9 +187,10 @@ basic_tensor<T> apply(const typename Op::options_type& options, const std::array
         n->batch = batch;
         n->training = state.training;
         for (std::size_t i = 0; i < N; ++i) {
-            n->x[i] = n->save(inputs[i]);
+            if (Op::backward_reads_input) n->x[i] = n->save(inputs[i]);
             n->input_shapes[i] = inputs[i].shape();
         }
+        if (Op::backward_reads_output) n->out = n->save(y);
         for (std::size_t j = 0; j < 4; ++j) {
             if (params[j].defined()) n->params[j] = n->save(params[j]);
             if (buffers[j].defined() && Op::backward_reads_buffers(options, state.training))

@@ -1,40 +1,20 @@
-// katachi/graph/layers/leaky_relu.hpp: leaky_relu<Num, Den> with negative slope Num / Den
-// (default 1 / 100, PyTorch's 0.01); keeps the shape; its backward reads the input.
+// katachi/graph/layers/leaky_relu.hpp: leaky_relu<Num, Den> with negative slope Num / Den (default
+// 1 / 100, PyTorch's 0.01), the short spelling of katachi/ops/leaky_relu.hpp. Any slope:
+// layer<ops::leaky_relu, ops::leaky_relu_options{.negative_slope = 0.2}>.
 #pragma once
 
-#include <katachi/graph/layer.hpp>
-#include <katachi/kernels/leaky_relu.hpp>
+#include <katachi/graph/layers/op_layer.hpp>
+#include <katachi/ops/leaky_relu.hpp>
 
 namespace katachi::graph {
 
 template <std::size_t Num = 1, std::size_t Den = 100>
-struct leaky_relu {
+struct leaky_relu : basic_layer<leaky_relu<Num, Den>, ops::leaky_relu,
+                                ops::leaky_relu_options{.negative_slope = static_cast<double>(Num) /
+                                                                          static_cast<double>(Den)}> {
+    static_assert(Den > 0, "leaky_relu<Num, Den> needs Den > 0");
     static constexpr double slope = static_cast<double>(Num) / static_cast<double>(Den);
-    static std::string name() {
-        return "leaky_relu<" + std::to_string(Num) + ", " + std::to_string(Den) + ">";
-    }
-
-    template <class In>
-    static constexpr In infer(In) {
-        return {};
-    }
-
-    template <class In>
-    struct bind : bind_defaults {
-        using output_shape = In;
-
-        template <class T>
-        static void forward(const layer_args<T>& a) {
-            kernels::leaky_relu_forward(batch_view<In>(a.x[0], a.batch), batch_view<In>(a.y, a.batch), slope);
-        }
-
-        template <class T>
-        static void backward(const layer_args<T>& a) {
-            if (a.dx[0])
-                kernels::leaky_relu_backward(batch_view<In>(a.x[0], a.batch), batch_view<In>(a.dy, a.batch),
-                                             batch_view<In>(a.dx[0], a.batch), slope, a.dx_mode[0]);
-        }
-    };
+    static constexpr ops::text spelling() { return ops::text() << "leaky_relu<" << Num << ", " << Den << ">"; }
 };
 
 }  // namespace katachi::graph

@@ -75,7 +75,7 @@ struct basic_layer {
     static constexpr typename Op::options_type options = Options;
 
     static constexpr ops::text spelling() { return Op::spelling(Options); }
-    static std::string name() { return std::string(spelling().view()); }
+    static std::string name() { return std::string(Self::spelling().view()); }  // a spelling may rename
 
     // The graph face's rule: the op's deducing rule where it has one (linear: a flat input).
     template <class... D>
