@@ -14,8 +14,7 @@
 // the paths of the checkpoint (safetensors, PyTorch's keys, loadable by either face), of the loss and
 // accuracy curves (SVG) and, with --dot, of the model's Graphviz graph.
 //
-// After every epoch the training state (weights, optimiser, data order, shuffle generator, curves,
-// options) is written to <out>/lenet_<face>_state.safetensors; --resume DIR continues from it, and
+// After every epoch the training state (weights, optimiser, curves, options) is written to <out>/lenet_<face>_state.safetensors; --resume DIR continues from it, and
 // the finished run's checkpoint is the same file as that of a run never stopped (same seed and
 // --threads). Bad input (labels outside 0..9, images other than 28x28, an empty set, a checkpoint
 // with non-finite weights or bad metadata, an unwritable --out) is refused before training, and a
@@ -30,6 +29,7 @@
 #include <cstring>
 #include <exception>
 #include <filesystem>
+#include <katachi/data.hpp>
 #include <katachi/io/idx.hpp>
 #include <katachi/parallel.hpp>
 #include <katachi/random.hpp>
@@ -55,28 +55,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::size_t pixels = 28 * 28;
+namespace data = katachi::data;
 
+// The input normalisation: (pixel - mean) / std, one pair for every pixel (about 0.286 and 0.353
+// measured on all 60,000 training images).
 struct normalisation {
     double mean = 0, std = 1;
+    data::normalize transform() const { return {{mean}, {std}}; }
 };
-
-// The mean and standard deviation of the training pixels (about 0.286 and 0.353 for all 60,000).
-normalisation measure(const float* images, std::size_t count) {
-    double sum = 0, squares = 0;
-    for (std::size_t i = 0; i < count * pixels; ++i) {
-        sum += images[i];
-        squares += static_cast<double>(images[i]) * images[i];
-    }
-    const double n = static_cast<double>(count * pixels);
-    const double mean = sum / n;
-    return {mean, std::sqrt(std::max(1e-12, squares / n - mean * mean))};
-}
-
-void normalise(float* images, std::size_t count, const normalisation& norm) {
-    const auto mean = static_cast<float>(norm.mean), scale = static_cast<float>(1 / norm.std);
-    for (std::size_t i = 0; i < count * pixels; ++i) images[i] = (images[i] - mean) * scale;
-}
 
 std::string fixed(double v, int digits) {
     char buffer[48];
@@ -84,16 +70,30 @@ std::string fixed(double v, int digits) {
     return buffer;
 }
 
-fm::confusion_matrix evaluate(fm::face& model, const float* images, const std::int64_t* labels,
-                              std::size_t count) {
-    constexpr std::size_t batch = 256;
-    fm::confusion_matrix result;
-    std::vector<std::int64_t> predicted(batch);
-    for (std::size_t first = 0; first < count; first += batch) {
-        const std::size_t n = std::min(batch, count - first);
-        model.predict(images + first * pixels, n, predicted.data());
-        for (std::size_t i = 0; i < n; ++i) result.add(labels[first + i], predicted[i]);
+struct evaluation {
+    data::confusion_matrix matrix{10};
+    double loss = 0;  // mean cross-entropy
+};
+
+// The test set in batches of 256 (unshuffled: each batch is read in place).
+evaluation evaluate(fm::face& model, const data::tensor_dataset<float>& test) {
+    evaluation result;
+    std::vector<float> logits(256 * 10);
+    double loss_sum = 0;
+    for (const auto& b : data::data_loader(test, {.batch_size = 256})) {
+        model.predict(b, logits.data());
+        std::vector<std::int64_t> predicted(b.size());
+        data::argmax_rows(logits.data(), b.size(), 10, predicted.data());
+        result.matrix.add(b.target_span(), predicted);
+        for (std::size_t i = 0; i < b.size(); ++i) {  // -log softmax(row)[label], in double
+            const float* row = logits.data() + i * 10;
+            const double top = *std::max_element(row, row + 10);
+            double sum = 0;
+            for (std::size_t c = 0; c < 10; ++c) sum += std::exp(row[c] - top);
+            loss_sum += top + std::log(sum) - row[b.target_span()[i]];
+        }
     }
+    result.loss = loss_sum / static_cast<double>(test.size());
     return result;
 }
 
@@ -179,11 +179,10 @@ int main(int argc, char** argv) try {
     check_writable(opts.out);
 
     // The loader refuses images other than 28x28 and labels outside 0..9, naming the file.
-    auto data = katachi::io::load_fashion_mnist(opts.data);
-    const std::size_t n_train =
-        std::min(opts.train_subset ? opts.train_subset : data.train_labels.size(), data.train_labels.size());
-    const std::size_t n_test =
-        std::min(opts.test_subset ? opts.test_subset : data.test_labels.size(), data.test_labels.size());
+    auto [train, test] = data::fashion_mnist_datasets(opts.data);
+    train.truncate(opts.train_subset);  // 0: all
+    test.truncate(opts.test_subset);
+    const std::size_t n_train = train.size(), n_test = test.size();
     if (n_test == 0)
         throw std::runtime_error("the test set " + (opts.data / "t10k-images-idx3-ubyte.gz").string() +
                                  " holds no images: nothing to evaluate on");
@@ -191,11 +190,6 @@ int main(int argc, char** argv) try {
         throw std::runtime_error("the training set " + (opts.data / "train-images-idx3-ubyte.gz").string() +
                                  " holds no images: nothing to train on" +
                                  (opts.evaluate.empty() ? "" : " or to measure the input normalisation from"));
-    float* train_images = data.train_images.data();
-    float* test_images = data.test_images.data();
-    const std::int64_t* train_labels = data.train_labels.data();
-    const std::int64_t* test_labels = data.test_labels.data();
-
     auto model = opts.face == "graph" ? fm::make_graph_face(opts.seed) : fm::make_eager_face(opts.seed);
     std::printf(
         "katachi %s face: LeNet on Fashion-MNIST (%zu training, %zu test images, %d threads)\n\n",
@@ -234,68 +228,52 @@ int main(int argc, char** argv) try {
         std::printf("resuming %s after epoch %zu of %zu\n", resumed->file.c_str(), resumed->epochs_done,
                     opts.epochs);
     }
-    if (!norm) norm = measure(train_images, n_train);
+    if (!norm) {
+        const data::normalize fitted = data::normalize::fit(train);
+        norm = normalisation{fitted.mean[0], fitted.std[0]};
+    }
     std::printf("input normalisation: (pixel - %.4f) / %.4f%s\n", norm->mean, norm->std,
                 opts.normalise && !resumed ? " (--normalise)" : "");
-    normalise(train_images, n_train, *norm);
-    normalise(test_images, n_test, *norm);
+    train.map(norm->transform());
+    test.map(norm->transform());
 
     if (!opts.dot.empty()) {
         const fs::path dot = opts.dot.is_absolute() ? opts.dot : opts.out / opts.dot;
-        write_dot(dot,
-                  model->dot(train_images, train_labels, std::min<std::size_t>(opts.batch_size, n_train)));
+        data::data_loader first(train, {.batch_size = opts.batch_size});
+        write_dot(dot, model->dot(*first.begin()));
     }
 
     if (checkpoint) {
-        const fm::confusion_matrix result = evaluate(*model, test_images, test_labels, n_test);
-        std::printf("\n%s", result.report().c_str());
+        std::printf("\n%s", fm::report(evaluate(*model, test).matrix).c_str());
         write_graph_source(opts, *model, *norm);
         return 0;
     }
 
-    // Training: shuffled each epoch by katachi's generator, the last partial batch kept.
+    // Training: the loader shuffles each epoch by the seed (epoch e's order is the same for any
+    // thread count, and a resumed run only tells it the epoch); the last partial batch is kept.
     std::printf("optimiser %s, lr %g (%s schedule), batch %zu, %zu epochs, seed %llu\n\n",
                 opts.optimiser.name.c_str(), opts.optimiser.lr, opts.schedule.c_str(), opts.batch_size,
                 opts.epochs, static_cast<unsigned long long>(opts.seed));
-    const std::size_t batch = opts.batch_size, steps = (n_train + batch - 1) / batch;
+    data::data_loader loader(train, {.batch_size = opts.batch_size, .shuffle = true, .seed = opts.seed ^ 0x5eedULL});
+    const std::size_t steps = loader.size();
     const double total_steps = static_cast<double>(steps * opts.epochs);
-    std::vector<std::size_t> order(n_train);
-    std::iota(order.begin(), order.end(), 0);
-    katachi::generator shuffle(opts.seed ^ 0x5eedULL);
-    // A batch holds at most the whole training set (a --batch-size near 2^64 / 784 must not wrap).
-    std::vector<float> x(std::min(batch, n_train) * pixels);
-    std::vector<std::int64_t> y(std::min(batch, n_train));
 
-    fm::svg_series loss_curve{"training loss (mean so far in the epoch)", "#1f77b4", {}, false};
-    fm::svg_series epoch_loss{"training loss per epoch", "#1f77b4", {}, true};
-    fm::svg_series train_accuracy{"training accuracy", "#ff7f0e", {}, true};
-    fm::svg_series test_accuracy{"test accuracy", "#2ca02c", {}, true};
+    // Blue is training, green is test; the thin line is the loss of each twentieth of an epoch.
+    fm::svg_series loss_curve{"training loss (mean of each 1/20 epoch)", "#9ecae1", {}, false};
+    fm::svg_series epoch_loss{"training loss (epoch mean)", "#08519c", {}, true};
+    fm::svg_series test_loss{"test loss (after the epoch)", "#2ca02c", {}, true};
+    fm::svg_series train_accuracy{"training accuracy (epoch mean)", "#08519c", {}, true};
+    fm::svg_series test_accuracy{"test accuracy (after the epoch)", "#2ca02c", {}, true};
     std::size_t step_count = 0, first_epoch = 1;
     if (resumed) {
         const fm::training_state& s = *resumed;
         const auto bad = [&](const std::string& why) {
             throw fm::checkpoint_error("the training state " + s.file.string() + " " + why);
         };
-        if (s.order.size() != n_train)
-            bad("orders " + std::to_string(s.order.size()) + " training images, the data gives " +
-                std::to_string(n_train) + " (another --data?)");
-        std::vector<bool> seen(n_train);
-        for (std::size_t i = 0; i < n_train; ++i) {
-            const std::int64_t k = s.order[i];
-            if (k < 0 || static_cast<std::size_t>(k) >= n_train || seen[static_cast<std::size_t>(k)])
-                bad("has \"order\" that is not a permutation (entry " + std::to_string(i) + ")");
-            seen[static_cast<std::size_t>(k)] = true;
-            order[i] = static_cast<std::size_t>(k);
-        }
         if (s.epochs_done > opts.epochs || s.step_count != s.epochs_done * steps)
             bad("has " + std::to_string(s.epochs_done) + " epochs and " + std::to_string(s.step_count) +
                 " steps done, which a run of " + std::to_string(opts.epochs) + " epochs of " +
                 std::to_string(steps) + " steps cannot have");
-        try {
-            shuffle.set_state(s.generator);
-        } catch (const std::exception& e) {
-            bad(std::string("has an impossible \"generator\": ") + e.what());
-        }
         katachi::io::safetensors_file weights{s.model, {}, s.file.string()};
         fm::load_checkpoint(*model, weights);
         model->make_optimiser(opts.optimiser);
@@ -306,6 +284,7 @@ int main(int argc, char** argv) try {
         }
         loss_curve.points = s.loss_curve;
         epoch_loss.points = s.epoch_loss;
+        test_loss.points = s.test_loss;
         train_accuracy.points = s.train_accuracy;
         test_accuracy.points = s.test_accuracy;
         step_count = s.step_count;
@@ -317,28 +296,26 @@ int main(int argc, char** argv) try {
     const std::string stem = "lenet_" + model->name();
     const fs::path state_file = fm::training_state_path(opts.out, model->name());
     fm::progress bar(stdout, opts.epochs, steps);
-    fm::confusion_matrix result;
+    evaluation result;
     std::vector<double> epoch_seconds;
     if (first_epoch > opts.epochs) {
         std::printf("all %zu epochs of this run are done: nothing left to train; its final report follows\n",
                     opts.epochs);
-        result = evaluate(*model, test_images, test_labels, n_test);
+        result = evaluate(*model, test);
     }
+    const std::size_t window = std::max<std::size_t>(1, steps / 20);
     for (std::size_t epoch = first_epoch; epoch <= opts.epochs; ++epoch) {
-        for (std::size_t i = order.size(); i-- > 1;) std::swap(order[i], order[shuffle() % (i + 1)]);
+        loader.set_epoch(epoch - 1);
         bar.start_epoch(epoch);
-        for (std::size_t s = 0; s < steps; ++s, ++step_count) {
+        double window_loss = 0;
+        std::size_t window_samples = 0;
+        for (auto it = loader.begin(); it != loader.end(); ++it, ++step_count) {
+            const std::size_t s = it.index();
             if (opts.schedule == "cosine")
                 model->set_learning_rate(
                     opts.optimiser.lr * 0.5 *
                     (1 + std::cos(std::numbers::pi * static_cast<double>(step_count) / total_steps)));
-            const std::size_t n = std::min(batch, n_train - s * batch);
-            for (std::size_t i = 0; i < n; ++i) {
-                const std::size_t k = order[s * batch + i];
-                std::copy_n(train_images + k * pixels, pixels, x.data() + i * pixels);
-                y[i] = train_labels[k];
-            }
-            const fm::step_result r = model->train_step(x.data(), y.data(), n);
+            const fm::step_result r = model->train_step(*it);
             if (!std::isfinite(r.loss)) {
                 if (bar.terminal()) std::fputc('\n', stdout);  // past the progress line
                 char lr[32];
@@ -349,22 +326,28 @@ int main(int argc, char** argv) try {
                                          " of " + std::to_string(steps) + " (lr " + lr +
                                          "; try a smaller --lr); stopped without writing a checkpoint");
             }
-            bar.step(r.loss, r.correct, n);
-            if ((s + 1) % std::max<std::size_t>(1, steps / 20) == 0 || s + 1 == steps)
-                loss_curve.points.emplace_back(
-                    static_cast<double>(epoch - 1) + static_cast<double>(s + 1) / steps, bar.mean_loss());
+            bar.step(r.loss, r.correct, it->size());
+            window_loss += r.loss * static_cast<double>(it->size());
+            window_samples += it->size();
+            if ((s + 1) % window == 0 || s + 1 == steps) {
+                loss_curve.points.emplace_back(static_cast<double>(epoch - 1) + static_cast<double>(s + 1) / steps,
+                                               window_loss / static_cast<double>(window_samples));
+                window_loss = 0;
+                window_samples = 0;
+            }
         }
         epoch_seconds.push_back(bar.finish_epoch());
         check_finite_weights(*model, epoch);
-        result = evaluate(*model, test_images, test_labels, n_test);
+        result = evaluate(*model, test);
         epoch_loss.points.emplace_back(epoch, bar.mean_loss());
+        test_loss.points.emplace_back(epoch, result.loss);
         train_accuracy.points.emplace_back(epoch, bar.accuracy());
-        test_accuracy.points.emplace_back(epoch, result.accuracy());
+        test_accuracy.points.emplace_back(epoch, result.matrix.accuracy());
         std::printf(
-            "epoch %zu/%zu: test accuracy %s, training loss %s, training accuracy %s, %.1f s (%.0f "
-            "images/s)\n",
-            epoch, opts.epochs, fixed(result.accuracy(), 4).c_str(), fixed(bar.mean_loss(), 4).c_str(),
-            fixed(bar.accuracy(), 4).c_str(), epoch_seconds.back(),
+            "epoch %zu/%zu: test accuracy %s, test loss %s, training loss %s, training accuracy %s, %.1f s "
+            "(%.0f images/s)\n",
+            epoch, opts.epochs, fixed(result.matrix.accuracy(), 4).c_str(), fixed(result.loss, 4).c_str(),
+            fixed(bar.mean_loss(), 4).c_str(), fixed(bar.accuracy(), 4).c_str(), epoch_seconds.back(),
             static_cast<double>(n_train) / epoch_seconds.back());
 
         fm::training_state state;
@@ -373,10 +356,9 @@ int main(int argc, char** argv) try {
         state.input_std = norm->std;
         state.epochs_done = epoch;
         state.step_count = step_count;
-        state.order.assign(order.begin(), order.end());
-        state.generator = shuffle.state();
         state.loss_curve = loss_curve.points;
         state.epoch_loss = epoch_loss.points;
+        state.test_loss = test_loss.points;
         state.train_accuracy = train_accuracy.points;
         state.test_accuracy = test_accuracy.points;
         state.model = model->state_dict();
@@ -384,7 +366,7 @@ int main(int argc, char** argv) try {
         fm::save_training_state(state_file, state);
     }
 
-    std::printf("\n%s\n", result.report().c_str());
+    std::printf("\n%s\n", fm::report(result.matrix).c_str());
 
     const fs::path weights = opts.out / (stem + ".safetensors"), curves = opts.out / (stem + "_curves.svg");
     fm::save_checkpoint(weights, *model,
@@ -393,8 +375,8 @@ int main(int argc, char** argv) try {
                          {"input_mean", fixed(norm->mean, 9)},
                          {"input_std", fixed(norm->std, 9)},
                          {"epochs", std::to_string(opts.epochs)},
-                         {"test_accuracy", fixed(result.accuracy(), 4)}});
-    fm::write_svg(curves, {{"loss", "epoch", {loss_curve, epoch_loss}},
+                         {"test_accuracy", fixed(result.matrix.accuracy(), 4)}});
+    fm::write_svg(curves, {{"loss", "epoch", {loss_curve, epoch_loss, test_loss}},
                            {"accuracy", "epoch", {train_accuracy, test_accuracy}}});
     std::printf("checkpoint: %s\ncurves: %s\ntraining state (for --resume %s): %s\n", weights.c_str(),
                 curves.c_str(), opts.out.c_str(), state_file.c_str());

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <katachi/data/eager.hpp>
 #include <katachi/eager.hpp>
 #include <map>
 #include <memory>
@@ -33,15 +34,6 @@ std::shared_ptr<nn::sequential> lenet() {
         lazy_linear({.out_features = 128}), relu(), lazy_linear({.out_features = 10}));
 }
 
-tensor images(const float* x, std::size_t batch) {
-    tensor t = tensor::empty({batch, 1, 28, 28});
-    std::copy(x, x + batch * 28 * 28, t.data());
-    return t;
-}
-
-std::int64_t argmax(const float* row) {
-    return std::max_element(row, row + 10) - row;
-}
 
 class eager_face final : public face {
 public:
@@ -70,10 +62,9 @@ public:
                nn::parameter_count_text(*model_) + " (shapes per batch of 1)\n";
     }
 
-    std::string dot(const float* x, const std::int64_t* y, std::size_t batch) override {
+    std::string dot(const batch& b) override {
         model_->train();
-        const tensor loss =
-            eager::cross_entropy((*model_)(images(x, batch)), std::span<const std::int64_t>(y, batch));
+        const tensor loss = eager::cross_entropy((*model_)(katachi::data::input_tensor(b)), b.target_span());
         return eager::to_dot(loss, *model_);  // ops and parameters named by their paths in the model
     }
 
@@ -82,24 +73,25 @@ public:
     }
     void set_learning_rate(double lr) override { optimiser_->set_learning_rate(lr); }
 
-    step_result train_step(const float* x, const std::int64_t* y, std::size_t batch) override {
+    step_result train_step(const batch& b) override {
         model_->train();
         optimiser_->zero_grad();
-        const tensor logits = (*model_)(images(x, batch)).contiguous();
-        const tensor loss = eager::cross_entropy(logits, std::span<const std::int64_t>(y, batch));
+        const tensor logits = (*model_)(katachi::data::input_tensor(b));  // one copy, straight from the set
+        const tensor loss = eager::cross_entropy(logits, b.target_span());
         loss.backward();
         optimiser_->step();
         step_result r;
         r.loss = loss.item();
-        for (std::size_t i = 0; i < batch; ++i) r.correct += argmax(logits.data() + i * 10) == y[i];
+        const auto predicted = katachi::data::argmax(logits);
+        for (std::size_t i = 0; i < b.size(); ++i) r.correct += predicted[i] == b.target_span()[i];
         return r;
     }
 
-    void predict(const float* x, std::size_t batch, std::int64_t* classes) override {
+    void predict(const batch& b, float* logits) override {
         eager::no_grad guard;
         model_->eval();
-        const tensor logits = (*model_)(images(x, batch)).contiguous();
-        for (std::size_t i = 0; i < batch; ++i) classes[i] = argmax(logits.data() + i * 10);
+        const tensor out = (*model_)(katachi::data::input_tensor(b)).contiguous();
+        std::copy_n(out.data(), b.size() * 10, logits);
     }
 
     katachi::io::tensor_map state_dict() override { return model_->state_dict(); }

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <katachi/data/loader.hpp>
 #include <katachi/io/safetensors.hpp>
 #include <memory>
 #include <optional>
@@ -24,6 +25,9 @@ struct optimiser_options {
     std::optional<double> weight_decay;  // unset: the optimiser's default (0, adamw 0.01)
 };
 
+// A batch of images [n, 1, 28, 28] and their classes, from katachi::data's loader.
+using batch = katachi::data::data_loader<float>::batch;
+
 struct step_result {
     double loss = 0;          // mean cross-entropy of the batch
     std::size_t correct = 0;  // samples whose largest logit is their label
@@ -36,17 +40,18 @@ public:
     virtual std::string name() const = 0;  // "graph" or "eager"
     // A table of layers, output shapes and parameter counts, with totals.
     virtual std::string summary() = 0;
-    // Graphviz DOT of the model; the eager face records one step on (x, y) to show its tape.
-    virtual std::string dot(const float* x, const std::int64_t* y, std::size_t batch) = 0;
+    // Graphviz DOT of the model; the eager face records one step on the batch to show its tape.
+    virtual std::string dot(const batch& b) = 0;
 
     // Builds the optimiser over the model's parameters; the learning rate can change between steps.
     virtual void make_optimiser(const optimiser_options& options) = 0;
     virtual void set_learning_rate(double lr) = 0;
 
-    // One step of sgd/adam on a batch: x [batch, 1, 28, 28], y [batch] class indices. Train mode.
-    virtual step_result train_step(const float* x, const std::int64_t* y, std::size_t batch) = 0;
-    // The predicted class of each image, in evaluation mode, without recording gradients.
-    virtual void predict(const float* x, std::size_t batch, std::int64_t* classes) = 0;
+    // One step of sgd/adam on a batch. Train mode.
+    virtual step_result train_step(const batch& b) = 0;
+    // The logits [n, 10] of a batch of at most 256 images, in evaluation mode, without recording
+    // gradients.
+    virtual void predict(const batch& b, float* logits) = 0;
 
     // PyTorch-keyed parameters; load_state_dict checks every key and shape first (strict).
     virtual katachi::io::tensor_map state_dict() = 0;

@@ -3,6 +3,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <katachi/data/metrics.hpp>
 #include <katachi/graph.hpp>
 #include <memory>
 #include <optional>
@@ -33,10 +34,6 @@ std::string body_of(const std::string& dot) {
     return dot.substr(first, last - first);
 }
 
-auto images(const float* x, std::size_t batch) {
-    return xt::adapt(x, batch * 28 * 28, xt::no_ownership(), std::array<std::size_t, 4>{batch, 1, 28, 28});
-}
-
 class graph_face final : public face {
 public:
     explicit graph_face(std::uint64_t seed) : model_(seed) {}
@@ -46,7 +43,7 @@ public:
     std::string summary() override { return katachi::graph::summary<lenet>(); }
 
     // The forward graph and the generated backward schedule, side by side in one picture.
-    std::string dot(const float*, const std::int64_t*, std::size_t) override {
+    std::string dot(const batch&) override {
         return "digraph lenet {\n  node [shape=box];\n  subgraph cluster_forward {\n    "
                "label=\"forward\";\n" +
                body_of(forward_dot<lenet>()) +
@@ -59,13 +56,13 @@ public:
     }
     void set_learning_rate(double lr) override { optimiser_->set_learning_rate(lr); }
 
-    step_result train_step(const float* x, const std::int64_t* y, std::size_t batch) override {
+    step_result train_step(const batch& b) override {
         model_.train();
-        const auto targets = xt::adapt(y, batch, xt::no_ownership(), std::array<std::size_t, 1>{batch});
-        const auto logits = model_.forward(images(x, batch));
+        const auto logits = model_.forward(b.input());  // [n, 1, 28, 28]: no copy when unshuffled
         step_result r;
-        r.correct = count_correct(logits, y, batch);
-        r.loss = model_.cross_entropy(targets);
+        const auto predicted = katachi::data::argmax(logits);
+        for (std::size_t i = 0; i < b.size(); ++i) r.correct += predicted[i] == b.target_span()[i];
+        r.loss = model_.cross_entropy(b.targets());
         model_.backward();  // overwrites the gradients: nothing to zero
         optimiser_->step();
         stale_ = true;
@@ -74,14 +71,12 @@ public:
 
     // Evaluation runs the deployment runner: the trained weights copied into a fixed arena sized at
     // compile time for batches of up to 256, with no gradient storage.
-    void predict(const float* x, std::size_t batch, std::int64_t* classes) override {
-        for (std::size_t first = 0; first < batch; first += runner::max_batch) {
-            const std::size_t n = std::min(runner::max_batch, batch - first);
-            if (stale_) runner_->load(model_);
-            stale_ = false;
-            const auto logits = runner_->forward(images(x + first * 28 * 28, n));
-            for (std::size_t i = 0; i < n; ++i) classes[first + i] = argmax(logits, i);
-        }
+    void predict(const batch& b, float* logits) override {
+        if (stale_) runner_->load(model_);
+        stale_ = false;
+        const auto out = runner_->forward(b.input());  // refuses more than runner::max_batch images
+        for (std::size_t i = 0; i < b.size(); ++i)
+            for (std::size_t c = 0; c < 10; ++c) logits[i * 10 + c] = out(i, c);
     }
 
     katachi::io::tensor_map state_dict() override { return katachi::graph::state_dict(model_); }
@@ -96,20 +91,6 @@ public:
     }
 
 private:
-    template <class L>
-    static std::int64_t argmax(const L& logits, std::size_t i) {
-        std::size_t best = 0;
-        for (std::size_t c = 1; c < 10; ++c)
-            if (logits(i, c) > logits(i, best)) best = c;
-        return static_cast<std::int64_t>(best);
-    }
-    template <class L>
-    static std::size_t count_correct(const L& logits, const std::int64_t* y, std::size_t batch) {
-        std::size_t correct = 0;
-        for (std::size_t i = 0; i < batch; ++i) correct += argmax(logits, i) == y[i];
-        return correct;
-    }
-
     using runner = inference_model<lenet, float, 256>;
 
     model<lenet> model_;

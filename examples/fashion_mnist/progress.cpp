@@ -19,6 +19,7 @@ void progress::start_epoch(std::size_t epoch) {
 
 void progress::step(double loss, std::size_t correct, std::size_t samples) {
     ++step_;
+    ++run_steps_;
     loss_sum_ += loss * static_cast<double>(samples);
     correct_ += correct;
     samples_ += samples;
@@ -36,14 +37,19 @@ void progress::step(double loss, std::size_t correct, std::size_t samples) {
 
 double progress::finish_epoch() {
     draw(true);
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    run_seconds_ += seconds;
+    return seconds;
 }
 
 void progress::draw(bool final_line) {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     const double rate = seconds > 0 ? static_cast<double>(samples_) / seconds : 0.0;
-    const double left =
-        step_ ? seconds * static_cast<double>(steps_ - step_) / static_cast<double>(step_) : 0.0;
+    // The whole run's training steps left, at this process's mean pace so far.
+    const std::size_t left_steps = (epochs_ - epoch_) * steps_ + (steps_ - step_);
+    const double left = run_steps_ ? (run_seconds_ + seconds) * static_cast<double>(left_steps) /
+                                         static_cast<double>(run_steps_)
+                                   : 0.0;
     const std::size_t width = 20, filled = steps_ ? width * step_ / steps_ : width;
     std::string bar(filled, '=');
     if (filled < width) bar += '>' + std::string(width - filled - 1, ' ');
@@ -51,8 +57,9 @@ void progress::draw(bool final_line) {
     if (final_line)
         std::snprintf(when, sizeof when, "%.1fs", seconds);
     else
-        std::snprintf(when, sizeof when, "ETA %.0fs", left);
-    std::fprintf(out_, "%sepoch %zu/%zu  step %4zu/%zu  [%s]  loss %.4f  acc %.3f  %5.0f img/s  %s%s%s",
+        std::snprintf(when, sizeof when, "run ETA %.0fs", left);
+    std::fprintf(out_,
+                 "%sepoch %zu/%zu  step %4zu/%zu  [%s]  mean loss this epoch %.4f  acc %.3f  %5.0f img/s  %s%s%s",
                  terminal_ ? "\r" : "", epoch_, epochs_, step_, steps_, bar.c_str(), mean_loss(), accuracy(),
                  rate, when, terminal_ ? "\x1b[K" : "", final_line || !terminal_ ? "\n" : "");
     std::fflush(out_);

@@ -2,7 +2,8 @@
 //
 // On a terminal one line is redrawn in place (at most ten times a second); when the output is a
 // file or a pipe, a plain line is printed every tenth of the epoch instead, so logs stay readable.
-//   epoch 1/3  step  420/938  [=========>          ]  loss 0.4121  acc 0.851  6120 img/s  ETA 8s
+//   epoch 1/3  step  420/938  [=========>          ]  mean loss this epoch 0.4121  acc 0.851  6120 img/s
+//   ETA 25s (the whole run's training)
 #pragma once
 
 #include <chrono>
@@ -33,7 +34,8 @@ private:
     std::FILE* out_;
     bool terminal_;
     std::size_t epochs_, steps_, epoch_ = 0, step_ = 0, samples_ = 0, correct_ = 0, next_plain_ = 0;
-    double loss_sum_ = 0;
+    std::size_t run_steps_ = 0;  // steps this process has taken
+    double loss_sum_ = 0, run_seconds_ = 0;  // the finished epochs' seconds
     std::chrono::steady_clock::time_point start_, last_draw_;
 };
 

@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kind = "katachi fashion_mnist training state";
+constexpr const char* kind = "katachi fashion_mnist training state 2";  // 2: no order, a test loss
 
 // The shortest text that reads back as the same double.
 std::string real_text(double v) {
@@ -133,14 +133,9 @@ void save_training_state(const fs::path& path, const training_state& s) {
     io::tensor_map tensors;
     for (const auto& [key, t] : s.model) tensors.emplace("model." + key, t);
     for (const auto& [key, t] : s.optimiser) tensors.emplace("optimiser." + key, t);
-    tensors.emplace("order", io::tensor::from<std::int64_t>(std::span<const std::int64_t>(s.order),
-                                                             {s.order.size()}));
-    std::vector<std::int64_t> words;
-    for (std::uint64_t w : s.generator) words.push_back(std::bit_cast<std::int64_t>(w));
-    tensors.emplace("generator", io::tensor::from<std::int64_t>(std::span<const std::int64_t>(words),
-                                                                 {words.size()}));
     const std::pair<const char*, const curve_points*> curves[] = {{"curve.loss", &s.loss_curve},
                                                                   {"curve.epoch_loss", &s.epoch_loss},
+                                                                  {"curve.test_loss", &s.test_loss},
                                                                   {"curve.train_accuracy", &s.train_accuracy},
                                                                   {"curve.test_accuracy", &s.test_accuracy}};
     for (const auto& [key, points] : curves)
@@ -191,12 +186,9 @@ training_state read_training_state(const fs::path& path) {
     if (!(s.input_std > 0)) r.fail("input_std", "is \"" + r.text("input_std") + "\", not above 0");
     s.epochs_done = r.count("epochs_done");
     s.step_count = r.count("step_count");
-    s.order = r.values<std::int64_t>("order", 1);
-    const auto words = r.values<std::int64_t>("generator", 1);
-    if (words.size() != s.generator.size()) r.fail("generator", "does not hold 6 words");
-    for (std::size_t i = 0; i < words.size(); ++i) s.generator[i] = std::bit_cast<std::uint64_t>(words[i]);
     s.loss_curve = r.curve("curve.loss");
     s.epoch_loss = r.curve("curve.epoch_loss");
+    s.test_loss = r.curve("curve.test_loss");
     s.train_accuracy = r.curve("curve.train_accuracy");
     s.test_accuracy = r.curve("curve.test_accuracy");
     for (const auto& [key, t] : f.tensors) {

@@ -1,12 +1,12 @@
 // examples/fashion_mnist/training_state.hpp: what --resume needs to continue a run.
 //
 // After every epoch (after its evaluation) the demo writes <out>/lenet_<face>_state.safetensors,
-// atomically: the model's state dict under "model.", the optimiser's under "optimiser.", the data
-// order ("order", I64), the shuffle generator's state ("generator", I64 [6]: katachi::generator's
-// words as bits), the curves so far ("curve.<name>", F64 [points, 2]), and as metadata every option
-// that determines training, the input normalisation, the epochs done and the steps taken. A run
-// resumed from it takes the same steps as one that was never stopped, so at the same seed and thread
-// count its final checkpoint is the same file.
+// atomically: the model's state dict under "model.", the optimiser's under "optimiser.", the curves
+// so far ("curve.<name>", F64 [points, 2]), and as metadata every option that determines training,
+// the input normalisation, the epochs done and the steps taken. The data order needs no state: the
+// loader's order of an epoch is a function of the seed and the epoch. A run resumed from it takes
+// the same steps as one that was never stopped, so at the same seed and thread count its final
+// checkpoint is the same file.
 #pragma once
 
 #include <cstddef>
@@ -29,9 +29,7 @@ struct training_state {
     katachi::io::metadata_map run;  // the options that determine training, as metadata
     double input_mean = 0, input_std = 1;
     std::size_t epochs_done = 0, step_count = 0;
-    std::vector<std::int64_t> order;
-    katachi::generator::state_type generator{};
-    curve_points loss_curve, epoch_loss, train_accuracy, test_accuracy;
+    curve_points loss_curve, epoch_loss, test_loss, train_accuracy, test_accuracy;
     katachi::io::tensor_map model, optimiser;
 };
 

@@ -188,6 +188,15 @@ TEST_CASE("the graph-face run writes its checkpoint, curves and forward and back
     const std::string svg = read_file(dir / "lenet_graph_curves.svg");
     CHECK(svg.rfind("<svg", 0) == 0);
     CHECK(svg.find("test accuracy") != std::string::npos);
+    // The loss chart: each twentieth of an epoch, the epoch's mean and the test loss, each its own
+    // colour (blue shades for training, green for test) and legend entry.
+    for (const char* label : {"training loss (mean of each 1/20 epoch)", "training loss (epoch mean)",
+                              "test loss (after the epoch)"})
+        CHECK(svg.find(label) != std::string::npos);
+    for (const char* colour : {"#9ecae1", "#08519c", "#2ca02c"}) CHECK(svg.find(colour) != std::string::npos);
+    CHECK(std::regex_search(out, std::regex("epoch 1/1: test accuracy 0\\.[0-9]{4}, test loss [0-9]+\\.[0-9]{4}")));
+    // The progress line says what its loss is, and its ETA covers the whole run.
+    CHECK(std::regex_search(out, std::regex("mean loss this epoch [0-9.]+ .* run ETA [0-9]+s")));
     const std::string dot = read_file(dir / "graph.dot");
     CHECK(dot.rfind("digraph", 0) == 0);
     CHECK(dot.find("cluster_forward") != std::string::npos);
@@ -306,7 +315,7 @@ TEST_CASE("an unknown option prints the usage and exits with status 2", "[exampl
 
 TEST_CASE("the confusion matrix refuses a label or prediction that is not a class, naming it",
           "[examples][fashion_mnist]") {
-    fashion_mnist::confusion_matrix m;
+    katachi::data::confusion_matrix m(10);
     m.add(9, 0);
     CHECK(m.count(9, 0) == 1);
     for (const auto& [label, predicted, named] : std::vector<std::tuple<std::int64_t, std::int64_t, std::string>>{
