@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes docs/embedded.md and the figures block of README.md from the Cortex-M7 classifier image:
+"""Writes docs/embedded.md and the figures block of docs/devices.md from the Cortex-M7 classifier image:
 its sections (arm-none-eabi-size), what it prints under QEMU (arena, activations, the liveness
 bound, RAM parts, the stack's high-water mark) and the comparison with the host.
 
@@ -57,7 +57,7 @@ def main():
            + table + "\n\n" + f"- {correct} on the device\n" + "".join(f"- {t}\n" for t in summary))
     with open(os.path.join(root, "docs", "embedded.md"), "w") as f:
         f.write(doc)
-    readme_path = os.path.join(root, "README.md")
+    readme_path = os.path.join(root, "docs", "devices.md")
     readme = open(readme_path).read()
     begin, end = "<!-- embedded figures: tools/embedded_report.py -->\n", "<!-- end of embedded figures -->\n"
     if begin in readme and end in readme:

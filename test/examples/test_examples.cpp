@@ -2,10 +2,12 @@
 // prints; the main demo learns.
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -49,6 +51,47 @@ TEST_CASE("examples/readme.cpp prints what the README says it prints", "[example
     std::smatch m;
     REQUIRE(std::regex_search(readme, m, std::regex("It prints `([^`]*)`")));
     CHECK(run(KATACHI_README_EXE) == m[1].str() + "\n");
+}
+
+// Each ```cpp block of README.md and of the hand-written guides in docs/ follows a marker that names
+// the source it shows: `<!-- file: examples/x.cpp -->` (the block is the whole file) or
+// `<!-- excerpt: examples/x.cpp -->` (the block is a run of its lines); the source must be one that
+// a meson.build compiles.
+TEST_CASE("every C++ block of the README and the guides is a source the build compiles", "[examples][readme]") {
+    std::vector<std::string> documents{"README.md"};
+    for (const auto& entry : std::filesystem::directory_iterator(source_dir + "/docs"))
+        if (entry.path().extension() == ".md") documents.push_back("docs/" + entry.path().filename().string());
+    std::string builds;
+    for (const char* m : {"/examples/meson.build", "/examples/embedded/meson.build", "/test/bridge/meson.build"})
+        if (std::filesystem::exists(source_dir + m)) builds += read_file(source_dir + m);
+    std::size_t blocks = 0;
+    for (const std::string& doc : documents) {
+        const std::string text = read_file(source_dir + "/" + doc);
+        const std::regex block("(<!-- (file|excerpt): ([^ ]+) -->\n)?```cpp\n([\\s\\S]*?)```");
+        for (auto it = std::sregex_iterator(text.begin(), text.end(), block); it != std::sregex_iterator(); ++it) {
+            const std::smatch& m = *it;
+            ++blocks;
+            INFO(doc << ", the C++ block at offset " << m.position(0));
+            REQUIRE(m[1].matched);  // a marker names its source
+            const std::string path = m[3].str(), code = m[4].str();
+            const std::string source = read_file(source_dir + "/" + path);
+            if (m[2].str() == "file")
+                CHECK(code == source);
+            else
+                CHECK(source.find(code) != std::string::npos);
+            CHECK(builds.find(std::filesystem::path(path).filename().string()) != std::string::npos);
+        }
+    }
+    CHECK(blocks >= 4);
+}
+
+TEST_CASE("the README's LeNet programs learn Fashion-MNIST in each face", "[examples][readme]") {
+    for (const char* exe : {KATACHI_LENET_GRAPH_EXE, KATACHI_LENET_EAGER_EXE}) {
+        const std::string out = run(std::string(exe) + " 2000");
+        std::smatch m;
+        REQUIRE(std::regex_search(out, m, std::regex("^test accuracy (0\\.[0-9]{4})\n$")));
+        CHECK(std::stod(m[1].str()) >= 0.6);  // one epoch of 2,000 images, far above chance
+    }
 }
 
 TEST_CASE("the Fashion-MNIST demo reaches 80% test accuracy after one epoch", "[examples][demo]") {
