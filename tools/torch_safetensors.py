@@ -169,9 +169,9 @@ def _entry(path, key, value):
         raise Error(path, f'unknown dtype "{dtype}": this tool reads {", ".join(DTYPES)}', key)
     shape, offsets = value["shape"], value["data_offsets"]
     if not isinstance(shape, list) or not all(_count(d) for d in shape):
-        raise Error(path, f"shape {json.dumps(shape)} is not an array of non-negative integers", key)
+        raise Error(path, f"shape {_show(shape)} is not an array of non-negative integers", key)
     if not isinstance(offsets, list) or len(offsets) != 2 or not all(_count(d) for d in offsets):
-        raise Error(path, f"data_offsets {json.dumps(offsets)} is not an array of two non-negative integers", key)
+        raise Error(path, f"data_offsets {_show(offsets)} is not an array of two non-negative integers", key)
     begin, end = offsets
     if end < begin:
         raise Error(path, f"data_offsets [{begin}, {end}] end before they begin", key)
@@ -184,6 +184,10 @@ def _entry(path, key, value):
     return dtype, shape, begin, end
 
 
+def _show(x):
+    return json.dumps(x, default=lambda o: "{...}")
+
+
 def _count(x):
     return isinstance(x, int) and not isinstance(x, bool) and x >= 0
 
@@ -193,11 +197,26 @@ def _kind(x):
             type(None): "null"}.get(type(x), "a number")
 
 
+class _DuplicateKey(ValueError):
+    def __init__(self, key, field=None):
+        super().__init__(key)
+        self.key, self.field = key, field
+
+
+class _Duplicated:
+    """Stands for an object that named `field` twice, until its parent's key is known."""
+
+    def __init__(self, field):
+        self.field = field
+
+
 def _unique_keys(pairs):
     seen = {}
     for k, v in pairs:
+        if isinstance(v, _Duplicated):
+            raise _DuplicateKey(k, v.field)
         if k in seen:
-            raise ValueError(f'the key "{k}" appears more than once in one object')
+            return _Duplicated(k)
         seen[k] = v
     return seen
 
@@ -224,8 +243,12 @@ def read_header(path, f, size):
         header = json.loads(text.decode("utf-8"), object_pairs_hook=_unique_keys)
     except UnicodeDecodeError as e:
         raise Error(path, f"the header is not UTF-8: {e}") from None
+    except _DuplicateKey as e:  # a field named twice in one entry
+        raise Error(path, f'the field "{e.field}" appears more than once', e.key) from None
     except ValueError as e:
         raise Error(path, f"the header is not well-formed JSON: {e}") from None
+    if isinstance(header, _Duplicated):  # a tensor named twice
+        raise Error(path, "the header names this tensor more than once", header.field)
     if not isinstance(header, dict):
         raise Error(path, f"the header is {_kind(header)}, not a JSON object")
     metadata = header.pop("__metadata__", None)
@@ -368,6 +391,10 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("torch_safetensors.py: interrupted; no output written", file=sys.stderr)
         return 130
+    except Exception as e:  # a case the checks above did not foresee: still one line, still no output
+        inputs = args.model if args.command == "export" else args.input
+        print(f"torch_safetensors.py: error: {inputs}: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
     return 0
 
 
