@@ -5,12 +5,12 @@
   /usr/bin/python3 tools/torch_safetensors.py import IN.safetensors OUT.pt
 
 Plain Python 3 and torch (Debian's python3-torch, PyTorch 1.13), nothing else. `export` reads what
-torch.save wrote: a state dict, a whole module (its state_dict() is taken) or a checkpoint dict
-holding one of those under a key such as "state_dict" or "model" (it says which key it took). It
-writes every tensor under PyTorch's key, in the state dict's order, with its dtype as stored
-(batch norm's num_batches_tracked stays an I64 of shape [], as katachi keeps it). `import` checks
-the whole file before it reads a tensor and torch.saves an OrderedDict that
-model.load_state_dict(torch.load(OUT.pt)) accepts. Both write a temporary file in the target's
+torch.save wrote: a state dict, a whole module (its state_dict() is taken; a torch.jit.save'd
+TorchScript module too) or a checkpoint dict holding one of those under a key such as
+"state_dict" or "model" (it says which key it took). It writes every tensor under PyTorch's key,
+in the state dict's order, with its dtype as stored (batch norm's num_batches_tracked stays an
+I64 of shape [], as katachi keeps it). `import` checks the whole file before it reads a tensor and
+torch.saves an OrderedDict that model.load_state_dict(torch.load(OUT.pt)) accepts. Both write a temporary file in the target's
 folder and rename it over the target, so a failure never leaves a partial file.
 
 The functions write_safetensors and read_safetensors are used by test/data/make_fixtures.py and
@@ -24,6 +24,7 @@ import os
 import struct
 import sys
 import tempfile
+import warnings
 
 import torch
 
@@ -308,6 +309,8 @@ def _is_state_dict(obj):
 
 def state_dict_of(obj, path, key=None):
     """The state dict in what torch.load returned, and a note on where it was found."""
+    if isinstance(obj, torch.jit.ScriptModule):
+        return obj.state_dict(), "the state_dict() of a TorchScript module"
     if isinstance(obj, torch.nn.Module):
         return obj.state_dict(), f"the state_dict() of a pickled {type(obj).__name__}"
     if not isinstance(obj, dict):
@@ -335,7 +338,9 @@ def state_dict_of(obj, path, key=None):
 
 def export(model_path, out_path, key=None):
     try:
-        obj = torch.load(model_path, map_location="cpu")
+        with warnings.catch_warnings():  # torch.load hands a TorchScript archive to torch.jit.load, and says so
+            warnings.filterwarnings("ignore", message=".*looks like a TorchScript archive")
+            obj = torch.load(model_path, map_location="cpu")
     except FileNotFoundError:
         raise Error(model_path, "no such file") from None
     except AttributeError as e:

@@ -170,6 +170,7 @@ def test_export_sources(tmp):
     expected = model.state_dict()
     cases = [
         ("module.pt", model, [], "the state_dict() of a pickled Sequential"),
+        ("script.pt", torch.jit.script(model), [], "the state_dict() of a TorchScript module"),
         ("ckpt.pt", {"epoch": 3, "state_dict": expected, "optimizer": {"lr": 0.1}}, [],
          'the state dict under key "state_dict"'),
         ("ckpt_model.pt", {"model": expected, "epoch": 1}, [], 'the state dict under key "model"'),
@@ -178,9 +179,12 @@ def test_export_sources(tmp):
     ]
     for name, obj, extra, said in cases:
         pt, st = os.path.join(tmp, name), os.path.join(tmp, name + ".safetensors")
-        torch.save(obj, pt)
+        if isinstance(obj, torch.jit.ScriptModule):
+            torch.jit.save(obj, pt)
+        else:
+            torch.save(obj, pt)
         status, out, err = run_main("export", pt, st, *extra)
-        check(status == 0, f"{name}: export succeeds (got {status}: {err!r})")
+        check(status == 0 and err == "", f"{name}: export succeeds, silent on stderr (got {status}: {err!r})")
         check(said in out, f"{name}: export says it took {said!r}: {out!r}")
         if status == 0:
             tensors, _ = tool.read_safetensors(st)
