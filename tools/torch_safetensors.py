@@ -330,9 +330,10 @@ def state_dict_of(obj, path, key=None):
             return inner, f'the state dict under key "{k}"'
         if key is not None:
             raise Error(path, f'the value under key "{k}" is a {type(inner).__name__}, not a state dict or module')
-    bad = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
-    raise Error(path, "is a dict but not a state dict (the value of "
-                      f'{bad[0]!r} is a {type(obj[bad[0]]).__name__}) and holds none under '
+    bad = next(k for k, v in obj.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor))
+    why = (f"the key {bad!r} is not a string" if not isinstance(bad, str)
+           else f"the value of {bad!r} is a {type(obj[bad]).__name__}")
+    raise Error(path, f"is a dict but not a state dict ({why}) and holds none under "
                       f'{", ".join(map(repr, CHECKPOINT_KEYS))}; name the key with --key')
 
 
