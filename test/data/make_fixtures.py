@@ -7,40 +7,24 @@ dict from key to tensor. The files are committed; the tests compare katachi agai
 """
 import glob
 import importlib.util
-import json
 import os
-import struct
 import sys
 
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64"}
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
+from torch_safetensors import write_safetensors  # noqa: E402  (tools/torch_safetensors.py)
+
+DTYPES = (torch.float32, torch.float64, torch.int64)  # what the fixtures hold
 
 
-def write_safetensors(path, tensors, metadata):
-    """The safetensors layout: u64 little-endian header size, JSON header, packed data."""
-    header = {"__metadata__": metadata}
-    blobs = []
-    offset = 0
-    for key in sorted(tensors):
-        t = tensors[key].detach().contiguous().cpu()
+def write_fixture(path, tensors, metadata):
+    """Writes the fixture's tensors sorted by key, the order the committed files have."""
+    for key, t in tensors.items():
         if t.dtype not in DTYPES:
             raise TypeError(f"{key}: dtype {t.dtype} is not used by katachi's fixtures")
-        data = t.numpy().astype(t.numpy().dtype.newbyteorder("<")).tobytes()
-        header[key] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape),
-                       "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)  # data starts 8-byte aligned
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, path)
+    write_safetensors(path, {key: tensors[key] for key in sorted(tensors)}, metadata)
 
 
 def main():
@@ -56,8 +40,8 @@ def main():
         torch.manual_seed(0)
         tensors = module.make(torch)
         out = os.path.join(HERE, module.FILE)
-        write_safetensors(out, tensors, {"generator": "test/data/make_fixtures.py",
-                                         "module": name, "torch": torch.__version__})
+        write_fixture(out, tensors, {"generator": "test/data/make_fixtures.py",
+                                     "module": name, "torch": torch.__version__})
         print(f"{out}: {len(tensors)} tensors")
 
 
