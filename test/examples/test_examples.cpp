@@ -54,35 +54,42 @@ TEST_CASE("examples/readme.cpp prints what the README says it prints", "[example
 }
 
 // Each ```cpp block of README.md and of the hand-written guides in docs/ follows a marker that names
-// the source it shows: `<!-- file: examples/x.cpp -->` (the block is the whole file) or
-// `<!-- excerpt: examples/x.cpp -->` (the block is a run of its lines); the source must be one that
-// a meson.build compiles.
+// the source it shows: `<!-- file: examples/x.cpp -->` (the block is the whole file),
+// `<!-- excerpt: examples/x.cpp -->` (the block is a run of its lines), or `<!-- checked-by: T -->`
+// (test T compares the block with its source). A named source must be one a meson.build compiles; a
+// named test must be one a meson.build declares.
 TEST_CASE("every C++ block of the README and the guides is a source the build compiles", "[examples][readme]") {
     std::vector<std::string> documents{"README.md"};
     for (const auto& entry : std::filesystem::directory_iterator(source_dir + "/docs"))
         if (entry.path().extension() == ".md") documents.push_back("docs/" + entry.path().filename().string());
     std::string builds;
-    for (const char* m : {"/examples/meson.build", "/examples/embedded/meson.build", "/test/bridge/meson.build"})
-        if (std::filesystem::exists(source_dir + m)) builds += read_file(source_dir + m);
+    for (const char* top : {"/examples", "/test", "/bench", "/tools"})
+        for (const auto& entry : std::filesystem::recursive_directory_iterator(source_dir + top))
+            if (entry.path().filename() == "meson.build") builds += read_file(entry.path().string());
+    builds += read_file(source_dir + "/meson.build");
     std::size_t blocks = 0;
     for (const std::string& doc : documents) {
         const std::string text = read_file(source_dir + "/" + doc);
-        const std::regex block("(<!-- (file|excerpt): ([^ ]+) -->\n)?```cpp\n([\\s\\S]*?)```");
+        const std::regex block("(<!-- (file|excerpt|checked-by): ([^ ]+) -->\\n)?```cpp\\n([\\s\\S]*?)```");
         for (auto it = std::sregex_iterator(text.begin(), text.end(), block); it != std::sregex_iterator(); ++it) {
             const std::smatch& m = *it;
             ++blocks;
             INFO(doc << ", the C++ block at offset " << m.position(0));
             REQUIRE(m[1].matched);  // a marker names its source
-            const std::string path = m[3].str(), code = m[4].str();
-            const std::string source = read_file(source_dir + "/" + path);
-            if (m[2].str() == "file")
+            const std::string kind = m[2].str(), name = m[3].str(), code = m[4].str();
+            if (kind == "checked-by") {
+                CHECK(builds.find("test('" + name + "'") != std::string::npos);
+                continue;
+            }
+            const std::string source = read_file(source_dir + "/" + name);
+            if (kind == "file")
                 CHECK(code == source);
             else
                 CHECK(source.find(code) != std::string::npos);
-            CHECK(builds.find(std::filesystem::path(path).filename().string()) != std::string::npos);
+            CHECK(builds.find(std::filesystem::path(name).filename().string()) != std::string::npos);
         }
     }
-    CHECK(blocks >= 4);
+    CHECK(blocks >= 8);
 }
 
 TEST_CASE("the README's LeNet programs learn Fashion-MNIST in each face", "[examples][readme]") {
