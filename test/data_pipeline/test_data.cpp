@@ -9,6 +9,7 @@
 #include <katachi/parallel.hpp>
 #include <limits>
 #include <set>
+#include <type_traits>
 #include <xtensor/xarray.hpp>
 
 namespace {
@@ -87,6 +88,9 @@ TEST_CASE("the loader yields every sample once per epoch, the last batch smaller
     std::sort(all.begin(), all.end());
     CHECK(all == seen);
     CHECK_THROWS_WITH(data::data_loader(set, {.batch_size = 0}), "data_loader: batch_size must be at least 1, got 0");
+    // It reads the data set in place, so it refuses a temporary one.
+    static_assert(!std::is_constructible_v<data::data_loader<float>, data::tensor_dataset<float>&&, data::loader_options>);
+    static_assert(std::is_constructible_v<data::data_loader<float>, const data::tensor_dataset<float>&, data::loader_options>);
 }
 
 TEST_CASE("the order is a function of the seed and the epoch, so set_epoch resumes a run", "[data]") {

@@ -54,6 +54,9 @@ public:
             KATACHI_THROW(std::invalid_argument, "data_loader: batch_size must be at least 1, got 0");
     }
 
+    // The loader reads the data set in place: a temporary one would be gone before the first batch.
+    data_loader(const tensor_dataset<T>&&, const loader_options&) = delete;
+
     // Batches per epoch (PyTorch's len(loader)).
     std::size_t size() const {
         const std::size_t n = set_->size(), b = options_.batch_size;
