@@ -7,6 +7,8 @@
 #include <katachi/graph.hpp>
 #include <katachi/optim/sgd.hpp>
 #include <katachi/parallel.hpp>
+
+#include "clusters.hpp"
 #include <limits>
 #include <set>
 #include <type_traits>
@@ -191,16 +193,7 @@ TEST_CASE("argmax, accuracy and the confusion matrix follow PyTorch's argmax", "
 }
 
 TEST_CASE("a graph model trains on the loader's batches and its accuracy rises", "[data][graph]") {
-    // Two clusters in 4 dimensions; the class is the cluster.
-    std::vector<float> values;
-    std::vector<std::int64_t> targets;
-    generator gen(5);
-    for (std::size_t i = 0; i < 256; ++i) {
-        const std::int64_t c = static_cast<std::int64_t>(i % 2);
-        for (std::size_t k = 0; k < 4; ++k) values.push_back((c ? 1.0f : -1.0f) + gen.uniform<float>(-0.8f, 0.8f));
-        targets.push_back(c);
-    }
-    auto set = data::tensor_dataset<float>(values, {4}, targets);
+    auto set = test::two_clusters();
     set.map(data::normalize::fit(set));
     using net = graph::sequential<graph::input<4>, graph::linear<8>, graph::relu, graph::linear<2>>;
     graph::model<net> m(1);

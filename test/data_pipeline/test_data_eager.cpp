@@ -5,6 +5,8 @@
 #include <katachi/data/eager.hpp>
 #include <katachi/eager.hpp>
 
+#include "clusters.hpp"
+
 namespace {
 
 using namespace katachi;
@@ -39,15 +41,7 @@ TEST_CASE("argmax and the confusion matrix read eager logits, transposed ones in
 }
 
 TEST_CASE("an eager model trains on the loader's batches and its accuracy rises", "[data][eager]") {
-    std::vector<float> values;
-    std::vector<std::int64_t> targets;
-    generator gen(5);
-    for (std::size_t i = 0; i < 256; ++i) {
-        const std::int64_t c = static_cast<std::int64_t>(i % 2);
-        for (std::size_t k = 0; k < 4; ++k) values.push_back((c ? 1.0f : -1.0f) + gen.uniform<float>(-0.8f, 0.8f));
-        targets.push_back(c);
-    }
-    data::tensor_dataset<float> set(values, {4}, targets);
+    const data::tensor_dataset<float> set = test::two_clusters();
     eager::nn::sequential model(eager::nn::linear({4, 8}), eager::nn::relu(), eager::nn::linear({8, 2}));
     optim::sgd<float> opt(eager::nn::optimiser_parameters(model), {.lr = 0.1});
     data::data_loader loader(set, {.batch_size = 32, .shuffle = true, .seed = 2});
