@@ -1,5 +1,6 @@
 // Suite `examples`: the README shows the program that is built and run here, and says what it
 // prints; the main demo learns.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
@@ -32,6 +33,14 @@ std::string run(const std::string& command) {
 }
 
 const std::string source_dir = KATACHI_SOURCE_DIR;
+
+// The text with each line's leading spaces removed, between newlines.
+std::string unindented(const std::string& text) {
+    std::string out = "\n";
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) out += line.substr(std::min(line.find_first_not_of(' '), line.size())) + "\n";
+    return out;
+}
 
 }  // namespace
 
@@ -84,8 +93,8 @@ TEST_CASE("every C++ block of the README and the guides is a source the build co
             const std::string source = read_file(source_dir + "/" + name);
             if (kind == "file")
                 CHECK(code == source);
-            else
-                CHECK(source.find(code) != std::string::npos);
+            else  // a run of the source's lines, indented as the document likes
+                CHECK(unindented(source).find(unindented(code)) != std::string::npos);
             CHECK(builds.find(std::filesystem::path(name).filename().string()) != std::string::npos);
         }
     }
