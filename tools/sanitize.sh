@@ -1,5 +1,5 @@
 #!/bin/sh
-# Builds the kernels, io, graph and eager test suites with AddressSanitizer and
+# Builds the kernels, io, data, graph and eager test suites with AddressSanitizer and
 # UndefinedBehaviorSanitizer (g++, in a build folder of their own) and runs them: any sanitizer
 # report fails its test. No suppressions. .ci/run calls it after the README's test command.
 #   sh tools/sanitize.sh [SUITE...]          (default: kernels io graph eager)
@@ -7,7 +7,7 @@
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${KATACHI_SANITIZE_BUILD:-"$root/build-sanitize"}
-suites=${*:-"kernels io graph eager"}
+suites=${*:-"kernels io data graph eager"}
 . "$root/tools/packages.sh"
 require_packages $katachi_build_packages
 
