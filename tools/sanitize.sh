@@ -2,7 +2,7 @@
 # Builds the kernels, io, data, graph and eager test suites with AddressSanitizer and
 # UndefinedBehaviorSanitizer (g++, in a build folder of their own) and runs them: any sanitizer
 # report fails its test. No suppressions. .ci/run calls it after the README's test command.
-#   sh tools/sanitize.sh [SUITE...]          (default: kernels io graph eager)
+#   sh tools/sanitize.sh [SUITE...]          (default: kernels io data graph eager)
 #   KATACHI_SANITIZE_BUILD  build folder (default: build-sanitize)
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
