@@ -1,0 +1,48 @@
+// katachi/optim/exponential_lr.hpp: torch.optim.lr_scheduler.ExponentialLR.
+//
+//   lr = lr * gamma at every epoch after the first, i.e. base_lr * gamma^epoch
+//
+//   optim::exponential_lr sched(opt, {.gamma = 0.95});
+#pragma once
+
+#include <cmath>
+#include <katachi/optim/lr_scheduler_base.hpp>
+
+namespace katachi::optim {
+
+struct exponential_lr_options {
+    double gamma = 0;  // required: the factor per epoch
+};
+
+template <scheduled_optimiser Optimiser>
+class exponential_lr : public detail::lr_scheduler<exponential_lr<Optimiser>, Optimiser> {
+    using base = detail::lr_scheduler<exponential_lr<Optimiser>, Optimiser>;
+    friend base;
+
+public:
+    exponential_lr(Optimiser& opt, exponential_lr_options options) : base(opt), options_(options) {
+        check(options);
+        this->initial_step();
+    }
+
+    const exponential_lr_options& options() const noexcept { return options_; }
+    static const char* name() noexcept { return "exponential_lr"; }
+
+private:
+    static void check(const exponential_lr_options& o) {
+        if (!(o.gamma > 0) || !std::isfinite(o.gamma))
+            detail::scheduler_option_error(name(), "gamma must be a positive factor, got " + detail::real_text(o.gamma));
+    }
+    double next_lr(std::size_t, double lr) const { return this->last_epoch == 0 ? lr : lr * options_.gamma; }
+    void put_options(io::tensor_map& out) const { detail::put_real(out, "gamma", options_.gamma); }
+    void get_options(const io::tensor_map& in) {
+        exponential_lr_options o;
+        o.gamma = detail::get_real(name(), in, "gamma");
+        check(o);
+        options_ = o;
+    }
+
+    exponential_lr_options options_;
+};
+
+}  // namespace katachi::optim
