@@ -52,8 +52,6 @@ private:
         const double eta_min = options_.eta_min, t = static_cast<double>(T);
         const double base_lr = this->base_lrs_[g];
         if (e == 0) return lr;
-        if (this->step_count_ == 1 && e > 0)
-            return eta_min + (base_lr - eta_min) * (1 + std::cos(static_cast<double>(e) * pi / t)) / 2;
         if ((e - 1 - T) % (2 * T) == 0) return lr + (base_lr - eta_min) * (1 - std::cos(pi / t)) / 2;
         return (1 + std::cos(pi * static_cast<double>(e) / t)) / (1 + std::cos(pi * static_cast<double>(e - 1) / t)) *
                    (lr - eta_min) +
