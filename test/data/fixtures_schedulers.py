@@ -4,6 +4,7 @@ Every case drives an optimiser of two parameter groups (lr 0.1 and 0.02; SGD wit
 Adam where the case says so) for STEPS epochs: optimizer.step(), then scheduler.step() (or
 scheduler.step(metric) for ReduceLROnPlateau). The options of each case are in CASES below, and
 test/optim/test_lr_scheduler.cpp builds katachi's scheduler with the same ones.
+SequentialLR cases chain schedulers built over the same optimiser, as PyTorch users write them.
 Keys (float64):
   <case>.lr          [STEPS + 1, 2]  each group's rate after the build (row 0) and after each step
   <case>.momentum    [STEPS + 1, 2]  OneCycleLR with cycle_momentum: SGD's momentum or Adam's beta1
@@ -63,6 +64,16 @@ def _cases(S):
                                        min_lr=0.0015, eps=1e-3, factor=0.7), m),
         ("reduce_lr_on_plateau_max_rel", "sgd",
          lambda o: S.ReduceLROnPlateau(o, mode="max", patience=3), [2.0 - v for v in m]),
+        ("sequential_lr_warmup_cosine", "sgd",
+         lambda o: S.SequentialLR(o, [S.LinearLR(o, start_factor=0.1, total_iters=5),
+                                      S.CosineAnnealingLR(o, T_max=35, eta_min=0.001)], milestones=[5]), None),
+        ("sequential_lr_three", "sgd",
+         lambda o: S.SequentialLR(o, [S.LinearLR(o, start_factor=0.5, total_iters=4),
+                                      S.StepLR(o, step_size=5, gamma=0.5), S.ExponentialLR(o, gamma=0.9)],
+                                  milestones=[6, 20]), None),
+        ("sequential_lr_multi_step", "sgd",
+         lambda o: S.SequentialLR(o, [S.LinearLR(o, start_factor=0.25, total_iters=8),
+                                      S.MultiStepLR(o, milestones=[3, 9], gamma=0.5)], milestones=[10]), None),
     ]
 
 

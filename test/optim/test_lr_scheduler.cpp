@@ -46,7 +46,7 @@ void for_each_face_and_optimiser(F&& f) {
     for (int face = 0; face < 2; ++face) {
         const params& p = faces[face];
         REQUIRE(p.size() == 2);
-        const std::string in = std::string(" over a ") + face_names[face] + " model";
+        const std::string in = std::string(" over the ") + face_names[face] + " model";
         f([&] {
             optim::sgd<float> o({p[0]}, {.lr = lr0});
             o.add_param_group({p[1]}, {.lr = lr1});
@@ -241,6 +241,29 @@ TEST_CASE("reduce_lr_on_plateau cuts the rate after patience bad epochs, with co
                [](auto& o) { return optim::reduce_lr_on_plateau(o, {.mode = optim::plateau_mode::max, .patience = 3}); });
 }
 
+TEST_CASE("sequential_lr runs a warm-up then a cosine, starting each scheduler at its milestone",
+          "[optim][scheduler]") {
+    check_case("sequential_lr_warmup_cosine", [](auto& o) {
+        return optim::sequential_lr(o,
+                                    std::tuple{optim::linear_lr(o, {.start_factor = 0.1, .total_iters = 5}),
+                                               optim::cosine_annealing_lr(o, {.T_max = 35, .eta_min = 0.001})},
+                                    {.milestones = {5}});
+    });
+    check_case("sequential_lr_three", [](auto& o) {
+        return optim::sequential_lr(o,
+                                    std::tuple{optim::linear_lr(o, {.start_factor = 0.5, .total_iters = 4}),
+                                               optim::step_lr(o, {.step_size = 5, .gamma = 0.5}),
+                                               optim::exponential_lr(o, {.gamma = 0.9})},
+                                    {.milestones = {6, 20}});
+    });
+    check_case("sequential_lr_multi_step", [](auto& o) {
+        return optim::sequential_lr(o,
+                                    std::tuple{optim::linear_lr(o, {.start_factor = 0.25, .total_iters = 8}),
+                                               optim::multi_step_lr(o, {.milestones = {3, 9}, .gamma = 0.5})},
+                                    {.milestones = {10}});
+    });
+}
+
 TEST_CASE("bad scheduler options are refused with a sentence naming the scheduler and the option",
           "[optim][scheduler]") {
     std::vector<float> w{1, 2}, gw{0, 0};
@@ -267,7 +290,15 @@ TEST_CASE("bad scheduler options are refused with a sentence naming the schedule
                       "reduce_lr_on_plateau: factor must lie in [0, 1), got 1");
     CHECK_THROWS_WITH(optim::reduce_lr_on_plateau(opt, {.min_lrs = {0.1, 0.2}}),
                       "reduce_lr_on_plateau: min_lrs has 2 values but the optimiser has 1 parameter groups");
-    CHECK(opt.param_groups()[0].options.lr == 0.1);  // a refused scheduler changes nothing
+    CHECK(opt.param_groups()[0].options.lr == 0.1);  // a refused scheduler changes no rate
+    CHECK_THROWS_WITH(optim::sequential_lr(opt, std::tuple{optim::step_lr(opt, {.step_size = 2})}, {.milestones = {3}}),
+                      "sequential_lr: takes one milestone fewer than schedulers, got 1 schedulers and 1 milestones");
+    optim::sgd<float> other({optim::parameter<float>::fixed("w", w, gw)}, {.lr = 0.1});
+    CHECK_THROWS_WITH(optim::sequential_lr(opt,
+                                           std::tuple{optim::step_lr(opt, {.step_size = 2}),
+                                                      optim::exponential_lr(other, {.gamma = 0.5})},
+                                           {.milestones = {3}}),
+                      "sequential_lr: scheduler 1 drives another optimiser");
 }
 
 TEST_CASE("one_cycle_lr refuses a step past total_steps, as PyTorch does", "[optim][scheduler]") {

@@ -57,6 +57,13 @@ private:
                    (lr - eta_min) +
                eta_min;
     }
+    double closed_form_lr(std::size_t g) const {
+        const double eta_min = options_.eta_min;
+        return eta_min + (this->base_lrs_[g] - eta_min) *
+                             (1 + std::cos(std::numbers::pi * static_cast<double>(this->last_epoch) /
+                                           static_cast<double>(options_.T_max))) /
+                             2;
+    }
     void put_options(io::tensor_map& out) const {
         detail::put_int(out, "T_max", options_.T_max);
         detail::put_real(out, "eta_min", options_.eta_min);

@@ -34,6 +34,9 @@ private:
             detail::scheduler_option_error(name(), "gamma must be a positive factor, got " + detail::real_text(o.gamma));
     }
     double next_lr(std::size_t, double lr) const { return this->last_epoch == 0 ? lr : lr * options_.gamma; }
+    double closed_form_lr(std::size_t g) const {
+        return this->base_lrs_[g] * std::pow(options_.gamma, static_cast<double>(this->last_epoch));
+    }
     void put_options(io::tensor_map& out) const { detail::put_real(out, "gamma", options_.gamma); }
     void get_options(const io::tensor_map& in) {
         exponential_lr_options o;

@@ -8,6 +8,7 @@
 //   optim::linear_lr warmup(opt, {.start_factor = 0.1, .total_iters = 500});
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <katachi/optim/lr_scheduler_base.hpp>
@@ -53,6 +54,11 @@ private:
         if (e == 0) return lr * s;
         if (e > options_.total_iters) return lr;
         return lr * (1. + d / (static_cast<double>(options_.total_iters) * s + static_cast<double>(e - 1) * d));
+    }
+    double closed_form_lr(std::size_t g) const {
+        const double done = static_cast<double>(std::min(options_.total_iters, this->last_epoch));
+        return this->base_lrs_[g] * (options_.start_factor + (options_.end_factor - options_.start_factor) * done /
+                                                                 static_cast<double>(options_.total_iters));
     }
     void put_options(io::tensor_map& out) const {
         detail::put_real(out, "start_factor", options_.start_factor);

@@ -5,7 +5,8 @@
 //   for (...) { train_one_epoch(opt); sched.step(); }
 //
 // step_lr, multi_step_lr, exponential_lr, cosine_annealing_lr, linear_lr, one_cycle_lr (each in its
-// own header) and reduce_lr_on_plateau (step(metric)); what they share: lr_scheduler_base.hpp.
+// own header), reduce_lr_on_plateau (step(metric)) and sequential_lr (one after another, e.g. a
+// warm-up then a cosine); what they share: lr_scheduler_base.hpp.
 #pragma once
 
 #include <katachi/optim/cosine_annealing_lr.hpp>
@@ -14,4 +15,5 @@
 #include <katachi/optim/multi_step_lr.hpp>
 #include <katachi/optim/one_cycle_lr.hpp>
 #include <katachi/optim/reduce_lr_on_plateau.hpp>
+#include <katachi/optim/sequential_lr.hpp>
 #include <katachi/optim/step_lr.hpp>

@@ -100,10 +100,24 @@ inline void check_group_count(const char* scheduler, std::size_t built, std::siz
                                             std::to_string(built) + "; build the scheduler after the last add_param_group");
 }
 
+template <class Derived, scheduled_optimiser Optimiser>
+class lr_scheduler;
+
+}  // namespace detail
+
+template <scheduled_optimiser Optimiser, class... Schedulers>
+class sequential_lr;
+
+namespace detail {
+
 // The epoch-based schedulers: Derived supplies name(), next_lr(group, current rate) (called with
-// last_epoch already advanced), put_options(map) and get_options(map), and may hide before_step().
+// last_epoch already advanced), put_options(map) and get_options(map), and may hide before_step()
+// and supply closed_form_lr(group), the rate at last_epoch from base_lrs alone.
 template <class Derived, scheduled_optimiser Optimiser>
 class lr_scheduler {
+    template <scheduled_optimiser O, class... S>
+    friend class optim::sequential_lr;
+
 public:
     using optimiser_type = Optimiser;
 
@@ -153,7 +167,14 @@ public:
 
 protected:
     explicit lr_scheduler(Optimiser& opt) : opt_(&opt) {
-        for (const auto& group : opt.param_groups()) base_lrs_.push_back(static_cast<double>(group.options.lr));
+        for (auto& group : opt.param_groups()) {
+            double initial = static_cast<double>(group.options.lr);
+            if constexpr (requires { group.initial_lr = 1.0; }) {
+                if (!group.initial_lr) group.initial_lr = initial;
+                initial = *group.initial_lr;
+            }
+            base_lrs_.push_back(initial);
+        }
         last_lr_ = base_lrs_;
     }
 
@@ -161,6 +182,23 @@ protected:
     void initial_step() {
         step_count_ = 0;
         step();
+    }
+    // PyTorch's step(0), with which sequential_lr starts the next scheduler at a milestone: the
+    // closed form at epoch 0 where the scheduler has one, else its usual step from epoch 0.
+    void restart() {
+        auto& groups = opt_->param_groups();
+        check_group_count(Derived::name(), base_lrs_.size(), groups.size());
+        ++step_count_;
+        last_epoch = 0;
+        for (std::size_t g = 0; g < groups.size(); ++g) {
+            double lr = 0;
+            if constexpr (requires(const Derived& d) { d.closed_form_lr(g); })
+                lr = self().closed_form_lr(g);
+            else
+                lr = self().next_lr(g, static_cast<double>(groups[g].options.lr));
+            groups[g].options.lr = lr;
+            last_lr_[g] = lr;
+        }
     }
     void before_step(std::int64_t) const {}
 

@@ -53,6 +53,11 @@ private:
         for (const std::int64_t m : options_.milestones) times += m == this->last_epoch;
         return times == 0 ? lr : lr * std::pow(options_.gamma, static_cast<double>(times));
     }
+    double closed_form_lr(std::size_t g) const {
+        int passed = 0;  // milestones <= last_epoch, repeats counted
+        for (const std::int64_t m : options_.milestones) passed += m <= this->last_epoch;
+        return this->base_lrs_[g] * std::pow(options_.gamma, static_cast<double>(passed));
+    }
     void put_options(io::tensor_map& out) const {
         const auto& m = options_.milestones;
         if (!m.empty())

@@ -59,7 +59,7 @@ public:
     one_cycle_lr(Optimiser& opt, one_cycle_lr_options options) : base(opt) {
         set_options(options);
         for (auto& group : opt.param_groups()) {
-            group.options.lr = options_.max_lr / options_.div_factor;
+            if constexpr (requires { group.initial_lr = 1.0; }) group.initial_lr = options_.max_lr / options_.div_factor;
             if (options_.cycle_momentum) detail::cycled_momentum(group.options) = options_.max_momentum;
         }
         this->base_lrs_.assign(this->base_lrs_.size(), options_.max_lr / options_.div_factor);

@@ -43,6 +43,9 @@ private:
         if (this->last_epoch == 0 || this->last_epoch % options_.step_size != 0) return lr;
         return lr * options_.gamma;
     }
+    double closed_form_lr(std::size_t g) const {
+        return this->base_lrs_[g] * std::pow(options_.gamma, static_cast<double>(this->last_epoch / options_.step_size));
+    }
     void put_options(io::tensor_map& out) const {
         detail::put_int(out, "step_size", options_.step_size);
         detail::put_real(out, "gamma", options_.gamma);
