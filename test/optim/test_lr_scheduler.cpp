@@ -2,6 +2,7 @@
 // rate of both parameter groups after the build and after each of 40 steps, for every optimiser
 // over a graph model's and an eager model's parameters; the state dict saved to a file midway and
 // loaded into a fresh scheduler; and the sentences bad options get.
+#include <unistd.h>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
@@ -13,7 +14,6 @@
 #include <katachi/optim/lr_scheduler.hpp>
 #include <string>
 #include <support/fixtures.hpp>
-#include <unistd.h>
 #include <vector>
 
 using namespace katachi;
@@ -23,8 +23,8 @@ using katachi::test::fixture;
 
 namespace {
 
-constexpr std::size_t steps = 40;     // the fixture's STEPS
-constexpr std::size_t resume_at = 17;  // where the state dict is saved and loaded
+constexpr std::size_t steps = 40;        // the fixture's STEPS
+constexpr std::size_t resume_at = 17;    // where the state dict is saved and loaded
 constexpr double lr0 = 0.1, lr1 = 0.02;  // the fixture's GROUP_LRS
 
 const io::safetensors_file& data() {
@@ -47,33 +47,43 @@ void for_each_face_and_optimiser(F&& f) {
         const params& p = faces[face];
         REQUIRE(p.size() == 2);
         const std::string in = std::string(" over the ") + face_names[face] + " model";
-        f([&] {
-            optim::sgd<float> o({p[0]}, {.lr = lr0});
-            o.add_param_group({p[1]}, {.lr = lr1});
-            return o;
-        }, "sgd" + in);
-        f([&] {
-            optim::sgd<float> o({p[0]}, {.lr = lr0, .momentum = 0.9, .nesterov = true});
-            o.add_param_group({p[1]}, {.lr = lr1, .momentum = 0.9, .nesterov = true});
-            return o;
-        }, "sgd with momentum" + in);
-        f([&] {
-            optim::adam<float> o({p[0]}, {.lr = lr0});
-            o.add_param_group({p[1]}, {.lr = lr1});
-            return o;
-        }, "adam" + in);
-        f([&] {
-            optim::adamw_options a, b;
-            a.lr = lr0;
-            b.lr = lr1;
-            optim::adamw<float> o({p[0]}, a);
-            o.add_param_group({p[1]}, b);
-            return o;
-        }, "adamw" + in);
+        f(
+            [&] {
+                optim::sgd<float> o({p[0]}, {.lr = lr0});
+                o.add_param_group({p[1]}, {.lr = lr1});
+                return o;
+            },
+            "sgd" + in);
+        f(
+            [&] {
+                optim::sgd<float> o({p[0]}, {.lr = lr0, .momentum = 0.9, .nesterov = true});
+                o.add_param_group({p[1]}, {.lr = lr1, .momentum = 0.9, .nesterov = true});
+                return o;
+            },
+            "sgd with momentum" + in);
+        f(
+            [&] {
+                optim::adam<float> o({p[0]}, {.lr = lr0});
+                o.add_param_group({p[1]}, {.lr = lr1});
+                return o;
+            },
+            "adam" + in);
+        f(
+            [&] {
+                optim::adamw_options a, b;
+                a.lr = lr0;
+                b.lr = lr1;
+                optim::adamw<float> o({p[0]}, a);
+                o.add_param_group({p[1]}, b);
+                return o;
+            },
+            "adamw" + in);
     }
 }
 
-bool close(double actual, double expected) { return std::abs(actual - expected) <= 1e-7 * std::abs(expected); }
+bool close(double actual, double expected) {
+    return std::abs(actual - expected) <= 1e-7 * std::abs(expected);
+}
 
 template <class Scheduler>
 void check_row(const Scheduler& sched, const xt::xarray<double>& lr, const xt::xarray<double>* momentum,
@@ -155,17 +165,20 @@ void check_case(const std::string& name, Make make) {
 
 }  // namespace
 
-TEST_CASE("step_lr multiplies the rate by gamma every step_size epochs as PyTorch does", "[optim][scheduler]") {
+TEST_CASE("step_lr multiplies the rate by gamma every step_size epochs as PyTorch does",
+          "[optim][scheduler]") {
     check_case("step_lr", [](auto& o) { return optim::step_lr(o, {.step_size = 7, .gamma = 0.5}); });
     check_case("step_lr_default_gamma", [](auto& o) { return optim::step_lr(o, {.step_size = 3}); });
 }
 
 TEST_CASE("multi_step_lr multiplies the rate by gamma at each milestone, twice at a repeated one",
           "[optim][scheduler]") {
-    check_case("multi_step_lr",
-               [](auto& o) { return optim::multi_step_lr(o, {.milestones = {5, 12, 12, 30}, .gamma = 0.3}); });
-    check_case("multi_step_lr_default_gamma",
-               [](auto& o) { return optim::multi_step_lr(o, {.milestones = {10, 20}}); });
+    check_case("multi_step_lr", [](auto& o) {
+        return optim::multi_step_lr(o, {.milestones = {5, 12, 12, 30}, .gamma = 0.3});
+    });
+    check_case("multi_step_lr_default_gamma", [](auto& o) {
+        return optim::multi_step_lr(o, {.milestones = {10, 20}});
+    });
 }
 
 TEST_CASE("exponential_lr multiplies the rate by gamma every epoch as PyTorch does", "[optim][scheduler]") {
@@ -189,7 +202,8 @@ TEST_CASE("linear_lr warms the rate up from start_factor to end_factor over tota
 
 TEST_CASE("one_cycle_lr rises to max_lr and anneals down, cycling sgd's momentum and adam's beta1",
           "[optim][scheduler]") {
-    check_case("one_cycle_lr", [](auto& o) { return optim::one_cycle_lr(o, {.max_lr = 0.5, .total_steps = 40}); });
+    check_case("one_cycle_lr",
+               [](auto& o) { return optim::one_cycle_lr(o, {.max_lr = 0.5, .total_steps = 40}); });
     check_case("one_cycle_lr_linear_three_phase", [](auto& o) {
         return optim::one_cycle_lr(o, {.max_lr = 0.3,
                                        .total_steps = 45,
@@ -203,7 +217,8 @@ TEST_CASE("one_cycle_lr rises to max_lr and anneals down, cycling sgd's momentum
     });
     check_case("one_cycle_lr_epochs_no_momentum", [](auto& o) {
         return optim::one_cycle_lr(
-            o, {.max_lr = 0.2, .epochs = 4, .steps_per_epoch = 10, .pct_start = 0.4, .cycle_momentum = false});
+            o,
+            {.max_lr = 0.2, .epochs = 4, .steps_per_epoch = 10, .pct_start = 0.4, .cycle_momentum = false});
     });
 }
 
@@ -237,17 +252,19 @@ TEST_CASE("reduce_lr_on_plateau cuts the rate after patience bad epochs, with co
                                                .min_lr = 0.0015,
                                                .eps = 1e-3});
     });
-    check_case("reduce_lr_on_plateau_max_rel",
-               [](auto& o) { return optim::reduce_lr_on_plateau(o, {.mode = optim::plateau_mode::max, .patience = 3}); });
+    check_case("reduce_lr_on_plateau_max_rel", [](auto& o) {
+        return optim::reduce_lr_on_plateau(o, {.mode = optim::plateau_mode::max, .patience = 3});
+    });
 }
 
 TEST_CASE("sequential_lr runs a warm-up then a cosine, starting each scheduler at its milestone",
           "[optim][scheduler]") {
     check_case("sequential_lr_warmup_cosine", [](auto& o) {
-        return optim::sequential_lr(o,
-                                    std::tuple{optim::linear_lr(o, {.start_factor = 0.1, .total_iters = 5}),
-                                               optim::cosine_annealing_lr(o, {.T_max = 35, .eta_min = 0.001})},
-                                    {.milestones = {5}});
+        return optim::sequential_lr(
+            o,
+            std::tuple{optim::linear_lr(o, {.start_factor = 0.1, .total_iters = 5}),
+                       optim::cosine_annealing_lr(o, {.T_max = 35, .eta_min = 0.001})},
+            {.milestones = {5}});
     });
     check_case("sequential_lr_three", [](auto& o) {
         return optim::sequential_lr(o,
@@ -264,6 +281,29 @@ TEST_CASE("sequential_lr runs a warm-up then a cosine, starting each scheduler a
     });
 }
 
+TEST_CASE("lr_at gives each epoch's rate in closed form, the rate the scheduler steps to",
+          "[optim][scheduler]") {
+    const auto check_closed_form = [](const std::string& name, const auto& options) {
+        const xt::xarray<double> lr = fixture<double>(data(), name + ".lr");
+        for (std::size_t e = 0; e <= steps; ++e) {
+            INFO(name << " epoch " << e);
+            CHECK(close(optim::lr_at(options, lr0, static_cast<std::int64_t>(e)), lr(e, 0)));
+            CHECK(close(optim::lr_at(options, lr1, static_cast<std::int64_t>(e)), lr(e, 1)));
+        }
+    };
+    check_closed_form("step_lr", optim::step_lr_options{.step_size = 7, .gamma = 0.5});
+    check_closed_form("multi_step_lr",
+                      optim::multi_step_lr_options{.milestones = {5, 12, 12, 30}, .gamma = 0.3});
+    check_closed_form("exponential_lr", optim::exponential_lr_options{.gamma = 0.9});
+    check_closed_form("cosine_annealing_lr", optim::cosine_annealing_lr_options{.T_max = 40});
+    check_closed_form("cosine_annealing_lr_restart",
+                      optim::cosine_annealing_lr_options{.T_max = 10, .eta_min = 0.001});
+    check_closed_form("linear_lr_partial",
+                      optim::linear_lr_options{.start_factor = 0.1, .end_factor = 0.5, .total_iters = 12});
+    CHECK_THROWS_WITH(optim::lr_at(optim::cosine_annealing_lr_options{}, 0.1, 3),
+                      "cosine_annealing_lr: T_max must be a positive number of epochs, got 0");
+}
+
 TEST_CASE("bad scheduler options are refused with a sentence naming the scheduler and the option",
           "[optim][scheduler]") {
     std::vector<float> w{1, 2}, gw{0, 0};
@@ -274,16 +314,20 @@ TEST_CASE("bad scheduler options are refused with a sentence naming the schedule
                       "step_lr: gamma must be a positive factor, got -1");
     CHECK_THROWS_WITH(optim::multi_step_lr(opt, {.milestones = {5, 3}}),
                       "multi_step_lr: milestones must be increasing, got 3 after 5");
-    CHECK_THROWS_WITH(optim::exponential_lr(opt, {}), "exponential_lr: gamma must be a positive factor, got 0");
+    CHECK_THROWS_WITH(optim::exponential_lr(opt, {}),
+                      "exponential_lr: gamma must be a positive factor, got 0");
     CHECK_THROWS_WITH(optim::cosine_annealing_lr(opt, {}),
                       "cosine_annealing_lr: T_max must be a positive number of epochs, got 0");
-    CHECK_THROWS_WITH(optim::linear_lr(opt, {.start_factor = 0}), "linear_lr: start_factor must lie in (0, 1], got 0");
+    CHECK_THROWS_WITH(optim::linear_lr(opt, {.start_factor = 0}),
+                      "linear_lr: start_factor must lie in (0, 1], got 0");
     CHECK_THROWS_WITH(optim::linear_lr(opt, {.total_iters = 0}),
                       "linear_lr: total_iters must be a positive number of epochs, got 0");
-    CHECK_THROWS_WITH(optim::one_cycle_lr(opt, {.total_steps = 10}), "one_cycle_lr: max_lr must be a positive rate, got 0");
-    CHECK_THROWS_WITH(optim::one_cycle_lr(opt, {.max_lr = 0.1, .epochs = 3}),
-                      "one_cycle_lr: give total_steps, or epochs and steps_per_epoch (positive), got epochs 3 and "
-                      "steps_per_epoch 0");
+    CHECK_THROWS_WITH(optim::one_cycle_lr(opt, {.total_steps = 10}),
+                      "one_cycle_lr: max_lr must be a positive rate, got 0");
+    CHECK_THROWS_WITH(
+        optim::one_cycle_lr(opt, {.max_lr = 0.1, .epochs = 3}),
+        "one_cycle_lr: give total_steps, or epochs and steps_per_epoch (positive), got epochs 3 and "
+        "steps_per_epoch 0");
     CHECK_THROWS_WITH(optim::one_cycle_lr(opt, {.max_lr = 0.1, .total_steps = 10, .pct_start = 1.5}),
                       "one_cycle_lr: pct_start must lie in [0, 1], got 1.5");
     CHECK_THROWS_WITH(optim::reduce_lr_on_plateau(opt, {.factor = 1}),
@@ -291,8 +335,9 @@ TEST_CASE("bad scheduler options are refused with a sentence naming the schedule
     CHECK_THROWS_WITH(optim::reduce_lr_on_plateau(opt, {.min_lrs = {0.1, 0.2}}),
                       "reduce_lr_on_plateau: min_lrs has 2 values but the optimiser has 1 parameter groups");
     CHECK(opt.param_groups()[0].options.lr == 0.1);  // a refused scheduler changes no rate
-    CHECK_THROWS_WITH(optim::sequential_lr(opt, std::tuple{optim::step_lr(opt, {.step_size = 2})}, {.milestones = {3}}),
-                      "sequential_lr: takes one milestone fewer than schedulers, got 1 schedulers and 1 milestones");
+    CHECK_THROWS_WITH(
+        optim::sequential_lr(opt, std::tuple{optim::step_lr(opt, {.step_size = 2})}, {.milestones = {3}}),
+        "sequential_lr: takes one milestone fewer than schedulers, got 1 schedulers and 1 milestones");
     optim::sgd<float> other({optim::parameter<float>::fixed("w", w, gw)}, {.lr = 0.1});
     CHECK_THROWS_WITH(optim::sequential_lr(opt,
                                            std::tuple{optim::step_lr(opt, {.step_size = 2}),
@@ -321,9 +366,11 @@ TEST_CASE("a scheduler refuses a state dict of another kind or group layout and 
     optim::sgd<float> two({optim::parameter<float>::fixed("w", w, gw)}, {.lr = 0.1});
     two.add_param_group({});
     optim::step_lr step_two(two, {.step_size = 2});
-    CHECK_THROWS_WITH(step_two.load_state_dict(step.state_dict()),
-                      "step_lr: load_state_dict: the state dict has 1 parameter groups but the optimiser has 2");
+    CHECK_THROWS_WITH(
+        step_two.load_state_dict(step.state_dict()),
+        "step_lr: load_state_dict: the state dict has 1 parameter groups but the optimiser has 2");
     opt.add_param_group({});
-    CHECK_THROWS_WITH(step.step(), "step_lr: the optimiser has 2 parameter groups but the scheduler was built over 1; "
-                                   "build the scheduler after the last add_param_group");
+    CHECK_THROWS_WITH(step.step(),
+                      "step_lr: the optimiser has 2 parameter groups but the scheduler was built over 1; "
+                      "build the scheduler after the last add_param_group");
 }

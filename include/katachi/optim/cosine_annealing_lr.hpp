@@ -4,7 +4,8 @@
 //   stepped as PyTorch steps it, from the optimiser's current rate (so it chains with other changes):
 //     epoch 0:                         lr
 //     (epoch - 1 - T_max) % 2T_max = 0: lr + (base_lr - eta_min) (1 - cos(pi / T_max)) / 2
-//     otherwise:                       eta_min + (lr - eta_min) (1 + cos(pi e / T)) / (1 + cos(pi (e - 1) / T))
+//     otherwise:                       eta_min + (lr - eta_min) (1 + cos(pi e / T)) / (1 + cos(pi (e - 1) /
+//     T))
 //   Past T_max the rate rises again (PyTorch's curve is periodic, period 2 T_max).
 //
 //   optim::cosine_annealing_lr sched(opt, {.T_max = total_steps});   // sched.step() after each batch
@@ -23,6 +24,32 @@ struct cosine_annealing_lr_options {
     double eta_min = 0;
 };
 
+namespace detail {
+
+inline void check_options(const cosine_annealing_lr_options& o) {
+    if (o.T_max <= 0)
+        detail::scheduler_option_error(
+            "cosine_annealing_lr",
+            "T_max must be a positive number of epochs, got " + std::to_string(o.T_max));
+    if (!(o.eta_min >= 0) || !std::isfinite(o.eta_min))
+        detail::scheduler_option_error("cosine_annealing_lr", "eta_min must be a non-negative rate, got " +
+                                                                  detail::real_text(o.eta_min));
+}
+
+}  // namespace detail
+
+// The rate at `epoch` of the schedule that starts at base_lr, in closed form (PyTorch's
+// _get_closed_form_lr), for a loop that sets the rate itself (e.g. over graph::static_model's update
+// rules, without an optimiser object); the scheduler below steps to the same rates:
+//   eta_min + (base_lr - eta_min) (1 + cos(pi epoch / T_max)) / 2
+inline double lr_at(const cosine_annealing_lr_options& o, double base_lr, std::int64_t epoch) {
+    detail::check_options(o);
+    return o.eta_min +
+           (base_lr - o.eta_min) *
+               (1 + std::cos(std::numbers::pi * static_cast<double>(epoch) / static_cast<double>(o.T_max))) /
+               2;
+}
+
 template <scheduled_optimiser Optimiser>
 class cosine_annealing_lr : public detail::lr_scheduler<cosine_annealing_lr<Optimiser>, Optimiser> {
     using base = detail::lr_scheduler<cosine_annealing_lr<Optimiser>, Optimiser>;
@@ -30,7 +57,7 @@ class cosine_annealing_lr : public detail::lr_scheduler<cosine_annealing_lr<Opti
 
 public:
     cosine_annealing_lr(Optimiser& opt, cosine_annealing_lr_options options) : base(opt), options_(options) {
-        check(options);
+        detail::check_options(options);
         this->initial_step();
     }
 
@@ -38,14 +65,6 @@ public:
     static const char* name() noexcept { return "cosine_annealing_lr"; }
 
 private:
-    static void check(const cosine_annealing_lr_options& o) {
-        if (o.T_max <= 0)
-            detail::scheduler_option_error(name(), "T_max must be a positive number of epochs, got " +
-                                                       std::to_string(o.T_max));
-        if (!(o.eta_min >= 0) || !std::isfinite(o.eta_min))
-            detail::scheduler_option_error(name(), "eta_min must be a non-negative rate, got " +
-                                                       detail::real_text(o.eta_min));
-    }
     double next_lr(std::size_t g, double lr) const {
         constexpr double pi = std::numbers::pi;
         const std::int64_t e = this->last_epoch, T = options_.T_max;
@@ -53,16 +72,12 @@ private:
         const double base_lr = this->base_lrs_[g];
         if (e == 0) return lr;
         if ((e - 1 - T) % (2 * T) == 0) return lr + (base_lr - eta_min) * (1 - std::cos(pi / t)) / 2;
-        return (1 + std::cos(pi * static_cast<double>(e) / t)) / (1 + std::cos(pi * static_cast<double>(e - 1) / t)) *
-                   (lr - eta_min) +
+        return (1 + std::cos(pi * static_cast<double>(e) / t)) /
+                   (1 + std::cos(pi * static_cast<double>(e - 1) / t)) * (lr - eta_min) +
                eta_min;
     }
     double closed_form_lr(std::size_t g) const {
-        const double eta_min = options_.eta_min;
-        return eta_min + (this->base_lrs_[g] - eta_min) *
-                             (1 + std::cos(std::numbers::pi * static_cast<double>(this->last_epoch) /
-                                           static_cast<double>(options_.T_max))) /
-                             2;
+        return lr_at(options_, this->base_lrs_[g], this->last_epoch);
     }
     void put_options(io::tensor_map& out) const {
         detail::put_int(out, "T_max", options_.T_max);
@@ -72,7 +87,7 @@ private:
         cosine_annealing_lr_options o;
         o.T_max = detail::get_int(name(), in, "T_max");
         o.eta_min = detail::get_real(name(), in, "eta_min");
-        check(o);
+        detail::check_options(o);
         options_ = o;
     }
 

@@ -1,7 +1,7 @@
 // katachi/optim/linear_lr.hpp: torch.optim.lr_scheduler.LinearLR, the usual warm-up.
 //
-//   closed form: lr = base_lr (start_factor + (end_factor - start_factor) min(epoch, total_iters) / total_iters)
-//   stepped as PyTorch steps it, from the optimiser's current rate:
+//   closed form: lr = base_lr (start_factor + (end_factor - start_factor) min(epoch, total_iters) /
+//   total_iters) stepped as PyTorch steps it, from the optimiser's current rate:
 //     epoch 0: lr * start_factor;   epoch > total_iters: lr;
 //     else lr (1 + (end - start) / (total_iters start + (epoch - 1) (end - start)))
 //
@@ -22,6 +22,33 @@ struct linear_lr_options {
     std::int64_t total_iters = 5;
 };
 
+namespace detail {
+
+inline void check_options(const linear_lr_options& o) {
+    if (!(o.start_factor > 0 && o.start_factor <= 1))
+        detail::scheduler_option_error(
+            "linear_lr", "start_factor must lie in (0, 1], got " + detail::real_text(o.start_factor));
+    if (!(o.end_factor >= 0 && o.end_factor <= 1))
+        detail::scheduler_option_error(
+            "linear_lr", "end_factor must lie in [0, 1], got " + detail::real_text(o.end_factor));
+    if (o.total_iters <= 0)
+        detail::scheduler_option_error("linear_lr", "total_iters must be a positive number of epochs, got " +
+                                                        std::to_string(o.total_iters));
+}
+
+}  // namespace detail
+
+// The rate at `epoch` of the schedule that starts at base_lr, in closed form (PyTorch's
+// _get_closed_form_lr), for a loop that sets the rate itself (e.g. over graph::static_model's update
+// rules, without an optimiser object); the scheduler below steps to the same rates:
+//   base_lr (start_factor + (end_factor - start_factor) min(epoch, total_iters) / total_iters)
+inline double lr_at(const linear_lr_options& o, double base_lr, std::int64_t epoch) {
+    detail::check_options(o);
+    const double done = static_cast<double>(std::min(o.total_iters, epoch));
+    return base_lr *
+           (o.start_factor + (o.end_factor - o.start_factor) * done / static_cast<double>(o.total_iters));
+}
+
 template <scheduled_optimiser Optimiser>
 class linear_lr : public detail::lr_scheduler<linear_lr<Optimiser>, Optimiser> {
     using base = detail::lr_scheduler<linear_lr<Optimiser>, Optimiser>;
@@ -29,7 +56,7 @@ class linear_lr : public detail::lr_scheduler<linear_lr<Optimiser>, Optimiser> {
 
 public:
     linear_lr(Optimiser& opt, linear_lr_options options = {}) : base(opt), options_(options) {
-        check(options);
+        detail::check_options(options);
         this->initial_step();
     }
 
@@ -37,28 +64,16 @@ public:
     static const char* name() noexcept { return "linear_lr"; }
 
 private:
-    static void check(const linear_lr_options& o) {
-        if (!(o.start_factor > 0 && o.start_factor <= 1))
-            detail::scheduler_option_error(name(), "start_factor must lie in (0, 1], got " +
-                                                       detail::real_text(o.start_factor));
-        if (!(o.end_factor >= 0 && o.end_factor <= 1))
-            detail::scheduler_option_error(name(), "end_factor must lie in [0, 1], got " +
-                                                       detail::real_text(o.end_factor));
-        if (o.total_iters <= 0)
-            detail::scheduler_option_error(name(), "total_iters must be a positive number of epochs, got " +
-                                                       std::to_string(o.total_iters));
-    }
     double next_lr(std::size_t, double lr) const {
         const std::int64_t e = this->last_epoch;
         const double s = options_.start_factor, d = options_.end_factor - options_.start_factor;
         if (e == 0) return lr * s;
         if (e > options_.total_iters) return lr;
-        return lr * (1. + d / (static_cast<double>(options_.total_iters) * s + static_cast<double>(e - 1) * d));
+        return lr *
+               (1. + d / (static_cast<double>(options_.total_iters) * s + static_cast<double>(e - 1) * d));
     }
     double closed_form_lr(std::size_t g) const {
-        const double done = static_cast<double>(std::min(options_.total_iters, this->last_epoch));
-        return this->base_lrs_[g] * (options_.start_factor + (options_.end_factor - options_.start_factor) * done /
-                                                                 static_cast<double>(options_.total_iters));
+        return lr_at(options_, this->base_lrs_[g], this->last_epoch);
     }
     void put_options(io::tensor_map& out) const {
         detail::put_real(out, "start_factor", options_.start_factor);
@@ -70,7 +85,7 @@ private:
         o.start_factor = detail::get_real(name(), in, "start_factor");
         o.end_factor = detail::get_real(name(), in, "end_factor");
         o.total_iters = detail::get_int(name(), in, "total_iters");
-        check(o);
+        detail::check_options(o);
         options_ = o;
     }
 

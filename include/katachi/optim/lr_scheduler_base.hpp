@@ -17,11 +17,11 @@
 // Errors go through KATACHI_THROW; a step allocates nothing.
 #pragma once
 
-#include <katachi/error.hpp>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <katachi/error.hpp>
 #include <katachi/io/safetensors/tensor.hpp>
 #include <span>
 #include <stdexcept>
@@ -61,7 +61,8 @@ inline void put_reals(io::tensor_map& out, const std::string& name, const std::v
     for (std::size_t g = 0; g < v.size(); ++g) put_real(out, name + "." + std::to_string(g), v[g]);
 }
 
-inline const io::tensor& state_entry(const char* scheduler, const io::tensor_map& in, const std::string& key) {
+inline const io::tensor& state_entry(const char* scheduler, const io::tensor_map& in,
+                                     const std::string& key) {
     const auto it = in.find(key);
     if (it == in.end())
         KATACHI_THROW(std::runtime_error,
@@ -89,15 +90,17 @@ inline void check_saved_groups(const char* scheduler, const io::tensor_map& in, 
     while (in.count(name + "." + std::to_string(saved))) ++saved;
     if (saved != groups)
         KATACHI_THROW(std::runtime_error, std::string(scheduler) + ": load_state_dict: the state dict has " +
-                                              std::to_string(saved) + " parameter groups but the optimiser has " +
+                                              std::to_string(saved) +
+                                              " parameter groups but the optimiser has " +
                                               std::to_string(groups));
 }
 
 inline void check_group_count(const char* scheduler, std::size_t built, std::size_t now) {
     if (built != now)
-        KATACHI_THROW(std::logic_error, std::string(scheduler) + ": the optimiser has " + std::to_string(now) +
-                                            " parameter groups but the scheduler was built over " +
-                                            std::to_string(built) + "; build the scheduler after the last add_param_group");
+        KATACHI_THROW(std::logic_error,
+                      std::string(scheduler) + ": the optimiser has " + std::to_string(now) +
+                          " parameter groups but the scheduler was built over " + std::to_string(built) +
+                          "; build the scheduler after the last add_param_group");
 }
 
 template <class Derived, scheduled_optimiser Optimiser>

@@ -23,8 +23,8 @@ namespace katachi::optim {
 enum class anneal { cos, linear };
 
 struct one_cycle_lr_options {
-    double max_lr = 0;              // required: the peak rate of every group
-    std::int64_t total_steps = 0;   // or epochs * steps_per_epoch when 0
+    double max_lr = 0;             // required: the peak rate of every group
+    std::int64_t total_steps = 0;  // or epochs * steps_per_epoch when 0
     std::int64_t epochs = 0;
     std::int64_t steps_per_epoch = 0;
     double pct_start = 0.3;
@@ -59,7 +59,8 @@ public:
     one_cycle_lr(Optimiser& opt, one_cycle_lr_options options) : base(opt) {
         set_options(options);
         for (auto& group : opt.param_groups()) {
-            if constexpr (requires { group.initial_lr = 1.0; }) group.initial_lr = options_.max_lr / options_.div_factor;
+            if constexpr (requires { group.initial_lr = 1.0; })
+                group.initial_lr = options_.max_lr / options_.div_factor;
             if (options_.cycle_momentum) detail::cycled_momentum(group.options) = options_.max_momentum;
         }
         this->base_lrs_.assign(this->base_lrs_.size(), options_.max_lr / options_.div_factor);
@@ -73,24 +74,27 @@ public:
 
 private:
     void set_options(const one_cycle_lr_options& o) {
-        using detail::scheduler_option_error;
         using detail::real_text;
+        using detail::scheduler_option_error;
         if (!(o.max_lr > 0) || !std::isfinite(o.max_lr))
             scheduler_option_error(name(), "max_lr must be a positive rate, got " + real_text(o.max_lr));
         if (o.total_steps < 0)
-            scheduler_option_error(name(), "total_steps must be positive, got " + std::to_string(o.total_steps));
+            scheduler_option_error(name(),
+                                   "total_steps must be positive, got " + std::to_string(o.total_steps));
         if (o.total_steps == 0) {
             if (o.epochs <= 0 || o.steps_per_epoch <= 0)
-                scheduler_option_error(name(), "give total_steps, or epochs and steps_per_epoch (positive), got epochs " +
-                                                   std::to_string(o.epochs) + " and steps_per_epoch " +
-                                                   std::to_string(o.steps_per_epoch));
+                scheduler_option_error(
+                    name(), "give total_steps, or epochs and steps_per_epoch (positive), got epochs " +
+                                std::to_string(o.epochs) + " and steps_per_epoch " +
+                                std::to_string(o.steps_per_epoch));
         }
         if (!(o.pct_start >= 0 && o.pct_start <= 1))
             scheduler_option_error(name(), "pct_start must lie in [0, 1], got " + real_text(o.pct_start));
         if (!(o.div_factor > 0) || !std::isfinite(o.div_factor))
             scheduler_option_error(name(), "div_factor must be positive, got " + real_text(o.div_factor));
         if (!(o.final_div_factor > 0) || !std::isfinite(o.final_div_factor))
-            scheduler_option_error(name(), "final_div_factor must be positive, got " + real_text(o.final_div_factor));
+            scheduler_option_error(name(),
+                                   "final_div_factor must be positive, got " + real_text(o.final_div_factor));
         options_ = o;
         total_steps_ = o.total_steps != 0 ? o.total_steps : o.epochs * o.steps_per_epoch;
         const double total = static_cast<double>(total_steps_);
@@ -134,7 +138,8 @@ private:
                 if (options_.cycle_momentum)
                     detail::cycled_momentum(this->optimizer().param_groups()[g].options) =
                         anneal_between(momenta[p.start_momentum], momenta[p.end_momentum], pct);
-                return anneal_between(rates[static_cast<int>(p.start_lr)], rates[static_cast<int>(p.end_lr)], pct);
+                return anneal_between(rates[static_cast<int>(p.start_lr)], rates[static_cast<int>(p.end_lr)],
+                                      pct);
             }
             start_step = p.end_step;
         }
@@ -159,7 +164,8 @@ private:
         o.max_lr = detail::get_real(name(), in, "max_lr");
         o.total_steps = detail::get_int(name(), in, "total_steps");
         o.pct_start = detail::get_real(name(), in, "pct_start");
-        o.anneal_strategy = detail::get_int(name(), in, "anneal_strategy") == 0 ? anneal::cos : anneal::linear;
+        o.anneal_strategy =
+            detail::get_int(name(), in, "anneal_strategy") == 0 ? anneal::cos : anneal::linear;
         o.cycle_momentum = detail::get_int(name(), in, "cycle_momentum") != 0;
         o.base_momentum = detail::get_real(name(), in, "base_momentum");
         o.max_momentum = detail::get_real(name(), in, "max_momentum");

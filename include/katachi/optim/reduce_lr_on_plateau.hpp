@@ -40,7 +40,8 @@ class reduce_lr_on_plateau {
 public:
     reduce_lr_on_plateau(Optimiser& opt, reduce_lr_on_plateau_options options = {}) : opt_(&opt) {
         set_options(std::move(options));
-        for (const auto& group : opt.param_groups()) last_lr_.push_back(static_cast<double>(group.options.lr));
+        for (const auto& group : opt.param_groups())
+            last_lr_.push_back(static_cast<double>(group.options.lr));
         reset();
     }
 
@@ -70,7 +71,8 @@ public:
             cooldown_counter_ = options_.cooldown;
             num_bad_epochs_ = 0;
         }
-        for (std::size_t g = 0; g < groups.size(); ++g) last_lr_[g] = static_cast<double>(groups[g].options.lr);
+        for (std::size_t g = 0; g < groups.size(); ++g)
+            last_lr_[g] = static_cast<double>(groups[g].options.lr);
     }
 
     // The groups' rates after the last step (at the build, the optimiser's rates).
@@ -111,7 +113,8 @@ public:
         o.factor = detail::get_real(n, in, "factor");
         o.patience = detail::get_int(n, in, "patience");
         o.threshold = detail::get_real(n, in, "threshold");
-        o.threshold_mode = detail::get_int(n, in, "threshold_mode") == 0 ? plateau_threshold::rel : plateau_threshold::abs;
+        o.threshold_mode =
+            detail::get_int(n, in, "threshold_mode") == 0 ? plateau_threshold::rel : plateau_threshold::abs;
         o.cooldown = detail::get_int(n, in, "cooldown");
         o.min_lrs = detail::get_reals(n, in, "min_lrs", groups);
         o.eps = detail::get_real(n, in, "eps");

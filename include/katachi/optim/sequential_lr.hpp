@@ -86,13 +86,15 @@ public:
     Optimiser& optimizer() const noexcept { return *opt_; }
     static const char* name() noexcept { return "sequential_lr"; }
 
-    // PyTorch's keys: "last_epoch", "_milestones", "_last_lr.<g>", and scheduler i's under "_schedulers.<i>.".
+    // PyTorch's keys: "last_epoch", "_milestones", "_last_lr.<g>", and scheduler i's under
+    // "_schedulers.<i>.".
     io::tensor_map state_dict() const {
         io::tensor_map out;
         detail::put_int(out, "last_epoch", last_epoch);
         if (!milestones_.empty())
-            out.insert_or_assign("_milestones", io::tensor::from<std::int64_t>(
-                                                    std::span<const std::int64_t>(milestones_), {milestones_.size()}));
+            out.insert_or_assign("_milestones",
+                                 io::tensor::from<std::int64_t>(std::span<const std::int64_t>(milestones_),
+                                                                {milestones_.size()}));
         detail::put_reals(out, "_last_lr", last_lr_);
         std::size_t i = 0;
         std::apply(
@@ -113,11 +115,15 @@ public:
         }
         if (milestones.size() != milestones_.size())
             KATACHI_THROW(std::runtime_error, std::string(name()) + ": load_state_dict: the state dict has " +
-                                                  std::to_string(milestones.size() + 1) + " schedulers but this one has " +
+                                                  std::to_string(milestones.size() + 1) +
+                                                  " schedulers but this one has " +
                                                   std::to_string(milestones_.size() + 1));
         std::size_t i = 0;
-        std::apply([&](auto&... s) { (s.load_state_dict(unprefixed(in, "_schedulers." + std::to_string(i++) + ".")), ...); },
-                   schedulers_);
+        std::apply(
+            [&](auto&... s) {
+                (s.load_state_dict(unprefixed(in, "_schedulers." + std::to_string(i++) + ".")), ...);
+            },
+            schedulers_);
         milestones_ = std::move(milestones);
         last_epoch = detail::get_int(name(), in, "last_epoch");
         last_lr_ = detail::get_reals(name(), in, "_last_lr", groups);
@@ -127,7 +133,8 @@ private:
     void check() const {
         if (milestones_.size() + 1 != sizeof...(Schedulers))
             detail::scheduler_option_error(name(), "takes one milestone fewer than schedulers, got " +
-                                                       std::to_string(sizeof...(Schedulers)) + " schedulers and " +
+                                                       std::to_string(sizeof...(Schedulers)) +
+                                                       " schedulers and " +
                                                        std::to_string(milestones_.size()) + " milestones");
         for (std::size_t i = 1; i < milestones_.size(); ++i)
             if (milestones_[i] <= milestones_[i - 1])
@@ -137,9 +144,12 @@ private:
         std::size_t i = 0;
         std::apply(
             [&](const auto&... s) {
-                ((&s.optimizer() != opt_ ? detail::scheduler_option_error(
-                                               name(), "scheduler " + std::to_string(i) + " drives another optimiser")
-                                         : void(), ++i), ...);
+                ((&s.optimizer() != opt_
+                      ? detail::scheduler_option_error(
+                            name(), "scheduler " + std::to_string(i) + " drives another optimiser")
+                      : void(),
+                  ++i),
+                 ...);
             },
             schedulers_);
     }
@@ -156,7 +166,8 @@ private:
     static io::tensor_map unprefixed(const io::tensor_map& in, const std::string& prefix) {
         io::tensor_map out;
         for (const auto& [key, value] : in)
-            if (key.compare(0, prefix.size(), prefix) == 0) out.insert_or_assign(key.substr(prefix.size()), value);
+            if (key.compare(0, prefix.size(), prefix) == 0)
+                out.insert_or_assign(key.substr(prefix.size()), value);
         return out;
     }
 

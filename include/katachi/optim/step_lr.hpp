@@ -17,6 +17,28 @@ struct step_lr_options {
     double gamma = 0.1;
 };
 
+namespace detail {
+
+inline void check_options(const step_lr_options& o) {
+    if (o.step_size <= 0)
+        detail::scheduler_option_error(
+            "step_lr", "step_size must be a positive number of epochs, got " + std::to_string(o.step_size));
+    if (!(o.gamma > 0) || !std::isfinite(o.gamma))
+        detail::scheduler_option_error("step_lr",
+                                       "gamma must be a positive factor, got " + detail::real_text(o.gamma));
+}
+
+}  // namespace detail
+
+// The rate at `epoch` of the schedule that starts at base_lr, in closed form (PyTorch's
+// _get_closed_form_lr), for a loop that sets the rate itself (e.g. over graph::static_model's update
+// rules, without an optimiser object); the scheduler below steps to the same rates:
+//   base_lr gamma^(epoch / step_size)
+inline double lr_at(const step_lr_options& o, double base_lr, std::int64_t epoch) {
+    detail::check_options(o);
+    return base_lr * std::pow(o.gamma, static_cast<double>(epoch / o.step_size));
+}
+
 template <scheduled_optimiser Optimiser>
 class step_lr : public detail::lr_scheduler<step_lr<Optimiser>, Optimiser> {
     using base = detail::lr_scheduler<step_lr<Optimiser>, Optimiser>;
@@ -24,7 +46,7 @@ class step_lr : public detail::lr_scheduler<step_lr<Optimiser>, Optimiser> {
 
 public:
     step_lr(Optimiser& opt, step_lr_options options) : base(opt), options_(options) {
-        check(options);
+        detail::check_options(options);
         this->initial_step();
     }
 
@@ -32,19 +54,12 @@ public:
     static const char* name() noexcept { return "step_lr"; }
 
 private:
-    static void check(const step_lr_options& o) {
-        if (o.step_size <= 0)
-            detail::scheduler_option_error(name(), "step_size must be a positive number of epochs, got " +
-                                                       std::to_string(o.step_size));
-        if (!(o.gamma > 0) || !std::isfinite(o.gamma))
-            detail::scheduler_option_error(name(), "gamma must be a positive factor, got " + detail::real_text(o.gamma));
-    }
     double next_lr(std::size_t, double lr) const {
         if (this->last_epoch == 0 || this->last_epoch % options_.step_size != 0) return lr;
         return lr * options_.gamma;
     }
     double closed_form_lr(std::size_t g) const {
-        return this->base_lrs_[g] * std::pow(options_.gamma, static_cast<double>(this->last_epoch / options_.step_size));
+        return lr_at(options_, this->base_lrs_[g], this->last_epoch);
     }
     void put_options(io::tensor_map& out) const {
         detail::put_int(out, "step_size", options_.step_size);
@@ -54,7 +69,7 @@ private:
         step_lr_options o;
         o.step_size = detail::get_int(name(), in, "step_size");
         o.gamma = detail::get_real(name(), in, "gamma");
-        check(o);
+        detail::check_options(o);
         options_ = o;
     }
 
