@@ -361,8 +361,18 @@ TEST_CASE("a scheduler refuses a state dict of another kind or group layout and 
     optim::sgd<float> opt({optim::parameter<float>::fixed("w", w, gw)}, {.lr = 0.1});
     optim::step_lr step(opt, {.step_size = 2});
     optim::cosine_annealing_lr cosine(opt, {.T_max = 5});
+    cosine.step();
     CHECK_THROWS_WITH(cosine.load_state_dict(step.state_dict()),
                       "cosine_annealing_lr: load_state_dict: the state dict lacks \"T_max\"");
+    CHECK(cosine.last_epoch == 1);  // a refused state dict changes nothing
+    optim::reduce_lr_on_plateau plateau(opt, {.patience = 3});
+    io::tensor_map partial = plateau.state_dict();
+    partial.erase("_last_lr.0");
+    plateau.step(1.0);
+    CHECK_THROWS_WITH(plateau.load_state_dict(partial),
+                      "reduce_lr_on_plateau: load_state_dict: the state dict lacks \"_last_lr.0\"");
+    CHECK(plateau.last_epoch == 1);
+    CHECK(plateau.best() == 1.0);
     optim::sgd<float> two({optim::parameter<float>::fixed("w", w, gw)}, {.lr = 0.1});
     two.add_param_group({});
     optim::step_lr step_two(two, {.step_size = 2});

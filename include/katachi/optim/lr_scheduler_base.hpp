@@ -26,6 +26,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace katachi::optim {
@@ -161,11 +162,15 @@ public:
         const char* name = Derived::name();
         const std::size_t groups = base_lrs_.size();
         check_saved_groups(name, in, "base_lrs", groups);
+        // Everything is read before anything changes, so a state dict that does not fit changes nothing.
+        const std::int64_t epoch = get_int(name, in, "last_epoch"), count = get_int(name, in, "_step_count");
+        std::vector<double> base = get_reals(name, in, "base_lrs", groups);
+        std::vector<double> last = get_reals(name, in, "_last_lr", groups);
         self().get_options(in);
-        last_epoch = get_int(name, in, "last_epoch");
-        step_count_ = get_int(name, in, "_step_count");
-        base_lrs_ = get_reals(name, in, "base_lrs", groups);
-        last_lr_ = get_reals(name, in, "_last_lr", groups);
+        last_epoch = epoch;
+        step_count_ = count;
+        base_lrs_ = std::move(base);
+        last_lr_ = std::move(last);
     }
 
 protected:

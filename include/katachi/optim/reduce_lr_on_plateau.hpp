@@ -118,12 +118,18 @@ public:
         o.cooldown = detail::get_int(n, in, "cooldown");
         o.min_lrs = detail::get_reals(n, in, "min_lrs", groups);
         o.eps = detail::get_real(n, in, "eps");
+        // Everything is read before anything changes, so a state dict that does not fit changes nothing.
+        const double best = detail::get_real(n, in, "best");
+        const std::int64_t bad = detail::get_int(n, in, "num_bad_epochs");
+        const std::int64_t cooldown = detail::get_int(n, in, "cooldown_counter");
+        const std::int64_t epoch = detail::get_int(n, in, "last_epoch");
+        std::vector<double> last = detail::get_reals(n, in, "_last_lr", groups);
         set_options(std::move(o));
-        best_ = detail::get_real(n, in, "best");
-        num_bad_epochs_ = detail::get_int(n, in, "num_bad_epochs");
-        cooldown_counter_ = detail::get_int(n, in, "cooldown_counter");
-        last_epoch = detail::get_int(n, in, "last_epoch");
-        last_lr_ = detail::get_reals(n, in, "_last_lr", groups);
+        best_ = best;
+        num_bad_epochs_ = bad;
+        cooldown_counter_ = cooldown;
+        last_epoch = epoch;
+        last_lr_ = std::move(last);
     }
 
 private:
