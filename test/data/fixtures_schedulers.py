@@ -55,6 +55,8 @@ def _cases(S):
         ("one_cycle_lr_epochs_no_momentum", "sgd",
          lambda o: S.OneCycleLR(o, max_lr=0.2, epochs=4, steps_per_epoch=10, pct_start=0.4,
                                 cycle_momentum=False), None),
+        ("one_cycle_lr_per_group", "sgd",
+         lambda o: S.OneCycleLR(o, max_lr=[0.4, 0.08], total_steps=50, pct_start=0.2), None),
         ("reduce_lr_on_plateau", "sgd", lambda o: S.ReduceLROnPlateau(o, patience=2, factor=0.5), m),
         ("reduce_lr_on_plateau_max_abs", "sgd",
          lambda o: S.ReduceLROnPlateau(o, mode="max", threshold_mode="abs", threshold=0.01, patience=1,

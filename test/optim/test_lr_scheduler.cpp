@@ -215,6 +215,9 @@ TEST_CASE("one_cycle_lr rises to max_lr and anneals down, cycling sgd's momentum
                                        .final_div_factor = 100,
                                        .three_phase = true});
     });
+    check_case("one_cycle_lr_per_group", [](auto& o) {
+        return optim::one_cycle_lr(o, {.max_lrs = {0.4, 0.08}, .total_steps = 50, .pct_start = 0.2});
+    });
     check_case("one_cycle_lr_epochs_no_momentum", [](auto& o) {
         return optim::one_cycle_lr(
             o,
@@ -330,6 +333,8 @@ TEST_CASE("bad scheduler options are refused with a sentence naming the schedule
         "steps_per_epoch 0");
     CHECK_THROWS_WITH(optim::one_cycle_lr(opt, {.max_lr = 0.1, .total_steps = 10, .pct_start = 1.5}),
                       "one_cycle_lr: pct_start must lie in [0, 1], got 1.5");
+    CHECK_THROWS_WITH(optim::one_cycle_lr(opt, {.max_lrs = {0.1, 0.2}, .total_steps = 10}),
+                      "one_cycle_lr: max_lrs has 2 values but the optimiser has 1 parameter groups");
     CHECK_THROWS_WITH(optim::reduce_lr_on_plateau(opt, {.factor = 1}),
                       "reduce_lr_on_plateau: factor must lie in [0, 1), got 1");
     CHECK_THROWS_WITH(optim::reduce_lr_on_plateau(opt, {.min_lrs = {0.1, 0.2}}),

@@ -7,6 +7,7 @@
 // phase done. The phases end at steps pct_start total - 1, (three_phase: 2 pct_start total - 2) and
 // total - 1. With cycle_momentum the momentum (sgd's momentum, adam's beta1) moves the opposite
 // way, between max_momentum and base_momentum; it is set to max_momentum when the scheduler is built.
+// max_lrs gives each parameter group its own peak (PyTorch's list form of max_lr).
 //
 //   optim::one_cycle_lr sched(opt, {.max_lr = 0.1, .epochs = 10, .steps_per_epoch = 469});
 #pragma once
@@ -16,6 +17,7 @@
 #include <katachi/optim/lr_scheduler_base.hpp>
 #include <numbers>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace katachi::optim {
@@ -23,8 +25,9 @@ namespace katachi::optim {
 enum class anneal { cos, linear };
 
 struct one_cycle_lr_options {
-    double max_lr = 0;             // required: the peak rate of every group
-    std::int64_t total_steps = 0;  // or epochs * steps_per_epoch when 0
+    double max_lr = 0;                 // required: the peak rate of every group
+    std::vector<double> max_lrs = {};  // one per parameter group, instead of max_lr (PyTorch's list form)
+    std::int64_t total_steps = 0;      // or epochs * steps_per_epoch when 0
     std::int64_t epochs = 0;
     std::int64_t steps_per_epoch = 0;
     double pct_start = 0.3;
@@ -58,12 +61,12 @@ class one_cycle_lr : public detail::lr_scheduler<one_cycle_lr<Optimiser>, Optimi
 public:
     one_cycle_lr(Optimiser& opt, one_cycle_lr_options options) : base(opt) {
         set_options(options);
-        for (auto& group : opt.param_groups()) {
-            if constexpr (requires { group.initial_lr = 1.0; })
-                group.initial_lr = options_.max_lr / options_.div_factor;
-            if (options_.cycle_momentum) detail::cycled_momentum(group.options) = options_.max_momentum;
+        auto& groups = opt.param_groups();
+        for (std::size_t g = 0; g < groups.size(); ++g) {
+            this->base_lrs_[g] = max_lrs_[g] / options_.div_factor;
+            if constexpr (requires { groups[g].initial_lr = 1.0; }) groups[g].initial_lr = this->base_lrs_[g];
+            if (options_.cycle_momentum) detail::cycled_momentum(groups[g].options) = options_.max_momentum;
         }
-        this->base_lrs_.assign(this->base_lrs_.size(), options_.max_lr / options_.div_factor);
         this->initial_step();
     }
 
@@ -76,8 +79,15 @@ private:
     void set_options(const one_cycle_lr_options& o) {
         using detail::real_text;
         using detail::scheduler_option_error;
-        if (!(o.max_lr > 0) || !std::isfinite(o.max_lr))
-            scheduler_option_error(name(), "max_lr must be a positive rate, got " + real_text(o.max_lr));
+        const std::size_t groups = this->optimizer().param_groups().size();
+        std::vector<double> max_lrs = o.max_lrs.empty() ? std::vector<double>(groups, o.max_lr) : o.max_lrs;
+        if (max_lrs.size() != groups)
+            scheduler_option_error(name(), "max_lrs has " + std::to_string(max_lrs.size()) +
+                                               " values but the optimiser has " + std::to_string(groups) +
+                                               " parameter groups");
+        for (const double m : max_lrs)
+            if (!(m > 0) || !std::isfinite(m))
+                scheduler_option_error(name(), "max_lr must be a positive rate, got " + real_text(m));
         if (o.total_steps < 0)
             scheduler_option_error(name(),
                                    "total_steps must be positive, got " + std::to_string(o.total_steps));
@@ -96,6 +106,7 @@ private:
             scheduler_option_error(name(),
                                    "final_div_factor must be positive, got " + real_text(o.final_div_factor));
         options_ = o;
+        max_lrs_ = std::move(max_lrs);
         total_steps_ = o.total_steps != 0 ? o.total_steps : o.epochs * o.steps_per_epoch;
         const double total = static_cast<double>(total_steps_);
         if (o.three_phase) {
@@ -128,7 +139,7 @@ private:
     double next_lr(std::size_t g, double) {
         const double step = static_cast<double>(this->last_epoch);
         const double initial = this->base_lrs_[g];
-        const double rates[3] = {initial, options_.max_lr, initial / options_.final_div_factor};
+        const double rates[3] = {initial, max_lrs_[g], initial / options_.final_div_factor};
         const double momenta[2] = {options_.max_momentum, options_.base_momentum};
         double start_step = 0;
         for (int i = 0; i < phase_count_; ++i) {
@@ -148,7 +159,7 @@ private:
 
     void put_options(io::tensor_map& out) const {
         const one_cycle_lr_options& o = options_;
-        detail::put_real(out, "max_lr", o.max_lr);
+        detail::put_reals(out, "max_lr", max_lrs_);
         detail::put_int(out, "total_steps", total_steps_);
         detail::put_real(out, "pct_start", o.pct_start);
         detail::put_int(out, "anneal_strategy", o.anneal_strategy == anneal::cos ? 0 : 1);
@@ -161,7 +172,7 @@ private:
     }
     void get_options(const io::tensor_map& in) {
         one_cycle_lr_options o;
-        o.max_lr = detail::get_real(name(), in, "max_lr");
+        o.max_lrs = detail::get_reals(name(), in, "max_lr", max_lrs_.size());
         o.total_steps = detail::get_int(name(), in, "total_steps");
         o.pct_start = detail::get_real(name(), in, "pct_start");
         o.anneal_strategy =
@@ -183,6 +194,7 @@ private:
     };
 
     one_cycle_lr_options options_;
+    std::vector<double> max_lrs_;  // per group
     std::int64_t total_steps_ = 0;
     phase phases_[3] = {};
     int phase_count_ = 2;
