@@ -4,15 +4,20 @@
 // param_groups()[g].options has an lr) and sets the rate of each parameter group when it steps,
 // as torch.optim.lr_scheduler does: build it after the optimiser (the build is PyTorch's initial
 // step, last_epoch 0), then call optimiser.step() and scheduler.step() once per epoch or batch.
+// The scheduler keeps a pointer to the optimiser, which must outlive it.
 // The epoch-based schedulers use PyTorch's recursive (chainable) forms: the next rate is computed
-// from the rate the optimiser holds now, so the sequence is PyTorch's to the last bit.
+// from the rate the optimiser holds now, in PyTorch's order of operations, so the sequence is
+// PyTorch's (test_lr_scheduler holds it to 1e-7 relative). Like PyTorch they start from each
+// group's initial_lr, which the first scheduler built over the group sets, so schedulers chained
+// on one optimiser (sequential_lr) agree; lr_at(options, base_lr, epoch) is the closed form.
 //
 // The state dict follows the optimisers' (katachi/eager/optimiser_state.hpp): torch's
-// scheduler.state_dict() flattened for safetensors, one rank-0 entry per number ("last_epoch",
-// "_step_count" as int64; "base_lrs.<g>", "_last_lr.<g>" and the options as float64), so it is
-// saved with io::save_safetensors and loaded back from io::load_safetensors(path).tensors. Loading
-// restores the options and the counters (PyTorch's load_state_dict updates the whole object); the
-// optimiser's rates come back with the optimiser's own state dict, as in PyTorch.
+// scheduler.state_dict() flattened for safetensors, one rank-0 entry per number (counts and
+// integer options as int64, rates and real options as float64; per group "base_lrs.<g>",
+// "_last_lr.<g>"), so it is saved with io::save_safetensors and loaded back from
+// io::load_safetensors(path).tensors. Loading restores the options and the counters (PyTorch's
+// load_state_dict updates the whole object); the optimiser's rates come back with the optimiser's
+// own state dict, as in PyTorch: build the scheduler, then load both.
 //
 // Errors go through KATACHI_THROW; a step allocates nothing.
 #pragma once
