@@ -7,6 +7,7 @@
 #include <cstring>
 #include <katachi/graph.hpp>
 #include <katachi/kernels/relu.hpp>
+#include <katachi/optim/lr_scheduler.hpp>
 #include <katachi/optim/sgd.hpp>
 #include <katachi/parallel.hpp>
 #include <katachi/random.hpp>
@@ -78,5 +79,15 @@ int main() {
     });
     report("unknown tensor", [] { m.parameter("9.weight"); });
     report("optimiser", [] { optim::sgd<float> opt(m.parameters(), {.lr = -1.0}); });
+    static optim::sgd<float> opt(m.parameters(), {.lr = 0.1, .momentum = 0.9});
+    report("scheduler options", [] { optim::step_lr sched(opt, {.step_size = 0}); });
+    report("scheduler step", [] {
+        static optim::one_cycle_lr sched(opt, {.max_lr = 0.1, .total_steps = 2});
+        for (int i = 0; i < 3; ++i) sched.step();
+    });
+    report("scheduler state", [] {
+        static optim::exponential_lr sched(opt, {.gamma = 0.9});
+        sched.load_state_dict({});
+    });
     return 0;
 }

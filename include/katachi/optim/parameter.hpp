@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -36,6 +37,10 @@ template <class T, class Options>
 struct param_group {
     std::vector<parameter<T>> params;
     Options options;
+    // PyTorch's initial_lr: the rate a learning-rate scheduler starts from, set by the first
+    // scheduler built over the group (katachi/optim/lr_scheduler.hpp), so that schedulers chained
+    // on one optimiser share it.
+    std::optional<double> initial_lr = std::nullopt;
 };
 
 namespace detail {
