@@ -31,9 +31,9 @@
 #include <filesystem>
 #include <katachi/data.hpp>
 #include <katachi/io/idx.hpp>
+#include <katachi/optim/cosine_annealing_lr.hpp>
 #include <katachi/parallel.hpp>
 #include <katachi/random.hpp>
-#include <numbers>
 #include <numeric>
 #include <optional>
 #include <stdexcept>
@@ -256,7 +256,7 @@ int main(int argc, char** argv) try {
                 opts.epochs, static_cast<unsigned long long>(opts.seed));
     data::data_loader loader(train, {.batch_size = opts.batch_size, .shuffle = true, .seed = opts.seed ^ 0x5eedULL});
     const std::size_t steps = loader.size();
-    const double total_steps = static_cast<double>(steps * opts.epochs);
+    const katachi::optim::cosine_annealing_lr_options cosine{.T_max = static_cast<std::int64_t>(steps * opts.epochs)};
 
     // Blue is training, green is test; the thin line is the loss of each twentieth of an epoch.
     fm::svg_series loss_curve{"training loss (mean of each 1/20 epoch)", "#9ecae1", {}, false};
@@ -311,10 +311,9 @@ int main(int argc, char** argv) try {
         std::size_t window_samples = 0;
         for (auto it = loader.begin(); it != loader.end(); ++it, ++step_count) {
             const std::size_t s = it.index();
-            if (opts.schedule == "cosine")
-                model->set_learning_rate(
-                    opts.optimiser.lr * 0.5 *
-                    (1 + std::cos(std::numbers::pi * static_cast<double>(step_count) / total_steps)));
+            if (opts.schedule == "cosine")  // torch's CosineAnnealingLR over the run's steps, at this step
+                model->set_learning_rate(katachi::optim::lr_at(cosine, opts.optimiser.lr,
+                                                               static_cast<std::int64_t>(step_count)));
             const fm::step_result r = model->train_step(*it);
             if (!std::isfinite(r.loss)) {
                 if (bar.terminal()) std::fputc('\n', stdout);  // past the progress line

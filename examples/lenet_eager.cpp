@@ -1,11 +1,12 @@
-// The LeNet on Fashion-MNIST in the eager face, as a user writes it: data, lazy modules, optimiser,
-// one epoch, the test accuracy. `lenet_eager [N]` trains on the first N training images (all by
+// The LeNet on Fashion-MNIST in the eager face, as a user writes it: data, lazy modules, optimiser
+// and schedule, one epoch, the test accuracy. `lenet_eager [N]` trains on the first N training images (all by
 // default).
 #include <cstdio>
 #include <cstdlib>
 #include <katachi/data.hpp>
 #include <katachi/data/eager.hpp>
 #include <katachi/eager.hpp>
+#include <katachi/optim/cosine_annealing_lr.hpp>
 
 namespace data = katachi::data;
 namespace eager = katachi::eager;
@@ -24,10 +25,13 @@ int main(int argc, char** argv) {
                        nn::relu(), nn::lazy_linear({.out_features = 10}));
     net.materialize({1, 1, 28, 28});  // the lazy sizes, fixed before the optimiser takes the parameters
     katachi::optim::adam<float> opt(nn::optimiser_parameters(net), {.lr = 2e-3});
-    for (const auto& batch : data::data_loader(train, {.batch_size = 64, .shuffle = true, .seed = 1})) {
+    data::data_loader loader(train, {.batch_size = 64, .shuffle = true, .seed = 1});
+    katachi::optim::cosine_annealing_lr schedule(opt, {.T_max = static_cast<std::int64_t>(loader.size())});
+    for (const auto& batch : loader) {
         opt.zero_grad();
         eager::cross_entropy(net(data::input_tensor(batch)), batch.target_span()).backward();
         opt.step();
+        schedule.step();
     }
 
     net.eval();

@@ -1,10 +1,11 @@
-// The LeNet on Fashion-MNIST in the graph face, as a user writes it: data, model, optimiser, one
-// epoch, the test accuracy. `lenet_graph [N]` trains on the first N training images (all by default).
+// The LeNet on Fashion-MNIST in the graph face, as a user writes it: data, model, optimiser and
+// schedule, one epoch, the test accuracy. `lenet_graph [N]` trains on the first N training images (all by default).
 #include <cstdio>
 #include <cstdlib>
 #include <katachi/data.hpp>
 #include <katachi/graph.hpp>
 #include <katachi/optim/adam.hpp>
+#include <katachi/optim/cosine_annealing_lr.hpp>
 
 namespace data = katachi::data;
 using namespace katachi::graph;
@@ -22,11 +23,14 @@ int main(int argc, char** argv) {
 
     model<lenet> net(/*seed=*/0);
     katachi::optim::adam<float> opt(net.parameters(), {.lr = 2e-3});
-    for (const auto& batch : data::data_loader(train, {.batch_size = 64, .shuffle = true, .seed = 1})) {
+    data::data_loader loader(train, {.batch_size = 64, .shuffle = true, .seed = 1});
+    katachi::optim::cosine_annealing_lr schedule(opt, {.T_max = static_cast<std::int64_t>(loader.size())});
+    for (const auto& batch : loader) {
         net.forward(batch.input());
         net.cross_entropy(batch.targets());
         net.backward();
         opt.step();
+        schedule.step();  // per batch: the rate falls to 0 over the epoch
     }
 
     net.eval();
