@@ -79,9 +79,15 @@ def make(torch):
     case("max_dim1_keepdim", lambda a: tuple(a.max(1, keepdim=True)), [rnd(2, 5, 3)])
     case("min_last", lambda a: tuple(a.min(-1)), [rnd(2, 3, 4)])
     case("min_dim0_keepdim", lambda a: tuple(a.min(0, keepdim=True)), [rnd(4, 3)])
+    # Among equal values the first is chosen; a NaN is chosen over any number.
+    case("max_ties", lambda a: tuple(a.max(1)), [torch.tensor([[1., 3., 3., 0.], [2., 2., 1., 1.]], dtype=f64)])
+    case("min_ties_keepdim", lambda a: tuple(a.min(1, keepdim=True)),
+         [torch.tensor([[1., 3., 3., 0.], [2., 2., 1., 1.]], dtype=f64)])
+    case("max_with_nan", lambda a: tuple(a.max(1)), [torch.tensor([[1., float("nan"), 3.], [0., 2., 2.]], dtype=f64)])
     indices_only("argmax_dim1", lambda a: a.argmax(1), rnd(3, 5))
     indices_only("argmax_dim0_keepdim", lambda a: a.argmax(0, keepdim=True), rnd(3, 5))
     indices_only("argmin_last", lambda a: a.argmin(-1), rnd(2, 3, 4))
+    indices_only("argmin_ties", lambda a: a.argmin(0), torch.tensor([[2., 1.], [2., 0.], [1., 0.]], dtype=f64))
 
     # Joining.
     case("cat_dim1", lambda a, b, c: torch.cat([a, b, c], 1), [rnd(2, 3), rnd(2, 1), rnd(2, 4)])
@@ -124,6 +130,8 @@ def make(torch):
     printed("empty", torch.zeros(0))
     printed("empty_rows", torch.zeros(0, 3))
     printed("float64", torch.randn(2, 2, dtype=f64))
+    printed("suffix_on_its_own_line", torch.full((30,), 1e-9), requires_grad=True)
+    printed("negative_zero", torch.tensor([-0.0, 1.0]))
     printed("indices", torch.tensor([[1, 0, 12], [2, 2, -3]]))
     return out
 

@@ -118,6 +118,10 @@ TEST_CASE("reductions along a dimension match PyTorch, indices and gradients inc
     check_case("max_dim1_keepdim", with_indices([](const inputs& x) { return eager::max(x[0], 1, true); }));
     check_case("min_last", with_indices([](const inputs& x) { return eager::min(x[0], -1); }));
     check_case("min_dim0_keepdim", with_indices([](const inputs& x) { return eager::min(x[0], 0, true); }));
+    check_case("max_ties", with_indices([](const inputs& x) { return eager::max(x[0], 1); }));
+    check_case("min_ties_keepdim", with_indices([](const inputs& x) { return eager::min(x[0], 1, true); }));
+    check_case("max_with_nan", with_indices([](const inputs& x) { return eager::max(x[0], 1); }));
+    check_indices("argmin_ties", [](const tensor64& x) { return eager::argmin(x, 0); });
     check_indices("argmax_dim1", [](const tensor64& x) { return eager::argmax(x, 1); });
     check_indices("argmax_dim0_keepdim", [](const tensor64& x) { return eager::argmax(x, 0, true); });
     check_indices("argmin_last", [](const tensor64& x) { return eager::argmin(x, -1); });
