@@ -5,8 +5,9 @@
 // strides, and the autograd record: requires_grad, the accumulated grad and the node that made it.
 // `tensor` is float32, the default; `tensor64` is float64, for gradient checks.
 //
-// Views (view, transpose, permute, flatten, detach) share storage; `contiguous()` copies only
-// when the layout is not row-major; `reshape` is a view when it can be and a copy otherwise.
+// Views (view, transpose, permute, flatten, narrow, select, slice, detach) share storage;
+// `contiguous()` copies only when the layout is not row-major; `reshape` is a view when it can be
+// and a copy otherwise.
 // Operations record the autograd tape as they run (autograd.hpp); in-place methods (fill_, zero_,
 // copy_) are not recorded, and on a tensor that requires grad they are allowed only under no_grad.
 // They bump the storage's version; backward refuses a tensor saved for it whose version has moved
