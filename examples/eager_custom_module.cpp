@@ -26,13 +26,9 @@ struct affine : nn::module {
     std::string extra_repr() const override { return std::to_string(gain.numel()); }
     // The shape arithmetic that lets materialize(input_shape) pass through this module.
     eager::sizes output_shape(const eager::sizes& input) const override { return input; }
-    tensor forward(const tensor& x) override {
-        const std::ptrdiff_t n = static_cast<std::ptrdiff_t>(x.size(0));
-        // Repeat the vectors over the batch (no broadcasting in katachi: shapes must match).
-        const tensor g = eager::matmul(eager::ones({std::size_t(n), 1}), gain.view({1, -1}));
-        const tensor s = eager::matmul(eager::ones({std::size_t(n), 1}), shift.view({1, -1}));
-        return x * g + s;
-    }
+    // [N, features] * [features] + [features]: the vectors broadcast over the batch, as in PyTorch,
+    // and their gradients are summed over it.
+    tensor forward(const tensor& x) override { return x * gain + shift; }
 };
 
 int main() {

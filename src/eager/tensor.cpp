@@ -1,5 +1,5 @@
-// The eager tensor: storage, factories, element access, autograd flags, in-place writes, printing.
-// Its views and copies, and their derivatives, are in tensor_views.cpp.
+// The eager tensor: storage, factories, element access, autograd flags, in-place writes.
+// Its views and copies, and their derivatives, are in tensor_views.cpp; printing in print.cpp.
 #include "katachi/eager/tensor.hpp"
 
 #include <algorithm>
@@ -243,28 +243,7 @@ basic_tensor<T>& basic_tensor<T>::copy_(const basic_tensor& source) {
     return *this;
 }
 
-// ---- printing ----------------------------------------------------------------------------------
-
-template <class T>
-std::ostream& operator<<(std::ostream& os, const basic_tensor<T>& t) {
-    if (!t.defined()) return os << "tensor(undefined)";
-    if (t.is_uninitialized()) return os << "tensor(uninitialized)";
-    os << "tensor(" << t.shape() << ", {";
-    const std::vector<T> v = t.to_vector();
-    constexpr std::size_t shown = 32;
-    for (std::size_t i = 0; i < std::min(v.size(), shown); ++i) os << (i ? ", " : "") << v[i];
-    if (v.size() > shown) os << ", ...";
-    os << "}";
-    if (t.grad_fn_name())
-        os << ", grad_fn=" << t.grad_fn_name();
-    else if (t.requires_grad())
-        os << ", requires_grad";
-    return os << ")";
-}
-
 template class basic_tensor<float>;
 template class basic_tensor<double>;
-template std::ostream& operator<<(std::ostream&, const basic_tensor<float>&);
-template std::ostream& operator<<(std::ostream&, const basic_tensor<double>&);
 
 }  // namespace katachi::eager

@@ -83,6 +83,63 @@ TEST_CASE("arithmetic operations pass the finite-difference check", "[eager][gra
           {rnd({2, 3}, 3), rnd({3, 4}, 4)});
 }
 
+TEST_CASE("broadcasting arithmetic passes the finite-difference check, summed gradients included",
+          "[eager][gradcheck]") {
+    const auto a = rnd({4, 3}, 21), row = rnd({3}, 22), col = rnd({4, 1}, 23, 0.5, 2.0), s = rnd({}, 24);
+    check("add [4, 3] + [3]", [](const inputs& x) { return x[0] + x[1]; }, {a, row});
+    check("add [] + [4, 3]", [](const inputs& x) { return x[0] + x[1]; }, {s, a});
+    check("sub [4, 1] - [3]", [](const inputs& x) { return x[0] - x[1]; }, {col, row});
+    check("mul [2, 1, 3] * [4, 1]", [](const inputs& x) { return x[0] * x[1]; }, {rnd({2, 1, 3}, 25), col});
+    check("mul [4, 3] * [4, 1]", [](const inputs& x) { return x[0] * x[1]; }, {a, col});
+    check("div [4, 3] / [4, 1]", [](const inputs& x) { return x[0] / x[1]; }, {a, col});
+    check("div [3] / [4, 1]", [](const inputs& x) { return x[0] / x[1]; }, {row, col});
+    check("pow [4, 1] ^ [3]", [](const inputs& x) { return eager::pow(x[0], x[1]); }, {col, rnd({3}, 26, -2, 2)});
+    check("pow [4, 3] ^ [4, 3]", [](const inputs& x) { return eager::pow(x[0], x[1]); },
+          {rnd({4, 3}, 27, 0.5, 2.0), rnd({4, 3}, 28)});
+    const tensor64 cond = eager::from_values<double>({1, 0, 0, 1}, {4, 1});
+    check("where [4, 1] ? [3] : [4, 3]", [&](const inputs& x) { return eager::where(cond, x[0], x[1]); }, {row, a});
+}
+
+TEST_CASE("pointwise maps pass the finite-difference check", "[eager][gradcheck]") {
+    const auto pos = rnd({3, 4}, 31, 0.2, 2.0), any = test::random_away_from_zero({3, 4}, 32);
+    check("sqrt", [](const inputs& x) { return eager::sqrt(x[0]); }, {pos});
+    check("abs", [](const inputs& x) { return eager::abs(x[0]); }, {any});
+    check("exp", [](const inputs& x) { return eager::exp(x[0]); }, {any});
+    check("log", [](const inputs& x) { return eager::log(x[0]); }, {pos});
+    check("pow 2.5", [](const inputs& x) { return eager::pow(x[0], 2.5); }, {pos});
+    check("pow -1", [](const inputs& x) { return eager::pow(x[0], -1.0); }, {pos});
+    // Clamp bounds between the inputs, away from every value, where the derivative is defined.
+    check("clamp", [](const inputs& x) { return eager::clamp(x[0], -0.5, 0.5); }, {any});
+    check("clamp min", [](const inputs& x) { return eager::clamp(x[0], 0.0); }, {any});
+    check("clamp max", [](const inputs& x) { return eager::clamp(x[0], std::nullopt, 0.0); }, {any});
+}
+
+TEST_CASE("reductions along a dimension pass the finite-difference check", "[eager][gradcheck]") {
+    const auto a = rnd({3, 4, 5}, 41);
+    check("sum dim 1", [](const inputs& x) { return eager::sum(x[0], 1); }, {a});
+    check("sum dim -1 keepdim", [](const inputs& x) { return eager::sum(x[0], -1, true); }, {a});
+    check("mean dim 0", [](const inputs& x) { return eager::mean(x[0], 0); }, {a});
+    check("mean dim 2 keepdim", [](const inputs& x) { return eager::mean(x[0], 2, true); }, {a});
+    // Random values have no ties, so the chosen element stays put under the finite differences.
+    check("max dim 1", [](const inputs& x) { return eager::max(x[0], 1).values; }, {a});
+    check("max dim 0 keepdim", [](const inputs& x) { return eager::max(x[0], 0, true).values; }, {a});
+    check("min dim -1", [](const inputs& x) { return eager::min(x[0], -1).values; }, {a});
+    check("min dim 2 keepdim", [](const inputs& x) { return eager::min(x[0], 2, true).values; }, {a});
+}
+
+TEST_CASE("cat, stack and the parts of a tensor pass the finite-difference check", "[eager][gradcheck]") {
+    const auto a = rnd({3, 4}, 51), b = rnd({3, 2}, 52), c = rnd({3, 4}, 53);
+    check("cat dim 1", [](const inputs& x) { return eager::cat(x, 1); }, {a, b});
+    check("cat dim 0", [](const inputs& x) { return eager::cat(x, 0); }, {a, c});
+    check("stack dim 0", [](const inputs& x) { return eager::stack(x, 0); }, {a, c});
+    check("stack dim -1", [](const inputs& x) { return eager::stack(x, -1); }, {a, c});
+    check("narrow", [](const inputs& x) { return x[0].narrow(1, 1, 2); }, {a});
+    check("select", [](const inputs& x) { return x[0].select(0, -1); }, {a});
+    check("slice with a step", [](const inputs& x) { return x[0].slice(1, 1, std::nullopt, 2); }, {a});
+    check("slice of a transpose", [](const inputs& x) { return x[0].transpose(0, 1).slice(0, 0, 3) * 2.0; }, {a});
+    check("index_select with a repeat", [](const inputs& x) { return eager::index_select(x[0], 1, {3, 0, 3}); }, {a});
+}
+
 TEST_CASE("views and copies pass the finite-difference check", "[eager][gradcheck]") {
     const auto a = rnd({2, 3, 4}, 5);
     const auto w = test::from_xarray(rnd({4, 3, 2}, 6));

@@ -107,12 +107,16 @@ TEST_CASE("operations name themselves and both shapes when the shapes do not fit
                       Catch::Contains("linear") && Catch::Contains("[2, 3]") && Catch::Contains("[3, 2]"));
 }
 
-TEST_CASE("a tensor prints its shape, values and grad_fn", "[eager][tensor]") {
+TEST_CASE("a tensor prints as PyTorch does, with requires_grad or the operation that made it",
+          "[eager][tensor]") {
+    // The layout of the values is checked against PyTorch in test_ops.cpp; here the suffixes.
     const tensor a = eager::from_values<float>({1, 2}, {2}).requires_grad_();
     std::ostringstream os;
-    os << a << ' ' << a * 2.0f << ' ' << tensor();
+    os << a << ' ' << a * 2.0f << ' ' << eager::log_softmax(a, 0).detach() << ' ' << eager::log_softmax(a, 0)
+       << ' ' << tensor();
     CHECK(os.str() ==
-          "tensor([2], {1, 2}, requires_grad) tensor([2], {2, 4}, grad_fn=mul) tensor(undefined)");
+          "tensor([1., 2.], requires_grad=True) tensor([2., 4.], grad_fn=<MulBackward>) "
+          "tensor([-1.3133, -0.3133]) tensor([-1.3133, -0.3133], grad_fn=<LogSoftmaxBackward>) tensor(undefined)");
 }
 
 TEST_CASE("an uninitialized tensor names itself when touched and has empty spans", "[eager][tensor]") {

@@ -5,8 +5,9 @@
 // strides, and the autograd record: requires_grad, the accumulated grad and the node that made it.
 // `tensor` is float32, the default; `tensor64` is float64, for gradient checks.
 //
-// Views (view, transpose, permute, flatten, detach) share storage; `contiguous()` copies only
-// when the layout is not row-major; `reshape` is a view when it can be and a copy otherwise.
+// Views (view, transpose, permute, flatten, narrow, select, slice, detach) share storage;
+// `contiguous()` copies only when the layout is not row-major; `reshape` is a view when it can be
+// and a copy otherwise.
 // Operations record the autograd tape as they run (autograd.hpp); in-place methods (fill_, zero_,
 // copy_) are not recorded, and on a tensor that requires grad they are allowed only under no_grad.
 // They bump the storage's version; backward refuses a tensor saved for it whose version has moved
@@ -21,6 +22,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <span>
 #include <stdexcept>
@@ -151,6 +153,17 @@ public:
     basic_tensor transpose(std::ptrdiff_t dim0, std::ptrdiff_t dim1) const;
     basic_tensor permute(std::initializer_list<std::ptrdiff_t> dims) const;
     basic_tensor permute(const std::vector<std::ptrdiff_t>& dims) const;
+    // Parts of the tensor, as views on its storage (PyTorch's narrow, select and slicing); negative
+    // dims and indices count from the end; out of range throws std::out_of_range with PyTorch's
+    // sentence. The gradient lands in the part taken (src/eager/ops/indexing.cpp).
+    // Elements start .. start + length - 1 of dimension dim.
+    basic_tensor narrow(std::ptrdiff_t dim, std::ptrdiff_t start, std::ptrdiff_t length) const;
+    // Element `index` of dimension dim, which the result no longer has (x[index] for dim 0).
+    basic_tensor select(std::ptrdiff_t dim, std::ptrdiff_t index) const;
+    // x[..., start:end:step, ...] along dim: start and end as Python's (clamped to the size,
+    // std::nullopt for the ends), step > 0.
+    basic_tensor slice(std::ptrdiff_t dim, std::optional<std::ptrdiff_t> start = std::nullopt,
+                       std::optional<std::ptrdiff_t> end = std::nullopt, std::ptrdiff_t step = 1) const;
     basic_tensor contiguous() const;  // *this when already contiguous
     basic_tensor clone() const;       // always a copy
 
@@ -211,7 +224,13 @@ basic_tensor<T> from_values(std::initializer_list<T> values) {
     return basic_tensor<T>::from(values);
 }
 
-// Prints shape and values: "tensor([2, 2], {1, 2, 3, 4}, requires_grad)".
+// Prints as PyTorch does (torch.Tensor.__repr__ with its default print options): nested
+// brackets, one row per line, a common width, "1." for integral values, scientific notation when
+// the magnitudes demand it, the first and last three entries of each dimension with "..." for a
+// tensor of more than 1000 elements, then ", requires_grad=True" for a leaf that requires grad or
+// ", grad_fn=<MulBackward>" for a result on the tape; a float64 tensor adds ", dtype=float64".
+//     tensor([[1., 2.],
+//             [3., 4.]], requires_grad=True)
 template <class T>
 std::ostream& operator<<(std::ostream& os, const basic_tensor<T>& t);
 

@@ -1,10 +1,11 @@
-// Elementwise arithmetic, reductions and matmul: each forward with its derivative beside it.
+// Arithmetic with a number, negation, the whole-tensor sum and mean, and matmul: each forward with
+// its derivative beside it. The binary operations of two tensors broadcast (broadcast.cpp); the
+// maps of one element are ops (pointwise.cpp).
 #include "katachi/eager/functional/arithmetic.hpp"
 
 #include <cmath>
 
 #include "../support.hpp"
-#include "katachi/kernels/add.hpp"
 #include "katachi/kernels/gemm.hpp"
 
 namespace katachi::eager {
@@ -34,53 +35,6 @@ basic_tensor<T> map2(const char* op, const basic_tensor<T>& a, const basic_tenso
     for (std::size_t i = 0; i < n; ++i) yp[i] = f(ap[i], bp[i]);
     return y;
 }
-
-// ---- a + b: the gradient passes to both (kernels::add_backward's rule, without a copy) ----------
-template <class T>
-struct add_node final : node<T> {
-    add_node() : node<T>("add") {}
-    void backward(const basic_tensor<T>& dy, std::span<basic_tensor<T>> dx) override {
-        if (this->needs_input_grad(0)) dx[0] = dy;
-        if (this->needs_input_grad(1)) dx[1] = dy;
-    }
-};
-
-// ---- a - b -------------------------------------------------------------------------------------
-template <class T>
-struct sub_node final : node<T> {
-    sub_node() : node<T>("sub") {}
-    void backward(const basic_tensor<T>& dy, std::span<basic_tensor<T>> dx) override {
-        if (this->needs_input_grad(0)) dx[0] = dy;
-        if (this->needs_input_grad(1)) dx[1] = map1(dy, [](T g) { return -g; });
-    }
-};
-
-// ---- a * b: da = dy b, db = dy a -----------------------------------------------------------------
-template <class T>
-struct mul_node final : node<T> {
-    basic_tensor<T> a, b;
-    mul_node() : node<T>("mul") {}
-    void backward(const basic_tensor<T>& dy, std::span<basic_tensor<T>> dx) override {
-        if (this->needs_input_grad(0)) dx[0] = map2("mul", dy, b, [](T g, T v) { return g * v; });
-        if (this->needs_input_grad(1)) dx[1] = map2("mul", dy, a, [](T g, T v) { return g * v; });
-    }
-    void release_saved() override { a = b = {}; }
-};
-
-// ---- a / b: da = dy / b, db = -dy a / b^2 ------------------------------------------------------
-template <class T>
-struct div_node final : node<T> {
-    basic_tensor<T> a, b;
-    div_node() : node<T>("div") {}
-    void backward(const basic_tensor<T>& dy, std::span<basic_tensor<T>> dx) override {
-        if (this->needs_input_grad(0)) dx[0] = map2("div", dy, b, [](T g, T v) { return g / v; });
-        if (this->needs_input_grad(1)) {
-            basic_tensor<T> q = map2("div", a, b, [](T u, T v) { return u / (v * v); });
-            dx[1] = map2("div", dy, q, [](T g, T v) { return -g * v; });
-        }
-    }
-    void release_saved() override { a = b = {}; }
-};
 
 // ---- -a ------------------------------------------------------------------------------------------
 template <class T>
@@ -116,40 +70,6 @@ struct rdiv_node final : node<T> {
     void release_saved() override { a = y = {}; }
 };
 
-// ---- a^p: p a^(p-1) ----------------------------------------------------------------------------
-template <class T>
-struct pow_node final : node<T> {
-    basic_tensor<T> a;
-    T exponent;
-    explicit pow_node(T p) : node<T>("pow"), exponent(p) {}
-    void backward(const basic_tensor<T>& dy, std::span<basic_tensor<T>> dx) override {
-        dx[0] = map2("pow", dy, a, [p = exponent](T g, T v) { return g * p * std::pow(v, p - T(1)); });
-    }
-    void release_saved() override { a = {}; }
-};
-
-// ---- exp(a): y -----------------------------------------------------------------------------------
-template <class T>
-struct exp_node final : node<T> {
-    basic_tensor<T> y;
-    exp_node() : node<T>("exp") {}
-    void backward(const basic_tensor<T>& dy, std::span<basic_tensor<T>> dx) override {
-        dx[0] = map2("exp", dy, y, [](T g, T v) { return g * v; });
-    }
-    void release_saved() override { y = {}; }
-};
-
-// ---- log(a): 1 / a -------------------------------------------------------------------------------
-template <class T>
-struct log_node final : node<T> {
-    basic_tensor<T> a;
-    log_node() : node<T>("log") {}
-    void backward(const basic_tensor<T>& dy, std::span<basic_tensor<T>> dx) override {
-        dx[0] = map2("log", dy, a, [](T g, T v) { return g / v; });
-    }
-    void release_saved() override { a = {}; }
-};
-
 // ---- sum and mean: the gradient spreads evenly over the input's shape ------------------------------
 template <class T>
 struct spread_node final : node<T> {
@@ -181,49 +101,6 @@ struct matmul_node final : node<T> {
 };
 
 }  // namespace
-
-template <class T>
-basic_tensor<T> add(const basic_tensor<T>& a_in, const basic_tensor<T>& b_in) {
-    detail::require_same_shape("add", a_in.shape(), b_in.shape());
-    const basic_tensor<T> a = a_in.contiguous(), b = b_in.contiguous();
-    basic_tensor<T> y = basic_tensor<T>::empty(a.shape());
-    kernels::add_forward(kv(a), kv(b), kv(y));
-    record<add_node<T>>(y, {&a, &b});
-    return y;
-}
-
-template <class T>
-basic_tensor<T> sub(const basic_tensor<T>& a_in, const basic_tensor<T>& b_in) {
-    detail::require_same_shape("sub", a_in.shape(), b_in.shape());
-    const basic_tensor<T> a = a_in.contiguous(), b = b_in.contiguous();
-    basic_tensor<T> y = map2("sub", a, b, [](T u, T v) { return u - v; });
-    record<sub_node<T>>(y, {&a, &b});
-    return y;
-}
-
-template <class T>
-basic_tensor<T> mul(const basic_tensor<T>& a_in, const basic_tensor<T>& b_in) {
-    detail::require_same_shape("mul", a_in.shape(), b_in.shape());
-    const basic_tensor<T> a = a_in.contiguous(), b = b_in.contiguous();
-    basic_tensor<T> y = map2("mul", a, b, [](T u, T v) { return u * v; });
-    if (auto* n = record<mul_node<T>>(y, {&a, &b})) {
-        if (n->needs_input_grad(1)) n->a = n->save(a);
-        if (n->needs_input_grad(0)) n->b = n->save(b);
-    }
-    return y;
-}
-
-template <class T>
-basic_tensor<T> div(const basic_tensor<T>& a_in, const basic_tensor<T>& b_in) {
-    detail::require_same_shape("div", a_in.shape(), b_in.shape());
-    const basic_tensor<T> a = a_in.contiguous(), b = b_in.contiguous();
-    basic_tensor<T> y = map2("div", a, b, [](T u, T v) { return u / v; });
-    if (auto* n = record<div_node<T>>(y, {&a, &b})) {
-        n->a = n->save(a);
-        n->b = n->save(b);
-    }
-    return y;
-}
 
 template <class T>
 basic_tensor<T> neg(const basic_tensor<T>& a_in) {
@@ -269,30 +146,6 @@ basic_tensor<T> rdiv(const basic_tensor<T>& a_in, scalar_of<T> s) {
 }
 
 template <class T>
-basic_tensor<T> pow(const basic_tensor<T>& a_in, scalar_of<T> p) {
-    const basic_tensor<T> a = a_in.contiguous();
-    basic_tensor<T> y = map1(a, [p](T v) { return std::pow(v, p); });
-    if (auto* n = record<pow_node<T>>(y, {&a}, p)) n->a = n->save(a);
-    return y;
-}
-
-template <class T>
-basic_tensor<T> exp(const basic_tensor<T>& a_in) {
-    const basic_tensor<T> a = a_in.contiguous();
-    basic_tensor<T> y = map1(a, [](T v) { return std::exp(v); });
-    if (auto* n = record<exp_node<T>>(y, {&a})) n->y = n->save(y);
-    return y;
-}
-
-template <class T>
-basic_tensor<T> log(const basic_tensor<T>& a_in) {
-    const basic_tensor<T> a = a_in.contiguous();
-    basic_tensor<T> y = map1(a, [](T v) { return std::log(v); });
-    if (auto* n = record<log_node<T>>(y, {&a})) n->a = n->save(a);
-    return y;
-}
-
-template <class T>
 basic_tensor<T> sum(const basic_tensor<T>& a_in) {
     const basic_tensor<T> a = a_in.contiguous();
     double total = 0;
@@ -331,14 +184,6 @@ basic_tensor<T> matmul(const basic_tensor<T>& a_in, const basic_tensor<T>& b_in)
     return y;
 }
 
-template basic_tensor<float> add(const basic_tensor<float>&, const basic_tensor<float>&);
-template basic_tensor<double> add(const basic_tensor<double>&, const basic_tensor<double>&);
-template basic_tensor<float> sub(const basic_tensor<float>&, const basic_tensor<float>&);
-template basic_tensor<double> sub(const basic_tensor<double>&, const basic_tensor<double>&);
-template basic_tensor<float> mul(const basic_tensor<float>&, const basic_tensor<float>&);
-template basic_tensor<double> mul(const basic_tensor<double>&, const basic_tensor<double>&);
-template basic_tensor<float> div(const basic_tensor<float>&, const basic_tensor<float>&);
-template basic_tensor<double> div(const basic_tensor<double>&, const basic_tensor<double>&);
 template basic_tensor<float> neg(const basic_tensor<float>&);
 template basic_tensor<double> neg(const basic_tensor<double>&);
 template basic_tensor<float> add(const basic_tensor<float>&, float);
@@ -349,12 +194,6 @@ template basic_tensor<float> rsub(const basic_tensor<float>&, float);
 template basic_tensor<double> rsub(const basic_tensor<double>&, double);
 template basic_tensor<float> rdiv(const basic_tensor<float>&, float);
 template basic_tensor<double> rdiv(const basic_tensor<double>&, double);
-template basic_tensor<float> pow(const basic_tensor<float>&, float);
-template basic_tensor<double> pow(const basic_tensor<double>&, double);
-template basic_tensor<float> exp(const basic_tensor<float>&);
-template basic_tensor<double> exp(const basic_tensor<double>&);
-template basic_tensor<float> log(const basic_tensor<float>&);
-template basic_tensor<double> log(const basic_tensor<double>&);
 template basic_tensor<float> sum(const basic_tensor<float>&);
 template basic_tensor<double> sum(const basic_tensor<double>&);
 template basic_tensor<float> mean(const basic_tensor<float>&);
