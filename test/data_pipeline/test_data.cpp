@@ -122,6 +122,40 @@ TEST_CASE("the order is a function of the seed and the epoch, so set_epoch resum
     katachi::set_num_threads(threads);
 }
 
+TEST_CASE("ranks' shards are disjoint, cover the epoch, and pad or drop as DistributedSampler does", "[data]") {
+    const auto set = numbered(10);
+    for (bool shuffle : {false, true}) {
+        std::vector<std::size_t> all;
+        for (std::size_t rank = 0; rank < 3; ++rank) {
+            data::data_loader loader(set, {.batch_size = 2, .shuffle = shuffle, .seed = 4, .num_replicas = 3, .rank = rank});
+            CHECK(loader.samples_per_epoch() == 4);  // ceil(10 / 3): two samples repeated as padding
+            CHECK(loader.size() == 2);
+            const auto mine = one_epoch(loader);
+            CHECK(mine.size() == 4);
+            all.insert(all.end(), mine.begin(), mine.end());
+        }
+        // The 12 places hold the epoch's order, then its first two samples again.
+        const auto order = shuffle ? data::shuffled_order(10, 4, 0) : std::vector<std::size_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+        std::vector<std::size_t> expected;
+        for (std::size_t rank = 0; rank < 3; ++rank)
+            for (std::size_t i = 0; i < 4; ++i) expected.push_back(order[(i * 3 + rank) % 10]);
+        CHECK(all == expected);
+        std::set<std::size_t> distinct(all.begin(), all.end());
+        CHECK(distinct.size() == 10);  // every sample, and only the padding twice
+    }
+    std::set<std::size_t> kept;
+    for (std::size_t rank = 0; rank < 3; ++rank) {
+        data::data_loader loader(set, {.batch_size = 8, .shuffle = true, .seed = 4, .num_replicas = 3, .rank = rank,
+                                       .drop_uneven = true});
+        const auto mine = one_epoch(loader);
+        CHECK(mine.size() == 3);
+        for (std::size_t k : mine) CHECK(kept.insert(k).second);  // disjoint
+    }
+    CHECK(kept.size() == 9);
+    CHECK_THROWS_WITH(data::data_loader(set, {.num_replicas = 2, .rank = 2}),
+                      "data_loader: rank 2 of num_replicas 2: the rank must lie in [0, num_replicas)");
+}
+
 TEST_CASE("an unshuffled batch points into the data set and a shuffled one is gathered once", "[data]") {
     const auto set = numbered(6);
     data::data_loader plain(set, {.batch_size = 4});

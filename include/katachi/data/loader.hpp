@@ -35,6 +35,13 @@ struct loader_options {
     bool shuffle = false;
     bool drop_last = false;  // leave out a last batch smaller than batch_size
     std::uint64_t seed = 0;  // the shuffle's seed
+    // Data-parallel training, as PyTorch's DistributedSampler: each of num_replicas loaders (one per
+    // rank, all with the same seed, so all with the same epoch order) takes every num_replicas-th
+    // sample from `rank` on. The epoch is first padded by repeating its first samples, so every
+    // rank gets as many, or, with drop_uneven, cut to a multiple of num_replicas.
+    std::size_t num_replicas = 1;
+    std::size_t rank = 0;
+    bool drop_uneven = false;
 };
 
 // 0..n-1 in the order of `epoch` for `seed` (Fisher-Yates over katachi's generator).
@@ -46,12 +53,27 @@ inline std::vector<std::size_t> shuffled_order(std::size_t n, std::uint64_t seed
     return order;
 }
 
+// The samples of `order` that `rank` of `num_replicas` takes, as DistributedSampler takes them.
+inline std::vector<std::size_t> shard_of(const std::vector<std::size_t>& order, std::size_t num_replicas,
+                                         std::size_t rank, bool drop_uneven) {
+    const std::size_t n = order.size();
+    if (num_replicas == 1) return order;
+    const std::size_t per_rank = drop_uneven ? n / num_replicas : (n + num_replicas - 1) / num_replicas;
+    std::vector<std::size_t> shard(per_rank);
+    for (std::size_t i = 0; i < per_rank; ++i) shard[i] = order[(i * num_replicas + rank) % n];  // wraps = padding
+    return shard;
+}
+
 template <class T = float>
 class data_loader {
 public:
     data_loader(const tensor_dataset<T>& set, const loader_options& options) : set_(&set), options_(options) {
         if (options_.batch_size == 0)
             KATACHI_THROW(std::invalid_argument, "data_loader: batch_size must be at least 1, got 0");
+        if (options_.num_replicas == 0 || options_.rank >= options_.num_replicas)
+            KATACHI_THROW(std::invalid_argument, "data_loader: rank " + std::to_string(options_.rank) +
+                                                     " of num_replicas " + std::to_string(options_.num_replicas) +
+                                                     ": the rank must lie in [0, num_replicas)");
     }
 
     // The loader reads the data set in place: a temporary one would be gone before the first batch.
@@ -59,8 +81,13 @@ public:
 
     // Batches per epoch (PyTorch's len(loader)).
     std::size_t size() const {
-        const std::size_t n = set_->size(), b = options_.batch_size;
+        const std::size_t n = samples_per_epoch(), b = options_.batch_size;
         return options_.drop_last ? n / b : (n + b - 1) / b;
+    }
+    // The samples this loader (this rank) visits per epoch.
+    std::size_t samples_per_epoch() const {
+        const std::size_t n = set_->size(), r = options_.num_replicas;
+        return r == 1 || n == 0 ? n : options_.drop_uneven ? n / r : (n + r - 1) / r;
     }
     const loader_options& options() const { return options_; }
     const tensor_dataset<T>& dataset() const { return *set_; }
@@ -131,11 +158,11 @@ public:
         void load() {
             if (k_ >= owner_->size()) return;
             const std::size_t b = owner_->options_.batch_size, first = k_ * b;
-            const std::size_t n = std::min(b, owner_->set_->size() - first);
+            const std::size_t n = std::min(b, owner_->order_.size() - first);
             current_ = batch{};
             current_.owner_ = owner_;
             current_.indices_ = std::span<const std::size_t>(owner_->order_).subspan(first, n);
-            current_.contiguous_ = !owner_->options_.shuffle;
+            current_.contiguous_ = !owner_->options_.shuffle && owner_->options_.num_replicas == 1;
             owner_->targets_.resize(n);
             for (std::size_t i = 0; i < n; ++i) owner_->targets_[i] = owner_->set_->target(current_.indices_[i]);
             current_.targets_ = owner_->targets_;
@@ -154,6 +181,7 @@ public:
             order_.resize(n);
             std::iota(order_.begin(), order_.end(), std::size_t{0});
         }
+        if (options_.num_replicas > 1 && n > 0) order_ = shard_of(order_, options_.num_replicas, options_.rank, options_.drop_uneven);
         buffer_.resize(std::min(options_.batch_size, n) * set_->sample_size());
         ++epoch_;
         return iterator(this, 0);
