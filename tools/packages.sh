@@ -24,6 +24,7 @@ require_packages() {
 katachi_build_packages="g++ clang-14 pkg-config python3 meson ninja-build libboost-dev libxtensor-dev libxtensor-blas-dev libopenblas-dev catch2 nlohmann-json3-dev zlib1g-dev dataset-fashion-mnist"
 
 # What the tests need besides (tools/setup.sh --tests, from test/run.sh): the Cortex-M7 cross
-# compiler, its C++ library and QEMU, for suite `embedded` (examples/embedded). Without them that
-# suite is skipped; the quickstart does not install them.
-katachi_test_packages="gcc-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm"
+# compiler, its C++ library and QEMU, for suite `embedded` (examples/embedded), and Open MPI for
+# suite `distributed`. Without them those suites are skipped or not built; the quickstart does not
+# install them.
+katachi_test_packages="gcc-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm libopenmpi-dev openmpi-bin"
