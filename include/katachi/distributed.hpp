@@ -12,6 +12,8 @@
 //       distributed::average_gradients(m);                      // the mean over all ranks' samples
 //       opt.step();
 //   }
+//   data::confusion_matrix cm(10);                               // each rank scores its shard...
+//   distributed::all_reduce_sum(cm.counts());                    // ...and every rank gets the whole set's
 //
 // With each rank's mean loss over its own batch, the averaged gradient is the gradient of the mean
 // loss over all ranks' batches: 2 ranks at batch 32 step as 1 rank at batch 64. Needs <mpi.h>
@@ -58,8 +60,10 @@ MPI_Datatype datatype() {
         return MPI_DOUBLE;
     else if constexpr (std::is_same_v<T, std::int64_t>)
         return MPI_INT64_T;
+    else if constexpr (std::is_same_v<T, std::uint64_t>)
+        return MPI_UINT64_T;
     else
-        static_assert(sizeof(T) == 0, "distributed: float, double or int64 elements");
+        static_assert(sizeof(T) == 0, "distributed: float, double, int64 or uint64 elements");
 }
 
 // MPI counts are int: a span longer than that goes in pieces.
@@ -126,6 +130,15 @@ void all_reduce_mean(std::span<T> data) {
     });
     const T scale = T(1) / static_cast<T>(size);
     for (T& v : data) v *= scale;
+}
+
+// Every rank's `data` becomes the sum over the ranks, element by element.
+template <class T>
+void all_reduce_sum(std::span<T> data) {
+    detail::in_pieces(data, [&](T* p, int n) {
+        detail::check(MPI_Allreduce(MPI_IN_PLACE, p, n, detail::datatype<T>(), MPI_SUM, MPI_COMM_WORLD),
+                      "MPI_Allreduce");
+    });
 }
 
 // A graph model's parameters and buffers (batch norm's running statistics) become rank 0's.

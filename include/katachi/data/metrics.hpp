@@ -121,6 +121,9 @@ public:
         return ratio(count(predicted, predicted), predicted_count(predicted));
     }
     void clear() { counts_.assign(counts_.size(), 0); }
+    // The counts, row-major [label][predicted], for sums across processes (distributed.hpp's
+    // all_reduce_sum): a matrix per rank becomes the whole data set's.
+    std::span<std::size_t> counts() { return counts_; }
 
 private:
     std::size_t index(std::int64_t v, const char* what) const {
