@@ -163,6 +163,7 @@ TEST_CASE("an unshuffled batch points into the data set and a shuffled one is ga
     CHECK(it->input_data() == set.sample(0));
     ++it;
     CHECK(it->input_data() == set.sample(4));
+    CHECK(it->target_span().data() == set.targets().data() + 4);  // the targets in place too
 
     data::data_loader shuffled(set, {.batch_size = 4, .shuffle = true, .seed = 1});
     const auto it2 = shuffled.begin();

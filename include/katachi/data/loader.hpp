@@ -163,6 +163,10 @@ public:
             current_.owner_ = owner_;
             current_.indices_ = std::span<const std::size_t>(owner_->order_).subspan(first, n);
             current_.contiguous_ = !owner_->options_.shuffle && owner_->options_.num_replicas == 1;
+            if (current_.contiguous_) {  // a run of the data set: its targets in place too
+                current_.targets_ = owner_->set_->targets().subspan(current_.indices_.front(), n);
+                return;
+            }
             owner_->targets_.resize(n);
             for (std::size_t i = 0; i < n; ++i) owner_->targets_[i] = owner_->set_->target(current_.indices_[i]);
             current_.targets_ = owner_->targets_;

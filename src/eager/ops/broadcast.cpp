@@ -229,8 +229,7 @@ basic_tensor<T> where(const basic_tensor<T>& cond_in, const basic_tensor<T>& a_i
     if (auto* n = record<where_node<T>>(y, {nullptr, &a, &b})) {
         n->a_shape = a.shape();
         n->b_shape = b.shape();
-        const basic_tensor<T> ones = basic_tensor<T>::ones(out);
-        n->cond = map2(out, c, ones, [](T u, T) { return u; });  // cond at the output's shape
+        n->cond = detail::broadcast_to(c, out);  // cond at the output's shape
     }
     return y;
 }

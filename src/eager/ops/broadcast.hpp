@@ -90,6 +90,18 @@ basic_tensor<T> sum_to(const basic_tensor<T>& g, const sizes& shape) {
     return out;
 }
 
+// t (contiguous) repeated along the broadcast dimensions to the shape `out`.
+template <class T>
+basic_tensor<T> broadcast_to(const basic_tensor<T>& t, const sizes& out) {
+    if (t.shape() == out) return t;
+    basic_tensor<T> y = basic_tensor<T>::empty(out);
+    T* yp = y.data();
+    const T* tp = t.data();
+    for_each_broadcast<1>(out, {broadcast_strides(t.shape(), out)},
+                          [&](std::size_t i, const std::array<std::size_t, 1>& at) { yp[i] = tp[at[0]]; });
+    return y;
+}
+
 // Dimension `dim` of a tensor of rank `rank` (a scalar takes 0 and -1), or std::out_of_range with
 // PyTorch's sentence after "op: ".
 inline std::size_t torch_dim(const char* op, std::ptrdiff_t dim, std::size_t rank) {
