@@ -1,0 +1,95 @@
+// katachi/distributed/context.hpp: MPI's start and end (distributed::context), the rank and the
+// world size, and the error check every MPI call goes through (a failure throws naming the call).
+#pragma once
+
+// MPI's C interface only: Open MPI's and MPICH's deprecated C++ bindings are left out.
+#ifndef OMPI_SKIP_MPICXX
+#define OMPI_SKIP_MPICXX 1
+#endif
+#ifndef MPICH_SKIP_MPICXX
+#define MPICH_SKIP_MPICXX 1
+#endif
+#include <mpi.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <katachi/error.hpp>
+#include <limits>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+
+namespace katachi::distributed {
+
+namespace detail {
+
+inline void check(int code, const char* call) {
+    if (code == MPI_SUCCESS) return;
+    char text[MPI_MAX_ERROR_STRING];
+    int length = 0;
+    MPI_Error_string(code, text, &length);
+    KATACHI_THROW(std::runtime_error, std::string("distributed: ") + call + " failed: " + std::string(text, length));
+}
+
+template <class T>
+MPI_Datatype datatype() {
+    if constexpr (std::is_same_v<T, float>)
+        return MPI_FLOAT;
+    else if constexpr (std::is_same_v<T, double>)
+        return MPI_DOUBLE;
+    else if constexpr (std::is_same_v<T, std::int64_t>)
+        return MPI_INT64_T;
+    else if constexpr (std::is_same_v<T, std::uint64_t>)
+        return MPI_UINT64_T;
+    else
+        static_assert(sizeof(T) == 0, "distributed: float, double, int64 or uint64 elements");
+}
+
+// MPI counts are int: a span longer than that goes in pieces.
+template <class T, class F>
+void in_pieces(std::span<T> data, F f) {
+    constexpr std::size_t most = static_cast<std::size_t>(std::numeric_limits<int>::max());
+    for (std::size_t at = 0; at < data.size(); at += most) f(data.data() + at, static_cast<int>(std::min(most, data.size() - at)));
+}
+
+}  // namespace detail
+
+// MPI_Init on construction (unless MPI is initialised already) and MPI_Finalize on destruction.
+// MPI's errors are returned to katachi, which throws them (MPI_ERRORS_RETURN).
+class context {
+public:
+    context(int& argc, char**& argv) {
+        int initialised = 0;
+        MPI_Initialized(&initialised);
+        if (!initialised) {
+            detail::check(MPI_Init(&argc, &argv), "MPI_Init");
+            owns_ = true;
+        }
+        MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    }
+    context(const context&) = delete;
+    context& operator=(const context&) = delete;
+    ~context() {
+        int finalised = 0;
+        MPI_Finalized(&finalised);
+        if (owns_ && !finalised) MPI_Finalize();
+    }
+
+    std::size_t rank() const {
+        int r = 0;
+        detail::check(MPI_Comm_rank(MPI_COMM_WORLD, &r), "MPI_Comm_rank");
+        return static_cast<std::size_t>(r);
+    }
+    std::size_t size() const {
+        int s = 1;
+        detail::check(MPI_Comm_size(MPI_COMM_WORLD, &s), "MPI_Comm_size");
+        return static_cast<std::size_t>(s);
+    }
+
+private:
+    bool owns_ = false;
+};
+
+}  // namespace katachi::distributed
