@@ -52,3 +52,58 @@ TEST_CASE("the backward DOT leaves out a relu taken in by its pooling and goes t
 }
 
 }  // namespace
+
+namespace {
+
+// The plan's invariants: buckets tile the gradient array from its end to its start, each one
+// contiguous, and each starts after the backward of its lowest node.
+template <class Net>
+void check_plan_covers_every_gradient(const graph::bucket_plan_of<Net::node_count>& p) {
+    std::size_t end = Net::parameter_count;
+    for (std::size_t k = 0; k < p.count; ++k) {
+        const graph::gradient_bucket& b = p.buckets[k];
+        CHECK(b.offset + b.size == end);
+        CHECK(b.offset == Net::param_offsets[b.first_node]);
+        CHECK(p.starts_after[b.first_node] == static_cast<std::ptrdiff_t>(k));
+        CHECK(b.first_node <= b.last_node);
+        end = b.offset;
+    }
+    CHECK(end == 0);
+    std::size_t starts = 0;
+    for (std::ptrdiff_t s : p.starts_after) starts += s >= 0;
+    CHECK(starts == p.count);
+}
+
+}  // namespace
+
+TEST_CASE("the all-reduce plan is a constant that packs the backward's gradients into buckets",
+          "[graph][summary][distributed]") {
+    // Caps of 25 MiB (1 MiB first): the last linear's 1290 gradients, then everything else.
+    constexpr auto defaults = graph::bucket_plan<lenet>();
+    static_assert(defaults.count == 2);
+    STATIC_REQUIRE(defaults.buckets[0].size == 1290);
+    STATIC_REQUIRE(defaults.buckets[1].size == 421642 - 1290);
+    check_plan_covers_every_gradient<lenet>(defaults);
+
+    // 1 MiB caps: fc1's 1.6 MB of gradients is a bucket of its own, started before the
+    // convolutions' backward runs; the convolutions share the last one.
+    constexpr auto small = graph::bucket_plan<lenet>({.bucket_cap_mb = 1, .first_bucket_cap_mb = 1});
+    STATIC_REQUIRE(small.count == 3);
+    CHECK(small.buckets[1].size == 401536);
+    CHECK(small.buckets[2].size == 320 + 18496);
+    check_plan_covers_every_gradient<lenet>(small);
+
+    // A DAG: the residual block's plan covers its gradients too, whatever their order.
+    check_plan_covers_every_gradient<resblock>(graph::bucket_plan<resblock>({.bucket_cap_mb = 0, .first_bucket_cap_mb = 0}));
+    // In double, the same caps hold half as many gradients.
+    CHECK(graph::bucket_plan<lenet, double>({.bucket_cap_mb = 1, .first_bucket_cap_mb = 1}).count == 3);
+}
+
+TEST_CASE("summary with bucket options shows the all-reduce plan", "[graph][summary][distributed]") {
+    const std::string s = graph::summary<lenet>(graph::bucket_options{.bucket_cap_mb = 1, .first_bucket_cap_mb = 1});
+    CHECK_THAT(s, Catch::StartsWith(graph::summary<lenet>()));
+    CHECK_THAT(s, Catch::Contains("all-reduce buckets, in the order the backward finishes them (caps 1 MiB, first 1 MiB)"));
+    CHECK_THAT(s, Catch::Contains("bucket 1") && Catch::Contains("401536 gradients (1568.5 KiB)"));
+    CHECK_THAT(s, Catch::Contains("bucket 2"));
+    CHECK(s.find("bucket 3") == std::string::npos);
+}

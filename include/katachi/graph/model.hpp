@@ -204,6 +204,15 @@ public:
 
     // Propagates output_grad() (set by a loss, or written by the caller) back through the graph.
     void backward(kernels::write params_mode = kernels::write::overwrite, bool want_input_grad = false) {
+        backward_with([]<std::size_t>() {}, params_mode, want_input_grad);
+    }
+
+    // backward, calling after.template operator()<I>() once node I's backward has run (its
+    // parameter gradients are written), node by node in the backward's order: data-parallel
+    // training starts a bucket's all-reduce there (see graph/bucket_plan.hpp).
+    template <class AfterNode>
+    void backward_with(AfterNode&& after, kernels::write params_mode = kernels::write::overwrite,
+                       bool want_input_grad = false) {
         std::array<bool, nodes> needs{};  // whether node i's output gradient is needed
         needs[0] = want_input_grad;
         for (std::size_t i = 1; i < nodes; ++i) {
@@ -211,20 +220,9 @@ public:
             for (std::size_t k = 0; k < Net::arity[i]; ++k) needs[i] = needs[i] || needs[Net::inputs[i][k]];
         }
         each_node_reversed([&]<std::size_t I>() {
-            if constexpr (I > 0 && Net::live[I]) {
-                if (!needs[I]) return;
-                layer_args<T> a = args<I>();
-                a.dy = grad(I);
-                for (std::size_t k = 0; k < Net::arity[I]; ++k) {
-                    const std::size_t j = Net::inputs[I][k];
-                    a.dx[k] = needs[j] ? grad(j) : nullptr;
-                    a.dx_mode[k] =
-                        Net::accumulates[I][k] ? kernels::write::accumulate : kernels::write::overwrite;
-                }
-                if (Net::param_sizes[I] > 0 && !frozen_[I]) a.dparams = grads_.data() + Net::param_offsets[I];
-                a.dparams_mode = params_mode;
-                Net::template node_at<I>::bind::backward(a);
-            }
+            if constexpr (I > 0 && Net::live[I])
+                if (needs[I]) backward_node<I>(needs, params_mode);
+            after.template operator()<I>();
         });
     }
 
@@ -275,6 +273,20 @@ public:
     generator& dropout_generator() { return gen_; }
 
 private:
+    template <std::size_t I>
+    void backward_node(const std::array<bool, nodes>& needs, kernels::write params_mode) {
+        layer_args<T> a = args<I>();
+        a.dy = grad(I);
+        for (std::size_t k = 0; k < Net::arity[I]; ++k) {
+            const std::size_t j = Net::inputs[I][k];
+            a.dx[k] = needs[j] ? grad(j) : nullptr;
+            a.dx_mode[k] = Net::accumulates[I][k] ? kernels::write::accumulate : kernels::write::overwrite;
+        }
+        if (Net::param_sizes[I] > 0 && !frozen_[I]) a.dparams = grads_.data() + Net::param_offsets[I];
+        a.dparams_mode = params_mode;
+        Net::template node_at<I>::bind::backward(a);
+    }
+
     template <class F>
     static void each_node(F&& f) {
         detail::for_each_node<nodes>(f);
