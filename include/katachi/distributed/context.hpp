@@ -14,6 +14,9 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
 #include <katachi/error.hpp>
 #include <limits>
 #include <span>
@@ -58,6 +61,12 @@ void in_pieces(std::span<T> data, F f) {
 
 // MPI_Init on construction (unless MPI is initialised already) and MPI_Finalize on destruction.
 // MPI's errors are returned to katachi, which throws them (MPI_ERRORS_RETURN).
+//
+// A rank that fails must take the job down with it: the other ranks would otherwise wait for it
+// in their next collective forever. abort(message) prints "rank R of N: message" on stderr and
+// calls MPI_Abort, after which mpirun stops every rank and names the one that aborted. A context
+// destroyed by an exception passing through (std::uncaught_exceptions) aborts the same way instead
+// of finalising, since MPI_Finalize would wait for the ranks that are still training.
 class context {
 public:
     context(int& argc, char**& argv) {
@@ -74,7 +83,23 @@ public:
     ~context() {
         int finalised = 0;
         MPI_Finalized(&finalised);
-        if (owns_ && !finalised) MPI_Finalize();
+        if (finalised) return;
+        if (std::uncaught_exceptions() > exceptions_at_start_)
+            abort("an exception is leaving the scope of distributed::context; stopping every rank");
+        if (owns_) MPI_Finalize();
+    }
+
+    // Stops every rank of the job (MPI_Abort with `code`), after printing the message with this
+    // rank's number. Does not return.
+    [[noreturn]] void abort(const std::string& message, int code = 1) const {
+        int r = 0, s = 1;
+        MPI_Comm_rank(MPI_COMM_WORLD, &r);
+        MPI_Comm_size(MPI_COMM_WORLD, &s);
+        std::fflush(stdout);
+        std::fprintf(stderr, "rank %d of %d: %s\n", r, s, message.c_str());
+        std::fflush(stderr);
+        MPI_Abort(MPI_COMM_WORLD, code);
+        std::abort();  // MPI_Abort does not return; if it did, this rank still must not go on
     }
 
     std::size_t rank() const {
@@ -90,6 +115,7 @@ public:
 
 private:
     bool owns_ = false;
+    int exceptions_at_start_ = std::uncaught_exceptions();
 };
 
 }  // namespace katachi::distributed
