@@ -5,6 +5,8 @@
 //   fashion_mnist --face eager          the same network from lazy modules, define-by-run
 //   fashion_mnist --evaluate katachi-out/lenet_graph.safetensors --face eager
 //   fashion_mnist --resume katachi-out  continue a stopped run from its last finished epoch
+//   mpirun -np 2 fashion_mnist --distributed
+//                                       data-parallel over MPI: two ranks of one thread each
 //   fashion_mnist --evaluate model.safetensors --normalise 0.286,0.353
 //                                       a checkpoint without the normalisation metadata (PyTorch's)
 //   fashion_mnist --help                every option
@@ -45,6 +47,7 @@
 #include "fashion_mnist/face.hpp"
 #include "fashion_mnist/options.hpp"
 #include "fashion_mnist/progress.hpp"
+#include "fashion_mnist/ranks.hpp"
 #include "fashion_mnist/report.hpp"
 #include "fashion_mnist/svg_plot.hpp"
 #include "fashion_mnist/training_state.hpp"
@@ -75,12 +78,18 @@ struct evaluation {
     double loss = 0;  // mean cross-entropy
 };
 
-// The test set in batches of 256 (unshuffled: each batch is read in place).
-evaluation evaluate(fm::face& model, const data::tensor_dataset<float>& test) {
+// The test set in batches of 256 (unshuffled: each batch is read in place). With several ranks each
+// scores its shard and the confusion matrices and losses are summed; a set that does not divide
+// evenly among them is scored by rank 0 alone, so no image counts twice or not at all.
+evaluation evaluate(fm::face& model, const data::tensor_dataset<float>& test, const fm::ranks& ranks) {
     evaluation result;
     std::vector<float> logits(256 * 10);
     double loss_sum = 0;
-    for (const auto& b : data::data_loader(test, {.batch_size = 256})) {
+    const bool shard = test.size() % ranks.size() == 0;
+    data::loader_options batches{.batch_size = 256};
+    if (shard) batches.num_replicas = ranks.size(), batches.rank = ranks.rank();
+    for (const auto& b : data::data_loader(test, batches)) {
+        if (!shard && !ranks.leader()) break;
         model.predict(b, logits.data());
         std::vector<std::int64_t> predicted(b.size());
         data::argmax_rows(logits.data(), b.size(), 10, predicted.data());
@@ -93,6 +102,8 @@ evaluation evaluate(fm::face& model, const data::tensor_dataset<float>& test) {
             loss_sum += top + std::log(sum) - row[b.target_span()[i]];
         }
     }
+    ranks.sum(result.matrix.counts());
+    ranks.sum(std::span<double>(&loss_sum, 1));
     result.loss = loss_sum / static_cast<double>(test.size());
     return result;
 }
@@ -158,12 +169,10 @@ void write_graph_source(const fm::options& opts, fm::face& model, const normalis
 
 }  // namespace
 
-int main(int argc, char** argv) try {
-    fm::options opts = fm::parse_options(argc, argv);
-    if (opts.help) {
-        std::fputs(fm::usage().c_str(), stdout);
-        return 0;
-    }
+int run(fm::options opts, const fm::ranks& ranks) {
+    const bool leader = ranks.leader();
+    if (!leader && !std::freopen("/dev/null", "w", stdout))  // rank 0 speaks for the job
+        throw std::runtime_error("rank " + std::to_string(ranks.rank()) + ": cannot quiet its output");
 
     // A run to continue: its options replace the defaults; given ones must agree with them.
     std::optional<fm::training_state> resumed;
@@ -174,9 +183,20 @@ int main(int argc, char** argv) try {
     }
     if (!opts.emit_graph.empty() && opts.face != "eager")
         throw fm::usage_error("--emit-graph writes the eager model's graph-face type: it needs --face eager");
+    if (resumed && resumed->ranks != ranks.size())
+        throw fm::usage_error("the run being resumed (" + resumed->file.string() + ") trained on " +
+                              (resumed->ranks == 1 ? std::string("one process") : std::to_string(resumed->ranks) + " ranks") +
+                              " and this one has " + std::to_string(ranks.size()) +
+                              ": each rank's share of the data depends on their number, so resume it " +
+                              (resumed->ranks == 1 ? std::string("without --distributed")
+                                                   : "with mpirun -np " + std::to_string(resumed->ranks) + " ... --distributed"));
+    if (opts.batch_size % ranks.size() != 0)
+        throw fm::usage_error("--batch-size " + std::to_string(opts.batch_size) + " does not divide among " +
+                              std::to_string(ranks.size()) + " ranks (each takes an equal share of every step's images)");
+    if (ranks.distributed() && !opts.given.contains("--threads")) opts.threads = 1;  // a core per rank
     katachi::set_num_threads(opts.threads);
     katachi::set_deterministic(opts.deterministic);
-    check_writable(opts.out);
+    if (leader) check_writable(opts.out);
 
     // The loader refuses images other than 28x28 and labels outside 0..9, naming the file.
     auto [train, test] = data::fashion_mnist_datasets(opts.data);
@@ -190,10 +210,11 @@ int main(int argc, char** argv) try {
         throw std::runtime_error("the training set " + (opts.data / "train-images-idx3-ubyte.gz").string() +
                                  " holds no images: nothing to train on" +
                                  (opts.evaluate.empty() ? "" : " or to measure the input normalisation from"));
-    auto model = opts.face == "graph" ? fm::make_graph_face(opts.seed) : fm::make_eager_face(opts.seed);
-    std::printf(
-        "katachi %s face: LeNet on Fashion-MNIST (%zu training, %zu test images, %d threads)\n\n",
-        model->name().c_str(), n_train, n_test, opts.threads);
+    auto model = opts.face == "graph" ? fm::make_graph_face(opts.seed, ranks) : fm::make_eager_face(opts.seed, ranks);
+    std::string workers = std::to_string(opts.threads) + (opts.threads == 1 ? " thread" : " threads");
+    if (ranks.distributed()) workers = std::to_string(ranks.size()) + " ranks of " + workers;
+    std::printf("katachi %s face: LeNet on Fashion-MNIST (%zu training, %zu test images, %s)\n\n",
+                model->name().c_str(), n_train, n_test, workers.c_str());
     std::printf("%s\n", model->summary().c_str());
 
     // Checkpoint to evaluate, read before the data is normalised so a bad file is reported at once.
@@ -237,24 +258,31 @@ int main(int argc, char** argv) try {
     train.map(norm->transform());
     test.map(norm->transform());
 
-    if (!opts.dot.empty()) {
+    if (!opts.dot.empty() && leader) {
         const fs::path dot = opts.dot.is_absolute() ? opts.dot : opts.out / opts.dot;
         data::data_loader first(train, {.batch_size = opts.batch_size});
         write_dot(dot, model->dot(*first.begin()));
     }
 
     if (checkpoint) {
-        std::printf("\n%s", fm::report(evaluate(*model, test).matrix).c_str());
-        write_graph_source(opts, *model, *norm);
+        std::printf("\n%s", fm::report(evaluate(*model, test, ranks).matrix).c_str());
+        if (leader) write_graph_source(opts, *model, *norm);
         return 0;
     }
 
     // Training: the loader shuffles each epoch by the seed (epoch e's order is the same for any
     // thread count, and a resumed run only tells it the epoch); the last partial batch is kept.
-    std::printf("optimiser %s, lr %g (%s schedule), batch %zu, %zu epochs, seed %llu\n\n",
+    // With N ranks each takes 1/N of every epoch (its shard of the same shuffle) and 1/N of every
+    // step's images, so the run takes the steps of one process.
+    std::printf("optimiser %s, lr %g (%s schedule), batch %zu%s, %zu epochs, seed %llu\n\n",
                 opts.optimiser.name.c_str(), opts.optimiser.lr, opts.schedule.c_str(), opts.batch_size,
+                ranks.distributed() ? (" (" + std::to_string(opts.batch_size / ranks.size()) + " per rank)").c_str() : "",
                 opts.epochs, static_cast<unsigned long long>(opts.seed));
-    data::data_loader loader(train, {.batch_size = opts.batch_size, .shuffle = true, .seed = opts.seed ^ 0x5eedULL});
+    data::data_loader loader(train, {.batch_size = opts.batch_size / ranks.size(),
+                                     .shuffle = true,
+                                     .seed = opts.seed ^ 0x5eedULL,
+                                     .num_replicas = ranks.size(),
+                                     .rank = ranks.rank()});
     const std::size_t steps = loader.size();
     const katachi::optim::cosine_annealing_lr_options cosine{.T_max = static_cast<std::int64_t>(steps * opts.epochs)};
 
@@ -295,20 +323,20 @@ int main(int argc, char** argv) try {
 
     const std::string stem = "lenet_" + model->name();
     const fs::path state_file = fm::training_state_path(opts.out, model->name());
-    fm::progress bar(stdout, opts.epochs, steps);
+    fm::progress bar(stdout, opts.epochs, steps, ranks.size());
     evaluation result;
     std::vector<double> epoch_seconds;
     if (first_epoch > opts.epochs) {
         std::printf("all %zu epochs of this run are done: nothing left to train; its final report follows\n",
                     opts.epochs);
-        result = evaluate(*model, test);
+        result = evaluate(*model, test, ranks);
     }
-    const std::size_t window = std::max<std::size_t>(1, steps / 20);
+    const std::size_t window_steps = std::max<std::size_t>(1, steps / 20);
     for (std::size_t epoch = first_epoch; epoch <= opts.epochs; ++epoch) {
         loader.set_epoch(epoch - 1);
         bar.start_epoch(epoch);
-        double window_loss = 0;
-        std::size_t window_samples = 0;
+        double window[2] = {0, 0};  // loss sum and samples since the last point of the loss curve
+        double epoch_sums[3] = {0, 0, 0};  // loss sum, correct, samples: of every rank, at the end
         for (auto it = loader.begin(); it != loader.end(); ++it, ++step_count) {
             const std::size_t s = it.index();
             if (opts.schedule == "cosine")  // torch's CosineAnnealingLR over the run's steps, at this step
@@ -326,35 +354,42 @@ int main(int argc, char** argv) try {
                                          "; try a smaller --lr); stopped without writing a checkpoint");
             }
             bar.step(r.loss, r.correct, it->size());
-            window_loss += r.loss * static_cast<double>(it->size());
-            window_samples += it->size();
-            if ((s + 1) % window == 0 || s + 1 == steps) {
+            window[0] += r.loss * static_cast<double>(it->size());
+            window[1] += static_cast<double>(it->size());
+            epoch_sums[0] += r.loss * static_cast<double>(it->size());
+            epoch_sums[1] += static_cast<double>(r.correct);
+            epoch_sums[2] += static_cast<double>(it->size());
+            if ((s + 1) % window_steps == 0 || s + 1 == steps) {  // every rank is at the same step
+                ranks.sum(window);
                 loss_curve.points.emplace_back(static_cast<double>(epoch - 1) + static_cast<double>(s + 1) / steps,
-                                               window_loss / static_cast<double>(window_samples));
-                window_loss = 0;
-                window_samples = 0;
+                                               window[0] / window[1]);
+                window[0] = window[1] = 0;
             }
         }
         epoch_seconds.push_back(bar.finish_epoch());
         check_finite_weights(*model, epoch);
-        result = evaluate(*model, test);
-        epoch_loss.points.emplace_back(epoch, bar.mean_loss());
+        result = evaluate(*model, test, ranks);
+        ranks.sum(epoch_sums);
+        const double train_loss = epoch_sums[0] / epoch_sums[2], train_acc = epoch_sums[1] / epoch_sums[2];
+        epoch_loss.points.emplace_back(epoch, train_loss);
         test_loss.points.emplace_back(epoch, result.loss);
-        train_accuracy.points.emplace_back(epoch, bar.accuracy());
+        train_accuracy.points.emplace_back(epoch, train_acc);
         test_accuracy.points.emplace_back(epoch, result.matrix.accuracy());
         std::printf(
             "epoch %zu/%zu: test accuracy %s, test loss %s, training loss %s, training accuracy %s, %.1f s "
             "(%.0f images/s)\n",
             epoch, opts.epochs, fixed(result.matrix.accuracy(), 4).c_str(), fixed(result.loss, 4).c_str(),
-            fixed(bar.mean_loss(), 4).c_str(), fixed(bar.accuracy(), 4).c_str(), epoch_seconds.back(),
+            fixed(train_loss, 4).c_str(), fixed(train_acc, 4).c_str(), epoch_seconds.back(),
             static_cast<double>(n_train) / epoch_seconds.back());
 
+        if (!leader) continue;  // rank 0 writes the state for all
         fm::training_state state;
         state.run = fm::run_metadata(opts);
         state.input_mean = norm->mean;
         state.input_std = norm->std;
         state.epochs_done = epoch;
         state.step_count = step_count;
+        state.ranks = ranks.size();
         state.loss_curve = loss_curve.points;
         state.epoch_loss = epoch_loss.points;
         state.test_loss = test_loss.points;
@@ -366,6 +401,7 @@ int main(int argc, char** argv) try {
     }
 
     std::printf("\n%s\n", fm::report(result.matrix).c_str());
+    if (!leader) return 0;
 
     const fs::path weights = opts.out / (stem + ".safetensors"), curves = opts.out / (stem + "_curves.svg");
     fm::save_checkpoint(weights, *model,
@@ -381,13 +417,30 @@ int main(int argc, char** argv) try {
                 curves.c_str(), opts.out.c_str(), state_file.c_str());
     write_graph_source(opts, *model, *norm);
     return 0;
-} catch (const fm::usage_error& e) {
-    std::fprintf(stderr, "fashion_mnist: %s\n\n%s", e.what(), fm::usage().c_str());
-    return 2;
-} catch (const std::exception& e) {
-    std::fflush(stdout);
-    std::fprintf(stderr, "fashion_mnist: error: %s\n", e.what());
-    std::error_code ignored;
-    if (!created_out.empty()) fs::remove(created_out, ignored);  // only if still empty
-    return 1;
+}
+
+// With --distributed, an error on any rank stops every rank (ranks::abort): the others would wait
+// for it in their next all-reduce.
+int main(int argc, char** argv) {
+    std::unique_ptr<fm::ranks> ranks;
+    try {
+        fm::options opts = fm::parse_options(argc, argv);
+        if (opts.help) {
+            std::fputs(fm::usage().c_str(), stdout);
+            return 0;
+        }
+        ranks = opts.distributed ? std::make_unique<fm::ranks>(argc, argv) : std::make_unique<fm::ranks>();
+        return run(std::move(opts), *ranks);
+    } catch (const fm::usage_error& e) {
+        if (ranks && ranks->distributed()) ranks->abort(std::string("fashion_mnist: ") + e.what(), 2);
+        std::fprintf(stderr, "fashion_mnist: %s\n\n%s", e.what(), fm::usage().c_str());
+        return 2;
+    } catch (const std::exception& e) {
+        std::fflush(stdout);
+        std::error_code ignored;
+        if (!created_out.empty()) fs::remove(created_out, ignored);  // only if still empty
+        if (ranks && ranks->distributed()) ranks->abort(std::string("fashion_mnist: error: ") + e.what());
+        std::fprintf(stderr, "fashion_mnist: error: %s\n", e.what());
+        return 1;
+    }
 }

@@ -15,7 +15,12 @@
 
 #include "face.hpp"
 #include "optimiser.hpp"
+#include "ranks.hpp"
 #include "table.hpp"
+
+#if KATACHI_DEMO_MPI
+#include <katachi/distributed/collectives.hpp>
+#endif
 
 namespace fashion_mnist {
 
@@ -37,9 +42,16 @@ std::shared_ptr<nn::sequential> lenet() {
 
 class eager_face final : public face {
 public:
-    explicit eager_face(std::uint64_t seed) {
+    eager_face(std::uint64_t seed, const ranks& ranks) : distributed_(ranks.distributed()) {
         eager::manual_seed(seed);
         model_ = lenet();
+#if KATACHI_DEMO_MPI
+        if (distributed_) {  // every rank starts from rank 0's weights, which needs them materialised
+            model_->materialize(eager::sizes{1, 1, 28, 28});
+            for (const tensor& p : model_->parameters()) katachi::distributed::broadcast(p.value_span());
+            for (const tensor& b : model_->buffers()) katachi::distributed::broadcast(b.value_span());
+        }
+#endif
     }
 
     std::string name() const override { return "eager"; }
@@ -79,6 +91,10 @@ public:
         const tensor logits = (*model_)(katachi::data::input_tensor(b));  // one copy, straight from the set
         const tensor loss = eager::cross_entropy(logits, b.target_span());
         loss.backward();
+#if KATACHI_DEMO_MPI
+        if (distributed_)
+            for (const tensor& p : model_->parameters()) katachi::distributed::all_reduce_mean(p.grad_span());
+#endif
         optimiser_->step();
         step_result r;
         r.loss = loss.item();
@@ -111,12 +127,13 @@ public:
 private:
     std::shared_ptr<nn::sequential> model_;
     std::optional<any_optimiser> optimiser_;
+    bool distributed_ = false;
 };
 
 }  // namespace
 
-std::unique_ptr<face> make_eager_face(std::uint64_t seed) {
-    return std::make_unique<eager_face>(seed);
+std::unique_ptr<face> make_eager_face(std::uint64_t seed, const ranks& ranks) {
+    return std::make_unique<eager_face>(seed, ranks);
 }
 
 }  // namespace fashion_mnist

@@ -12,6 +12,11 @@
 
 #include "face.hpp"
 #include "optimiser.hpp"
+#include "ranks.hpp"
+
+#if KATACHI_DEMO_MPI
+#include <katachi/distributed/graph.hpp>
+#endif
 
 namespace fashion_mnist {
 
@@ -34,13 +39,31 @@ std::string body_of(const std::string& dot) {
     return dot.substr(first, last - first);
 }
 
+#if KATACHI_DEMO_MPI
+// Buckets of at most 1 MiB: the first linear's 1.6 MB of gradients is a bucket of its own, whose
+// all-reduce starts before the convolutions' backward, the longest part of the step.
+constexpr bucket_options buckets{.bucket_cap_mb = 1, .first_bucket_cap_mb = 1};
+using data_parallel = katachi::distributed::data_parallel<model<lenet>, buckets>;
+#endif
+
 class graph_face final : public face {
 public:
-    explicit graph_face(std::uint64_t seed) : model_(seed) {}
+    graph_face(std::uint64_t seed, const ranks& ranks) : model_(seed) {
+#if KATACHI_DEMO_MPI
+        if (ranks.distributed()) ddp_ = std::make_unique<data_parallel>(model_);  // rank 0's weights
+#else
+        (void)ranks;
+#endif
+    }
 
     std::string name() const override { return "graph"; }
 
-    std::string summary() override { return katachi::graph::summary<lenet>(); }
+    std::string summary() override {
+#if KATACHI_DEMO_MPI
+        if (ddp_) return data_parallel::summary();  // with the all-reduce plan
+#endif
+        return katachi::graph::summary<lenet>();
+    }
 
     // The forward graph and the generated backward schedule, side by side in one picture.
     std::string dot(const batch&) override {
@@ -63,7 +86,12 @@ public:
         const auto predicted = katachi::data::argmax(logits);
         for (std::size_t i = 0; i < b.size(); ++i) r.correct += predicted[i] == b.target_span()[i];
         r.loss = model_.cross_entropy(b.targets());
-        model_.backward();  // overwrites the gradients: nothing to zero
+#if KATACHI_DEMO_MPI
+        if (ddp_)
+            ddp_->backward();  // and the gradients' mean over the ranks, all-reduced as it goes
+        else
+#endif
+            model_.backward();  // overwrites the gradients: nothing to zero
         optimiser_->step();
         stale_ = true;
         return r;
@@ -97,12 +125,15 @@ private:
     std::unique_ptr<runner> runner_ = std::make_unique<runner>();
     bool stale_ = true;  // the runner's weights are older than the model's
     std::optional<any_optimiser> optimiser_;
+#if KATACHI_DEMO_MPI
+    std::unique_ptr<data_parallel> ddp_;
+#endif
 };
 
 }  // namespace
 
-std::unique_ptr<face> make_graph_face(std::uint64_t seed) {
-    return std::make_unique<graph_face>(seed);
+std::unique_ptr<face> make_graph_face(std::uint64_t seed, const ranks& ranks) {
+    return std::make_unique<graph_face>(seed, ranks);
 }
 
 }  // namespace fashion_mnist

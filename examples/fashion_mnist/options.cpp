@@ -86,9 +86,14 @@ std::string usage() {
            "                          training images\n"
            "  --resume DIR            continue the run whose training state (written to --out after\n"
            "                          every epoch) is in DIR, from its next epoch; its options are\n"
-           "                          kept (only --threads, --deterministic, --out, --data, --dot and\n"
-           "                          --emit-graph may be given)\n"
+           "                          kept (only --threads, --deterministic, --out, --data, --dot,\n"
+           "                          --emit-graph and --distributed may be given)\n"
            "                          and the outputs go to DIR unless --out is given\n"
+           "  --distributed           data-parallel training over MPI, run as\n"
+           "                          mpirun -np N build/examples/fashion_mnist --distributed: each rank\n"
+           "                          trains on its shard of every epoch with --batch-size / N images\n"
+           "                          per step (the same steps as one process), one thread each unless\n"
+           "                          --threads is given; rank 0 prints and writes the files\n"
            "  --help\n";
 }
 
@@ -103,6 +108,11 @@ options parse_options(int argc, char** argv) {
         if (arg == "--deterministic") {
             o.deterministic = true;
             o.given.insert("--deterministic");
+            continue;
+        }
+        if (arg == "--distributed") {
+            o.distributed = true;
+            o.given.insert("--distributed");
             continue;
         }
         if (i + 1 >= argc) throw usage_error("unknown option or missing value: " + std::string(arg));

@@ -36,6 +36,7 @@ struct options {
     std::optional<input_normalisation> normalise;  // unset: the checkpoint's, or measured
     std::set<std::string> given;  // the options the command line set, by their first spelling
     bool deterministic = false;  // katachi::set_deterministic
+    bool distributed = false;    // over MPI, under mpirun (ranks.hpp)
     bool help = false;
 };
 

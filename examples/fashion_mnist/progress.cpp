@@ -6,8 +6,12 @@
 
 namespace fashion_mnist {
 
-progress::progress(std::FILE* out, std::size_t epochs, std::size_t steps_per_epoch)
-    : out_(out), terminal_(::isatty(::fileno(out)) == 1), epochs_(epochs), steps_(steps_per_epoch) {}
+progress::progress(std::FILE* out, std::size_t epochs, std::size_t steps_per_epoch, std::size_t replicas)
+    : out_(out),
+      terminal_(::isatty(::fileno(out)) == 1),
+      epochs_(epochs),
+      steps_(steps_per_epoch),
+      replicas_(replicas) {}
 
 void progress::start_epoch(std::size_t epoch) {
     epoch_ = epoch;
@@ -44,7 +48,7 @@ double progress::finish_epoch() {
 
 void progress::draw(bool final_line) {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-    const double rate = seconds > 0 ? static_cast<double>(samples_) / seconds : 0.0;
+    const double rate = seconds > 0 ? static_cast<double>(samples_ * replicas_) / seconds : 0.0;
     // The whole run's training steps left, at this process's mean pace so far.
     const std::size_t left_steps = (epochs_ - epoch_) * steps_ + (steps_ - step_);
     const double left = run_steps_ ? (run_seconds_ + seconds) * static_cast<double>(left_steps) /

@@ -14,7 +14,9 @@ namespace fashion_mnist {
 
 class progress {
 public:
-    progress(std::FILE* out, std::size_t epochs, std::size_t steps_per_epoch);
+    // `replicas` processes train alike (--distributed): the line shows this one's loss and accuracy
+    // and the images per second of all of them.
+    progress(std::FILE* out, std::size_t epochs, std::size_t steps_per_epoch, std::size_t replicas = 1);
 
     void start_epoch(std::size_t epoch);
     // After each step: the step's mean loss, correct predictions and samples.
@@ -33,7 +35,7 @@ private:
 
     std::FILE* out_;
     bool terminal_;
-    std::size_t epochs_, steps_, epoch_ = 0, step_ = 0, samples_ = 0, correct_ = 0, next_plain_ = 0;
+    std::size_t epochs_, steps_, replicas_, epoch_ = 0, step_ = 0, samples_ = 0, correct_ = 0, next_plain_ = 0;
     std::size_t run_steps_ = 0;  // steps this process has taken
     double loss_sum_ = 0, run_seconds_ = 0;  // the finished epochs' seconds
     std::chrono::steady_clock::time_point start_, last_draw_;

@@ -147,6 +147,7 @@ void save_training_state(const fs::path& path, const training_state& s) {
     meta["input_std"] = real_text(s.input_std);
     meta["epochs_done"] = std::to_string(s.epochs_done);
     meta["step_count"] = std::to_string(s.step_count);
+    meta["ranks"] = std::to_string(s.ranks);
     io::save_safetensors(path, tensors, meta);
 }
 
@@ -186,6 +187,8 @@ training_state read_training_state(const fs::path& path) {
     if (!(s.input_std > 0)) r.fail("input_std", "is \"" + r.text("input_std") + "\", not above 0");
     s.epochs_done = r.count("epochs_done");
     s.step_count = r.count("step_count");
+    s.ranks = f.metadata.contains("ranks") ? r.count("ranks") : 1;
+    if (s.ranks == 0) r.fail("ranks", "is 0");
     s.loss_curve = r.curve("curve.loss");
     s.epoch_loss = r.curve("curve.epoch_loss");
     s.test_loss = r.curve("curve.test_loss");
@@ -206,8 +209,8 @@ void apply_training_state(const training_state& s, options& o) {
     const auto contradiction = [&](const std::string& option, const std::string& given, const std::string& saved) {
         throw usage_error(option + " " + given + " contradicts the run being resumed (" + s.file.string() +
                           "), which has " + option + " " + saved + "; leave " + option +
-                          " out to continue it (only --threads, --deterministic, --out, --data, --dot and --emit-graph may be "
-                          "given)");
+                          " out to continue it (only --threads, --deterministic, --out, --data, --dot, --emit-graph and "
+                          "--distributed may be given)");
     };
     for (const run_option& r : run_options()) {
         const std::string& saved = s.run.at(r.key);

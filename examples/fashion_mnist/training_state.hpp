@@ -29,6 +29,7 @@ struct training_state {
     katachi::io::metadata_map run;  // the options that determine training, as metadata
     double input_mean = 0, input_std = 1;
     std::size_t epochs_done = 0, step_count = 0;
+    std::size_t ranks = 1;  // the processes that trained it (--distributed): its shards depend on it
     curve_points loss_curve, epoch_loss, test_loss, train_accuracy, test_accuracy;
     katachi::io::tensor_map model, optimiser;
 };
