@@ -6,10 +6,11 @@ training resumes from the last checkpoint to the same parameters as a run never 
 
 For each way of failing (rank 1 throws; rank 1 is killed by SIGKILL) it runs the two-rank job with
 rank 1 failing at step 7, and checks that mpirun returns non-zero within 20 seconds (a hang is a
-failure: the timeout kills it) and that its output names rank 1. Then it resumes from the
-checkpoint rank 0 wrote after step 6 and compares the final parameters, byte for byte, with those
+failure: the timeout kills it) and that its output names rank 1. Then it resumes from the last
+checkpoint rank 0 wrote (after step 6, or 5 if the stop came while it wrote 6) and compares the final parameters, byte for byte, with those
 of an uninterrupted run."""
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -52,14 +53,21 @@ with tempfile.TemporaryDirectory() as tmp:
                                  limit=20)
         check(code is not None, f"rank 1 {how}s at step 7: the job stops ({seconds:.1f} s), no hang", out)
         check(code not in (None, 0), f"rank 1 {how}s: mpirun returns non-zero ({code})", out)
-        names = ("rank 1 of 2: error: rank 1 failed on purpose at step 7" in out
-                 and "MPI_ABORT was invoked on rank 1" in out) if how == "throw" else "process rank 1" in out
+        # katachi's own line names the rank (mpirun's notice of the abort is not always printed:
+        # Open MPI may fail to format it while it tears the job down).
+        names = ("rank 1 of 2: error: rank 1 failed on purpose at step 7" in out if how == "throw"
+                 else "process rank 1" in out)
         check(names, f"rank 1 {how}s: the output names rank 1", out)
         check(not os.path.exists(final), f"rank 1 {how}s: no final parameters were written", out)
         print(f"  stopped after {seconds:.2f} s")
 
+        # Rank 0 checkpoints after each step; if the job is stopped while it writes the one of step 6,
+        # that file is never half-written and the one of step 5 is the last.
         code, out, _ = run("--checkpoint", state, "--final", final, "--resume")
-        check(code == 0 and "resuming after step 6" in out, f"after rank 1 {how}s: the run resumes after step 6", out)
+        resumed = re.search(r"resuming after step (\d+)", out)
+        check(code == 0 and resumed and int(resumed.group(1)) in (5, 6),
+              f"after rank 1 {how}s: the run resumes from the last checkpoint written (after step "
+              f"{resumed.group(1) if resumed else '?'})", out)
         same = code == 0 and open(final, "rb").read() == open(reference, "rb").read()
         check(same, f"after rank 1 {how}s: the resumed run ends with the uninterrupted run's parameters, byte for byte", out)
 
