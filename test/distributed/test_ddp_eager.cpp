@@ -6,8 +6,9 @@
 // 1e-5, on every rank, with three buckets (a small cap), one bucket (the default cap), and with
 // overlap off. The statistics must show the buckets started during backward when overlap is on
 // (and the first ones before the first layer's gradient is final), and none when it is off.
-// Then the failures: a lazy module is refused; a backward that throws with all-reduces in flight
-// is completed by synchronize(), or waited for by the destructor, and the ranks stay in step.
+// Then the edges: a backward that throws on one rank with all-reduces in flight is completed by
+// synchronize() or by the destructor, releasing the other rank; parameters that get no gradient
+// are reduced at the end of backward and keep none; a lazy module is refused until materialised.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -87,6 +88,12 @@ bool same_on_every_rank(const std::vector<float>& v) {
     return true;
 }
 
+// A parameter's gradient, or its size in NaNs when it has none (so that every rank takes part in
+// the same collectives whatever it holds, and an undefined gradient never compares equal).
+std::vector<float> grad_values(const eager::tensor& p) {
+    return p.grad().defined() ? p.grad().to_vector() : std::vector<float>(p.numel(), NAN);
+}
+
 struct run_case {
     const char* name;
     distributed::ddp_options options;
@@ -144,8 +151,10 @@ void data_parallel_equals_one_process(const run_case& c, const data::tensor_data
     }
 }
 
-// A backward that throws after two buckets started: synchronize() completes the round (the ranks'
-// gradients are then equal), and a wrapper destroyed in that state waits for its requests.
+// A backward that throws on rank 0 once the linear layer's buckets have started, while rank 1's
+// completes (and waits there for rank 0's last bucket): rank 0's synchronize() completes the round,
+// or, the second time, its wrapper's destructor does; either way rank 1 is released, the ranks'
+// gradients are equal, and the ranks stay in step.
 void a_failed_backward_leaves_no_request_behind(const data::tensor_dataset<float>& set, std::size_t world) {
     const distributed::ddp_options small{.bucket_cap_mb = 400.0 / (1024 * 1024)};
     data::data_loader shard(set, {.batch_size = 32, .num_replicas = world, .rank = rank_});
@@ -153,11 +162,14 @@ void a_failed_backward_leaves_no_request_behind(const data::tensor_dataset<float
     const auto& batch = *first;
     for (int destroy = 0; destroy < 2; ++destroy) {
         auto model = make_model(5);
+        auto& conv = model->at<nn::conv2d>(0);
+        const auto& lin = model->at<nn::linear>(3);
         {
             distributed::distributed_data_parallel ddp(model, small);
-            auto& conv = model->at<nn::conv2d>(0);
-            eager::hook_handle fail = conv.weight.register_post_accumulate_grad_hook(
-                [](const eager::tensor&) { throw std::runtime_error("the first layer failed"); });
+            eager::hook_handle fail =
+                conv.weight.register_post_accumulate_grad_hook([](const eager::tensor&) {
+                    if (rank_ == 0) throw std::runtime_error("the first layer failed");
+                });
             bool threw = false;
             try {
                 eager::cross_entropy(ddp(data::input_tensor(batch)), batch.target_span()).backward();
@@ -165,29 +177,57 @@ void a_failed_backward_leaves_no_request_behind(const data::tensor_dataset<float
                 threw = std::string(e.what()) == "the first layer failed";
             }
             fail.remove();
-            expect(threw, "the hook's exception leaves backward");
-            // The linear layer's two buckets, and the conv layer's if its bias came before its weight.
-            const std::size_t in_flight = ddp.comm_stats().all_reduces;
-            expect((in_flight == 2 || in_flight == 3) && ddp.comm_stats().backwards == 0,
-                   "buckets in flight when backward threw");
-            if (!destroy) {  // else the destructor waits for them
-                const bool bias_had = conv.bias.grad().defined();
+            expect(threw == (rank_ == 0), "the hook's exception leaves rank 0's backward");
+            const auto& s = ddp.comm_stats();
+            if (rank_ == 0)  // the linear layer's buckets, and the conv layer's if its bias came first
+                expect((s.all_reduces == 2 || s.all_reduces == 3) && s.backwards == 0,
+                       "buckets in flight when backward threw");
+            if (!destroy) {  // else the destructor completes the round
                 ddp.synchronize();
                 ddp.synchronize();  // idempotent
-                expect(ddp.comm_stats().all_reduces == 3 && ddp.comm_stats().backwards == 1,
-                       "synchronize() completes the round once");
-                const auto& lin = model->at<nn::linear>(3);
-                expect(same_on_every_rank(lin.weight.grad().to_vector()) &&
-                           same_on_every_rank(conv.weight.grad().to_vector()),
+                expect(s.all_reduces == 3 && s.backwards == 1, "synchronize() completes the round once");
+                expect(same_on_every_rank(grad_values(lin.weight)) &&
+                           same_on_every_rank(grad_values(conv.weight)),
                        "after synchronize() the ranks' gradients are equal (their mean)");
-                expect(conv.bias.grad().defined() == bias_had, "a gradient no rank had stays undefined");
+                // Rank 0's bias gradient, if it had none when backward threw, counted as zero.
+                const bool same_bias = same_on_every_rank(grad_values(conv.bias));
+                expect(conv.bias.grad().defined() && same_bias,
+                       "a gradient one rank lacked is the others' over the world size");
             }
         }
         // The ranks are still in step: a collective after the wrapper's end matches.
         std::vector<double> one{double(rank_ + 1)};
         distributed::all_reduce_sum(std::span<double>(one));
         expect(one[0] == double(world * (world + 1) / 2), "a collective after the failure");
+        expect(same_on_every_rank(grad_values(lin.weight)), "the destroyed wrapper's round was completed");
     }
+}
+
+// A module with a head that forward never calls: its parameters get no gradient on any rank, so
+// their buckets (the last two) start at the end of backward and their gradients stay undefined.
+struct two_heads : nn::module {
+    std::shared_ptr<nn::linear> unused = register_module(
+        "unused", std::make_shared<nn::linear>(nn::linear_options{.in_features = 36, .out_features = 5}));
+    std::shared_ptr<nn::linear> used = register_module(
+        "used", std::make_shared<nn::linear>(nn::linear_options{.in_features = 36, .out_features = 5}));
+    eager::tensor forward(const eager::tensor& x) override { return (*used)(x.flatten(1)); }
+};
+
+void unused_parameters_are_reduced_at_the_end(const data::tensor_dataset<float>& set, std::size_t world) {
+    auto model = std::make_shared<two_heads>();
+    distributed::distributed_data_parallel ddp(model, {.bucket_cap_mb = 400.0 / (1024 * 1024)});
+    expect(ddp.bucket_layout() == std::vector<std::vector<std::size_t>>{{5}, {180}, {5}, {180}},
+           "two heads: four buckets");
+    data::data_loader shard(set, {.batch_size = 32, .num_replicas = world, .rank = rank_});
+    auto first = shard.begin();
+    eager::cross_entropy(ddp(data::input_tensor(*first)), first->target_span()).backward();
+    const auto& s = ddp.comm_stats();
+    expect(s.all_reduces == 4 && s.started_in_backward == 2 && s.backwards == 1,
+           "the used head's buckets start during backward, the unused one's at its end");
+    expect(!model->unused->weight.grad().defined() && !model->unused->bias.grad().defined(),
+           "a parameter no rank had a gradient for keeps none");
+    const bool same_used = same_on_every_rank(grad_values(model->used->weight));
+    expect(model->used->weight.grad().defined() && same_used, "the used head's gradients are averaged");
 }
 
 void a_lazy_module_is_refused() {
@@ -231,6 +271,7 @@ int main(int argc, char** argv) try {
     };
     for (const run_case& c : cases) data_parallel_equals_one_process(c, set, *reference, world);
     a_failed_backward_leaves_no_request_behind(set, world);
+    unused_parameters_are_reduced_at_the_end(set, world);
     a_lazy_module_is_refused();
 
     int all_failures = failures;

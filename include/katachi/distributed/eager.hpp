@@ -130,12 +130,19 @@ public:
     distributed_data_parallel(const distributed_data_parallel&) = delete;
     distributed_data_parallel& operator=(const distributed_data_parallel&) = delete;
 
-    // Takes the hooks off; waits for any all-reduce still in flight (never throws).
+    // Takes the hooks off and completes a round left open by a backward that threw, so that the
+    // other ranks' all-reduces are matched and no request is left in flight. Never throws: if
+    // completing fails, it still waits for the requests already started.
     ~distributed_data_parallel() {
         for (eager::hook_handle& h : hooks_) h.remove();
         int finalised = 0;
         MPI_Finalized(&finalised);
-        if (!finalised && !inflight_.empty())
+        if (finalised) return;
+        try {
+            synchronize();
+        } catch (...) {
+        }
+        if (!inflight_.empty())
             MPI_Waitall(static_cast<int>(inflight_.size()), inflight_.data(), MPI_STATUSES_IGNORE);
     }
 
