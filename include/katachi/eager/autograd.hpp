@@ -12,6 +12,12 @@
 // once) and is marked released; reaching a released node again throws autograd_error, which says
 // to pass retain_graph.
 //
+// Hooks: leaf.register_post_accumulate_grad_hook(fn) calls fn(leaf) in each backward once the
+// leaf's gradient is final for that backward (the discovery pass counts the edges into each hooked
+// leaf; the last one to be accumulated fires its hooks), and queue_callback(fn), called while a
+// backward runs, has fn run when that backward ends. A backward reaching no hooked leaf pays one
+// relaxed atomic load for them (distributed::distributed_data_parallel is built on both).
+//
 // A node keeps a tensor for its backward through save(t), which returns t.detach() and remembers
 // the version of its storage; before any node runs, backward checks every reachable node's saved
 // tensors and refuses (autograd_error, PyTorch's sentence) one that was changed in place since.
@@ -24,10 +30,11 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <string>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <span>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -52,6 +59,29 @@ public:
 
 private:
     bool previous_;
+};
+
+// Queues fn to run on this thread when the backward running on it ends: after every node has run
+// and the tape has been freed (unless retained), in the order queued; a callback may queue more.
+// Only while a backward runs (from a node's backward or a hook); elsewhere it throws
+// autograd_error. A backward that throws drops its queued callbacks without running them.
+void queue_callback(std::function<void()> fn);
+
+// The hooks of one leaf (tensor_impl::hooks) and the engine's count of the edges into it that are
+// still to be processed in the running backward.
+template <class T>
+struct leaf_hooks {
+    leaf_hooks() noexcept;
+    ~leaf_hooks();
+    leaf_hooks(const leaf_hooks&) = delete;
+    leaf_hooks& operator=(const leaf_hooks&) = delete;
+
+    std::vector<std::pair<std::uint64_t, std::function<void(const basic_tensor<T>&)>>> hooks;
+    std::uint64_t next_id = 0;
+    // The engine's bookkeeping during one backward.
+    std::uint64_t visit = 0;
+    std::size_t pending = 0;
+    bool accumulated = false;
 };
 
 // The number of autograd nodes alive in the process (all scalar types): a training step that

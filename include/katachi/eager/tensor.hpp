@@ -20,6 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -27,6 +28,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "katachi/eager/memory.hpp"
@@ -37,6 +39,22 @@ namespace katachi::eager {
 
 template <class T>
 class node;
+template <class T>
+struct leaf_hooks;  // autograd.hpp
+
+// What register_post_accumulate_grad_hook returns: remove() takes the hook off its tensor (doing
+// nothing when it is gone already, or the tensor is). Dropping the handle keeps the hook.
+class hook_handle {
+public:
+    hook_handle() = default;
+    explicit hook_handle(std::function<void()> remover) : remover_(std::move(remover)) {}
+    void remove() {
+        if (remover_) std::exchange(remover_, nullptr)();
+    }
+
+private:
+    std::function<void()> remover_;
+};
 
 // Reading the shape or data of a parameter that a lazy module has not yet materialised.
 class uninitialized_parameter_error : public std::logic_error {
@@ -68,6 +86,7 @@ struct tensor_impl {
     bool uninitialized = false;
     std::shared_ptr<node<T>> grad_fn;   // null for leaves
     std::shared_ptr<tensor_impl> grad;  // null until a backward reaches this leaf
+    std::shared_ptr<leaf_hooks<T>> hooks;  // null until a hook is registered on this leaf
     std::string label;                  // "lazy_linear.weight": names an uninitialized parameter
 };
 
@@ -131,6 +150,13 @@ public:
     std::shared_ptr<node<T>> grad_fn() const { return impl_ ? impl_->grad_fn : nullptr; }
     // Sets the accumulated gradient to zero (set_to_none: forgets it instead).
     void zero_grad(bool set_to_none = false);
+    // torch.Tensor.register_post_accumulate_grad_hook: `hook(leaf)` runs once in each backward
+    // that brings this leaf a gradient, after the last of that backward's edges into the leaf has
+    // been accumulated, so leaf.grad() is final for the backward; a leaf that no edge of the
+    // backward brings a gradient is not called. Hooks run in their registration order, on the
+    // thread running backward; one that throws ends the backward with its exception. Only for a
+    // leaf that requires grad (autograd_error otherwise).
+    hook_handle register_post_accumulate_grad_hook(std::function<void(const basic_tensor&)> hook) const;
 
     // backward() on a one-element tensor; backward(gradient) on any tensor computes the
     // vector-Jacobian product with `gradient` (same shape). Gradients accumulate into the leaves'
