@@ -83,7 +83,7 @@ void bench_model(const setup& s, const char* name, std::size_t steps) {
         };
         for (int i = 0; i < 2; ++i) step();  // sizes the memory, warms the caches
         MPI_Barrier(MPI_COMM_WORLD);
-        ddp.reset_stats();
+        ddp.reset_comm_stats();
         std::vector<double> times;
         for (std::size_t i = 0; i < steps; ++i) {
             const auto t0 = clock_type::now();
@@ -92,7 +92,7 @@ void bench_model(const setup& s, const char* name, std::size_t steps) {
         }
         double total = 0;
         for (double t : times) total += t;
-        double med = median(times), share = ddp.stats().wait_seconds / total;
+        double med = median(times), share = ddp.comm_stats().wait_seconds / total;
         double slowest = med, most_wait = share;
         MPI_Allreduce(&med, &slowest, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
         MPI_Allreduce(&share, &most_wait, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);

@@ -19,7 +19,7 @@
 #include "table.hpp"
 
 #if KATACHI_DEMO_MPI
-#include <katachi/distributed/collectives.hpp>
+#include <katachi/distributed/eager.hpp>
 #endif
 
 namespace fashion_mnist {
@@ -42,15 +42,16 @@ std::shared_ptr<nn::sequential> lenet() {
 
 class eager_face final : public face {
 public:
-    eager_face(std::uint64_t seed, const ranks& ranks) : distributed_(ranks.distributed()) {
+    eager_face(std::uint64_t seed, const ranks& ranks) {
         eager::manual_seed(seed);
         model_ = lenet();
 #if KATACHI_DEMO_MPI
-        if (distributed_) {  // every rank starts from rank 0's weights, which needs them materialised
+        if (ranks.distributed()) {  // the wrapper broadcasts rank 0's weights: they must exist first
             model_->materialize(eager::sizes{1, 1, 28, 28});
-            for (const tensor& p : model_->parameters()) katachi::distributed::broadcast(p.value_span());
-            for (const tensor& b : model_->buffers()) katachi::distributed::broadcast(b.value_span());
+            ddp_ = std::make_unique<katachi::distributed::distributed_data_parallel>(model_);
         }
+#else
+        (void)ranks;
 #endif
     }
 
@@ -88,13 +89,10 @@ public:
     step_result train_step(const batch& b) override {
         model_->train();
         optimiser_->zero_grad();
-        const tensor logits = (*model_)(katachi::data::input_tensor(b));  // one copy, straight from the set
+        const tensor images = katachi::data::input_tensor(b);  // one copy, straight from the set
+        const tensor logits = forward(images);
         const tensor loss = eager::cross_entropy(logits, b.target_span());
-        loss.backward();
-#if KATACHI_DEMO_MPI
-        if (distributed_)
-            for (const tensor& p : model_->parameters()) katachi::distributed::all_reduce_mean(p.grad_span());
-#endif
+        loss.backward();  // distributed: returns with the gradients' mean over the ranks
         optimiser_->step();
         step_result r;
         r.loss = loss.item();
@@ -125,9 +123,18 @@ public:
     }
 
 private:
+    tensor forward(const tensor& images) {
+#if KATACHI_DEMO_MPI
+        if (ddp_) return (*ddp_)(images);  // buckets all-reduced as the backward finishes them
+#endif
+        return (*model_)(images);
+    }
+
     std::shared_ptr<nn::sequential> model_;
     std::optional<any_optimiser> optimiser_;
-    bool distributed_ = false;
+#if KATACHI_DEMO_MPI
+    std::unique_ptr<katachi::distributed::distributed_data_parallel> ddp_;
+#endif
 };
 
 }  // namespace

@@ -72,7 +72,7 @@ class ranks;
 
 // With ranks.distributed(), train_step averages the gradients over the ranks before the step
 // (graph face: distributed::data_parallel's compile-time bucket plan; eager face:
-// distributed_data_parallel), and every rank starts from rank 0's weights.
+// distributed::distributed_data_parallel's buckets), and every rank starts from rank 0's weights.
 std::unique_ptr<face> make_graph_face(std::uint64_t seed, const ranks& ranks);
 std::unique_ptr<face> make_eager_face(std::uint64_t seed, const ranks& ranks);
 

@@ -4,8 +4,8 @@
     demo_distributed.py MPIRUN FASHION_MNIST
 
 On 3,000 training and 1,000 test images, 3 epochs:
-- two ranks reach the test accuracy of one process within 0.01 (each step's images are the union of
-  the ranks' batches, so the runs take the same steps up to rounding);
+- two ranks reach the test accuracy of one process within 0.01, in both faces (each step's images
+  are the union of the ranks' batches, so the runs take the same steps up to rounding);
 - only rank 0 prints the epoch lines and writes the checkpoint and the training state;
 - a rank killed during epoch 2 stops the job, naming the rank, within 20 seconds, and the run
   resumed from the training state ends with the checkpoint of a run never stopped, byte for byte."""
@@ -58,6 +58,16 @@ with tempfile.TemporaryDirectory() as tmp:
     check(os.path.exists(os.path.join(two, "lenet_graph.safetensors"))
           and os.path.exists(os.path.join(two, "lenet_graph_state.safetensors")),
           "rank 0 writes the checkpoint and the training state", out_two)
+
+    # The eager face, whose distributed_data_parallel all-reduces its buckets during the backward.
+    code, out_one = run([demo, *common, "--face", "eager", "--out", one + "_eager"])
+    check(code == 0, "one process trains the eager face", out_one)
+    code, out_two = run([*parallel, *common, "--face", "eager", "--out", two + "_eager"])
+    check(code == 0, "two ranks train the eager face", out_two)
+    a, b = final_accuracy(out_one), final_accuracy(out_two)
+    print(f"  eager face, test accuracy: one process {a}, two ranks {b}")
+    check(a is not None and b is not None and abs(a - b) <= 0.01,
+          "eager face: two ranks reach one process's accuracy within 0.01", out_two)
 
     # Kill rank 1 once the state of epoch 1 exists, then resume.
     state = os.path.join(stopped, "lenet_graph_state.safetensors")

@@ -146,10 +146,13 @@ int main(int argc, char** argv) try {
                              static_assert(ddp_t::plan.count == 3);
                              ddp_t ddp(m, {.overlap = overlap});
                              train(m, shard, [&](auto&) { ddp.backward(); });
-                             const auto& s = ddp.stats();
-                             if (s.all_reduces != 30 || s.bytes != 10 * graph::model<convnet>::network::parameter_count * 4) {
-                                 std::printf("rank %zu: %zu all-reduces of %zu bytes, expected 30 of %zu\n", w.rank,
-                                             s.all_reduces, s.bytes, 10 * convnet::parameter_count * 4);
+                             const auto& s = ddp.comm_stats();
+                             if (s.all_reduces != 30 || s.bytes != 10 * convnet::parameter_count * 4 ||
+                                 s.backwards != 10 || s.started_in_backward != (overlap ? 30u : 0u)) {
+                                 std::printf("rank %zu: %zu all-reduces (%zu during the backward) of %zu bytes in %zu "
+                                             "backwards, expected 30 (%d) of %zu in 10\n",
+                                             w.rank, s.all_reduces, s.started_in_backward, s.bytes, s.backwards,
+                                             overlap ? 30 : 0, 10 * convnet::parameter_count * 4);
                                  ++w.failures;
                              }
                              char line[96];
@@ -162,7 +165,7 @@ int main(int argc, char** argv) try {
     compare<convnet>(w, "data_parallel, default buckets", image, [](auto& m, auto& shard) {
         distributed::data_parallel<graph::model<convnet>> ddp(m);
         train(m, shard, [&](auto&) { ddp.backward(); });
-        return std::string(ddp.stats().all_reduces == 10 ? "" : " WRONG bucket count");
+        return std::string(ddp.comm_stats().all_reduces == 10 ? "" : " WRONG bucket count");
     });
 
     // Metrics across ranks: each rank scores its shard; the summed matrix is the whole set's.

@@ -6,6 +6,17 @@
 
 namespace katachi::distributed {
 
+// What a data-parallel wrapper (graph face: data_parallel; eager face: distributed_data_parallel)
+// has communicated on this rank since construction or reset_comm_stats().
+struct communication_stats {
+    std::size_t backwards = 0;            // backward passes whose gradients were averaged
+    std::size_t all_reduces = 0;          // buckets all-reduced
+    std::size_t started_in_backward = 0;  // of those, started while the backward still ran
+    std::size_t bytes = 0;                // bytes all-reduced by this rank (the buckets' buffers)
+    double wait_seconds = 0;              // blocked on communication: MPI_Waitall, or the blocking
+                                          // MPI_Allreduce calls when overlap is off
+};
+
 // Every rank's `data` becomes root's.
 template <class T>
 void broadcast(std::span<T> data, int root = 0) {

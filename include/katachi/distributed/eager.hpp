@@ -65,16 +65,6 @@ struct ddp_options {
     bool overlap = true;            // all-reduce during backward; false: blocking, after it
 };
 
-// What this rank's wrapper has communicated since construction (or reset_comm_stats()).
-struct communication_stats {
-    std::size_t backwards = 0;            // backward passes whose gradients were averaged
-    std::size_t all_reduces = 0;          // buckets all-reduced
-    std::size_t started_in_backward = 0;  // of those, started from a gradient hook, before backward's end
-    std::size_t bytes = 0;                // bytes all-reduced by this rank (the buckets' buffers)
-    double wait_seconds = 0;              // blocked on communication: MPI_Waitall, or the blocking
-                                          // MPI_Allreduce calls when overlap is off
-};
-
 class distributed_data_parallel {
 public:
     explicit distributed_data_parallel(std::shared_ptr<eager::nn::module> m, ddp_options options = {})

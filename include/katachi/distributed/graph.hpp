@@ -40,15 +40,6 @@ void average_gradients(Model& m) {
     all_reduce_mean(m.all_gradients());
 }
 
-// What the gradients' all-reduces cost so far: how many were started, the bytes they reduced, and
-// the seconds the backward spent blocked waiting for them to finish (the communication the
-// backward's own work did not hide).
-struct comm_stats {
-    std::size_t all_reduces = 0;
-    std::size_t bytes = 0;
-    double wait_seconds = 0;
-};
-
 struct data_parallel_options {
     // false: the backward runs to its end first and then all-reduces every bucket, blocking (to
     // measure what the overlap saves).
@@ -82,6 +73,7 @@ public:
     // The model's backward; when it returns, every gradient is the mean over the ranks.
     void backward(kernels::write params_mode = kernels::write::overwrite, bool want_input_grad = false) {
         if (options_.overlap) {
+            in_backward_ = true;
             m_.backward_with(
                 [&]<std::size_t I>() {
                     if constexpr (plan.starts_after[I] >= 0)
@@ -90,6 +82,7 @@ public:
                         progress();
                 },
                 params_mode, want_input_grad);
+            in_backward_ = false;
         } else {
             m_.backward(params_mode, want_input_grad);
             for (std::size_t k = 0; k < plan.count; ++k) start(k);
@@ -97,8 +90,8 @@ public:
         finish();
     }
 
-    const comm_stats& stats() const { return stats_; }
-    void reset_stats() { stats_ = {}; }
+    const communication_stats& comm_stats() const noexcept { return stats_; }
+    void reset_comm_stats() noexcept { stats_ = {}; }
     Model& module() { return m_; }
 
     // The model's summary followed by the all-reduce plan.
@@ -113,6 +106,7 @@ private:
                       "MPI_Iallreduce");
         ++in_flight_;
         ++stats_.all_reduces;
+        if (in_backward_) ++stats_.started_in_backward;
         stats_.bytes += b.size * sizeof(scalar);
         progress();
     }
@@ -129,6 +123,7 @@ private:
         detail::check(MPI_Waitall(static_cast<int>(plan.count), requests_.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
         stats_.wait_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         in_flight_ = 0;
+        ++stats_.backwards;
         const scalar scale = scalar(1) / static_cast<scalar>(world_);
         for (scalar& g : m_.all_gradients()) g *= scale;
     }
@@ -136,8 +131,9 @@ private:
     Model& m_;
     data_parallel_options options_;
     std::size_t world_ = 1, in_flight_ = 0;
+    bool in_backward_ = false;
     std::array<MPI_Request, network::node_count> requests_{};
-    comm_stats stats_;
+    communication_stats stats_;
 };
 
 }  // namespace katachi::distributed
