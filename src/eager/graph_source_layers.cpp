@@ -121,7 +121,8 @@ std::string layer_text(const std::string& path, const module& m, const sizes& in
         const auto& o = dynamic_cast<const batch_norm_base&>(m).options;
         const std::string kind = bn1 ? "batch_norm1d" : "batch_norm2d";
         const batch_norm_options d;
-        if (o.eps == d.eps && o.momentum == d.momentum && o.affine && o.track_running_stats) return ns + kind;
+        if (o.eps == d.eps && o.momentum == d.momentum && o.affine && o.track_running_stats)
+            return ns + (o.sync ? "sync_" : "") + kind;
         // Other options: the general form, layer<op, options> (katachi/graph/layers/op_layer.hpp).
         std::vector<std::string> fields;
         if (!(o.eps == d.eps)) fields.push_back(".eps = " + exact(o.eps.value()));
@@ -131,6 +132,7 @@ std::string layer_text(const std::string& path, const module& m, const sizes& in
             fields.push_back(".momentum = " + exact(o.momentum.value()));
         if (!o.affine) fields.push_back(".affine = false");
         if (!o.track_running_stats) fields.push_back(".track_running_stats = false");
+        if (o.sync) fields.push_back(".sync = true");
         return general("batch_norm_options", kind, fields);
     }
     if (is<max_pool2d>(m)) {

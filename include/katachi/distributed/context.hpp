@@ -1,5 +1,6 @@
 // katachi/distributed/context.hpp: MPI's start and end (distributed::context), the rank and the
 // world size, and the error check every MPI call goes through (a failure throws naming the call).
+// The context also installs the cross-rank sum of synchronised batch norm (ops/cross_rank.hpp).
 #pragma once
 
 // MPI's C interface only: Open MPI's and MPICH's deprecated C++ bindings are left out.
@@ -18,6 +19,7 @@
 #include <cstdlib>
 #include <exception>
 #include <katachi/error.hpp>
+#include <katachi/ops/cross_rank.hpp>
 #include <limits>
 #include <span>
 #include <stdexcept>
@@ -57,10 +59,19 @@ void in_pieces(std::span<T> data, F f) {
     for (std::size_t at = 0; at < data.size(); at += most) f(data.data() + at, static_cast<int>(std::min(most, data.size() - at)));
 }
 
+// The cross-rank sum the ops take (kernels::cross_rank_sum): doubles summed over MPI_COMM_WORLD.
+inline void sum_over_ranks(double* data, std::size_t count) {
+    in_pieces(std::span<double>(data, count), [](double* p, int n) {
+        check(MPI_Allreduce(MPI_IN_PLACE, p, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
+    });
+}
+
 }  // namespace detail
 
 // MPI_Init on construction (unless MPI is initialised already) and MPI_Finalize on destruction.
-// MPI's errors are returned to katachi, which throws them (MPI_ERRORS_RETURN).
+// MPI's errors are returned to katachi, which throws them (MPI_ERRORS_RETURN). While it lives, the
+// ops' cross-rank sum (synchronised batch norm) is an MPI_Allreduce over every rank; its
+// destruction puts back the sum installed before it (none, usually).
 //
 // A rank that fails must take the job down with it: the other ranks would otherwise wait for it
 // in their next collective forever. abort(message) prints "rank R of N: message" on stderr and
@@ -77,10 +88,12 @@ public:
             owns_ = true;
         }
         MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+        previous_sum_ = ops::install_cross_rank_sum(&detail::sum_over_ranks);
     }
     context(const context&) = delete;
     context& operator=(const context&) = delete;
     ~context() {
+        ops::install_cross_rank_sum(previous_sum_);
         int finalised = 0;
         MPI_Finalized(&finalised);
         if (finalised) return;
@@ -116,6 +129,7 @@ public:
 private:
     bool owns_ = false;
     int exceptions_at_start_ = std::uncaught_exceptions();
+    kernels::cross_rank_sum previous_sum_ = nullptr;
 };
 
 }  // namespace katachi::distributed

@@ -6,11 +6,20 @@
 // (momentum 1 / num_batches_tracked); affine (weight 1 and bias 0, trained); track_running_stats
 // (buffers running_mean 0 and running_var 1, and a num_batches_tracked count). In training, or
 // without running statistics, the batch's statistics normalise; otherwise the running ones do.
+//
+// sync (PyTorch's nn.SyncBatchNorm; off by default, so that each rank of a data-parallel run keeps
+// its own statistics, as PyTorch's DDP does): in training, the batch statistics are those of the
+// union of every rank's batch, through the cross-rank sum installed in katachi/ops/cross_rank.hpp
+// (distributed::context installs MPI's); the running variance takes the unbiased variance over that
+// union, and the backward's dx sums over the ranks too, while dweight and dbias stay this rank's,
+// for the gradient averaging to sum. Every rank must then run the same training forwards and
+// backwards in the same order. Evaluation is unchanged, as is a process with no sum installed.
 #pragma once
 
 #include <algorithm>
 #include <katachi/kernels/batch_norm.hpp>
 #include <katachi/kernels/tensor_view.hpp>
+#include <katachi/ops/cross_rank.hpp>
 #include <katachi/ops/op.hpp>
 
 namespace katachi::ops {
@@ -21,6 +30,7 @@ struct batch_norm_options {
     optional_real momentum = 0.1;  // std::nullopt: a cumulative moving average
     bool affine = true;
     bool track_running_stats = true;
+    bool sync = false;  // statistics over every rank's batch in training (see above)
 };
 
 namespace detail {
@@ -45,7 +55,7 @@ struct basic_batch_norm : op_defaults {
     static constexpr text spelling(const batch_norm_options& o) {
         const batch_norm_options d{};
         const bool plain = o.eps == d.eps && o.momentum == d.momentum && o.affine && o.track_running_stats &&
-                           o.num_features == 0;
+                           !o.sync && o.num_features == 0;
         text t(name);
         if (plain) return t;
         t = text("layer<ops::") << name << ", {";
@@ -57,7 +67,8 @@ struct basic_batch_norm : op_defaults {
         else if (!(o.momentum == d.momentum))
             (t << sep << ".momentum = " << o.momentum.value()), sep = ", ";
         if (!o.affine) (t << sep << ".affine = false"), sep = ", ";
-        if (!o.track_running_stats) t << sep << ".track_running_stats = false";
+        if (!o.track_running_stats) (t << sep << ".track_running_stats = false"), sep = ", ";
+        if (o.sync) t << sep << ".sync = true";
         return t << "}>";
     }
 
@@ -110,6 +121,12 @@ struct basic_batch_norm : op_defaults {
         return training || !o.track_running_stats;
     }
 
+    // The cross-rank sum a call takes: only a synchronised op in training (as PyTorch, which does
+    // not synchronise an evaluation without running statistics: ranks need not evaluate alike).
+    static kernels::cross_rank_sum sync_sum(const batch_norm_options& o, bool training) {
+        return o.sync && training ? installed_cross_rank_sum() : nullptr;
+    }
+
     // The evaluation backward normalises by the running statistics.
     static constexpr bool backward_reads_buffers(const batch_norm_options& o, bool training) {
         return !uses_batch(o, training);
@@ -133,7 +150,8 @@ struct basic_batch_norm : op_defaults {
                 ++*c.batches_tracked;
                 if (!o.momentum.has_value()) momentum = 1.0 / static_cast<double>(*c.batches_tracked);
             }
-            const kernels::batch_norm_options ko{.eps = o.eps, .momentum = momentum};
+            const kernels::batch_norm_options ko{
+                .eps = o.eps, .momentum = momentum, .sync = sync_sum(o, c.training)};
             kernels::tensor_view<T, 1> mean(c.saved, vs), invstd(c.saved + ch, vs);
             detail::view_or_none(w, vs, [&](auto wv) {
                 detail::view_or_none(b, vs, [&](auto bv) {
@@ -166,7 +184,8 @@ struct basic_batch_norm : op_defaults {
             detail::view_or_none(c.params[0], vs, [&](auto w) {
                 if (batch_stats) {
                     const kernels::tensor_view<const T, 1> mean(c.saved, vs), invstd(c.saved + ch, vs);
-                    kernels::batch_norm_backward_train(x, w, mean, invstd, dy, dx, dw, db, mode);
+                    kernels::batch_norm_backward_train(x, w, mean, invstd, dy, dx, dw, db, mode,
+                                                       sync_sum(o, c.training));
                 } else {
                     const kernels::tensor_view<const T, 1> rm(c.buffers[0], vs), rv(c.buffers[1], vs);
                     kernels::batch_norm_backward_eval(x, w, rm, rv, dy, dx, dw, db, {.eps = o.eps}, mode);

@@ -89,7 +89,15 @@ std::string batch_norm_base::extra_repr() const {
            ", eps=" + number(options.eps) +
            ", momentum=" + (options.momentum.has_value() ? number(options.momentum.value()) : "None") +
            ", affine=" + (options.affine ? "true" : "false") +
-           ", track_running_stats=" + (options.track_running_stats ? "true" : "false");
+           ", track_running_stats=" + (options.track_running_stats ? "true" : "false") +
+           (options.sync ? ", sync=true" : "");
+}
+
+module& convert_sync_batch_norm(module& m) {
+    m.apply([](module& each) {
+        if (auto* bn = dynamic_cast<batch_norm_base*>(&each)) bn->options.sync = true;
+    });
+    return m;
 }
 
 void batch_norm_base::save_own_state(const std::string& prefix, state_map& out) const {

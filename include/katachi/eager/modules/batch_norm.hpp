@@ -5,6 +5,12 @@
 // statistics normalise. running_mean/running_var are buffers; num_batches_tracked is saved as an
 // int64 entry, as PyTorch saves it. momentum = std::nullopt is PyTorch's None, a cumulative average.
 // Both are eager adaptors of katachi/ops/batch_norm.hpp.
+//
+// Synchronised batch norm (PyTorch's nn.SyncBatchNorm) is the option .sync = true: in training the
+// statistics are those of every rank's batch together, through the cross-rank sum that
+// distributed::context installs (katachi/ops/batch_norm.hpp says what is summed). Without it, each
+// rank of a data-parallel run normalises by its own batch, as under PyTorch's DDP.
+// convert_sync_batch_norm(m) turns on .sync in every batch norm of a module tree.
 #pragma once
 
 #include <cstddef>
@@ -18,7 +24,7 @@
 
 namespace katachi::eager::nn {
 
-// num_features (ignored by the lazy forms), eps, momentum, affine, track_running_stats.
+// num_features (ignored by the lazy forms), eps, momentum, affine, track_running_stats, sync.
 using batch_norm_options = ops::batch_norm_options;
 
 class batch_norm_base : public module {
@@ -73,5 +79,11 @@ protected:
     tensor run(const tensor& x) override;
     sizes rule(const sizes& input) const override;
 };
+
+// Makes every batch norm in m and its descendants (lazy ones included) synchronised, in place, and
+// returns m. Unlike PyTorch's SyncBatchNorm.convert_sync_batchnorm, which builds new modules, the
+// modules stay the same objects: their parameters, buffers and an optimiser holding them are
+// untouched, and the modules keep their type names. Call it before training starts.
+module& convert_sync_batch_norm(module& m);
 
 }  // namespace katachi::eager::nn
