@@ -19,6 +19,10 @@
 // loss over all ranks' batches: 2 ranks at batch 32 step as 1 rank at batch 64. Needs <mpi.h>
 // (Debian's libopenmpi-dev; Meson's `distributed` feature). An MPI call that fails throws
 // std::runtime_error naming the call and MPI's own sentence.
+//
+// Batch norm keeps each rank's own statistics unless it is synchronised (graph::sync_batch_norm2d,
+// .sync = true, nn::convert_sync_batch_norm): then, while the context lives, its training
+// statistics are those of every rank's batch together (ops/batch_norm.hpp).
 #pragma once
 
 #include <katachi/distributed/collectives.hpp>

@@ -59,10 +59,15 @@ void in_pieces(std::span<T> data, F f) {
     for (std::size_t at = 0; at < data.size(); at += most) f(data.data() + at, static_cast<int>(std::min(most, data.size() - at)));
 }
 
-// The cross-rank sum the ops take (kernels::cross_rank_sum): doubles summed over MPI_COMM_WORLD.
+// The communicator of the ops' cross-rank sum: the context's duplicate of MPI_COMM_WORLD, so that
+// the all-reduces a synchronised batch norm starts inside a forward or backward never pair with
+// gradient all-reduces (perhaps non-blocking and in flight) on MPI_COMM_WORLD.
+inline MPI_Comm ops_comm = MPI_COMM_NULL;
+
+// The cross-rank sum the ops take (kernels::cross_rank_sum): doubles summed over every rank.
 inline void sum_over_ranks(double* data, std::size_t count) {
     in_pieces(std::span<double>(data, count), [](double* p, int n) {
-        check(MPI_Allreduce(MPI_IN_PLACE, p, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
+        check(MPI_Allreduce(MPI_IN_PLACE, p, n, MPI_DOUBLE, MPI_SUM, ops_comm), "MPI_Allreduce");
     });
 }
 
@@ -70,8 +75,8 @@ inline void sum_over_ranks(double* data, std::size_t count) {
 
 // MPI_Init on construction (unless MPI is initialised already) and MPI_Finalize on destruction.
 // MPI's errors are returned to katachi, which throws them (MPI_ERRORS_RETURN). While it lives, the
-// ops' cross-rank sum (synchronised batch norm) is an MPI_Allreduce over every rank; its
-// destruction puts back the sum installed before it (none, usually).
+// ops' cross-rank sum (synchronised batch norm) is an MPI_Allreduce over every rank, on a
+// communicator of its own; its destruction puts back the sum installed before it (none, usually).
 //
 // A rank that fails must take the job down with it: the other ranks would otherwise wait for it
 // in their next collective forever. abort(message) prints "rank R of N: message" on stderr and
@@ -88,17 +93,23 @@ public:
             owns_ = true;
         }
         MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+        detail::check(MPI_Comm_dup(MPI_COMM_WORLD, &ops_comm_), "MPI_Comm_dup");
+        MPI_Comm_set_errhandler(ops_comm_, MPI_ERRORS_RETURN);
+        previous_comm_ = detail::ops_comm;
+        detail::ops_comm = ops_comm_;
         previous_sum_ = ops::install_cross_rank_sum(&detail::sum_over_ranks);
     }
     context(const context&) = delete;
     context& operator=(const context&) = delete;
     ~context() {
         ops::install_cross_rank_sum(previous_sum_);
+        detail::ops_comm = previous_comm_;
         int finalised = 0;
         MPI_Finalized(&finalised);
         if (finalised) return;
         if (std::uncaught_exceptions() > exceptions_at_start_)
             abort("an exception is leaving the scope of distributed::context; stopping every rank");
+        MPI_Comm_free(&ops_comm_);
         if (owns_) MPI_Finalize();
     }
 
@@ -129,6 +140,7 @@ public:
 private:
     bool owns_ = false;
     int exceptions_at_start_ = std::uncaught_exceptions();
+    MPI_Comm ops_comm_ = MPI_COMM_NULL, previous_comm_ = MPI_COMM_NULL;
     kernels::cross_rank_sum previous_sum_ = nullptr;
 };
 
