@@ -12,6 +12,15 @@
 
 namespace fashion_mnist {
 
+namespace {
+// One process's abort: the message, and the exit code.
+[[noreturn]] void exit_with(const std::string& message, int code) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "%s\n", message.c_str());
+    std::exit(code);
+}
+}  // namespace
+
 #if KATACHI_DEMO_MPI
 struct ranks::impl {
     impl(int& argc, char**& argv) : mpi(argc, argv) {}
@@ -32,14 +41,9 @@ void ranks::sum(std::span<std::size_t> values) const {
 
 void ranks::abort(const std::string& message, int code) const {
     if (impl_) impl_->mpi.abort(message, code);
-    std::fflush(stdout);
-    std::fprintf(stderr, "%s\n", message.c_str());
-    std::exit(code);
+    exit_with(message, code);
 }
 
-bool ranks::available() {
-    return true;
-}
 #else
 struct ranks::impl {};
 
@@ -54,14 +58,9 @@ void ranks::sum(std::span<double>) const {}
 void ranks::sum(std::span<std::size_t>) const {}
 
 void ranks::abort(const std::string& message, int code) const {
-    std::fflush(stdout);
-    std::fprintf(stderr, "%s\n", message.c_str());
-    std::exit(code);
+    exit_with(message, code);
 }
 
-bool ranks::available() {
-    return false;
-}
 #endif
 
 ranks::ranks() = default;

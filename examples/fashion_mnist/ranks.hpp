@@ -38,9 +38,6 @@ public:
     // prints it and exits with `code`).
     [[noreturn]] void abort(const std::string& message, int code = 1) const;
 
-    // Whether katachi was built with MPI (Meson's `distributed` feature found it).
-    static bool available();
-
 private:
     struct impl;
     std::unique_ptr<impl> impl_;
