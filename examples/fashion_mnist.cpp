@@ -196,6 +196,9 @@ int run(fm::options opts, const fm::ranks& ranks) {
     if (ranks.distributed() && !opts.given.contains("--threads")) opts.threads = 1;  // a core per rank
     katachi::set_num_threads(opts.threads);
     katachi::set_deterministic(opts.deterministic);
+    // Denormal floats, which training drifts into, cost tens of times a normal one: flushed to zero,
+    // epochs 2 and 3 run as fast as the first, at the same accuracy (as torch.set_flush_denormal).
+    katachi::set_flush_denormal(true);
     if (leader) check_writable(opts.out);
 
     // The loader refuses images other than 28x28 and labels outside 0..9, naming the file.

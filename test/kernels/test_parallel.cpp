@@ -265,3 +265,50 @@ TEST_CASE("in deterministic mode conv2d's gradients are bit-identical on one, tw
         }
     }
 }
+
+namespace {
+
+// 1e-30 * 1e-10, computed at run time: a denormal (about 1e-40), or zero when flushed.
+float denormal_product() {
+    volatile float a = 1e-30f, b = 1e-10f;
+    return a * b;
+}
+
+// Each thread's result of denormal_product: the caller's first, then one per worker.
+std::vector<float> products_on_every_thread() {
+    auto& pool = katachi::detail::thread_pool::instance();
+    std::vector<float> out(pool.threads(), -1.0f);
+    pool.run(pool.threads(), [&](unsigned i) { out[i] = denormal_product(); });
+    return out;
+}
+
+struct flush_denormal_guard {
+    ~flush_denormal_guard() { katachi::set_flush_denormal(false); }
+};
+
+}  // namespace
+
+TEST_CASE("flush-denormal mode turns denormal results into zero on the caller and on every worker",
+          "[parallel][denormal]") {
+    thread_count_guard threads;
+    flush_denormal_guard restore;
+    katachi::set_num_threads(2);
+    REQUIRE(denormal_product() > 0.0f);  // denormals by default
+#if defined(__x86_64__)
+    REQUIRE(katachi::set_flush_denormal(true));
+    for (float v : products_on_every_thread()) CHECK(v == 0.0f);
+    CHECK(denormal_product() == 0.0f);
+
+    // A worker started later takes the mode too.
+    katachi::set_num_threads(1);
+    katachi::set_num_threads(2);
+    for (float v : products_on_every_thread()) CHECK(v == 0.0f);
+
+    REQUIRE(katachi::set_flush_denormal(false));
+    for (float v : products_on_every_thread()) CHECK(v > 0.0f);
+    CHECK(denormal_product() > 0.0f);
+#else
+    CHECK_FALSE(katachi::set_flush_denormal(true));  // no such mode: nothing changes
+    CHECK(denormal_product() > 0.0f);
+#endif
+}

@@ -100,6 +100,33 @@ inline std::atomic<bool>& deterministic_flag() {
     return on;
 }
 
+// Flushing denormals (katachi::set_flush_denormal): the mode every thread of katachi's takes, the
+// caller's at once and each worker's when it starts.
+inline std::atomic<bool>& flush_denormal_flag() {
+    static std::atomic<bool> on{false};
+    return on;
+}
+
+// Whether this CPU's floating-point control lets denormals be flushed (x86's MXCSR: SSE).
+inline constexpr bool can_flush_denormal =
+#if defined(__SSE__) || defined(__x86_64__)
+    true;
+#else
+    false;
+#endif
+
+// Sets this thread's MXCSR bits FTZ (15: denormal results become zero) and DAZ (6: denormal inputs
+// are read as zero), or clears them.
+inline void apply_flush_denormal(bool on) noexcept {
+#if defined(__SSE__) || defined(__x86_64__)
+    constexpr unsigned ftz_daz = (1u << 15) | (1u << 6);
+    const unsigned csr = __builtin_ia32_stmxcsr();
+    __builtin_ia32_ldmxcsr(on ? (csr | ftz_daz) : (csr & ~ftz_daz));
+#else
+    (void)on;
+#endif
+}
+
 // In deterministic mode a job is cut into this many parts (fewer when it has fewer items) whatever
 // the thread count: the parts' boundaries, and so every partial sum and product block, are those
 // of one thread or of 64. A matrix product is cut into at most deterministic_product_parts (its
@@ -266,6 +293,7 @@ private:
 
     void work(unsigned index, std::uint32_t seen) {
         inside_parallel_part() = true;
+        apply_flush_denormal(flush_denormal_flag().load(std::memory_order_relaxed));
         {
             // A worker started by a resize grows the scratch reserved before it, as the old ones had.
             const std::lock_guard lock(reservations_mutex_);
