@@ -168,12 +168,20 @@ public:
     // that stays valid until the next forward.
     template <class X>
     auto forward(const X& x) {
+        return forward_with(x, []<std::size_t>() {});
+    }
+
+    // forward, calling after.template operator()<I>() once node I has run (a profiler times the
+    // nodes with it, as backward_with below).
+    template <class X, class AfterNode>
+    auto forward_with(const X& x, AfterNode&& after) {
         const std::size_t batch = check_input(x);
         reserve(batch);
         const auto* src = kernels::detail::data_of(x);
         std::copy(src, src + batch * Net::output_sizes[0], act(0));
         each_node([&]<std::size_t I>() {
             if constexpr (I > 0) Net::template node_at<I>::bind::forward(args<I>());
+            after.template operator()<I>();
         });
         return output();
     }
@@ -209,7 +217,8 @@ public:
 
     // backward, calling after.template operator()<I>() once node I's backward has run (its
     // parameter gradients are written), node by node in the backward's order: data-parallel
-    // training starts a bucket's all-reduce there (see graph/bucket_plan.hpp).
+    // training starts a bucket's all-reduce there (see graph/bucket_plan.hpp), and a profiler
+    // times the nodes.
     template <class AfterNode>
     void backward_with(AfterNode&& after, kernels::write params_mode = kernels::write::overwrite,
                        bool want_input_grad = false) {
