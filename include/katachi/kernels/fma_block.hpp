@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstddef>
+#include <katachi/kernels/fma_block_avx512.hpp>
 #include <katachi/kernels/simd.hpp>
 
 namespace katachi::kernels::detail {
@@ -122,16 +123,28 @@ KATACHI_TARGET_AVX2 inline void fma_rows_below(std::size_t rows, std::size_t n, 
         fma_rows_below<R - 1>(rows, n, k, a, a_row, a_step, b, ldb, c, ldc, accumulate);
 }
 
-// C[m, n] (+)= A(m x k) B[k, n], as described at the top.
-KATACHI_TARGET_AVX2 inline void fma_product(std::size_t m, std::size_t n, std::size_t k, const float* a,
-                                            std::size_t a_row, std::size_t a_step, const float* b,
-                                            std::size_t ldb, float* c, std::size_t ldc, bool accumulate) {
+// fma_product in 256-bit registers only (the path of a processor without AVX-512F).
+KATACHI_TARGET_AVX2 inline void fma_product_avx2(std::size_t m, std::size_t n, std::size_t k, const float* a,
+                                                 std::size_t a_row, std::size_t a_step, const float* b,
+                                                 std::size_t ldb, float* c, std::size_t ldc, bool accumulate) {
     std::size_t i = 0;
     for (; i + fma_block_rows <= m; i += fma_block_rows)
         fma_rows<6>(n, k, a + i * a_row, a_row, a_step, b, ldb, c + i * ldc, ldc, accumulate);
     if (i < m)
         fma_rows_below<fma_block_rows - 1>(m - i, n, k, a + i * a_row, a_row, a_step, b, ldb, c + i * ldc,
                                            ldc, accumulate);
+}
+
+// C[m, n] (+)= A(m x k) B[k, n], as described at the top; on a processor with AVX-512F, in
+// 512-bit registers (fma_block_avx512.hpp), with the same sums in the same order.
+KATACHI_TARGET_AVX2 inline void fma_product(std::size_t m, std::size_t n, std::size_t k, const float* a,
+                                            std::size_t a_row, std::size_t a_step, const float* b,
+                                            std::size_t ldb, float* c, std::size_t ldc, bool accumulate) {
+    if (avx512_available() && fma_product_avx512_on) {
+        fma_product_avx512(m, n, k, a, a_row, a_step, b, ldb, c, ldc, accumulate);
+        return;
+    }
+    fma_product_avx2(m, n, k, a, a_row, a_step, b, ldb, c, ldc, accumulate);
 }
 
 #endif
