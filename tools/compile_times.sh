@@ -2,7 +2,8 @@
 # Measures katachi's compile times and writes docs/compile_times.md from the output (never by hand):
 # with the flags a user would use (g++ -std=c++20 -O2, katachi's include dir and OpenBLAS's, one
 # job) it compiles (a) a file that only includes <katachi/graph.hpp>, (b) examples/lenet_graph.cpp,
-# a graph-face LeNet training program, and with --tests (c) each test file of test/graph and
+# a graph-face LeNet training program, header-only and again with KATACHI_EXTERN_KERNELS (the
+# kernels' instances from libkatachi), and with --tests (c) each test file of test/graph and
 # test/eager as build-ct compiles it (its compile_commands.json). Each is compiled RUNS times
 # (default 3) under /usr/bin/time; the page gives the median user+system CPU seconds and peak RSS.
 #
@@ -47,6 +48,7 @@ measure() {
 : > "$out/results"
 measure graph_only "$PWD" "$cxx $flags -c $out/graph_only.cpp -o $out/a.o"
 measure lenet_graph "$PWD" "$cxx $flags -c examples/lenet_graph.cpp -o $out/b.o"
+measure lenet_graph_extern "$PWD" "$cxx $flags -DKATACHI_EXTERN_KERNELS -c examples/lenet_graph.cpp -o $out/b.o"
 if [ "$tests" = 1 ]; then
     [ -d build-ct ] || meson setup build-ct
     # Generated headers (the flash model's weights) first, so that every test file compiles.
