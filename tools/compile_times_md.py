@@ -35,12 +35,22 @@ names = {
 def list_commands(database, dirs, obj):
     with open(database) as f:
         entries = json.load(f)
+    chosen = []
     for e in entries:
         source = os.path.normpath(os.path.join(e["directory"], e["file"]))
         rel = os.path.relpath(source, root)
-        if not any(rel.startswith(d.rstrip("/") + "/") for d in dirs):
-            continue
+        if any(rel.startswith(d.rstrip("/") + "/") for d in dirs):
+            chosen.append((rel, e))
+    counts = {}
+    for rel, _ in chosen:
+        counts[rel] = counts.get(rel, 0) + 1
+    for rel, e in chosen:
         args = shlex.split(e["command"]) if "command" in e else e["arguments"]
+        label = rel
+        if counts[rel] > 1 and "-o" in args:
+            # A file built into several programs: named with its program (Meson's <target>.p folder).
+            program = os.path.basename(os.path.dirname(args[args.index("-o") + 1]))
+            label = f"{rel} ({program.removesuffix('.p')})"
         kept, skip = [], False
         for a in args:
             if skip:
@@ -53,7 +63,7 @@ def list_commands(database, dirs, obj):
                 continue
             kept.append(a)
         kept += ["-o", obj]
-        print(f"{rel}\t{e['directory']}\t{shlex.join(kept)}")
+        print(f"{label}\t{e['directory']}\t{shlex.join(kept)}")
 
 
 def read_results(path):
