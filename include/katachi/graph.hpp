@@ -34,3 +34,4 @@
 #include <katachi/graph/sequential.hpp>
 #include <katachi/graph/state_dict.hpp>
 #include <katachi/graph/summary.hpp>
+#include <katachi/instances.hpp>

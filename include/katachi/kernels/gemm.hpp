@@ -6,8 +6,10 @@
 // function, or needs OpenBLAS at link time, and this header includes no xtensor header. Every
 // translation unit of a program must agree on it (gemm_block is an inline function either way).
 //
-// C[M, N] = alpha * op(A) * op(B) + beta * C on row-major pointers. By default it is dispatched
-// through xtensor-blas (its cxxblas layer) to OpenBLAS (cblas_sgemm / cblas_dgemm). No allocation. A
+// C[M, N] = alpha * op(A) * op(B) + beta * C on row-major pointers. By default it is dispatched to
+// OpenBLAS (cblas_sgemm / cblas_dgemm), declared by xtensor-blas's copy of the CBLAS header (the one
+// header of xtensor-blas needed here: xblas.hpp would bring all of xtensor and xio into every
+// program that includes katachi, about a second of compile time). No allocation. A
 // product with one row or one column (a linear layer on one sample, a dense layer's gradient at
 // batch 1) goes to the matrix-vector routine (cblas_sgemv / cblas_dgemv) instead, which reads the
 // matrix once where a GEMM packs it first. Under KATACHI_BLAS_NONE own_gemm takes both kinds.
@@ -32,7 +34,7 @@
 #include <katachi/parallel.hpp>
 #include <type_traits>
 #if !defined(KATACHI_BLAS_NONE)
-#include <xtensor-blas/xblas.hpp>
+#include <xflens/cxxblas/drivers/cblas.h>
 #endif
 
 namespace katachi::kernels::detail {
@@ -52,6 +54,31 @@ inline constexpr std::size_t parallel_gemv_work = std::size_t{1} << 16;
 // Products up to this many multiply-adds with B not transposed run on small_product; OpenBLAS
 // sends the same ones to its small-matrix kernel (up to 100^3 multiply-adds).
 inline constexpr std::size_t small_product_work = 1'000'000;
+
+#if !defined(KATACHI_BLAS_NONE)
+// The CBLAS routines for float and double, row-major.
+inline CBLAS_TRANSPOSE blas_transpose(bool t) {
+    return t ? CblasTrans : CblasNoTrans;
+}
+inline void blas_gemv(bool t, CBLAS_INT m, CBLAS_INT n, float alpha, const float* a, CBLAS_INT lda,
+                      const float* x, CBLAS_INT incx, float beta, float* y, CBLAS_INT incy) {
+    cblas_sgemv(CblasRowMajor, blas_transpose(t), m, n, alpha, a, lda, x, incx, beta, y, incy);
+}
+inline void blas_gemv(bool t, CBLAS_INT m, CBLAS_INT n, double alpha, const double* a, CBLAS_INT lda,
+                      const double* x, CBLAS_INT incx, double beta, double* y, CBLAS_INT incy) {
+    cblas_dgemv(CblasRowMajor, blas_transpose(t), m, n, alpha, a, lda, x, incx, beta, y, incy);
+}
+inline void blas_gemm(bool ta, bool tb, CBLAS_INT m, CBLAS_INT n, CBLAS_INT k, float alpha, const float* a,
+                      CBLAS_INT lda, const float* b, CBLAS_INT ldb, float beta, float* c, CBLAS_INT ldc) {
+    cblas_sgemm(CblasRowMajor, blas_transpose(ta), blas_transpose(tb), m, n, k, alpha, a, lda, b, ldb, beta,
+                c, ldc);
+}
+inline void blas_gemm(bool ta, bool tb, CBLAS_INT m, CBLAS_INT n, CBLAS_INT k, double alpha, const double* a,
+                      CBLAS_INT lda, const double* b, CBLAS_INT ldb, double beta, double* c, CBLAS_INT ldc) {
+    cblas_dgemm(CblasRowMajor, blas_transpose(ta), blas_transpose(tb), m, n, k, alpha, a, lda, b, ldb, beta,
+                c, ldc);
+}
+#endif
 
 // C[m, n] = alpha * op(A) B + beta * C, row-major with leading dimensions, without the heap.
 template <class T>
@@ -91,7 +118,7 @@ void gemm_block(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n
     }
     own_gemm(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 #else
-    using index = xt::blas_index_t;
+    using index = CBLAS_INT;
     if (m == 1 || n == 1) {
         // The vector side is contiguous whichever way it is transposed (its stride is 1 when it is
         // a row of A or a column of B stored transposed, else its leading dimension). With one row,
@@ -106,22 +133,18 @@ void gemm_block(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n
         const T* vector = one_row ? a : b;
         const std::size_t vector_step = one_row ? (transpose_a ? lda : 1) : (transpose_b ? 1 : ldb);
         const std::size_t out_step = one_row ? 1 : ldc;
-        cxxblas::gemv<index>(cxxblas::StorageOrder::RowMajor,
-                             transpose ? cxxblas::Transpose::Trans : cxxblas::Transpose::NoTrans,
-                             static_cast<index>(rows), static_cast<index>(cols), alpha, matrix,
-                             static_cast<index>(ld), vector, static_cast<index>(vector_step), beta, c,
-                             static_cast<index>(out_step));
+        blas_gemv(transpose, static_cast<index>(rows), static_cast<index>(cols), alpha, matrix,
+                  static_cast<index>(ld), vector, static_cast<index>(vector_step), beta, c,
+                  static_cast<index>(out_step));
         return;
     }
     if (!transpose_b && m * n * k <= small_product_work) {
         small_product(transpose_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
-    cxxblas::gemm<index>(cxxblas::StorageOrder::RowMajor,
-                         transpose_a ? cxxblas::Transpose::Trans : cxxblas::Transpose::NoTrans,
-                         transpose_b ? cxxblas::Transpose::Trans : cxxblas::Transpose::NoTrans,
-                         static_cast<index>(m), static_cast<index>(n), static_cast<index>(k), alpha, a,
-                         static_cast<index>(lda), b, static_cast<index>(ldb), beta, c, static_cast<index>(ldc));
+    blas_gemm(transpose_a, transpose_b, static_cast<index>(m), static_cast<index>(n), static_cast<index>(k),
+              alpha, a, static_cast<index>(lda), b, static_cast<index>(ldb), beta, c,
+              static_cast<index>(ldc));
 #endif
 }
 

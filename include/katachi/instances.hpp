@@ -1,0 +1,76 @@
+// katachi/instances.hpp: the float and double instances of the largest kernels and layer ops, compiled
+// once in libkatachi for programs that link it.
+//
+// Every program that includes katachi compiles the kernels it uses (the face is header-only), and
+// the convolution, pooling and product kernels are most of a training program's compile time. A
+// program that links libkatachi can define KATACHI_EXTERN_KERNELS (in every translation unit, like
+// KATACHI_BLAS_NONE) to take these instances from the library instead (src/instances.cpp):
+// here they are then declared extern, and its translation units neither instantiate nor optimise
+// them. Without the macro nothing changes, and no library is needed. Other element types, and the
+// smaller kernels, are instantiated where used either way.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <katachi/kernels/conv2d/lowering.hpp>
+#include <katachi/kernels/gemm.hpp>
+#include <katachi/kernels/im2col.hpp>
+#include <katachi/kernels/max_pool2d.hpp>
+#include <katachi/kernels/winograd/forward.hpp>
+#include <katachi/kernels/winograd/weight_grad.hpp>
+#include <katachi/ops/conv2d.hpp>
+#include <katachi/ops/linear.hpp>
+#include <katachi/ops/max_pool2d.hpp>
+
+// KATACHI_KERNEL_INSTANCES(extern, float) declares them, KATACHI_KERNEL_INSTANCES(, float) defines
+// them: one list for both, so the declarations and the library cannot disagree. Likewise the ops.
+#define KATACHI_KERNEL_INSTANCES(EXTERN, T)                                                                  \
+    EXTERN template void gemm<T>(bool, bool, std::size_t, std::size_t, std::size_t, T, const T*, const T*,   \
+                                 T, T*);                                                                     \
+    EXTERN template void gemm_block<T>(bool, bool, std::size_t, std::size_t, std::size_t, T, const T*,       \
+                                       std::size_t, const T*, std::size_t, T, T*, std::size_t);              \
+    EXTERN template void im2col<T>(const conv_geometry&, const T*, T*, std::size_t);                         \
+    EXTERN template void col2im_add<T>(const conv_geometry&, T*, std::size_t, T*);                           \
+    EXTERN template void lowered_convolve<T>(const conv_geometry&, const T*, const T*, const T*, T*, T*,     \
+                                             write);                                                         \
+    EXTERN template void lowered_convolve_adjoint<T>(const conv_geometry&, const T*, const T*, const T*, T*, \
+                                                     T*, write);                                             \
+    EXTERN template void lowered_weight_grad<T>(const conv_geometry&, const T*, const T*, T*, T*, T*,        \
+                                                write);                                                      \
+    EXTERN template void channel_sums<T>(const T*, T*, std::size_t, std::size_t, std::size_t, write);        \
+    EXTERN template void winograd_convolve<T>(const winograd_shape&, const T*, const T*, bool, const T*, T*, \
+                                              T*, write);                                                    \
+    EXTERN template void winograd_weight_grad<T>(const winograd_shape&, const T*, const T*, T*, T*, T*,      \
+                                                 write);                                                     \
+    EXTERN template void max_pool2d_run<T, std::uint8_t>(const T*, T*, std::uint8_t*,                        \
+                                                         const std::array<std::size_t, 4>&, std::size_t,     \
+                                                         std::size_t, const max_pool2d_options&);            \
+    EXTERN template void max_pool2d_run<T, std::int64_t>(const T*, T*, std::int64_t*,                        \
+                                                         const std::array<std::size_t, 4>&, std::size_t,     \
+                                                         std::size_t, const max_pool2d_options&);
+
+// The ops whose bodies hold the kernels' calls (linear's forward is always inlined: not here).
+#define KATACHI_OP_INSTANCES(EXTERN, T)                                                                   \
+    EXTERN template void conv2d::forward<T>(const conv2d_options&, const dims&, const call<T>&);          \
+    EXTERN template void conv2d::backward<T>(const conv2d_options&, const dims&, const call<T>&);         \
+    EXTERN template void max_pool2d::forward<T>(const max_pool2d_options&, const dims&, const call<T>&);  \
+    EXTERN template void max_pool2d::backward<T>(const max_pool2d_options&, const dims&, const call<T>&); \
+    EXTERN template void max_pool2d::forward_after_relu<T>(const max_pool2d_options&, const dims&,        \
+                                                           const call<T>&);                               \
+    EXTERN template void max_pool2d::backward_through_relu<T>(const max_pool2d_options&, const dims&,     \
+                                                              const call<T>&);                            \
+    EXTERN template void max_pool2d::unpool<T>(const max_pool2d_options&, const dims&, const call<T>&,    \
+                                               bool);                                                     \
+    EXTERN template void linear::backward<T>(const linear_options&, const dims&, const call<T>&);
+
+#if defined(KATACHI_EXTERN_KERNELS)
+namespace katachi::kernels::detail {
+KATACHI_KERNEL_INSTANCES(extern, float)
+KATACHI_KERNEL_INSTANCES(extern, double)
+}  // namespace katachi::kernels::detail
+namespace katachi::ops {
+KATACHI_OP_INSTANCES(extern, float)
+KATACHI_OP_INSTANCES(extern, double)
+}  // namespace katachi::ops
+#endif
