@@ -140,7 +140,7 @@ KATACHI_TARGET_AVX2 inline void fma_product_avx2(std::size_t m, std::size_t n, s
 KATACHI_TARGET_AVX2 inline void fma_product(std::size_t m, std::size_t n, std::size_t k, const float* a,
                                             std::size_t a_row, std::size_t a_step, const float* b,
                                             std::size_t ldb, float* c, std::size_t ldc, bool accumulate) {
-    if (avx512_available() && fma_product_avx512_on) {
+    if (avx512_available()) {
         fma_product_avx512(m, n, k, a, a_row, a_step, b, ldb, c, ldc, accumulate);
         return;
     }

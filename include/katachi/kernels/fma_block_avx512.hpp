@@ -14,9 +14,6 @@
 
 namespace katachi::kernels::detail {
 
-// Off only in the tests that compare this path with the 256-bit one.
-inline bool fma_product_avx512_on = true;
-
 #if KATACHI_AVX2_CODE
 
 // Row i of a block: its accumulators at the start (zeros, or C's row), after one step of p, and
