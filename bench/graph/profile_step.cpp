@@ -92,17 +92,19 @@ int main(int argc, char** argv) {
     std::FILE* out = json ? std::fopen(json, "w") : nullptr;
     std::printf("LeNet training step, batch %zu, %d thread(s): median %.3f ms over %zu steps\n\n", batch, threads,
                 total * 1e3, steps);
-    std::printf("%-6s %-32s %12s %8s %12s %8s\n", "node", "layer", "forward ms", "share", "backward ms", "share");
     std::vector<std::string> names, layers;
     graph::detail::for_each_node<nodes>([&]<std::size_t I>() {
         names.emplace_back(lenet::node_at<I>::name.view());
         layers.push_back(lenet::node_at<I>::layer::name());
     });
+    int width = 36;  // the layer column: as wide as the longest name
+    for (const std::string& l : layers) width = std::max(width, static_cast<int>(l.size()));
+    std::printf("%-6s %-*s %12s %8s %12s %8s\n", "node", width, "layer", "forward ms", "share", "backward ms", "share");
     double sum = 0;
     for (std::size_t i = 0; i < nodes; ++i) {
         const double f = median(fwd[i]), b = median(bwd[i]);
         sum += f + b;
-        std::printf("%-6s %-32s %12.3f %7.1f%% %12.3f %7.1f%%\n", names[i].c_str(), layers[i].c_str(), f * 1e3,
+        std::printf("%-6s %-*s %12.3f %7.1f%% %12.3f %7.1f%%\n", names[i].c_str(), width, layers[i].c_str(), f * 1e3,
                     100 * f / total, b * 1e3, 100 * b / total);
         if (out)
             std::fprintf(out,
@@ -111,8 +113,9 @@ int main(int argc, char** argv) {
                          names[i].c_str(), layers[i].c_str(), f, b);
     }
     const double l = median(loss_times), o = median(step_times);
-    std::printf("%-6s %-32s %12.3f %7.1f%%\n", "", "cross_entropy (forward and backward)", l * 1e3, 100 * l / total);
-    std::printf("%-6s %-32s %12.3f %7.1f%%\n", "", "sgd step", o * 1e3, 100 * o / total);
+    std::printf("%-6s %-*s %12.3f %7.1f%%\n", "", width, "cross_entropy (forward and backward)", l * 1e3,
+                100 * l / total);
+    std::printf("%-6s %-*s %12.3f %7.1f%%\n", "", width, "sgd step", o * 1e3, 100 * o / total);
     std::printf("(the medians of the parts add up to %.3f ms)\n", (sum + l + o) * 1e3);
     if (out) {
         std::fprintf(out,

@@ -11,14 +11,17 @@ using namespace katachi::test::models;
 TEST_CASE("the summary lists every layer with its output shape and parameters, and the totals",
           "[graph][summary]") {
     const std::string s = graph::summary<lenet>();
-    CHECK_THAT(s, Catch::Contains("conv2d<32, 3, padding<1>>") && Catch::Contains("shape<32, 28, 28>"));
+    CHECK_THAT(s, Catch::Contains("conv2d<64, 3, padding<1>>") && Catch::Contains("shape<64, 14, 14>"));
     CHECK_THAT(s,
                Catch::Contains("linear<128>") && Catch::Contains("shape<128>") && Catch::Contains("401536"));
     CHECK_THAT(s, Catch::Contains("max_pool2d<2>") && Catch::Contains("shape<64, 7, 7>"));
     CHECK_THAT(s, Catch::Contains("total parameters 421642"));
-    // The two relus before max pooling run in the pooling's node, which says so.
-    CHECK_THAT(s, Catch::Contains("max_pool2d<2> (takes in relu)"));
-    CHECK(std::count(s.begin(), s.end(), '\n') == 1 + 9 + 1);
+    // The two relus before max pooling run in the pooling's node, and the first convolution takes
+    // in its relu and pooling; each node says so.
+    CHECK_THAT(s, Catch::Contains("5      max_pool2d<2> (takes in relu)"));
+    CHECK_THAT(s, Catch::Contains("0      conv2d<32, 3, padding<1>> (takes in relu, max_pool2d<2>)") &&
+                      Catch::Contains("shape<32, 14, 14>"));
+    CHECK(std::count(s.begin(), s.end(), '\n') == 1 + 8 + 1);
 }
 
 TEST_CASE("the forward DOT has a box per node and an arrow per consumed output", "[graph][dot]") {
@@ -42,13 +45,15 @@ TEST_CASE("the backward DOT shows the generated schedule and the gradient sums",
 TEST_CASE("the backward DOT leaves out a relu taken in by its pooling and goes through it",
           "[graph][dot]") {
     const std::string d = graph::backward_dot<lenet>();
-    CHECK_THAT(d, Catch::Contains("d 2\\nmax_pool2d<2> (takes in relu) backward"));
+    CHECK_THAT(d, Catch::Contains("d 0\\nconv2d<32, 3, padding<1>> (takes in relu, max_pool2d<2>) backward"));
     CHECK_THAT(d, Catch::Contains("d 5\\nmax_pool2d<2> (takes in relu) backward"));
-    CHECK_THAT(d, Catch::Contains("g2 -> g1;") && Catch::Contains("g4 -> g3;"));
-    CHECK(d.find("d 1\\n") == std::string::npos);  // the relus "1" and "4" have no gradient node
+    CHECK_THAT(d, Catch::Contains("g2 -> g1;") && Catch::Contains("g3 -> g2;"));
+    // The relus "1" and "4" and the first pooling "2" have no gradient node.
+    CHECK(d.find("d 1\\n") == std::string::npos);
+    CHECK(d.find("d 2\\n") == std::string::npos);
     CHECK(d.find("d 4\\n") == std::string::npos);
     // The relu before a linear layer keeps its node.
-    CHECK_THAT(d, Catch::Contains("g7 [label=") && Catch::Contains("d 8\\nrelu backward"));
+    CHECK_THAT(d, Catch::Contains("g6 [label=") && Catch::Contains("d 8\\nrelu backward"));
 }
 
 }  // namespace

@@ -1,0 +1,275 @@
+// katachi/kernels/conv_relu_pool.hpp: a convolution with few taps, the relu after it and the 2x2
+// max pooling of stride 2 after that, in one pass that never writes the convolution's full-size
+// output (the graph face's conv_relu_max_pool2d, graph/fusion.hpp).
+//
+// The convolution has stride 1, no dilation, one group and channels * kh * kw at most
+// conv_pool_max_taps (a network's first convolution: one or three channels); the pooling has
+// kernel 2, stride 2, no padding, floor mode. Each pooled output is the largest of its window's
+// four convolution outputs, with the relu applied after (the relu is monotone, so this is the
+// relu's pooling), and its window position (0..3, row-major) is kept for the backward as the 2x2
+// pooling keeps it (max_pool2d/plain_2x2.hpp: a later candidate wins when greater or NaN).
+//
+// The sample is first copied with its padding into rows split by column parity ("spread"): the
+// four outputs of a window row block are then, for each tap, contiguous loads, 16 pooled columns
+// to a 512-bit register. The backward sends each pooled gradient (where the pooled value is
+// positive) to its window position and sums dW and db from it in the same registers: no
+// full-size gradient is written either. The input gradient is not made here: a layer that needs
+// it unpools into scratch and runs the convolution's own backward (ops/conv_relu_max_pool2d.hpp).
+//
+// Float on processors with AVX-512F only (conv_relu_pool_runs); elsewhere, and in double, the op
+// runs the convolution and the pooling one after the other.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "katachi/kernels/common.hpp"
+#include "katachi/kernels/conv_scratch.hpp"
+#include "katachi/kernels/simd.hpp"
+#include "katachi/parallel.hpp"
+
+namespace katachi::kernels::detail {
+
+using katachi::detail::parallel_for;
+using katachi::detail::parallel_parts;
+using katachi::detail::thread_scratch;
+
+// The most taps (channels * kh * kw) the fused pass takes: past it the convolution's products are
+// long enough for the lowering or Winograd to run near the processor's peak, and they win.
+inline constexpr std::size_t conv_pool_max_taps = 32;
+inline constexpr std::size_t conv_pool_lanes = 16;  // pooled columns per register
+
+struct conv_pool_shape {
+    std::size_t batch = 0, channels = 0, height = 0, width = 0, out_channels = 0;
+    std::size_t kernel_h = 0, kernel_w = 0, pad_h = 0, pad_w = 0;
+
+    constexpr std::size_t conv_height() const { return height + 2 * pad_h - kernel_h + 1; }
+    constexpr std::size_t conv_width() const { return width + 2 * pad_w - kernel_w + 1; }
+    constexpr std::size_t pooled_height() const { return conv_height() / 2; }
+    constexpr std::size_t pooled_width() const { return conv_width() / 2; }
+    constexpr std::size_t taps() const { return channels * kernel_h * kernel_w; }
+    constexpr std::size_t pooled_size() const { return out_channels * pooled_height() * pooled_width(); }
+    // The spread sample: [channels][rows][2 parities][row_length], zero where padded.
+    constexpr std::size_t blocks() const { return (pooled_width() + conv_pool_lanes - 1) / conv_pool_lanes; }
+    constexpr std::size_t spread_rows() const { return 2 * pooled_height() + kernel_h - 1; }
+    constexpr std::size_t row_length() const { return blocks() * conv_pool_lanes + kernel_w / 2 + 1; }
+    constexpr std::size_t spread_size() const { return channels * spread_rows() * 2 * row_length(); }
+    // A part's scratch: the spread sample, then the backward's vector sums of dW and db.
+    constexpr std::size_t sums_size() const { return out_channels * (taps() + 1) * conv_pool_lanes; }
+    constexpr std::size_t part_size() const { return spread_size() + sums_size(); }
+    // A weight gradient's block per part: dW then db, [out_channels, taps + 1].
+    constexpr std::size_t grad_block() const { return out_channels * (taps() + 1); }
+};
+
+// Whether a convolution and pooling of these options take the fused pass.
+constexpr bool conv_pool_fits(std::size_t taps, std::size_t stride_h, std::size_t stride_w, std::size_t dilation_h,
+                              std::size_t dilation_w, std::size_t groups, std::size_t pool_kernel_h,
+                              std::size_t pool_kernel_w, std::size_t pool_stride_h, std::size_t pool_stride_w,
+                              std::size_t pool_pad_h, std::size_t pool_pad_w, std::size_t pool_dilation_h,
+                              std::size_t pool_dilation_w, bool ceil_mode, std::size_t conv_h, std::size_t conv_w) {
+    return taps >= 1 && taps <= conv_pool_max_taps && stride_h == 1 && stride_w == 1 && dilation_h == 1 &&
+           dilation_w == 1 && groups == 1 && pool_kernel_h == 2 && pool_kernel_w == 2 && pool_stride_h == 2 &&
+           pool_stride_w == 2 && pool_pad_h == 0 && pool_pad_w == 0 && pool_dilation_h == 1 &&
+           pool_dilation_w == 1 && !ceil_mode && conv_h >= 2 &&
+           conv_w >= 2;
+}
+
+// Whether this process runs the fused pass for T (else the op runs the two layers' kernels).
+template <class T>
+bool conv_relu_pool_runs() {
+    return std::is_same_v<T, float> && avx512_available();
+}
+
+// One sample x[channels, height, width] spread into d (conv_pool_shape::spread_size elements).
+template <class T>
+void conv_pool_spread(const conv_pool_shape& s, const T* x, T* d) {
+    const std::size_t rows = s.spread_rows(), len = s.row_length();
+    std::fill(d, d + s.spread_size(), T(0));
+    for (std::size_t c = 0; c < s.channels; ++c)
+        for (std::size_t pr = s.pad_h; pr < std::min(rows, s.height + s.pad_h); ++pr) {
+            const T* src = x + (c * s.height + (pr - s.pad_h)) * s.width;
+            T* even = d + (c * rows + pr) * 2 * len;
+            for (std::size_t w = 0; w < s.width; ++w) {
+                const std::size_t pw = w + s.pad_w;
+                even[(pw & 1) * len + (pw >> 1)] = src[w];
+            }
+        }
+}
+
+#if KATACHI_AVX2_CODE
+// The lanes [0, count) of 16.
+KATACHI_TARGET_AVX512 inline __mmask16 conv_pool_lanes_below(std::size_t count) {
+    return count >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << count) - 1);
+}
+
+// The four convolution outputs of the windows of pooled row r, pooled columns j0.. (16 lanes), of
+// output channel o: a[0..3] in window order (0,0), (0,1), (1,0), (1,1). d is the spread sample, wo
+// the channel's taps [channels, kh, kw].
+KATACHI_TARGET_AVX512 inline void conv_pool_windows(const conv_pool_shape& s, const float* d, const float* wo,
+                                                    float bias, std::size_t r, std::size_t j0, __m512 a[4]) {
+    const std::size_t rows = s.spread_rows(), len = s.row_length(), kh = s.kernel_h, kw = s.kernel_w;
+    __m512 a00 = _mm512_set1_ps(bias), a01 = a00, a10 = a00, a11 = a00;
+    for (std::size_t c = 0; c < s.channels; ++c)
+        for (std::size_t i = 0; i < kh; ++i) {
+            const float* top = d + (c * rows + 2 * r + i) * 2 * len + j0;  // window row 0 reads spread row 2r + i
+            const float* bottom = top + 2 * len;                            // window row 1: 2r + i + 1
+            const float* taps = wo + (c * kh + i) * kw;
+            for (std::size_t k = 0; k < kw; ++k) {
+                // Window column 0 reads padded column 2j + k, column 1 reads 2j + k + 1.
+                const std::size_t at0 = (k & 1) * len + (k >> 1), at1 = ((k + 1) & 1) * len + ((k + 1) >> 1);
+                const __m512 w = _mm512_set1_ps(taps[k]);
+                a00 = _mm512_fmadd_ps(w, _mm512_loadu_ps(top + at0), a00);
+                a01 = _mm512_fmadd_ps(w, _mm512_loadu_ps(top + at1), a01);
+                a10 = _mm512_fmadd_ps(w, _mm512_loadu_ps(bottom + at0), a10);
+                a11 = _mm512_fmadd_ps(w, _mm512_loadu_ps(bottom + at1), a11);
+            }
+        }
+    a[0] = a00, a[1] = a01, a[2] = a10, a[3] = a11;
+}
+
+// The pooled outputs y[out_channels, Hp, Wp] of one spread sample, and with `at` (may be null)
+// their window positions.
+KATACHI_TARGET_AVX512 inline void conv_pool_forward_sample(const conv_pool_shape& s, const float* d, const float* w,
+                                                           const float* bias, float* y, std::uint8_t* at) {
+    const std::size_t hp = s.pooled_height(), wp = s.pooled_width(), taps = s.taps();
+    const __m512 zero = _mm512_setzero_ps();
+    for (std::size_t o = 0; o < s.out_channels; ++o)
+        for (std::size_t r = 0; r < hp; ++r)
+            for (std::size_t j0 = 0; j0 < wp; j0 += conv_pool_lanes) {
+                __m512 a[4];
+                conv_pool_windows(s, d, w + o * taps, bias ? bias[o] : 0.f, r, j0, a);
+                __m512 best = a[0];
+                __m512i position = _mm512_setzero_si512();
+                for (int k = 1; k < 4; ++k) {  // a later candidate wins when greater or NaN
+                    const __mmask16 take =
+                        _mm512_cmp_ps_mask(a[k], best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(a[k], a[k], _CMP_UNORD_Q);
+                    best = _mm512_mask_mov_ps(best, take, a[k]);
+                    position = _mm512_mask_mov_epi32(position, take, _mm512_set1_epi32(k));
+                }
+                const std::size_t at_out = (o * hp + r) * wp + j0;
+                const __mmask16 keep = conv_pool_lanes_below(wp - j0);
+                // max(0, v) is the relu's v < 0 ? 0 : v, NaN and -0 included (max returns its
+                // second operand when the two compare equal or unordered).
+                // (The masked forms here and below: GCC 12 warns of the unmasked ones' undefined source.)
+                _mm512_mask_storeu_ps(y + at_out, keep, _mm512_mask_max_ps(zero, keep, zero, best));
+                if (at != nullptr) _mm512_mask_cvtepi32_storeu_epi8(at + at_out, keep, position);
+            }
+}
+
+// Adds one sample's dW and db, as 16-lane vector sums, onto sums [out_channels][taps + 1][16]: dy,
+// y and at are the sample's pooled gradient, pooled outputs and window positions.
+KATACHI_TARGET_AVX512 inline void conv_pool_grad_sample(const conv_pool_shape& s, const float* d, const float* dy,
+                                                        const float* y, const std::uint8_t* at, float* sums) {
+    const std::size_t hp = s.pooled_height(), wp = s.pooled_width(), taps = s.taps();
+    const std::size_t rows = s.spread_rows(), len = s.row_length(), kh = s.kernel_h, kw = s.kernel_w;
+    const __m512 zero = _mm512_setzero_ps();
+    for (std::size_t o = 0; o < s.out_channels; ++o) {
+        float* so = sums + o * (taps + 1) * conv_pool_lanes;
+        for (std::size_t r = 0; r < hp; ++r)
+            for (std::size_t j0 = 0; j0 < wp; j0 += conv_pool_lanes) {
+                const std::size_t at_out = (o * hp + r) * wp + j0, count = std::min(conv_pool_lanes, wp - j0);
+                const __mmask16 keep = conv_pool_lanes_below(count);
+                // The gradient goes on where the pooled value is positive (the relu's backward).
+                const __mmask16 live =
+                    _mm512_mask_cmp_ps_mask(keep, _mm512_maskz_loadu_ps(keep, y + at_out), zero, _CMP_GT_OQ);
+                const __m512 g = _mm512_maskz_loadu_ps(live, dy + at_out);
+                alignas(16) std::uint8_t bytes[16] = {};
+                std::memcpy(bytes, at + at_out, count);
+                const __m512i position = _mm512_maskz_cvtepu8_epi32(
+                    __mmask16(0xFFFF), _mm_load_si128(reinterpret_cast<const __m128i*>(bytes)));
+                __m512 gw[4];
+                for (int k = 0; k < 4; ++k)
+                    gw[k] = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(position, _mm512_set1_epi32(k)), g);
+                float* sb = so + taps * conv_pool_lanes;
+                _mm512_storeu_ps(sb, _mm512_add_ps(_mm512_loadu_ps(sb), g));
+                for (std::size_t c = 0; c < s.channels; ++c)
+                    for (std::size_t i = 0; i < kh; ++i) {
+                        const float* top = d + (c * rows + 2 * r + i) * 2 * len + j0;
+                        const float* bottom = top + 2 * len;
+                        for (std::size_t k = 0; k < kw; ++k) {
+                            const std::size_t at0 = (k & 1) * len + (k >> 1),
+                                              at1 = ((k + 1) & 1) * len + ((k + 1) >> 1);
+                            float* st = so + ((c * kh + i) * kw + k) * conv_pool_lanes;
+                            __m512 acc = _mm512_loadu_ps(st);
+                            acc = _mm512_fmadd_ps(gw[0], _mm512_loadu_ps(top + at0), acc);
+                            acc = _mm512_fmadd_ps(gw[1], _mm512_loadu_ps(top + at1), acc);
+                            acc = _mm512_fmadd_ps(gw[2], _mm512_loadu_ps(bottom + at0), acc);
+                            acc = _mm512_fmadd_ps(gw[3], _mm512_loadu_ps(bottom + at1), acc);
+                            _mm512_storeu_ps(st, acc);
+                        }
+                    }
+            }
+    }
+}
+
+#endif
+
+// The 16-lane sums of a part folded into its block [out_channels, taps + 1].
+inline void conv_pool_fold_sums(const conv_pool_shape& s, const float* sums, float* block) {
+    for (std::size_t i = 0; i < s.grad_block(); ++i) {
+        float total = 0.f;
+        for (std::size_t l = 0; l < conv_pool_lanes; ++l) total += sums[i * conv_pool_lanes + l];
+        block[i] = total;
+    }
+}
+
+// The fused forward over the batch: x[batch, channels, height, width], w[out_channels, channels,
+// kh, kw], bias (may be null), y[batch, out_channels, Hp, Wp], at (may be null) the window
+// positions in y's order. ws holds conv_pool_shape::part_size elements (part 0; the others use
+// their thread's conv scratch). Runs only where conv_relu_pool_runs<float>().
+inline void conv_relu_pool_forward(const conv_pool_shape& s, const float* x, const float* w, const float* bias,
+                                   float* y, std::uint8_t* at, float* ws) {
+#if KATACHI_AVX2_CODE
+    const std::size_t image = s.channels * s.height * s.width, pooled = s.pooled_size();
+    parallel_for(s.batch, parallel_parts(s.batch), [&](std::size_t n0, std::size_t n1, unsigned part) {
+        float* d = part == 0 ? ws : thread_scratch<float, conv_part_scratch_tag>(s.part_size());
+        for (std::size_t n = n0; n < n1; ++n) {
+            conv_pool_spread(s, x + n * image, d);
+            conv_pool_forward_sample(s, d, w, bias, y + n * pooled, at ? at + n * pooled : nullptr);
+        }
+    });
+#else
+    (void)s, (void)x, (void)w, (void)bias, (void)y, (void)at, (void)ws;
+#endif
+}
+
+// The fused weight and bias gradients for the pooled gradient dy (shapes as the forward's; y and at
+// the forward's outputs): dw[out_channels, channels, kh, kw] and db (each may be null), written or
+// with write::accumulate added.
+inline void conv_relu_pool_weight_grad(const conv_pool_shape& s, const float* x, const float* dy, const float* y,
+                                       const std::uint8_t* at, float* dw, float* db, float* ws, write mode) {
+#if KATACHI_AVX2_CODE
+    const std::size_t image = s.channels * s.height * s.width, pooled = s.pooled_size(), block = s.grad_block();
+    const unsigned parts = parallel_parts(s.batch);
+    // Part 0 folds into the caller's sums area reused as its block; parts 1.. into blocks of their own.
+    float* partials = parts > 1 ? thread_scratch<float, conv_partials_tag>((parts - 1) * block) : nullptr;
+    float* first_block = ws + s.spread_size();
+    if (s.batch == 0) std::fill(first_block, first_block + block, 0.f);
+    parallel_for(s.batch, parts, [&](std::size_t n0, std::size_t n1, unsigned part) {
+        float* d = part == 0 ? ws : thread_scratch<float, conv_part_scratch_tag>(s.part_size());
+        float* sums = d + s.spread_size();
+        std::fill(sums, sums + s.sums_size(), 0.f);
+        for (std::size_t n = n0; n < n1; ++n) {
+            conv_pool_spread(s, x + n * image, d);
+            conv_pool_grad_sample(s, d, dy + n * pooled, y + n * pooled, at + n * pooled, sums);
+        }
+        // The block is written over the sums' first elements: each is read before it is written.
+        conv_pool_fold_sums(s, sums, part == 0 ? first_block : partials + (part - 1) * block);
+    });
+    for (unsigned part = 1; part < parts; ++part)
+        for (std::size_t i = 0; i < block; ++i) first_block[i] += partials[(part - 1) * block + i];
+    const std::size_t taps = s.taps();
+    for (std::size_t o = 0; o < s.out_channels; ++o) {
+        if (dw != nullptr)
+            for (std::size_t t = 0; t < taps; ++t) store(dw, o * taps + t, first_block[o * (taps + 1) + t], mode);
+        if (db != nullptr) store(db, o, first_block[o * (taps + 1) + taps], mode);
+    }
+#else
+    (void)s, (void)x, (void)dy, (void)y, (void)at, (void)dw, (void)db, (void)ws, (void)mode;
+#endif
+}
+
+}  // namespace katachi::kernels::detail

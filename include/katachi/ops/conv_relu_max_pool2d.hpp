@@ -1,0 +1,125 @@
+// katachi/ops/conv_relu_max_pool2d.hpp: a convolution, the relu after it and a 2x2 max pooling
+// of stride 2 after that, as one op: the graph face's fused node conv_relu_max_pool2d
+// (graph/fusion.hpp) runs it where the three layers follow each other and nothing else reads the
+// convolution's output.
+//
+// Its values are those of conv2d, relu and max_pool2d (ops/conv2d.hpp, ops/max_pool2d.hpp) one after
+// the other, and so are its gradients; only the order of the sums differs. Where the fused pass
+// runs (kernels/conv_relu_pool.hpp: float on AVX-512F, convolutions of at most
+// conv_pool_max_taps taps), the convolution's full-size output and its gradient are never written:
+// the forward writes the pooled values and window positions, the backward sums dW and db from the
+// pooled gradient. Elsewhere (double, other processors) the forward runs the convolution into
+// workspace and pools it, and the backward unpools into workspace and runs the convolution's
+// backward. An input gradient (a convolution that is not the network's first) is made the second
+// way on either path.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <katachi/kernels/conv_relu_pool.hpp>
+#include <katachi/ops/conv2d.hpp>
+#include <katachi/ops/max_pool2d.hpp>
+#include <type_traits>
+
+namespace katachi::ops {
+
+struct conv_relu_max_pool2d {
+    // The convolution's output for a per-sample input.
+    static constexpr dims between(const conv2d_options& conv, const dims& in) {
+        return conv2d::output_shape(conv, in).out;
+    }
+
+    // Whether the three layers take the fused pass for this input (in the graph face, the fusion's
+    // condition): the kernel's, on the convolution's bound options.
+    static constexpr bool fits(const conv2d_options& conv, const max_pool2d_options& pool, const dims& in) {
+        if (in.rank != 3 || !conv2d::output_shape(conv, in).ok() || !max_pool2d::keeps_positions(pool)) return false;
+        const auto k = max_pool2d::kernel_options(pool);
+        const dims mid = between(conv, in);
+        return kernels::detail::conv_pool_fits(
+            in[0] * conv.kernel_size.h * conv.kernel_size.w, conv.stride.h, conv.stride.w, conv.dilation.h,
+            conv.dilation.w, conv.groups, k.kernel_size[0], k.kernel_size[1], k.stride[0], k.stride[1],
+            k.padding[0], k.padding[1], k.dilation[0], k.dilation[1], k.ceil_mode, mid[1], mid[2]);
+    }
+
+    static constexpr kernels::detail::conv_pool_shape shape(const conv2d_options& conv, const dims& in,
+                                                            std::size_t batch) {
+        return {.batch = batch,
+                .channels = in[0],
+                .height = in[1],
+                .width = in[2],
+                .out_channels = conv.out_channels,
+                .kernel_h = conv.kernel_size.h,
+                .kernel_w = conv.kernel_size.w,
+                .pad_h = conv.padding.h,
+                .pad_w = conv.padding.w};
+    }
+
+    // The pooling's window positions, one byte each.
+    static constexpr std::size_t index_size(const conv2d_options& conv, const max_pool2d_options& pool,
+                                            const dims& in, std::size_t batch) {
+        return max_pool2d::index_size(pool, between(conv, in), batch);
+    }
+
+    // The convolution's scratch, then its output (or output gradient) for the unfused way; at least
+    // a part of the fused pass.
+    static constexpr std::size_t workspace_size(const conv2d_options& conv, const dims& in, std::size_t batch) {
+        return std::max(conv2d::workspace_size(conv, in, batch) + batch * between(conv, in).size(),
+                        shape(conv, in, batch).part_size());
+    }
+
+    // Whether this process takes the fused pass for T.
+    template <class T>
+    static bool fused_runs() {
+        return kernels::detail::conv_relu_pool_runs<T>();
+    }
+
+    // `fused` chooses the pass (a test compares the two); it may be true only where fused_runs<T>().
+    template <class T>
+    static void forward(const conv2d_options& conv, const max_pool2d_options& pool, const dims& in, const call<T>& c,
+                        bool fused = fused_runs<T>()) {
+        if constexpr (std::is_same_v<T, float>)
+            if (fused) {
+                auto* at = c.backward_follows ? reinterpret_cast<std::uint8_t*>(c.indices) : nullptr;
+                kernels::detail::conv_relu_pool_forward(shape(conv, in, c.batch), c.x[0], c.params[0], c.params[1],
+                                                        c.y, at, c.workspace);
+                return;
+            }
+        call<T> first = c;
+        first.y = c.workspace + conv2d::workspace_size(conv, in, c.batch);
+        conv2d::forward(conv, in, first);
+        call<T> second = c;
+        second.x = {first.y, nullptr};
+        second.params = {};
+        max_pool2d::forward_after_relu(pool, between(conv, in), second);
+    }
+
+    template <class T>
+    static void backward(const conv2d_options& conv, const max_pool2d_options& pool, const dims& in,
+                         const call<T>& c, bool fused = fused_runs<T>()) {
+        call<T> first = c;
+        if constexpr (std::is_same_v<T, float>)
+            if (fused) {
+                if (c.dparams[0] || c.dparams[1])
+                    kernels::detail::conv_relu_pool_weight_grad(
+                        shape(conv, in, c.batch), c.x[0], c.dy, c.y, reinterpret_cast<const std::uint8_t*>(c.indices),
+                        c.dparams[0], c.dparams[1], c.workspace, c.dparams_mode);
+                if (!c.dx[0]) return;
+                first.dparams = {};  // made above; the input gradient the unfused way
+            }
+        if (!c.dx[0] && !first.dparams[0] && !first.dparams[1]) return;
+        // The convolution's output gradient: the pooled gradient sent to the window positions,
+        // where the pooled value is positive.
+        T* grad = c.workspace + conv2d::workspace_size(conv, in, c.batch);
+        call<T> second = c;
+        second.params = {};
+        second.dparams = {};
+        second.dx = {grad, nullptr};
+        second.dx_mode = {kernels::write::overwrite, kernels::write::overwrite};
+        max_pool2d::backward_through_relu(pool, between(conv, in), second);
+        first.dy = grad;
+        conv2d::backward(conv, in, first);
+    }
+};
+
+}  // namespace katachi::ops

@@ -1,0 +1,147 @@
+// conv_relu_max_pool2d: the fused pass (a convolution, its relu and a 2x2 max pooling in one,
+// kernels/conv_relu_pool.hpp) against the three layers' own kernels one after the other, forward
+// and backward, on odd shapes, at one thread and at two. The unfused way is checked elsewhere
+// against finite differences and PyTorch (test_conv2d, test_max_pool2d, the graph suite's
+// gradcheck, which runs it in double).
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdint>
+#include <katachi/ops/conv_relu_max_pool2d.hpp>
+#include <katachi/parallel.hpp>
+#include <katachi/random.hpp>
+#include <string>
+#include <vector>
+
+using namespace katachi;
+
+namespace {
+
+struct fused_case {
+    std::size_t batch, channels, height, width, out_channels;
+    ops::size2 kernel, padding;
+    bool bias;
+};
+
+std::vector<float> random_values(std::size_t n, std::uint64_t seed) {
+    generator gen(seed);
+    std::vector<float> v(n);
+    for (float& x : v) x = gen.uniform<float>(-1.f, 1.f);
+    return v;
+}
+
+// The largest |a - b| relative to max(1, |b|).
+double worst(const std::vector<float>& a, const std::vector<float>& b) {
+    REQUIRE(a.size() == b.size());
+    double w = 0;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        w = std::max(w, std::abs(double(a[i]) - double(b[i])) / std::max(1.0, std::abs(double(b[i]))));
+    return w;
+}
+
+// One run of the op on one path: the pooled output, the positions, and the gradients of the
+// weight, bias and input for a pooled gradient dy, accumulated onto `start` where mode says so.
+struct run_result {
+    std::vector<float> y, dw, db, dx;
+    std::vector<std::int64_t> positions;
+};
+
+run_result run(const fused_case& k, bool fused, kernels::write mode, bool want_dx) {
+    const ops::conv2d_options conv{.in_channels = k.channels,
+                                   .out_channels = k.out_channels,
+                                   .kernel_size = k.kernel,
+                                   .padding = k.padding,
+                                   .bias = k.bias};
+    const ops::max_pool2d_options pool{};
+    const ops::dims in{k.channels, k.height, k.width};
+    using op = ops::conv_relu_max_pool2d;
+    REQUIRE(op::fits(conv, pool, in));
+    const ops::dims mid = op::between(conv, in);
+    const std::size_t pooled = k.out_channels * (mid[1] / 2) * (mid[2] / 2);
+    const std::size_t taps = k.channels * k.kernel.h * k.kernel.w;
+
+    const auto x = random_values(k.batch * in.size(), 1);
+    const auto w = random_values(k.out_channels * taps, 2);
+    const auto b = random_values(k.out_channels, 3);
+    const auto dy = random_values(k.batch * pooled, 4);
+    run_result r;
+    r.y.assign(k.batch * pooled, -7.f);
+    r.positions.assign(op::index_size(conv, pool, in, k.batch), -1);
+    // Whatever the gradients held before: accumulate must add onto it, overwrite replace it.
+    r.dw = random_values(w.size(), 5);
+    r.db = random_values(b.size(), 6);
+    r.dx = random_values(x.size(), 7);
+    std::vector<float> ws(op::workspace_size(conv, in, k.batch));
+
+    ops::call<float> c;
+    c.batch = k.batch;
+    c.training = true;
+    c.x = {x.data(), nullptr};
+    c.y = r.y.data();
+    c.params = {w.data(), k.bias ? b.data() : nullptr};
+    c.indices = r.positions.data();
+    c.workspace = ws.data();
+    op::forward(conv, pool, in, c, fused);
+    c.dy = dy.data();
+    c.dx = {want_dx ? r.dx.data() : nullptr, nullptr};
+    c.dx_mode = {mode, mode};
+    c.dparams = {r.dw.data(), k.bias ? r.db.data() : nullptr};
+    c.dparams_mode = mode;
+    op::backward(conv, pool, in, c, fused);
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("the fused convolution, relu and pooling give the three layers' values and gradients",
+          "[kernels][conv_relu_pool]") {
+    if (!ops::conv_relu_max_pool2d::fused_runs<float>()) {
+        WARN("this processor has no AVX-512F: the fused pass does not run here, the layers run one by one");
+        return;
+    }
+    const std::vector<fused_case> cases{
+        {5, 1, 28, 28, 32, {3, 3}, {1, 1}, true},    // a Fashion-MNIST LeNet's first layer
+        {3, 3, 13, 37, 5, {3, 3}, {1, 1}, false},    // 18 pooled columns: a full block and a part
+        {4, 1, 12, 11, 4, {5, 5}, {0, 0}, true},     // odd output: the last row and column are dropped
+        {2, 2, 9, 40, 3, {2, 3}, {0, 2}, true},      // an oblong kernel, padding in width only
+        {1, 32, 6, 6, 2, {1, 1}, {0, 0}, true},      // 32 channels of 1x1: the most taps
+    };
+    for (unsigned threads : {1u, 2u}) {
+        set_num_threads(threads);
+        for (const fused_case& k : cases)
+            for (kernels::write mode : {kernels::write::overwrite, kernels::write::accumulate})
+                for (bool want_dx : {false, true}) {
+                    INFO("threads " << threads << ", batch " << k.batch << ", channels " << k.channels << ", "
+                                    << k.height << "x" << k.width << ", kernel " << k.kernel.h << "x" << k.kernel.w
+                                    << ", accumulate " << (mode == kernels::write::accumulate) << ", dx "
+                                    << want_dx);
+                    const run_result fused = run(k, true, mode, want_dx), plain = run(k, false, mode, want_dx);
+                    CHECK(worst(fused.y, plain.y) < 1e-5);
+                    CHECK(fused.positions == plain.positions);
+                    CHECK(worst(fused.dw, plain.dw) < 1e-4);
+                    CHECK(worst(fused.db, plain.db) < 1e-4);
+                    CHECK(worst(fused.dx, plain.dx) < 1e-5);
+                    // Every pooled value went through the relu.
+                    CHECK(std::all_of(fused.y.begin(), fused.y.end(), [](float v) { return v >= 0.f; }));
+                }
+    }
+    set_num_threads(2);
+}
+
+TEST_CASE("the fused pass takes only what it fits", "[kernels][conv_relu_pool]") {
+    using op = ops::conv_relu_max_pool2d;
+    const ops::dims in{1, 28, 28}, many{4, 28, 28};
+    const ops::conv2d_options conv{.in_channels = 1, .out_channels = 8, .kernel_size = 3, .padding = 1};
+    CHECK(op::fits(conv, {}, in));
+    CHECK_FALSE(op::fits(conv, {}, many));  // 36 taps
+    auto strided = conv;
+    strided.stride = 2;
+    CHECK_FALSE(op::fits(strided, {}, in));
+    CHECK_FALSE(op::fits(conv, {.kernel_size = 3, .stride = 2}, in));
+    CHECK_FALSE(op::fits(conv, {.kernel_size = 2, .padding = 1}, in));
+    // ceil_mode keeps flat indices in the pooling, and may pool a last partial window: not fused.
+    CHECK_FALSE(op::fits(conv, {.ceil_mode = true}, in));
+    auto odd = conv;
+    odd.padding = 0;
+    CHECK(op::fits(odd, {}, in));
+}
