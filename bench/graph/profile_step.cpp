@@ -25,8 +25,9 @@ namespace {
 using namespace katachi;
 using namespace katachi::graph;
 
-using lenet = sequential<input<1, 28, 28>, conv2d<32, 3, padding<1>>, relu, max_pool2d<2>, conv2d<64, 3, padding<1>>,
-                         relu, max_pool2d<2>, flatten, linear<128>, relu, linear<10>>;
+using lenet =
+    sequential<input<1, 28, 28>, conv2d<32, 3, padding<1>>, relu, max_pool2d<2>, conv2d<64, 3, padding<1>>,
+               relu, max_pool2d<2>, flatten, linear<128>, relu, linear<10>>;
 using clock_type = std::chrono::steady_clock;
 
 double median(std::vector<double> v) {
@@ -64,7 +65,8 @@ int main(int argc, char** argv) {
     generator gen(3);
     for (float& v : x) v = gen.uniform<float>(-1.0f, 1.0f);
     for (auto& t : y) t = static_cast<std::int64_t>(gen() % 10);
-    const auto images = xt::adapt(x.data(), x.size(), xt::no_ownership(), std::array<std::size_t, 4>{batch, 1, 28, 28});
+    const auto images =
+        xt::adapt(x.data(), x.size(), xt::no_ownership(), std::array<std::size_t, 4>{batch, 1, 28, 28});
     const auto targets = xt::adapt(y.data(), y.size(), xt::no_ownership(), std::array<std::size_t, 1>{batch});
     optim::sgd<float> opt(m.parameters(), {.lr = 0.01, .momentum = 0.9});
 
@@ -90,8 +92,8 @@ int main(int argc, char** argv) {
 
     const double total = median(totals);
     std::FILE* out = json ? std::fopen(json, "w") : nullptr;
-    std::printf("LeNet training step, batch %zu, %d thread(s): median %.3f ms over %zu steps\n\n", batch, threads,
-                total * 1e3, steps);
+    std::printf("LeNet training step, batch %zu, %d thread(s): median %.3f ms over %zu steps\n\n", batch,
+                threads, total * 1e3, steps);
     std::vector<std::string> names, layers;
     graph::detail::for_each_node<nodes>([&]<std::size_t I>() {
         names.emplace_back(lenet::node_at<I>::name.view());
@@ -99,18 +101,20 @@ int main(int argc, char** argv) {
     });
     int width = 36;  // the layer column: as wide as the longest name
     for (const std::string& l : layers) width = std::max(width, static_cast<int>(l.size()));
-    std::printf("%-6s %-*s %12s %8s %12s %8s\n", "node", width, "layer", "forward ms", "share", "backward ms", "share");
+    std::printf("%-6s %-*s %12s %8s %12s %8s\n", "node", width, "layer", "forward ms", "share", "backward ms",
+                "share");
     double sum = 0;
     for (std::size_t i = 0; i < nodes; ++i) {
         const double f = median(fwd[i]), b = median(bwd[i]);
         sum += f + b;
-        std::printf("%-6s %-*s %12.3f %7.1f%% %12.3f %7.1f%%\n", names[i].c_str(), width, layers[i].c_str(), f * 1e3,
-                    100 * f / total, b * 1e3, 100 * b / total);
+        std::printf("%-6s %-*s %12.3f %7.1f%% %12.3f %7.1f%%\n", names[i].c_str(), width, layers[i].c_str(),
+                    f * 1e3, 100 * f / total, b * 1e3, 100 * b / total);
         if (out)
-            std::fprintf(out,
-                         "{\"kind\": \"node\", \"node\": \"%s\", \"layer\": \"%s\", \"forward_seconds\": %.9g, "
-                         "\"backward_seconds\": %.9g}\n",
-                         names[i].c_str(), layers[i].c_str(), f, b);
+            std::fprintf(
+                out,
+                "{\"kind\": \"node\", \"node\": \"%s\", \"layer\": \"%s\", \"forward_seconds\": %.9g, "
+                "\"backward_seconds\": %.9g}\n",
+                names[i].c_str(), layers[i].c_str(), f, b);
     }
     const double l = median(loss_times), o = median(step_times);
     std::printf("%-6s %-*s %12.3f %7.1f%%\n", "", width, "cross_entropy (forward and backward)", l * 1e3,

@@ -50,13 +50,14 @@ static_assert(!graph::takes_in_relu_v<relu_pooling::node_at<7>::layer>);
 static_assert(std::is_same_v<test::models::mlp::node_at<2>::layer, graph::relu>);  // before a linear: stays
 // A first convolution takes in its relu and pooling (graph/fusion.hpp); in double the node runs
 // the three layers' kernels in turn (test_conv_relu_pool compares the fused float pass with them).
-using conv_pooling = sequential<input<1, 7, 9>, conv2d<3, 3, padding<1>>, relu, max_pool2d<2>, flatten, linear<3>>;
+using conv_pooling =
+    sequential<input<1, 7, 9>, conv2d<3, 3, padding<1>>, relu, max_pool2d<2>, flatten, linear<3>>;
 static_assert(graph::takes_in_pooling_v<conv_pooling::node_at<1>::layer> && conv_pooling::node_count == 4);
 
 // A bias right before batch norm has a gradient of exactly 0 (the batch mean absorbs it), which
 // finite differences cannot compare; like most networks, these models leave it out.
-using gradient_models = std::tuple<dense, convolutional, sequence, upsampling, branching, relu_pooling, conv_pooling,
-                                   test::models::small_resnet<2, 5, 4>, test::models::norms>;
+using gradient_models = std::tuple<dense, convolutional, sequence, upsampling, branching, relu_pooling,
+                                   conv_pooling, test::models::small_resnet<2, 5, 4>, test::models::norms>;
 
 template <class Net>
 xt::xarray<double> batch_array(std::size_t batch, std::uint32_t seed) {

@@ -42,8 +42,7 @@ TEST_CASE("the backward DOT shows the generated schedule and the gradient sums",
     CHECK(d.find("conv1.bias") == std::string::npos);
 }
 
-TEST_CASE("the backward DOT leaves out a relu taken in by its pooling and goes through it",
-          "[graph][dot]") {
+TEST_CASE("the backward DOT leaves out a relu taken in by its pooling and goes through it", "[graph][dot]") {
     const std::string d = graph::backward_dot<lenet>();
     CHECK_THAT(d, Catch::Contains("d 0\\nconv2d<32, 3, padding<1>> (takes in relu, max_pool2d<2>) backward"));
     CHECK_THAT(d, Catch::Contains("d 5\\nmax_pool2d<2> (takes in relu) backward"));
@@ -99,15 +98,19 @@ TEST_CASE("the all-reduce plan is a constant that packs the backward's gradients
     check_plan_covers_every_gradient<lenet>(small);
 
     // A DAG: the residual block's plan covers its gradients too, whatever their order.
-    check_plan_covers_every_gradient<resblock>(graph::bucket_plan<resblock>({.bucket_cap_mb = 0, .first_bucket_cap_mb = 0}));
+    check_plan_covers_every_gradient<resblock>(
+        graph::bucket_plan<resblock>({.bucket_cap_mb = 0, .first_bucket_cap_mb = 0}));
     // In double, the same caps hold half as many gradients.
     CHECK(graph::bucket_plan<lenet, double>({.bucket_cap_mb = 1, .first_bucket_cap_mb = 1}).count == 3);
 }
 
 TEST_CASE("summary with bucket options shows the all-reduce plan", "[graph][summary][distributed]") {
-    const std::string s = graph::summary<lenet>(graph::bucket_options{.bucket_cap_mb = 1, .first_bucket_cap_mb = 1});
+    const std::string s =
+        graph::summary<lenet>(graph::bucket_options{.bucket_cap_mb = 1, .first_bucket_cap_mb = 1});
     CHECK_THAT(s, Catch::StartsWith(graph::summary<lenet>()));
-    CHECK_THAT(s, Catch::Contains("all-reduce buckets, in the order the backward finishes them (caps 1 MiB, first 1 MiB)"));
+    CHECK_THAT(s,
+               Catch::Contains(
+                   "all-reduce buckets, in the order the backward finishes them (caps 1 MiB, first 1 MiB)"));
     CHECK_THAT(s, Catch::Contains("bucket 1") && Catch::Contains("401536 gradients (1568.5 KiB)"));
     CHECK_THAT(s, Catch::Contains("bucket 2"));
     CHECK(s.find("bucket 3") == std::string::npos);

@@ -112,10 +112,12 @@ static_assert(lenet::index_count(3) == (3 * 32 * 14 * 14 + 7) / 8 + (3 * 64 * 7 
 using five_by_five = sequential<input<1, 12, 11>, conv2d<4, 5>, relu, max_pool2d<2>, flatten, linear<3>>;
 static_assert(katachi::graph::takes_in_pooling_v<five_by_five::node_at<1>::layer>);
 static_assert(five_by_five::node_at<1>::output_shape{} == shape<4, 4, 3>{} && five_by_five::node_count == 4);
-using strided_first = sequential<input<1, 12, 12>, conv2d<4, 3, stride<2>>, relu, max_pool2d<2>, flatten, linear<3>>;
+using strided_first =
+    sequential<input<1, 12, 12>, conv2d<4, 3, stride<2>>, relu, max_pool2d<2>, flatten, linear<3>>;
 static_assert(!katachi::graph::takes_in_pooling_v<strided_first::node_at<1>::layer>);
-using read_twice = dag<input<1, 8, 8>, node<"c", conv2d<2, 3, padding<1>>>, node<"r", relu>, node<"p", max_pool2d<2>>,
-                       node<"q", max_pool2d<2>, from<"c">>, node<"s", add, from<"p", "q">>>;
+using read_twice =
+    dag<input<1, 8, 8>, node<"c", conv2d<2, 3, padding<1>>>, node<"r", relu>, node<"p", max_pool2d<2>>,
+        node<"q", max_pool2d<2>, from<"c">>, node<"s", add, from<"p", "q">>>;
 static_assert(!katachi::graph::takes_in_pooling_v<read_twice::node_at<1>::layer> &&
               katachi::graph::takes_in_relu_v<read_twice::node_at<2>::layer>);
 static_assert(lenet::inference_index_count(1) == 0);

@@ -100,11 +100,11 @@ TEST_CASE("the fused convolution, relu and pooling give the three layers' values
         return;
     }
     const std::vector<fused_case> cases{
-        {5, 1, 28, 28, 32, {3, 3}, {1, 1}, true},    // a Fashion-MNIST LeNet's first layer
-        {3, 3, 13, 37, 5, {3, 3}, {1, 1}, false},    // 18 pooled columns: a full block and a part
-        {4, 1, 12, 11, 4, {5, 5}, {0, 0}, true},     // odd output: the last row and column are dropped
-        {2, 2, 9, 40, 3, {2, 3}, {0, 2}, true},      // an oblong kernel, padding in width only
-        {1, 32, 6, 6, 2, {1, 1}, {0, 0}, true},      // 32 channels of 1x1: the most taps
+        {5, 1, 28, 28, 32, {3, 3}, {1, 1}, true},  // a Fashion-MNIST LeNet's first layer
+        {3, 3, 13, 37, 5, {3, 3}, {1, 1}, false},  // 18 pooled columns: a full block and a part
+        {4, 1, 12, 11, 4, {5, 5}, {0, 0}, true},   // odd output: the last row and column are dropped
+        {2, 2, 9, 40, 3, {2, 3}, {0, 2}, true},    // an oblong kernel, padding in width only
+        {1, 32, 6, 6, 2, {1, 1}, {0, 0}, true},    // 32 channels of 1x1: the most taps
     };
     for (unsigned threads : {1u, 2u}) {
         set_num_threads(threads);
@@ -112,10 +112,11 @@ TEST_CASE("the fused convolution, relu and pooling give the three layers' values
             for (kernels::write mode : {kernels::write::overwrite, kernels::write::accumulate})
                 for (bool want_dx : {false, true}) {
                     INFO("threads " << threads << ", batch " << k.batch << ", channels " << k.channels << ", "
-                                    << k.height << "x" << k.width << ", kernel " << k.kernel.h << "x" << k.kernel.w
-                                    << ", accumulate " << (mode == kernels::write::accumulate) << ", dx "
-                                    << want_dx);
-                    const run_result fused = run(k, true, mode, want_dx), plain = run(k, false, mode, want_dx);
+                                    << k.height << "x" << k.width << ", kernel " << k.kernel.h << "x"
+                                    << k.kernel.w << ", accumulate " << (mode == kernels::write::accumulate)
+                                    << ", dx " << want_dx);
+                    const run_result fused = run(k, true, mode, want_dx),
+                                     plain = run(k, false, mode, want_dx);
                     CHECK(worst(fused.y, plain.y) < 1e-5);
                     CHECK(fused.positions == plain.positions);
                     CHECK(worst(fused.dw, plain.dw) < 1e-4);

@@ -129,7 +129,9 @@ namespace detail {
 
 // A layer whose op can take in the relu before it (max_pool2d<...> or layer<ops::max_pool2d, ...>).
 template <class L>
-inline constexpr bool is_max_pool2d_v = requires { requires L::op::takes_in_relu; };
+inline constexpr bool is_max_pool2d_v = requires {
+    requires L::op::takes_in_relu;
+};
 
 // The nodes a bound node reads, as an array.
 template <class Node>
@@ -267,10 +269,10 @@ struct conv_pooling_plan<type_list<B...>> {
             }(),
             ...);
         std::array<bool, count> fits{};
-        if constexpr (count > 1)
-            [&]<std::size_t... I>(std::index_sequence<I...>) {
+        if constexpr (count > 1) [&]<std::size_t... I>(std::index_sequence<I...>) {
                 ((fits[I] = conv_pooling_fits<nth<I, B...>, nth<I + 1, B...>>()), ...);
-            }(std::make_index_sequence<count - 1>{});
+            }
+        (std::make_index_sequence<count - 1>{});
         std::array<bool, count> out{};
         for (std::size_t i = 1; i + 1 < count; ++i)
             out[i] = fits[i] && arity[i + 1] == 1 && first[i + 1] == i && readers[i] == 1;

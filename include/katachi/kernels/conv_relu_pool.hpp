@@ -65,16 +65,16 @@ struct conv_pool_shape {
 };
 
 // Whether a convolution and pooling of these options take the fused pass.
-constexpr bool conv_pool_fits(std::size_t taps, std::size_t stride_h, std::size_t stride_w, std::size_t dilation_h,
-                              std::size_t dilation_w, std::size_t groups, std::size_t pool_kernel_h,
-                              std::size_t pool_kernel_w, std::size_t pool_stride_h, std::size_t pool_stride_w,
-                              std::size_t pool_pad_h, std::size_t pool_pad_w, std::size_t pool_dilation_h,
-                              std::size_t pool_dilation_w, bool ceil_mode, std::size_t conv_h, std::size_t conv_w) {
+constexpr bool conv_pool_fits(std::size_t taps, std::size_t stride_h, std::size_t stride_w,
+                              std::size_t dilation_h, std::size_t dilation_w, std::size_t groups,
+                              std::size_t pool_kernel_h, std::size_t pool_kernel_w, std::size_t pool_stride_h,
+                              std::size_t pool_stride_w, std::size_t pool_pad_h, std::size_t pool_pad_w,
+                              std::size_t pool_dilation_h, std::size_t pool_dilation_w, bool ceil_mode,
+                              std::size_t conv_h, std::size_t conv_w) {
     return taps >= 1 && taps <= conv_pool_max_taps && stride_h == 1 && stride_w == 1 && dilation_h == 1 &&
            dilation_w == 1 && groups == 1 && pool_kernel_h == 2 && pool_kernel_w == 2 && pool_stride_h == 2 &&
            pool_stride_w == 2 && pool_pad_h == 0 && pool_pad_w == 0 && pool_dilation_h == 1 &&
-           pool_dilation_w == 1 && !ceil_mode && conv_h >= 2 &&
-           conv_w >= 2;
+           pool_dilation_w == 1 && !ceil_mode && conv_h >= 2 && conv_w >= 2;
 }
 
 // Whether this process runs the fused pass for T (else the op runs the two layers' kernels).
@@ -109,15 +109,16 @@ KATACHI_TARGET_AVX512 inline __mmask16 conv_pool_lanes_below(std::size_t count) 
 // two output channels at once (they share every load): a[0..3] and b[0..3] in window order (0,0),
 // (0,1), (1,0), (1,1). d is the spread sample, wa and wb the channels' taps [channels, kh, kw].
 KATACHI_TARGET_AVX512 inline void conv_pool_windows(const conv_pool_shape& s, const float* d, const float* wa,
-                                                    const float* wb, float bias_a, float bias_b, std::size_t r,
-                                                    std::size_t j0, __m512 a[4], __m512 b[4]) {
+                                                    const float* wb, float bias_a, float bias_b,
+                                                    std::size_t r, std::size_t j0, __m512 a[4], __m512 b[4]) {
     const std::size_t rows = s.spread_rows(), len = s.row_length(), kh = s.kernel_h, kw = s.kernel_w;
     __m512 a00 = _mm512_set1_ps(bias_a), a01 = a00, a10 = a00, a11 = a00;
     __m512 b00 = _mm512_set1_ps(bias_b), b01 = b00, b10 = b00, b11 = b00;
     for (std::size_t c = 0; c < s.channels; ++c)
         for (std::size_t i = 0; i < kh; ++i) {
-            const float* top = d + (c * rows + 2 * r + i) * 2 * len + j0;  // window row 0 reads spread row 2r + i
-            const float* bottom = top + 2 * len;                            // window row 1: 2r + i + 1
+            const float* top =
+                d + (c * rows + 2 * r + i) * 2 * len + j0;  // window row 0 reads spread row 2r + i
+            const float* bottom = top + 2 * len;            // window row 1: 2r + i + 1
             const std::size_t t0 = (c * kh + i) * kw;
             for (std::size_t k = 0; k < kw; ++k) {
                 // Window column 0 reads padded column 2j + k, column 1 reads 2j + k + 1.
@@ -141,7 +142,8 @@ KATACHI_TARGET_AVX512 inline void conv_pool_windows(const conv_pool_shape& s, co
 
 // The pooled value (after the relu) of four window candidates and, with `at`, their window
 // position, stored for `count` lanes.
-KATACHI_TARGET_AVX512 inline void conv_pool_store(const __m512 a[4], std::size_t count, float* y, std::uint8_t* at) {
+KATACHI_TARGET_AVX512 inline void conv_pool_store(const __m512 a[4], std::size_t count, float* y,
+                                                  std::uint8_t* at) {
     __m512 best = a[0];
     __m512i position = _mm512_setzero_si512();
     for (int k = 1; k < 4; ++k) {  // a later candidate wins when greater or NaN
@@ -161,16 +163,18 @@ KATACHI_TARGET_AVX512 inline void conv_pool_store(const __m512 a[4], std::size_t
 
 // The pooled outputs y[out_channels, Hp, Wp] of one spread sample, and with `at` (may be null)
 // their window positions.
-KATACHI_TARGET_AVX512 inline void conv_pool_forward_sample(const conv_pool_shape& s, const float* d, const float* w,
-                                                           const float* bias, float* y, std::uint8_t* at) {
+KATACHI_TARGET_AVX512 inline void conv_pool_forward_sample(const conv_pool_shape& s, const float* d,
+                                                           const float* w, const float* bias, float* y,
+                                                           std::uint8_t* at) {
     const std::size_t hp = s.pooled_height(), wp = s.pooled_width(), taps = s.taps(), co = s.out_channels;
     for (std::size_t o = 0; o < co; o += 2) {
-        const std::size_t p = std::min(o + 1, co - 1);  // the pair's second channel (the first again at an odd end)
+        const std::size_t p =
+            std::min(o + 1, co - 1);  // the pair's second channel (the first again at an odd end)
         for (std::size_t r = 0; r < hp; ++r)
             for (std::size_t j0 = 0; j0 < wp; j0 += conv_pool_lanes) {
                 __m512 a[4], b[4];
-                conv_pool_windows(s, d, w + o * taps, w + p * taps, bias ? bias[o] : 0.f, bias ? bias[p] : 0.f, r, j0,
-                                  a, b);
+                conv_pool_windows(s, d, w + o * taps, w + p * taps, bias ? bias[o] : 0.f,
+                                  bias ? bias[p] : 0.f, r, j0, a, b);
                 const std::size_t count = std::min(conv_pool_lanes, wp - j0);
                 const std::size_t at_a = (o * hp + r) * wp + j0, at_b = (p * hp + r) * wp + j0;
                 conv_pool_store(a, count, y + at_a, at ? at + at_a : nullptr);
@@ -182,16 +186,17 @@ KATACHI_TARGET_AVX512 inline void conv_pool_forward_sample(const conv_pool_shape
 // The pooled gradient of row r, columns j0.. (16 lanes) of one channel, sent to its window
 // positions: g[k] holds it where the maximum sat at position k and the pooled value is positive
 // (the relu's backward), else 0. Adds the whole onto the bias sums sb.
-KATACHI_TARGET_AVX512 inline void conv_pool_window_grads(const float* dy, const float* y, const std::uint8_t* at,
-                                                         std::size_t count, float* sb, __m512 g[4]) {
+KATACHI_TARGET_AVX512 inline void conv_pool_window_grads(const float* dy, const float* y,
+                                                         const std::uint8_t* at, std::size_t count, float* sb,
+                                                         __m512 g[4]) {
     const __mmask16 keep = conv_pool_lanes_below(count);
     const __mmask16 live =
         _mm512_mask_cmp_ps_mask(keep, _mm512_maskz_loadu_ps(keep, y), _mm512_setzero_ps(), _CMP_GT_OQ);
     const __m512 grad = _mm512_maskz_loadu_ps(live, dy);
     alignas(16) std::uint8_t bytes[16] = {};
     std::memcpy(bytes, at, count);
-    const __m512i position =
-        _mm512_maskz_cvtepu8_epi32(__mmask16(0xFFFF), _mm_load_si128(reinterpret_cast<const __m128i*>(bytes)));
+    const __m512i position = _mm512_maskz_cvtepu8_epi32(
+        __mmask16(0xFFFF), _mm_load_si128(reinterpret_cast<const __m128i*>(bytes)));
     for (int k = 0; k < 4; ++k)
         g[k] = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(position, _mm512_set1_epi32(k)), grad);
     _mm512_storeu_ps(sb, _mm512_add_ps(_mm512_loadu_ps(sb), grad));
@@ -200,8 +205,9 @@ KATACHI_TARGET_AVX512 inline void conv_pool_window_grads(const float* dy, const 
 // Adds one sample's dW and db, as 16-lane vector sums, onto sums [out_channels][taps + 1][16]: dy,
 // y and at are the sample's pooled gradient, pooled outputs and window positions. Two output
 // channels at a time, which share the loads of the input.
-KATACHI_TARGET_AVX512 inline void conv_pool_grad_sample(const conv_pool_shape& s, const float* d, const float* dy,
-                                                        const float* y, const std::uint8_t* at, float* sums) {
+KATACHI_TARGET_AVX512 inline void conv_pool_grad_sample(const conv_pool_shape& s, const float* d,
+                                                        const float* dy, const float* y,
+                                                        const std::uint8_t* at, float* sums) {
     const std::size_t hp = s.pooled_height(), wp = s.pooled_width(), taps = s.taps(), co = s.out_channels;
     const std::size_t rows = s.spread_rows(), len = s.row_length(), kh = s.kernel_h, kw = s.kernel_w;
     const std::size_t step = (taps + 1) * conv_pool_lanes;
@@ -215,9 +221,11 @@ KATACHI_TARGET_AVX512 inline void conv_pool_grad_sample(const conv_pool_shape& s
                 const std::size_t count = std::min(conv_pool_lanes, wp - j0);
                 const std::size_t at_a = (o * hp + r) * wp + j0, at_b = (p * hp + r) * wp + j0;
                 __m512 ga[4], gb[4];
-                conv_pool_window_grads(dy + at_a, y + at_a, at + at_a, count, sa + taps * conv_pool_lanes, ga);
+                conv_pool_window_grads(dy + at_a, y + at_a, at + at_a, count, sa + taps * conv_pool_lanes,
+                                       ga);
                 if (p != o)
-                    conv_pool_window_grads(dy + at_b, y + at_b, at + at_b, count, sp + taps * conv_pool_lanes, gb);
+                    conv_pool_window_grads(dy + at_b, y + at_b, at + at_b, count, sp + taps * conv_pool_lanes,
+                                           gb);
                 else
                     gb[0] = gb[1] = gb[2] = gb[3] = _mm512_setzero_ps();
                 for (std::size_t c = 0; c < s.channels; ++c)
@@ -228,7 +236,8 @@ KATACHI_TARGET_AVX512 inline void conv_pool_grad_sample(const conv_pool_shape& s
                             const std::size_t at0 = (k & 1) * len + (k >> 1),
                                               at1 = ((k + 1) & 1) * len + ((k + 1) >> 1);
                             const __m512 x00 = _mm512_loadu_ps(top + at0), x01 = _mm512_loadu_ps(top + at1);
-                            const __m512 x10 = _mm512_loadu_ps(bottom + at0), x11 = _mm512_loadu_ps(bottom + at1);
+                            const __m512 x10 = _mm512_loadu_ps(bottom + at0),
+                                         x11 = _mm512_loadu_ps(bottom + at1);
                             const std::size_t t = ((c * kh + i) * kw + k) * conv_pool_lanes;
                             __m512 u = _mm512_loadu_ps(sa + t), v = _mm512_loadu_ps(sp + t);
                             u = _mm512_fmadd_ps(ga[0], x00, u);
@@ -263,8 +272,8 @@ inline void conv_pool_fold_sums(const conv_pool_shape& s, const float* sums, flo
 // kh, kw], bias (may be null), y[batch, out_channels, Hp, Wp], at (may be null) the window
 // positions in y's order. ws holds conv_pool_shape::part_size elements (part 0; the others use
 // their thread's conv scratch). Runs only where conv_relu_pool_runs<float>().
-inline void conv_relu_pool_forward(const conv_pool_shape& s, const float* x, const float* w, const float* bias,
-                                   float* y, std::uint8_t* at, float* ws) {
+inline void conv_relu_pool_forward(const conv_pool_shape& s, const float* x, const float* w,
+                                   const float* bias, float* y, std::uint8_t* at, float* ws) {
 #if KATACHI_AVX2_CODE
     const std::size_t image = s.channels * s.height * s.width, pooled = s.pooled_size();
     parallel_for(s.batch, parallel_parts(s.batch), [&](std::size_t n0, std::size_t n1, unsigned part) {
@@ -282,10 +291,12 @@ inline void conv_relu_pool_forward(const conv_pool_shape& s, const float* x, con
 // The fused weight and bias gradients for the pooled gradient dy (shapes as the forward's; y and at
 // the forward's outputs): dw[out_channels, channels, kh, kw] and db (each may be null), written or
 // with write::accumulate added.
-inline void conv_relu_pool_weight_grad(const conv_pool_shape& s, const float* x, const float* dy, const float* y,
-                                       const std::uint8_t* at, float* dw, float* db, float* ws, write mode) {
+inline void conv_relu_pool_weight_grad(const conv_pool_shape& s, const float* x, const float* dy,
+                                       const float* y, const std::uint8_t* at, float* dw, float* db,
+                                       float* ws, write mode) {
 #if KATACHI_AVX2_CODE
-    const std::size_t image = s.channels * s.height * s.width, pooled = s.pooled_size(), block = s.grad_block();
+    const std::size_t image = s.channels * s.height * s.width, pooled = s.pooled_size(),
+                      block = s.grad_block();
     const unsigned parts = parallel_parts(s.batch);
     // Part 0 folds into the caller's sums area reused as its block; parts 1.. into blocks of their own.
     float* partials = parts > 1 ? thread_scratch<float, conv_partials_tag>((parts - 1) * block) : nullptr;
@@ -307,7 +318,8 @@ inline void conv_relu_pool_weight_grad(const conv_pool_shape& s, const float* x,
     const std::size_t taps = s.taps();
     for (std::size_t o = 0; o < s.out_channels; ++o) {
         if (dw != nullptr)
-            for (std::size_t t = 0; t < taps; ++t) store(dw, o * taps + t, first_block[o * (taps + 1) + t], mode);
+            for (std::size_t t = 0; t < taps; ++t)
+                store(dw, o * taps + t, first_block[o * (taps + 1) + t], mode);
         if (db != nullptr) store(db, o, first_block[o * (taps + 1) + taps], mode);
     }
 #else

@@ -33,7 +33,8 @@ struct conv_relu_max_pool2d {
     // Whether the three layers take the fused pass for this input (in the graph face, the fusion's
     // condition): the kernel's, on the convolution's bound options.
     static constexpr bool fits(const conv2d_options& conv, const max_pool2d_options& pool, const dims& in) {
-        if (in.rank != 3 || !conv2d::output_shape(conv, in).ok() || !max_pool2d::keeps_positions(pool)) return false;
+        if (in.rank != 3 || !conv2d::output_shape(conv, in).ok() || !max_pool2d::keeps_positions(pool))
+            return false;
         const auto k = max_pool2d::kernel_options(pool);
         const dims mid = between(conv, in);
         return kernels::detail::conv_pool_fits(
@@ -63,7 +64,8 @@ struct conv_relu_max_pool2d {
 
     // The convolution's scratch, then its output (or output gradient) for the unfused way; at least
     // a part of the fused pass.
-    static constexpr std::size_t workspace_size(const conv2d_options& conv, const dims& in, std::size_t batch) {
+    static constexpr std::size_t workspace_size(const conv2d_options& conv, const dims& in,
+                                                std::size_t batch) {
         return std::max(conv2d::workspace_size(conv, in, batch) + batch * between(conv, in).size(),
                         shape(conv, in, batch).part_size());
     }
@@ -76,13 +78,13 @@ struct conv_relu_max_pool2d {
 
     // `fused` chooses the pass (a test compares the two); it may be true only where fused_runs<T>().
     template <class T>
-    static void forward(const conv2d_options& conv, const max_pool2d_options& pool, const dims& in, const call<T>& c,
-                        bool fused = fused_runs<T>()) {
+    static void forward(const conv2d_options& conv, const max_pool2d_options& pool, const dims& in,
+                        const call<T>& c, bool fused = fused_runs<T>()) {
         if constexpr (std::is_same_v<T, float>)
             if (fused) {
                 auto* at = c.backward_follows ? reinterpret_cast<std::uint8_t*>(c.indices) : nullptr;
-                kernels::detail::conv_relu_pool_forward(shape(conv, in, c.batch), c.x[0], c.params[0], c.params[1],
-                                                        c.y, at, c.workspace);
+                kernels::detail::conv_relu_pool_forward(shape(conv, in, c.batch), c.x[0], c.params[0],
+                                                        c.params[1], c.y, at, c.workspace);
                 return;
             }
         call<T> first = c;
@@ -102,8 +104,9 @@ struct conv_relu_max_pool2d {
             if (fused) {
                 if (c.dparams[0] || c.dparams[1])
                     kernels::detail::conv_relu_pool_weight_grad(
-                        shape(conv, in, c.batch), c.x[0], c.dy, c.y, reinterpret_cast<const std::uint8_t*>(c.indices),
-                        c.dparams[0], c.dparams[1], c.workspace, c.dparams_mode);
+                        shape(conv, in, c.batch), c.x[0], c.dy, c.y,
+                        reinterpret_cast<const std::uint8_t*>(c.indices), c.dparams[0], c.dparams[1],
+                        c.workspace, c.dparams_mode);
                 if (!c.dx[0]) return;
                 first.dparams = {};  // made above; the input gradient the unfused way
             }

@@ -40,6 +40,7 @@ KATACHI_TARGET_AVX2 inline __m256 load_block(const float* p, std::size_t count, 
 
 // One output row of max_pool_2x2 below, 8 windows at a time: r0, r1 are the windows' two input
 // rows, `first` the flat index of r0[0], w the input's width; y_end and idx_end as store_block's end.
+// With I void no indices are kept (max_pool_2x2_values).
 template <class I>
 KATACHI_TARGET_AVX2 inline void max_pool_2x2_row_avx2(const float* r0, const float* r1, float* y, I* idx,
                                                       std::size_t n, std::int64_t first, std::int64_t w,
@@ -64,7 +65,9 @@ KATACHI_TARGET_AVX2 inline void max_pool_2x2_row_avx2(const float* r0, const flo
         constexpr int order = _MM_SHUFFLE(3, 1, 2, 0);
         store_block(y + j, m, y_end, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(best), order)));
         at = _mm256_permute4x64_epi64(at, order);
-        if constexpr (is_window_position_v<I>) {
+        if constexpr (std::is_void_v<I>) {
+            // Values only (inference): no positions kept.
+        } else if constexpr (is_window_position_v<I>) {
             // The low byte of each 32-bit position, 8 bytes in all.
             const __m256i bytes = _mm256_shuffle_epi8(
                 at, _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8, 12,
@@ -161,16 +164,26 @@ void max_pool_2x2(const T* xp, T* yp, I* ip, std::size_t planes, std::size_t H, 
 }
 
 // The 2x2 path without indices (inference): the same four candidates in the same order with the
-// same rule, so the values are those max_pool_2x2 writes, sign of zero and NaN included.
+// same rule, so the values are those max_pool_2x2 writes, sign of zero and NaN included. Float on
+// AVX2 runs max_pool_2x2's row kernel without its indices.
 template <class T>
 void max_pool_2x2_values(const T* xp, T* yp, std::size_t planes, std::size_t H, std::size_t W, std::size_t Ho,
                          std::size_t Wo) {
     const auto later = [](T best, T v) { return v > best || v != v ? v : best; };
+    [[maybe_unused]] const bool vector = std::is_same_v<T, float> && avx2_available();
+    [[maybe_unused]] const T* y_end = yp + planes * Ho * Wo;
     for (std::size_t plane = 0; plane < planes; ++plane) {
         const T* in = xp + plane * H * W;
         for (std::size_t i = 0; i < Ho; ++i, yp += Wo) {
             const T* r0 = in + 2 * i * W;
             const T* r1 = r0 + W;
+#if KATACHI_AVX2_CODE
+            if constexpr (std::is_same_v<T, float>)
+                if (vector) {
+                    max_pool_2x2_row_avx2<void>(r0, r1, yp, nullptr, Wo, 0, 0, y_end, nullptr);
+                    continue;
+                }
+#endif
             for (std::size_t j = 0; j < Wo; ++j)
                 yp[j] = later(later(later(r0[2 * j], r0[2 * j + 1]), r1[2 * j]), r1[2 * j + 1]);
         }
