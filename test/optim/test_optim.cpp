@@ -2,8 +2,12 @@
 // user relies on (skipped parameters, late storage, param groups added later).
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
+#include <katachi/kernels/simd.hpp>
 #include <katachi/optim/adam.hpp>
 #include <katachi/optim/sgd.hpp>
+#include <limits>
 #include <string>
 #include <support/fixtures.hpp>
 #include <vector>
@@ -119,4 +123,51 @@ TEST_CASE("zero_grad zeroes every gradient and bad options are refused", "[optim
     std::vector<float> two{1, 2};
     optim::sgd<float> mismatched({optim::parameter<float>::fixed("w", two, short_grad)});
     CHECK_THROWS_WITH(mismatched.step(), Catch::Contains("'w' has 2 elements but its gradient has 1"));
+}
+
+TEST_CASE("adam's AVX-512 loop gives the portable loop's bits, with every variant and a ragged end",
+          "[optim]") {
+    if (!katachi::kernels::detail::avx512_available()) {
+        WARN("this processor has no AVX-512F: adam runs its portable loop only");
+        return;
+    }
+    // 16 * 4 + 5 elements: four vectors and a tail; gradients and states of mixed sign and size,
+    // a NaN and an infinity among them.
+    const std::size_t n = 69;
+    std::vector<float> p0(n), g(n), m0(n), v0(n), vmax0(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const float t = static_cast<float>(i);
+        p0[i] = std::sin(t) * 3.f;
+        g[i] = std::cos(1.7f * t) * (i % 7 == 0 ? 1e-6f : 0.5f);
+        m0[i] = 0.01f * std::sin(0.3f * t);
+        v0[i] = 1e-4f * (1 + std::cos(0.9f * t));
+        vmax0[i] = 1e-4f * (1 + std::sin(0.4f * t));
+    }
+    g[10] = std::numeric_limits<float>::quiet_NaN();
+    g[33] = std::numeric_limits<float>::infinity();
+    const auto same_bits = [](const std::vector<float>& a, const std::vector<float>& b) {
+        return std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+    };
+    for (bool amsgrad : {false, true})
+        for (float weight_decay : {0.f, 0.05f}) {
+            INFO("amsgrad " << amsgrad << ", weight decay " << weight_decay);
+            const auto run = [&](auto rule, bool vector) {
+                rule.vector = vector;
+                std::vector<float> p = p0, m = m0, v = v0, vmax = vmax0;
+                rule.apply(p.data(), g.data(), m.data(), v.data(), amsgrad ? vmax.data() : nullptr, n);
+                return std::vector<std::vector<float>>{p, m, v, vmax};
+            };
+            const katachi::optim::detail::adam_rule<float, false> coupled{
+                0.01f / 0.1f, std::sqrt(0.002f), 0.9f, 0.999f, 1e-8f, 0.1f, 0.001f, weight_decay, 1.f};
+            const katachi::optim::detail::adam_rule<float, true> decoupled{
+                0.01f / 0.1f, std::sqrt(0.002f),       0.9f, 0.999f, 1e-8f, 0.1f, 0.001f,
+                weight_decay, 1 - 0.01f * weight_decay};
+            const auto a = run(coupled, true), b = run(coupled, false);
+            const auto c = run(decoupled, true), d = run(decoupled, false);
+            for (std::size_t k = 0; k < 4; ++k) {
+                CHECK(same_bits(a[k], b[k]));
+                CHECK(same_bits(c[k], d[k]));
+            }
+            CHECK_FALSE(same_bits(a[0], p0));  // the step moved the parameters
+        }
 }
