@@ -8,20 +8,26 @@ namespace {
 using namespace katachi;
 using namespace katachi::test::models;
 
+// A relu before a max pooling that no convolution takes in (its windows are 3x3).
+using relu_then_pooling =
+    graph::sequential<graph::input<2, 9, 9>, graph::conv2d<4, 3>, graph::relu,
+                      graph::max_pool2d<3, graph::stride<2>>, graph::flatten, graph::linear<3>>;
+
 TEST_CASE("the summary lists every layer with its output shape and parameters, and the totals",
           "[graph][summary]") {
     const std::string s = graph::summary<lenet>();
-    CHECK_THAT(s, Catch::Contains("conv2d<64, 3, padding<1>>") && Catch::Contains("shape<64, 14, 14>"));
     CHECK_THAT(s,
                Catch::Contains("linear<128>") && Catch::Contains("shape<128>") && Catch::Contains("401536"));
-    CHECK_THAT(s, Catch::Contains("max_pool2d<2>") && Catch::Contains("shape<64, 7, 7>"));
     CHECK_THAT(s, Catch::Contains("total parameters 421642"));
-    // The two relus before max pooling run in the pooling's node, and the first convolution takes
-    // in its relu and pooling; each node says so.
-    CHECK_THAT(s, Catch::Contains("5      max_pool2d<2> (takes in relu)"));
-    CHECK_THAT(s, Catch::Contains("0      conv2d<32, 3, padding<1>> (takes in relu, max_pool2d<2>)") &&
-                      Catch::Contains("shape<32, 14, 14>"));
-    CHECK(std::count(s.begin(), s.end(), '\n') == 1 + 8 + 1);
+    // Each convolution takes in the relu and the max pooling after it, and its node says so.
+    CHECK_THAT(s, Catch::Contains(
+                      "0      conv2d<32, 3, padding<1>> (takes in relu, max_pool2d<2>)  shape<32, 14, 14>"));
+    CHECK_THAT(s, Catch::Contains(
+                      "3      conv2d<64, 3, padding<1>> (takes in relu, max_pool2d<2>)  shape<64, 7, 7>"));
+    CHECK(std::count(s.begin(), s.end(), '\n') == 1 + 7 + 1);
+    // A max pooling that no convolution takes in (3x3 windows) takes in the relu before it.
+    const std::string p = graph::summary<relu_then_pooling>();
+    CHECK_THAT(p, Catch::Contains("2      max_pool2d<3, stride<2>> (takes in relu)"));
 }
 
 TEST_CASE("the forward DOT has a box per node and an arrow per consumed output", "[graph][dot]") {
@@ -45,14 +51,17 @@ TEST_CASE("the backward DOT shows the generated schedule and the gradient sums",
 TEST_CASE("the backward DOT leaves out a relu taken in by its pooling and goes through it", "[graph][dot]") {
     const std::string d = graph::backward_dot<lenet>();
     CHECK_THAT(d, Catch::Contains("d 0\\nconv2d<32, 3, padding<1>> (takes in relu, max_pool2d<2>) backward"));
-    CHECK_THAT(d, Catch::Contains("d 5\\nmax_pool2d<2> (takes in relu) backward"));
+    CHECK_THAT(d, Catch::Contains("d 3\\nconv2d<64, 3, padding<1>> (takes in relu, max_pool2d<2>) backward"));
     CHECK_THAT(d, Catch::Contains("g2 -> g1;") && Catch::Contains("g3 -> g2;"));
-    // The relus "1" and "4" and the first pooling "2" have no gradient node.
-    CHECK(d.find("d 1\\n") == std::string::npos);
-    CHECK(d.find("d 2\\n") == std::string::npos);
-    CHECK(d.find("d 4\\n") == std::string::npos);
+    // The relus "1" and "4" and the poolings "2" and "5" have no gradient node.
+    for (const char* gone : {"d 1\\n", "d 2\\n", "d 4\\n", "d 5\\n"})
+        CHECK(d.find(gone) == std::string::npos);
     // The relu before a linear layer keeps its node.
-    CHECK_THAT(d, Catch::Contains("g6 [label=") && Catch::Contains("d 8\\nrelu backward"));
+    CHECK_THAT(d, Catch::Contains("g5 [label=") && Catch::Contains("d 8\\nrelu backward"));
+    const std::string p = graph::backward_dot<relu_then_pooling>();
+    CHECK_THAT(p, Catch::Contains("d 2\\nmax_pool2d<3, stride<2>> (takes in relu) backward"));
+    CHECK_THAT(p, Catch::Contains("g2 -> g1;"));
+    CHECK(p.find("d 1\\n") == std::string::npos);
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
-// conv_relu_max_pool2d: the fused pass (a convolution, its relu and a 2x2 max pooling in one,
-// kernels/conv_relu_pool.hpp) against the three layers' own kernels one after the other, forward
-// and backward, on odd shapes, at one thread and at two. The unfused way is checked elsewhere
+// conv_relu_max_pool2d: the fused passes (a convolution, its relu and a 2x2 max pooling in one,
+// kernels/conv_relu_pool.hpp, kernels/winograd/pool.hpp) against the three layers' own kernels one after the
+// other, forward and backward, on odd shapes, at one thread and at two. The unfused way is checked elsewhere
 // against finite differences and PyTorch (test_conv2d, test_max_pool2d, the graph suite's
 // gradcheck, which runs it in double).
 #include <algorithm>
@@ -46,12 +46,21 @@ struct run_result {
     std::vector<std::int64_t> positions;
 };
 
+ops::conv2d_options conv_of(const fused_case& k) {
+    return {.in_channels = k.channels,
+            .out_channels = k.out_channels,
+            .kernel_size = k.kernel,
+            .padding = k.padding,
+            .bias = k.bias};
+}
+
+bool fused_runs(const fused_case& k) {
+    return ops::conv_relu_max_pool2d::fused_runs<float>(conv_of(k), {}, {k.channels, k.height, k.width},
+                                                        k.batch);
+}
+
 run_result run(const fused_case& k, bool fused, kernels::write mode, bool want_dx) {
-    const ops::conv2d_options conv{.in_channels = k.channels,
-                                   .out_channels = k.out_channels,
-                                   .kernel_size = k.kernel,
-                                   .padding = k.padding,
-                                   .bias = k.bias};
+    const ops::conv2d_options conv = conv_of(k);
     const ops::max_pool2d_options pool{};
     const ops::dims in{k.channels, k.height, k.width};
     using op = ops::conv_relu_max_pool2d;
@@ -71,7 +80,7 @@ run_result run(const fused_case& k, bool fused, kernels::write mode, bool want_d
     r.dw = random_values(w.size(), 5);
     r.db = random_values(b.size(), 6);
     r.dx = random_values(x.size(), 7);
-    std::vector<float> ws(op::workspace_size(conv, in, k.batch));
+    std::vector<float> ws(op::workspace_size(conv, pool, in, k.batch));
 
     ops::call<float> c;
     c.batch = k.batch;
@@ -95,10 +104,7 @@ run_result run(const fused_case& k, bool fused, kernels::write mode, bool want_d
 
 TEST_CASE("the fused convolution, relu and pooling give the three layers' values and gradients",
           "[kernels][conv_relu_pool]") {
-    if (!ops::conv_relu_max_pool2d::fused_runs<float>()) {
-        WARN("this processor has no AVX-512F: the fused pass does not run here, the layers run one by one");
-        return;
-    }
+    // The direct pass: few taps.
     const std::vector<fused_case> cases{
         {5, 1, 28, 28, 32, {3, 3}, {1, 1}, true},  // a Fashion-MNIST LeNet's first layer
         {3, 3, 13, 37, 5, {3, 3}, {1, 1}, false},  // 18 pooled columns: a full block and a part
@@ -115,6 +121,10 @@ TEST_CASE("the fused convolution, relu and pooling give the three layers' values
                                     << k.height << "x" << k.width << ", kernel " << k.kernel.h << "x"
                                     << k.kernel.w << ", accumulate " << (mode == kernels::write::accumulate)
                                     << ", dx " << want_dx);
+                    if (!fused_runs(k)) {
+                        WARN("this processor has no AVX-512F: the direct fused pass does not run here");
+                        continue;
+                    }
                     const run_result fused = run(k, true, mode, want_dx),
                                      plain = run(k, false, mode, want_dx);
                     CHECK(worst(fused.y, plain.y) < 1e-5);
@@ -129,12 +139,58 @@ TEST_CASE("the fused convolution, relu and pooling give the three layers' values
     set_num_threads(2);
 }
 
+TEST_CASE("Winograd's forward with the pooling taken in gives the three layers' values bit for bit",
+          "[kernels][conv_relu_pool][winograd]") {
+    // Convolutions Winograd runs (16 or more channels, enough tiles), even outputs. Without a bias
+    // the window positions must agree too (with one, adding it may round two candidates to one
+    // value, and the positions may then name different ones of the tied maxima).
+    const std::vector<fused_case> cases{
+        {8, 32, 14, 14, 64, {3, 3}, {1, 1}, false},  // the LeNet's second layer
+        {7, 16, 10, 12, 10, {3, 3}, {1, 1}, false},  // 10 channels out: a vector of 8 and 2 alone
+        {5, 17, 18, 14, 9, {3, 3}, {0, 0}, false},   // no padding, odd channel counts
+        {6, 16, 12, 12, 16, {3, 3}, {2, 2}, true},   // padding 2, with a bias: the values only
+    };
+    for (unsigned threads : {1u, 2u}) {
+        set_num_threads(threads);
+        for (const fused_case& k : cases) {
+            INFO("threads " << threads << ", batch " << k.batch << ", channels " << k.channels << " -> "
+                            << k.out_channels << ", " << k.height << "x" << k.width << ", padding "
+                            << k.padding.h);
+            if (!fused_runs(k)) {
+                WARN("this processor has no AVX2 and FMA: Winograd's fused pass does not run here");
+                continue;
+            }
+            const run_result fused = run(k, true, kernels::write::overwrite, true),
+                             plain = run(k, false, kernels::write::overwrite, true);
+            CHECK(fused.y == plain.y);
+            if (!k.bias) {
+                CHECK(fused.positions == plain.positions);
+                CHECK(fused.dw == plain.dw);
+                CHECK(fused.dx == plain.dx);
+            }
+            CHECK(std::all_of(fused.y.begin(), fused.y.end(), [](float v) { return v >= 0.f; }));
+        }
+    }
+    set_num_threads(2);
+}
+
 TEST_CASE("the fused pass takes only what it fits", "[kernels][conv_relu_pool]") {
     using op = ops::conv_relu_max_pool2d;
     const ops::dims in{1, 28, 28}, many{4, 28, 28};
     const ops::conv2d_options conv{.in_channels = 1, .out_channels = 8, .kernel_size = 3, .padding = 1};
     CHECK(op::fits(conv, {}, in));
-    CHECK_FALSE(op::fits(conv, {}, many));  // 36 taps
+    CHECK(op::direct(conv, {}, in));
+    auto wide = conv;  // 4 channels, 36 taps: Winograd's pass
+    wide.in_channels = 4;
+    CHECK_FALSE(op::direct(wide, {}, many));
+    CHECK(op::fits(wide, {}, many));
+    auto five = wide;  // 5x5 on 4 channels: neither
+    five.kernel_size = 5;
+    five.padding = 2;
+    CHECK_FALSE(op::fits(five, {}, many));
+    auto odd = wide;  // an odd output: a tile would hang over its window
+    odd.padding = 0;
+    CHECK_FALSE(op::fits(odd, {}, {4, 27, 27}));
     auto strided = conv;
     strided.stride = 2;
     CHECK_FALSE(op::fits(strided, {}, in));
@@ -142,7 +198,7 @@ TEST_CASE("the fused pass takes only what it fits", "[kernels][conv_relu_pool]")
     CHECK_FALSE(op::fits(conv, {.kernel_size = 2, .padding = 1}, in));
     // ceil_mode keeps flat indices in the pooling, and may pool a last partial window: not fused.
     CHECK_FALSE(op::fits(conv, {.ceil_mode = true}, in));
-    auto odd = conv;
-    odd.padding = 0;
-    CHECK(op::fits(odd, {}, in));
+    auto unpadded = conv;  // 26x26, the direct pass
+    unpadded.padding = 0;
+    CHECK(op::direct(unpadded, {}, in));
 }

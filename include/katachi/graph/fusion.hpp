@@ -98,7 +98,7 @@ struct conv_relu_max_pool2d {
         }
         static constexpr std::size_t inference_index_size(std::size_t) { return 0; }
         static constexpr std::size_t workspace_size(std::size_t batch) {
-            return fused::workspace_size(conv_bind::bound, in, batch);
+            return fused::workspace_size(conv_bind::bound, Pool::options, in, batch);
         }
 
         template <class T>

@@ -4,20 +4,24 @@
 // convolution's output.
 //
 // Its values are those of conv2d, relu and max_pool2d (ops/conv2d.hpp, ops/max_pool2d.hpp) one after
-// the other, and so are its gradients; only the order of the sums differs. Where the fused pass
-// runs (kernels/conv_relu_pool.hpp: float on AVX-512F, convolutions of at most
-// conv_pool_max_taps taps), the convolution's full-size output and its gradient are never written:
-// the forward writes the pooled values and window positions, the backward sums dW and db from the
-// pooled gradient. Elsewhere (double, other processors) the forward runs the convolution into
-// workspace and pools it, and the backward unpools into workspace and runs the convolution's
-// backward. An input gradient (a convolution that is not the network's first) is made the second
-// way on either path.
+// the other, and so are its gradients; only the order of the sums differs. Two fused passes:
+// - direct (kernels/conv_relu_pool.hpp: float on AVX-512F, convolutions of at most
+//   conv_pool_max_taps taps, a network's first layer): the convolution's full-size output and its
+//   gradient are never written; the forward writes the pooled values and window positions, the
+//   backward sums dW and db from the pooled gradient.
+// - Winograd's (kernels/winograd/pool.hpp: float on AVX2, a 3x3 convolution with an even output
+//   that Winograd runs): the forward pools each output tile where it is made; the backward is the
+//   unfused one.
+// Elsewhere (double, other processors, batches too small for Winograd) the forward runs the
+// convolution into workspace and pools it, and the backward unpools into workspace and runs the
+// convolution's backward. An input gradient is made that way on every path.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <katachi/kernels/conv_relu_pool.hpp>
+#include <katachi/kernels/winograd/pool.hpp>
 #include <katachi/ops/conv2d.hpp>
 #include <katachi/ops/max_pool2d.hpp>
 #include <type_traits>
@@ -30,17 +34,26 @@ struct conv_relu_max_pool2d {
         return conv2d::output_shape(conv, in).out;
     }
 
-    // Whether the three layers take the fused pass for this input (in the graph face, the fusion's
-    // condition): the kernel's, on the convolution's bound options.
-    static constexpr bool fits(const conv2d_options& conv, const max_pool2d_options& pool, const dims& in) {
-        if (in.rank != 3 || !conv2d::output_shape(conv, in).ok() || !max_pool2d::keeps_positions(pool))
-            return false;
+    // Whether the convolution takes the direct fused pass (kernels/conv_relu_pool.hpp): few taps,
+    // stride 1, one group.
+    static constexpr bool direct(const conv2d_options& conv, const max_pool2d_options& pool, const dims& in) {
         const auto k = max_pool2d::kernel_options(pool);
         const dims mid = between(conv, in);
         return kernels::detail::conv_pool_fits(
             in[0] * conv.kernel_size.h * conv.kernel_size.w, conv.stride.h, conv.stride.w, conv.dilation.h,
             conv.dilation.w, conv.groups, k.kernel_size[0], k.kernel_size[1], k.stride[0], k.stride[1],
             k.padding[0], k.padding[1], k.dilation[0], k.dilation[1], k.ceil_mode, mid[1], mid[2]);
+    }
+
+    // Whether the three layers become one node (in the graph face, the fusion's condition): the
+    // direct pass fits, or the convolution may run on Winograd (conv2d::winograd_applies) with an
+    // output of even size, so that each output tile is one pooling window.
+    static constexpr bool fits(const conv2d_options& conv, const max_pool2d_options& pool, const dims& in) {
+        if (in.rank != 3 || !conv2d::output_shape(conv, in).ok() || !max_pool2d::keeps_positions(pool))
+            return false;
+        if (direct(conv, pool, in)) return true;
+        const dims mid = between(conv, in);
+        return conv2d::winograd_applies(conv) && mid[1] % 2 == 0 && mid[2] % 2 == 0;
     }
 
     static constexpr kernels::detail::conv_pool_shape shape(const conv2d_options& conv, const dims& in,
@@ -56,35 +69,62 @@ struct conv_relu_max_pool2d {
                 .pad_w = conv.padding.w};
     }
 
+    static constexpr kernels::detail::winograd_shape winograd_sizes(const conv2d_options& conv,
+                                                                    const dims& in, std::size_t batch) {
+        const dims mid = between(conv, in);
+        return {.batch = batch,
+                .channels = in[0],
+                .height = in[1],
+                .width = in[2],
+                .out_channels = conv.out_channels,
+                .out_height = mid[1],
+                .out_width = mid[2],
+                .pad_h = conv.padding.h,
+                .pad_w = conv.padding.w};
+    }
+
     // The pooling's window positions, one byte each.
     static constexpr std::size_t index_size(const conv2d_options& conv, const max_pool2d_options& pool,
                                             const dims& in, std::size_t batch) {
         return max_pool2d::index_size(pool, between(conv, in), batch);
     }
 
-    // The convolution's scratch, then its output (or output gradient) for the unfused way; at least
-    // a part of the fused pass.
-    static constexpr std::size_t workspace_size(const conv2d_options& conv, const dims& in,
-                                                std::size_t batch) {
-        return std::max(conv2d::workspace_size(conv, in, batch) + batch * between(conv, in).size(),
-                        shape(conv, in, batch).part_size());
+    // The convolution's scratch (Winograd's pass uses it too), then its output (or output gradient)
+    // for the unfused way; for the direct pass at least one part's scratch.
+    static constexpr std::size_t workspace_size(const conv2d_options& conv, const max_pool2d_options& pool,
+                                                const dims& in, std::size_t batch) {
+        const std::size_t unfused =
+            conv2d::workspace_size(conv, in, batch) + batch * between(conv, in).size();
+        return direct(conv, pool, in) ? std::max(unfused, shape(conv, in, batch).part_size()) : unfused;
     }
 
-    // Whether this process takes the fused pass for T.
+    // Whether this process takes a fused pass for T at this batch: the direct one, or Winograd's
+    // with the pooling taken in (kernels/winograd/pool.hpp, forward only).
     template <class T>
-    static bool fused_runs() {
-        return kernels::detail::conv_relu_pool_runs<T>();
+    static bool fused_runs(const conv2d_options& conv, const max_pool2d_options& pool, const dims& in,
+                           std::size_t batch) {
+        if (direct(conv, pool, in)) return kernels::detail::conv_relu_pool_runs<T>();
+        return kernels::detail::winograd_pool_runs<T>(winograd_sizes(conv, in, batch));
     }
 
-    // `fused` chooses the pass (a test compares the two); it may be true only where fused_runs<T>().
+    // `fused` chooses the way (a test compares the two); it may be true only where fused_runs.
     template <class T>
     static void forward(const conv2d_options& conv, const max_pool2d_options& pool, const dims& in,
-                        const call<T>& c, bool fused = fused_runs<T>()) {
+                        const call<T>& c) {
+        forward(conv, pool, in, c, fused_runs<T>(conv, pool, in, c.batch));
+    }
+    template <class T>
+    static void forward(const conv2d_options& conv, const max_pool2d_options& pool, const dims& in,
+                        const call<T>& c, bool fused) {
         if constexpr (std::is_same_v<T, float>)
             if (fused) {
                 auto* at = c.backward_follows ? reinterpret_cast<std::uint8_t*>(c.indices) : nullptr;
-                kernels::detail::conv_relu_pool_forward(shape(conv, in, c.batch), c.x[0], c.params[0],
-                                                        c.params[1], c.y, at, c.workspace);
+                if (direct(conv, pool, in))
+                    kernels::detail::conv_relu_pool_forward(shape(conv, in, c.batch), c.x[0], c.params[0],
+                                                            c.params[1], c.y, at, c.workspace);
+                else
+                    kernels::detail::winograd_convolve_pool(winograd_sizes(conv, in, c.batch), c.x[0],
+                                                            c.params[0], c.params[1], c.y, at, c.workspace);
                 return;
             }
         call<T> first = c;
@@ -96,12 +136,19 @@ struct conv_relu_max_pool2d {
         max_pool2d::forward_after_relu(pool, between(conv, in), second);
     }
 
+    // The direct pass sums dW and db from the pooled gradient; Winograd's and the unfused way
+    // unpool into workspace and run the convolution's backward.
     template <class T>
     static void backward(const conv2d_options& conv, const max_pool2d_options& pool, const dims& in,
-                         const call<T>& c, bool fused = fused_runs<T>()) {
+                         const call<T>& c) {
+        backward(conv, pool, in, c, fused_runs<T>(conv, pool, in, c.batch));
+    }
+    template <class T>
+    static void backward(const conv2d_options& conv, const max_pool2d_options& pool, const dims& in,
+                         const call<T>& c, bool fused) {
         call<T> first = c;
         if constexpr (std::is_same_v<T, float>)
-            if (fused) {
+            if (fused && direct(conv, pool, in)) {
                 if (c.dparams[0] || c.dparams[1])
                     kernels::detail::conv_relu_pool_weight_grad(
                         shape(conv, in, c.batch), c.x[0], c.dy, c.y,

@@ -1,0 +1,150 @@
+// katachi/kernels/winograd/pool.hpp: winograd_convolve_pool, the fused Winograd forward
+// (forward.hpp) with the relu and the 2x2 max pooling of stride 2 after it taken in (the graph
+// face's conv_relu_max_pool2d, ops/conv_relu_max_pool2d.hpp). Each output tile of F(2x2, 3x3) is
+// one pooling window, so the tile's four outputs are pooled where the output transform leaves them
+// in the core's first-level cache: the convolution's full-size output is never written, and the
+// copy back to planes moves a quarter of it.
+//
+// The values are those of the convolution, the relu and the pooling one after the other, bit for
+// bit: the bias is added after the maximum, and rounding keeps the order, so max(a + b) is
+// max(a) + b. The window position is chosen on the values before the bias, so where adding the
+// bias rounds two candidates to one value the position may be a later one of the tied maxima (the
+// same value; the unfused pooling takes the first).
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "katachi/kernels/common.hpp"
+#include "katachi/kernels/fma_block.hpp"
+#include "katachi/kernels/winograd/forward.hpp"
+#include "katachi/kernels/winograd/shape.hpp"
+#include "katachi/kernels/winograd/transforms.hpp"
+#include "katachi/kernels/winograd/transpose.hpp"
+#include "katachi/parallel.hpp"
+
+namespace katachi::kernels::detail {
+
+// Whether winograd_convolve_pool runs this convolution: float where the fused forward runs (AVX2
+// and FMA), an output of even height and width (every tile a whole window), and enough channels
+// and tiles for Winograd to pay (winograd_pays).
+template <class T>
+bool winograd_pool_runs(const winograd_shape& s) {
+    return winograd_on_fma_block<T>() && s.out_height % 2 == 0 && s.out_width % 2 == 0 && winograd_pays(s);
+}
+
+#if KATACHI_AVX2_CODE
+// The largest of a tile's four outputs q[0..3][n] (channels-last) per channel into pooled[n], a
+// later candidate winning when greater or NaN, and with `at` its window position, one byte per
+// channel at stride at_step.
+KATACHI_TARGET_AVX2 inline void winograd_pool_tile(const float* q, std::size_t n, float* pooled,
+                                                   std::uint8_t* at, std::size_t at_step) {
+    std::size_t o = 0;
+    for (; o + 8 <= n; o += 8) {
+        __m256 best = _mm256_loadu_ps(q + o);
+        __m256i position = _mm256_setzero_si256();
+        for (std::size_t k = 1; k < 4; ++k) {
+            const __m256 c = _mm256_loadu_ps(q + k * n + o);
+            const __m256 take =
+                _mm256_or_ps(_mm256_cmp_ps(c, best, _CMP_GT_OQ), _mm256_cmp_ps(c, c, _CMP_UNORD_Q));
+            best = _mm256_blendv_ps(best, c, take);
+            position = _mm256_blendv_epi8(position, _mm256_set1_epi32(static_cast<int>(k)),
+                                          _mm256_castps_si256(take));
+        }
+        _mm256_storeu_ps(pooled + o, best);
+        if (at != nullptr) {
+            alignas(32) std::int32_t p[8];
+            _mm256_store_si256(reinterpret_cast<__m256i*>(p), position);
+            for (std::size_t l = 0; l < 8; ++l) at[(o + l) * at_step] = static_cast<std::uint8_t>(p[l]);
+        }
+    }
+    for (; o < n; ++o) {
+        float best = q[o];
+        std::uint8_t position = 0;
+        for (std::size_t k = 1; k < 4; ++k) {
+            const float c = q[k * n + o];
+            if (c > best || c != c) best = c, position = static_cast<std::uint8_t>(k);
+        }
+        pooled[o] = best;
+        if (at != nullptr) at[o * at_step] = position;
+    }
+}
+
+// v < 0 ? 0 : v over n floats, in place (max(0, v) keeps NaN and -0 as that does).
+KATACHI_TARGET_AVX2 inline void winograd_pool_relu(float* y, std::size_t n) {
+    const __m256 zero = _mm256_setzero_ps();
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_max_ps(zero, _mm256_loadu_ps(y + i)));
+    for (; i < n; ++i) y[i] = y[i] < 0.f ? 0.f : y[i];
+}
+
+// The fused forward of `count` samples with the pooling taken in: out[count, out_channels, Hp, Wp]
+// (Hp, Wp half the convolution's output) and, with `at`, the window positions in out's order. ut
+// holds U[xi] by column (winograd_weights with by_column).
+KATACHI_TARGET_AVX2 inline void winograd_convolve_fused_pool(const winograd_shape& s, const float* image,
+                                                             std::size_t count, const float* ut,
+                                                             const float* bias, float* out, std::uint8_t* at,
+                                                             const winograd_buffers<float>& buf) {
+    constexpr std::size_t rows = winograd_fused_tiles, lanes = winograd_lanes<float>;
+    const std::size_t ci = s.channels, co = s.out_channels, tiles = s.tiles();
+    float* quad = buf.out;             // a tile's four outputs, [4][co]
+    float* pooled = buf.out + 4 * co;  // the sample's pooled values, channels-last [tiles][co]
+    float* const py[4] = {quad, quad + co, quad + 2 * co, quad + 3 * co};
+    for (std::size_t j = 0; j < count; ++j) {
+        winograd_transpose(image + j * s.image_size(), s.in_pixels(), ci, s.in_pixels(), buf.in, ci,
+                           static_cast<const float*>(nullptr), write::overwrite);
+        std::uint8_t* sample_at = at != nullptr ? at + j * co * tiles : nullptr;
+        for (std::size_t t0 = 0; t0 < tiles; t0 += rows) {
+            const std::size_t block = std::min(rows, tiles - t0);
+            const std::size_t tw = s.tile_cols();
+            for (std::size_t r = 0; r < block; ++r) {
+                const float* px[16];
+                winograd_input_pixels(s, (t0 + r) / tw, (t0 + r) % tw, buf, px);
+                float* d = buf.v + r * ci;
+                std::size_t c = 0;
+                for (; c + lanes <= ci; c += lanes) winograd_tile_input<lanes>(px, c, d + c, rows * ci);
+                for (; c < ci; ++c) winograd_tile_input<1>(px, c, d + c, rows * ci);
+            }
+            for (std::size_t xi = 0; xi < 16; ++xi)
+                fma_product(block, co, ci, buf.v + xi * rows * ci, ci, 1, ut + xi * ci * co, co,
+                            buf.m + xi * rows * co, co, false);
+            for (std::size_t r = 0; r < block; ++r) {
+                std::size_t o = 0;
+                for (; o + lanes <= co; o += lanes)
+                    winograd_tile_output<lanes>(buf.m + r * co + o, rows * co, py, o);
+                for (; o < co; ++o) winograd_tile_output<1>(buf.m + r * co + o, rows * co, py, o);
+                const std::size_t t = t0 + r;
+                winograd_pool_tile(quad, co, pooled + t * co, sample_at != nullptr ? sample_at + t : nullptr,
+                                   tiles);
+            }
+        }
+        float* y = out + j * co * tiles;
+        winograd_transpose(pooled, co, tiles, co, y, tiles, bias, write::overwrite);
+        winograd_pool_relu(y, co * tiles);
+    }
+}
+#endif
+
+// out[batch, out_channels, out_height / 2, out_width / 2] = the 2x2 max pooling (stride 2) of the
+// relu of the convolution of image with the 3x3 weight w (+ bias, may be null), and with `at` (may
+// be null) each pooled value's window position. Runs only where winograd_pool_runs<float>(s);
+// `ws` holds winograd_workspace_size(s) elements.
+inline void winograd_convolve_pool(const winograd_shape& s, const float* image, const float* w,
+                                   const float* bias, float* out, std::uint8_t* at, float* ws) {
+#if KATACHI_AVX2_CODE
+    const std::size_t pooled = s.out_channels * s.tiles();
+    winograd_weights(s.out_channels, s.channels, w, false, true, ws);
+    parallel_for(s.batch, parallel_parts(s.batch), [&](std::size_t b0, std::size_t b1, unsigned part) {
+        const winograd_buffers<float> buf(s, winograd_part_area(s, ws, part));
+        std::fill(buf.in_extra, buf.in_extra + s.channels, 0.f);
+        winograd_convolve_fused_pool(s, image + b0 * s.image_size(), b1 - b0, ws, bias, out + b0 * pooled,
+                                     at != nullptr ? at + b0 * pooled : nullptr, buf);
+    });
+#else
+    (void)s, (void)image, (void)w, (void)bias, (void)out, (void)at, (void)ws;
+#endif
+}
+
+}  // namespace katachi::kernels::detail
