@@ -59,7 +59,9 @@ bool fused_runs(const fused_case& k) {
                                                         k.batch);
 }
 
-run_result run(const fused_case& k, bool fused, kernels::write mode, bool want_dx) {
+using pass = ops::conv_relu_max_pool2d::pass;
+
+run_result run(const fused_case& k, pass way, kernels::write mode, bool want_dx) {
     const ops::conv2d_options conv = conv_of(k);
     const ops::max_pool2d_options pool{};
     const ops::dims in{k.channels, k.height, k.width};
@@ -80,7 +82,8 @@ run_result run(const fused_case& k, bool fused, kernels::write mode, bool want_d
     r.dw = random_values(w.size(), 5);
     r.db = random_values(b.size(), 6);
     r.dx = random_values(x.size(), 7);
-    std::vector<float> ws(op::workspace_size(conv, pool, in, k.batch));
+    std::vector<float> ws(
+        std::max(op::workspace_size(conv, pool, in, k.batch), op::unfused_workspace_size(conv, in, k.batch)));
 
     ops::call<float> c;
     c.batch = k.batch;
@@ -90,13 +93,13 @@ run_result run(const fused_case& k, bool fused, kernels::write mode, bool want_d
     c.params = {w.data(), k.bias ? b.data() : nullptr};
     c.indices = r.positions.data();
     c.workspace = ws.data();
-    op::forward(conv, pool, in, c, fused);
+    op::forward(conv, pool, in, c, way);
     c.dy = dy.data();
     c.dx = {want_dx ? r.dx.data() : nullptr, nullptr};
     c.dx_mode = {mode, mode};
     c.dparams = {r.dw.data(), k.bias ? r.db.data() : nullptr};
     c.dparams_mode = mode;
-    op::backward(conv, pool, in, c, fused);
+    op::backward(conv, pool, in, c, way);
     return r;
 }
 
@@ -121,17 +124,18 @@ TEST_CASE("the fused convolution, relu and pooling give the three layers' values
                                     << k.height << "x" << k.width << ", kernel " << k.kernel.h << "x"
                                     << k.kernel.w << ", accumulate " << (mode == kernels::write::accumulate)
                                     << ", dx " << want_dx);
-                    if (!fused_runs(k)) {
-                        WARN("this processor has no AVX-512F: the direct fused pass does not run here");
-                        continue;
+                    // The pass this processor runs (vectors where it has AVX-512F), the portable
+                    // one, and the three layers one by one.
+                    const run_result fused = run(k, pass::automatic, mode, want_dx),
+                                     portable = run(k, pass::portable, mode, want_dx),
+                                     plain = run(k, pass::unfused, mode, want_dx);
+                    for (const run_result* r : {&fused, &portable}) {
+                        CHECK(worst(r->y, plain.y) < 1e-5);
+                        CHECK(r->positions == plain.positions);
+                        CHECK(worst(r->dw, plain.dw) < 1e-4);
+                        CHECK(worst(r->db, plain.db) < 1e-4);
+                        CHECK(worst(r->dx, plain.dx) < 1e-5);
                     }
-                    const run_result fused = run(k, true, mode, want_dx),
-                                     plain = run(k, false, mode, want_dx);
-                    CHECK(worst(fused.y, plain.y) < 1e-5);
-                    CHECK(fused.positions == plain.positions);
-                    CHECK(worst(fused.dw, plain.dw) < 1e-4);
-                    CHECK(worst(fused.db, plain.db) < 1e-4);
-                    CHECK(worst(fused.dx, plain.dx) < 1e-5);
                     // Every pooled value went through the relu.
                     CHECK(std::all_of(fused.y.begin(), fused.y.end(), [](float v) { return v >= 0.f; }));
                 }
@@ -160,8 +164,8 @@ TEST_CASE("Winograd's forward with the pooling taken in gives the three layers' 
                 WARN("this processor has no AVX2 and FMA: Winograd's fused pass does not run here");
                 continue;
             }
-            const run_result fused = run(k, true, kernels::write::overwrite, true),
-                             plain = run(k, false, kernels::write::overwrite, true);
+            const run_result fused = run(k, pass::automatic, kernels::write::overwrite, true),
+                             plain = run(k, pass::unfused, kernels::write::overwrite, true);
             CHECK(fused.y == plain.y);
             if (!k.bias) {
                 CHECK(fused.positions == plain.positions);

@@ -13,11 +13,12 @@
 // four outputs of a window row block are then, for each tap, contiguous loads, 16 pooled columns
 // to a 512-bit register. The backward sends each pooled gradient (where the pooled value is
 // positive) to its window position and sums dW and db from it in the same registers: no
-// full-size gradient is written either. The input gradient is not made here: a layer that needs
-// it unpools into scratch and runs the convolution's own backward (ops/conv_relu_max_pool2d.hpp).
+// full-size gradient is written either. The input gradient (rarely wanted: such a convolution is
+// usually a network's first) goes back from each window's one position to the input.
 //
-// Float on processors with AVX-512F only (conv_relu_pool_runs); elsewhere, and in double, the op
-// runs the convolution and the pooling one after the other.
+// In float on processors with AVX-512F the windows go 16 to a register (conv_pool_vector_runs);
+// elsewhere, and in double, a portable pass computes the same one element at a time, so a small
+// device keeps the memory saving too.
 #pragma once
 
 #include <algorithm>
@@ -75,12 +76,6 @@ constexpr bool conv_pool_fits(std::size_t taps, std::size_t stride_h, std::size_
            dilation_w == 1 && groups == 1 && pool_kernel_h == 2 && pool_kernel_w == 2 && pool_stride_h == 2 &&
            pool_stride_w == 2 && pool_pad_h == 0 && pool_pad_w == 0 && pool_dilation_h == 1 &&
            pool_dilation_w == 1 && !ceil_mode && conv_h >= 2 && conv_w >= 2;
-}
-
-// Whether this process runs the fused pass for T (else the op runs the two layers' kernels).
-template <class T>
-bool conv_relu_pool_runs() {
-    return std::is_same_v<T, float> && avx512_available();
 }
 
 // One sample x[channels, height, width] spread into d (conv_pool_shape::spread_size elements).
@@ -268,50 +263,143 @@ inline void conv_pool_fold_sums(const conv_pool_shape& s, const float* sums, flo
     }
 }
 
+// The portable pass, in any T: the same outputs, positions and gradients one element at a time
+// (the sums in another order than the vector pass's fused multiply-adds). Where the maximum sat is
+// known, so the backward visits that one window position rather than all four.
+template <class T>
+void conv_pool_forward_sample_portable(const conv_pool_shape& s, const T* d, const T* w, const T* bias, T* y,
+                                       std::uint8_t* at) {
+    const std::size_t hp = s.pooled_height(), wp = s.pooled_width(), taps = s.taps();
+    const std::size_t rows = s.spread_rows(), len = s.row_length(), kh = s.kernel_h, kw = s.kernel_w;
+    for (std::size_t o = 0; o < s.out_channels; ++o)
+        for (std::size_t r = 0; r < hp; ++r)
+            for (std::size_t j = 0; j < wp; ++j) {
+                T q[4];
+                for (std::size_t k = 0; k < 4; ++k) {
+                    const std::size_t dr = k >> 1, dc = k & 1;
+                    T acc = bias != nullptr ? bias[o] : T(0);
+                    for (std::size_t c = 0; c < s.channels; ++c)
+                        for (std::size_t i = 0; i < kh; ++i) {
+                            const T* row = d + (c * rows + 2 * r + dr + i) * 2 * len + j;
+                            const T* wt = w + o * taps + (c * kh + i) * kw;
+                            for (std::size_t t = 0; t < kw; ++t) {
+                                const std::size_t m = dc + t;
+                                acc += wt[t] * row[(m & 1) * len + (m >> 1)];
+                            }
+                        }
+                    q[k] = acc;
+                }
+                T best = q[0];
+                std::uint8_t position = 0;
+                for (std::size_t k = 1; k < 4; ++k)  // a later candidate wins when greater or NaN
+                    if (q[k] > best || q[k] != q[k]) best = q[k], position = static_cast<std::uint8_t>(k);
+                const std::size_t out = (o * hp + r) * wp + j;
+                y[out] = best < T(0) ? T(0) : best;
+                if (at != nullptr) at[out] = position;
+            }
+}
+
+// Adds one sample's dW and db onto block [out_channels, taps + 1].
+template <class T>
+void conv_pool_grad_sample_portable(const conv_pool_shape& s, const T* d, const T* dy, const T* y,
+                                    const std::uint8_t* at, T* block) {
+    const std::size_t hp = s.pooled_height(), wp = s.pooled_width(), taps = s.taps();
+    const std::size_t rows = s.spread_rows(), len = s.row_length(), kh = s.kernel_h, kw = s.kernel_w;
+    for (std::size_t o = 0; o < s.out_channels; ++o) {
+        T* bo = block + o * (taps + 1);
+        for (std::size_t r = 0; r < hp; ++r)
+            for (std::size_t j = 0; j < wp; ++j) {
+                const std::size_t out = (o * hp + r) * wp + j;
+                if (!(y[out] > T(0))) continue;  // the relu's backward
+                const T g = dy[out];
+                const std::size_t dr = at[out] >> 1, dc = at[out] & 1;
+                for (std::size_t c = 0; c < s.channels; ++c)
+                    for (std::size_t i = 0; i < kh; ++i) {
+                        const T* row = d + (c * rows + 2 * r + dr + i) * 2 * len + j;
+                        T* bt = bo + (c * kh + i) * kw;
+                        for (std::size_t t = 0; t < kw; ++t) {
+                            const std::size_t m = dc + t;
+                            bt[t] += g * row[(m & 1) * len + (m >> 1)];
+                        }
+                    }
+                bo[taps] += g;
+            }
+    }
+}
+
+// Whether the vector pass runs for T here (else the portable one).
+template <class T>
+bool conv_pool_vector_runs() {
+#if KATACHI_AVX2_CODE
+    return std::is_same_v<T, float> && avx512_available();
+#else
+    return false;
+#endif
+}
+
 // The fused forward over the batch: x[batch, channels, height, width], w[out_channels, channels,
 // kh, kw], bias (may be null), y[batch, out_channels, Hp, Wp], at (may be null) the window
 // positions in y's order. ws holds conv_pool_shape::part_size elements (part 0; the others use
-// their thread's conv scratch). Runs only where conv_relu_pool_runs<float>().
-inline void conv_relu_pool_forward(const conv_pool_shape& s, const float* x, const float* w,
-                                   const float* bias, float* y, std::uint8_t* at, float* ws) {
-#if KATACHI_AVX2_CODE
+// their thread's conv scratch). `vector` (where conv_pool_vector_runs) picks the AVX-512 pass.
+template <class T>
+void conv_relu_pool_forward(const conv_pool_shape& s, const T* x, const T* w, const T* bias, T* y,
+                            std::uint8_t* at, T* ws,
+                            [[maybe_unused]] bool vector = conv_pool_vector_runs<T>()) {
     const std::size_t image = s.channels * s.height * s.width, pooled = s.pooled_size();
     parallel_for(s.batch, parallel_parts(s.batch), [&](std::size_t n0, std::size_t n1, unsigned part) {
-        float* d = part == 0 ? ws : thread_scratch<float, conv_part_scratch_tag>(s.part_size());
+        T* d = part == 0 ? ws : thread_scratch<T, conv_part_scratch_tag>(s.part_size());
         for (std::size_t n = n0; n < n1; ++n) {
             conv_pool_spread(s, x + n * image, d);
-            conv_pool_forward_sample(s, d, w, bias, y + n * pooled, at ? at + n * pooled : nullptr);
+            std::uint8_t* sample_at = at != nullptr ? at + n * pooled : nullptr;
+#if KATACHI_AVX2_CODE
+            if constexpr (std::is_same_v<T, float>)
+                if (vector) {
+                    conv_pool_forward_sample(s, d, w, bias, y + n * pooled, sample_at);
+                    continue;
+                }
+#endif
+            conv_pool_forward_sample_portable(s, d, w, bias, y + n * pooled, sample_at);
         }
     });
-#else
-    (void)s, (void)x, (void)w, (void)bias, (void)y, (void)at, (void)ws;
-#endif
 }
 
 // The fused weight and bias gradients for the pooled gradient dy (shapes as the forward's; y and at
 // the forward's outputs): dw[out_channels, channels, kh, kw] and db (each may be null), written or
 // with write::accumulate added.
-inline void conv_relu_pool_weight_grad(const conv_pool_shape& s, const float* x, const float* dy,
-                                       const float* y, const std::uint8_t* at, float* dw, float* db,
-                                       float* ws, write mode) {
-#if KATACHI_AVX2_CODE
+template <class T>
+void conv_relu_pool_weight_grad(const conv_pool_shape& s, const T* x, const T* dy, const T* y,
+                                const std::uint8_t* at, T* dw, T* db, T* ws, write mode,
+                                [[maybe_unused]] bool vector = conv_pool_vector_runs<T>()) {
     const std::size_t image = s.channels * s.height * s.width, pooled = s.pooled_size(),
                       block = s.grad_block();
     const unsigned parts = parallel_parts(s.batch);
-    // Part 0 folds into the caller's sums area reused as its block; parts 1.. into blocks of their own.
-    float* partials = parts > 1 ? thread_scratch<float, conv_partials_tag>((parts - 1) * block) : nullptr;
-    float* first_block = ws + s.spread_size();
-    if (s.batch == 0) std::fill(first_block, first_block + block, 0.f);
+    // Part 0 sums into the caller's workspace after its spread sample; parts 1.. into blocks of
+    // their own on the caller's thread scratch, added at the end.
+    T* partials = parts > 1 ? thread_scratch<T, conv_partials_tag>((parts - 1) * block) : nullptr;
+    T* first_block = ws + s.spread_size();
+    if (s.batch == 0) std::fill(first_block, first_block + block, T(0));
     parallel_for(s.batch, parts, [&](std::size_t n0, std::size_t n1, unsigned part) {
-        float* d = part == 0 ? ws : thread_scratch<float, conv_part_scratch_tag>(s.part_size());
-        float* sums = d + s.spread_size();
-        std::fill(sums, sums + s.sums_size(), 0.f);
+        T* d = part == 0 ? ws : thread_scratch<T, conv_part_scratch_tag>(s.part_size());
+        T* target = part == 0 ? first_block : partials + (part - 1) * block;
+#if KATACHI_AVX2_CODE
+        if constexpr (std::is_same_v<T, float>)
+            if (vector) {
+                float* sums = d + s.spread_size();  // 16-lane sums, folded into the block at the end
+                std::fill(sums, sums + s.sums_size(), 0.f);
+                for (std::size_t n = n0; n < n1; ++n) {
+                    conv_pool_spread(s, x + n * image, d);
+                    conv_pool_grad_sample(s, d, dy + n * pooled, y + n * pooled, at + n * pooled, sums);
+                }
+                // Part 0's block lies over its sums' first elements: each is read before it is written.
+                conv_pool_fold_sums(s, sums, target);
+                return;
+            }
+#endif
+        std::fill(target, target + block, T(0));
         for (std::size_t n = n0; n < n1; ++n) {
             conv_pool_spread(s, x + n * image, d);
-            conv_pool_grad_sample(s, d, dy + n * pooled, y + n * pooled, at + n * pooled, sums);
+            conv_pool_grad_sample_portable(s, d, dy + n * pooled, y + n * pooled, at + n * pooled, target);
         }
-        // The block is written over the sums' first elements: each is read before it is written.
-        conv_pool_fold_sums(s, sums, part == 0 ? first_block : partials + (part - 1) * block);
     });
     for (unsigned part = 1; part < parts; ++part)
         for (std::size_t i = 0; i < block; ++i) first_block[i] += partials[(part - 1) * block + i];
@@ -322,9 +410,47 @@ inline void conv_relu_pool_weight_grad(const conv_pool_shape& s, const float* x,
                 store(dw, o * taps + t, first_block[o * (taps + 1) + t], mode);
         if (db != nullptr) store(db, o, first_block[o * (taps + 1) + taps], mode);
     }
-#else
-    (void)s, (void)x, (void)dy, (void)y, (void)at, (void)dw, (void)db, (void)ws, (void)mode;
-#endif
+}
+
+// The input gradient dx[batch, channels, height, width] (written, or with write::accumulate
+// added): each pooled gradient that passes the relu goes back through the weight from the one
+// convolution output it came from. A convolution of few taps that is not the network's first is
+// rare; this runs one element at a time.
+template <class T>
+void conv_relu_pool_input_grad(const conv_pool_shape& s, const T* w, const T* dy, const T* y,
+                               const std::uint8_t* at, T* dx, write mode) {
+    const std::size_t image = s.channels * s.height * s.width, pooled = s.pooled_size();
+    const std::size_t hp = s.pooled_height(), wp = s.pooled_width(), taps = s.taps(), kh = s.kernel_h,
+                      kw = s.kernel_w;
+    parallel_for(s.batch, parallel_parts(s.batch, s.batch * pooled * taps),
+                 [&](std::size_t n0, std::size_t n1, unsigned) {
+                     for (std::size_t n = n0; n < n1; ++n) {
+                         T* dxn = dx + n * image;
+                         if (mode == write::overwrite) std::fill(dxn, dxn + image, T(0));
+                         const T* dyn = dy + n * pooled;
+                         const T* yn = y + n * pooled;
+                         const std::uint8_t* atn = at + n * pooled;
+                         for (std::size_t o = 0; o < s.out_channels; ++o)
+                             for (std::size_t r = 0; r < hp; ++r)
+                                 for (std::size_t j = 0; j < wp; ++j) {
+                                     const std::size_t out = (o * hp + r) * wp + j;
+                                     if (!(yn[out] > T(0))) continue;
+                                     const T g = dyn[out];
+                                     // The convolution output's row and column, in the padded input's frame.
+                                     const std::size_t h0 = 2 * r + (atn[out] >> 1),
+                                                       w0 = 2 * j + (atn[out] & 1);
+                                     for (std::size_t c = 0; c < s.channels; ++c)
+                                         for (std::size_t i = 0; i < kh; ++i) {
+                                             if (h0 + i < s.pad_h || h0 + i - s.pad_h >= s.height) continue;
+                                             T* row = dxn + (c * s.height + (h0 + i - s.pad_h)) * s.width;
+                                             const T* wt = w + o * taps + (c * kh + i) * kw;
+                                             for (std::size_t t = 0; t < kw; ++t)
+                                                 if (w0 + t >= s.pad_w && w0 + t - s.pad_w < s.width)
+                                                     row[w0 + t - s.pad_w] += wt[t] * g;
+                                         }
+                                 }
+                     }
+                 });
 }
 
 }  // namespace katachi::kernels::detail

@@ -5,16 +5,16 @@
 //
 // Its values are those of conv2d, relu and max_pool2d (ops/conv2d.hpp, ops/max_pool2d.hpp) one after
 // the other, and so are its gradients; only the order of the sums differs. Two fused passes:
-// - direct (kernels/conv_relu_pool.hpp: float on AVX-512F, convolutions of at most
-//   conv_pool_max_taps taps, a network's first layer): the convolution's full-size output and its
-//   gradient are never written; the forward writes the pooled values and window positions, the
-//   backward sums dW and db from the pooled gradient.
+// - direct (kernels/conv_relu_pool.hpp), for convolutions of at most conv_pool_max_taps taps with
+//   stride 1 (a network's first layer): the convolution's full-size output and its gradient are
+//   never written, in the forward or the backward, on any processor (AVX-512 vectors in float where
+//   the processor has them, one element at a time elsewhere), so its scratch is a sample's.
 // - Winograd's (kernels/winograd/pool.hpp: float on AVX2, a 3x3 convolution with an even output
-//   that Winograd runs): the forward pools each output tile where it is made; the backward is the
-//   unfused one.
-// Elsewhere (double, other processors, batches too small for Winograd) the forward runs the
-// convolution into workspace and pools it, and the backward unpools into workspace and runs the
-// convolution's backward. An input gradient is made that way on every path.
+//   and a batch that Winograd runs): the forward pools each output tile where it is made; the
+//   backward is the unfused one.
+// The unfused way (double, other processors or small batches on Winograd's convolutions) runs the
+// convolution into workspace and pools it, and its backward unpools into workspace and runs the
+// convolution's backward.
 #pragma once
 
 #include <algorithm>
@@ -89,42 +89,48 @@ struct conv_relu_max_pool2d {
         return max_pool2d::index_size(pool, between(conv, in), batch);
     }
 
-    // The convolution's scratch (Winograd's pass uses it too), then its output (or output gradient)
-    // for the unfused way; for the direct pass at least one part's scratch.
-    static constexpr std::size_t workspace_size(const conv2d_options& conv, const max_pool2d_options& pool,
-                                                const dims& in, std::size_t batch) {
-        const std::size_t unfused =
-            conv2d::workspace_size(conv, in, batch) + batch * between(conv, in).size();
-        return direct(conv, pool, in) ? std::max(unfused, shape(conv, in, batch).part_size()) : unfused;
+    // The convolution's scratch (Winograd's pass uses it too), then its output (or output gradient):
+    // what the unfused way takes.
+    static constexpr std::size_t unfused_workspace_size(const conv2d_options& conv, const dims& in,
+                                                        std::size_t batch) {
+        return conv2d::workspace_size(conv, in, batch) + batch * between(conv, in).size();
     }
 
-    // Whether this process takes a fused pass for T at this batch: the direct one, or Winograd's
-    // with the pooling taken in (kernels/winograd/pool.hpp, forward only).
+    // The direct pass's part scratch (its spread sample and gradient sums), else the unfused way's.
+    static constexpr std::size_t workspace_size(const conv2d_options& conv, const max_pool2d_options& pool,
+                                                const dims& in, std::size_t batch) {
+        return direct(conv, pool, in) ? shape(conv, in, batch).part_size()
+                                      : unfused_workspace_size(conv, in, batch);
+    }
+
+    // How the node runs: `automatic` as fused_runs says; `portable` the direct pass one element at a
+    // time even where the vector pass runs; `unfused` the layers' own kernels in turn, in
+    // unfused_workspace_size (tests compare the three).
+    enum class pass { automatic, portable, unfused };
+
+    // Whether this process takes a fused pass for T at this batch: the direct pass always (in
+    // vectors or one element at a time), Winograd's where it runs (kernels/winograd/pool.hpp).
     template <class T>
     static bool fused_runs(const conv2d_options& conv, const max_pool2d_options& pool, const dims& in,
                            std::size_t batch) {
-        if (direct(conv, pool, in)) return kernels::detail::conv_relu_pool_runs<T>();
-        return kernels::detail::winograd_pool_runs<T>(winograd_sizes(conv, in, batch));
+        return direct(conv, pool, in) ||
+               kernels::detail::winograd_pool_runs<T>(winograd_sizes(conv, in, batch));
     }
 
-    // `fused` chooses the way (a test compares the two); it may be true only where fused_runs.
     template <class T>
     static void forward(const conv2d_options& conv, const max_pool2d_options& pool, const dims& in,
-                        const call<T>& c) {
-        forward(conv, pool, in, c, fused_runs<T>(conv, pool, in, c.batch));
-    }
-    template <class T>
-    static void forward(const conv2d_options& conv, const max_pool2d_options& pool, const dims& in,
-                        const call<T>& c, bool fused) {
+                        const call<T>& c, pass way = pass::automatic) {
+        auto* at = c.backward_follows ? reinterpret_cast<std::uint8_t*>(c.indices) : nullptr;
+        if (way != pass::unfused && direct(conv, pool, in)) {
+            const bool vector = way == pass::automatic && kernels::detail::conv_pool_vector_runs<T>();
+            kernels::detail::conv_relu_pool_forward(shape(conv, in, c.batch), c.x[0], c.params[0],
+                                                    c.params[1], c.y, at, c.workspace, vector);
+            return;
+        }
         if constexpr (std::is_same_v<T, float>)
-            if (fused) {
-                auto* at = c.backward_follows ? reinterpret_cast<std::uint8_t*>(c.indices) : nullptr;
-                if (direct(conv, pool, in))
-                    kernels::detail::conv_relu_pool_forward(shape(conv, in, c.batch), c.x[0], c.params[0],
-                                                            c.params[1], c.y, at, c.workspace);
-                else
-                    kernels::detail::winograd_convolve_pool(winograd_sizes(conv, in, c.batch), c.x[0],
-                                                            c.params[0], c.params[1], c.y, at, c.workspace);
+            if (way == pass::automatic && fused_runs<T>(conv, pool, in, c.batch)) {
+                kernels::detail::winograd_convolve_pool(winograd_sizes(conv, in, c.batch), c.x[0],
+                                                        c.params[0], c.params[1], c.y, at, c.workspace);
                 return;
             }
         call<T> first = c;
@@ -136,28 +142,26 @@ struct conv_relu_max_pool2d {
         max_pool2d::forward_after_relu(pool, between(conv, in), second);
     }
 
-    // The direct pass sums dW and db from the pooled gradient; Winograd's and the unfused way
-    // unpool into workspace and run the convolution's backward.
+    // The direct pass sums dW and db from the pooled gradient and sends dx back from each window's
+    // one position; Winograd's convolutions and the unfused way unpool into workspace and run the
+    // convolution's backward.
     template <class T>
     static void backward(const conv2d_options& conv, const max_pool2d_options& pool, const dims& in,
-                         const call<T>& c) {
-        backward(conv, pool, in, c, fused_runs<T>(conv, pool, in, c.batch));
-    }
-    template <class T>
-    static void backward(const conv2d_options& conv, const max_pool2d_options& pool, const dims& in,
-                         const call<T>& c, bool fused) {
-        call<T> first = c;
-        if constexpr (std::is_same_v<T, float>)
-            if (fused && direct(conv, pool, in)) {
-                if (c.dparams[0] || c.dparams[1])
-                    kernels::detail::conv_relu_pool_weight_grad(
-                        shape(conv, in, c.batch), c.x[0], c.dy, c.y,
-                        reinterpret_cast<const std::uint8_t*>(c.indices), c.dparams[0], c.dparams[1],
-                        c.workspace, c.dparams_mode);
-                if (!c.dx[0]) return;
-                first.dparams = {};  // made above; the input gradient the unfused way
-            }
-        if (!c.dx[0] && !first.dparams[0] && !first.dparams[1]) return;
+                         const call<T>& c, pass way = pass::automatic) {
+        if (way != pass::unfused && direct(conv, pool, in)) {
+            const auto s = shape(conv, in, c.batch);
+            const auto* at = reinterpret_cast<const std::uint8_t*>(c.indices);
+            const bool vector = way == pass::automatic && kernels::detail::conv_pool_vector_runs<T>();
+            if (c.dparams[0] || c.dparams[1])
+                kernels::detail::conv_relu_pool_weight_grad(s, c.x[0], c.dy, c.y, at, c.dparams[0],
+                                                            c.dparams[1], c.workspace, c.dparams_mode,
+                                                            vector);
+            if (c.dx[0])
+                kernels::detail::conv_relu_pool_input_grad(s, c.params[0], c.dy, c.y, at, c.dx[0],
+                                                           c.dx_mode[0]);
+            return;
+        }
+        if (!c.dx[0] && !c.dparams[0] && !c.dparams[1]) return;
         // The convolution's output gradient: the pooled gradient sent to the window positions,
         // where the pooled value is positive.
         T* grad = c.workspace + conv2d::workspace_size(conv, in, c.batch);
@@ -167,6 +171,7 @@ struct conv_relu_max_pool2d {
         second.dx = {grad, nullptr};
         second.dx_mode = {kernels::write::overwrite, kernels::write::overwrite};
         max_pool2d::backward_through_relu(pool, between(conv, in), second);
+        call<T> first = c;
         first.dy = grad;
         conv2d::backward(conv, in, first);
     }
