@@ -89,7 +89,8 @@ inline void winograd_channel_blocks(std::size_t n, Tile&& tile) {
 // V for channels [c, c + L) of one tile: px[4 r + s] is pixel (r, s) of its 4x4 patch;
 // d[xi * step + l] = (B^T d B)[xi] of channel c + l.
 template <std::size_t L, class T>
-inline void winograd_tile_input(const T* const* px, std::size_t c, T* d, std::size_t step) {
+[[gnu::always_inline]] inline void winograd_tile_input(const T* const* px, std::size_t c, T* d,
+                                                       std::size_t step) {
     T e[4][4][L];  // d B, row by row: (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
     for (std::size_t r = 0; r < 4; ++r) {
         const T* x0 = px[4 * r] + c;
@@ -118,7 +119,8 @@ inline void winograd_tile_input(const T* const* px, std::size_t c, T* d, std::si
 // y for channels [o, o + L) of one output tile: m[xi * step + l] holds M[xi] of channel o + l; the
 // 2x2 result A^T M A goes to the pixels py[0], py[1] (top row) and py[2], py[3].
 template <std::size_t L, class T>
-inline void winograd_tile_output(const T* m, std::size_t step, T* const* py, std::size_t o) {
+[[gnu::always_inline]] inline void winograd_tile_output(const T* m, std::size_t step, T* const* py,
+                                                        std::size_t o) {
     T a[4][L], b[4][L];  // A^T M: rows m0 + m1 + m2 and m1 - m2 - m3, per column k
     for (std::size_t k = 0; k < 4; ++k) {
         const T* m0 = m + k * step;
@@ -143,7 +145,8 @@ inline void winograd_tile_output(const T* m, std::size_t step, T* const* py, std
 // dM for channels [o, o + L) of one output tile: py[0], py[1], py[2], py[3] are its 2x2 cotangent
 // pixels (top row first); d[xi * step + l] = (A dY A^T)[xi] of channel o + l.
 template <std::size_t L, class T>
-inline void winograd_tile_output_grad(const T* const* py, std::size_t o, T* d, std::size_t step) {
+[[gnu::always_inline]] inline void winograd_tile_output_grad(const T* const* py, std::size_t o, T* d,
+                                                             std::size_t step) {
     T r[4][2][L];  // A dY: rows (y0, y0 + y1, y0 - y1, -y1) of the tile's two rows
     const T* p00 = py[0] + o;
     const T* p01 = py[1] + o;
