@@ -140,7 +140,8 @@ def main():
            "(`sh tools/benchmarks.sh`); do not edit by hand. Each run measures katachi's graph face, its "
            "eager face and libtorch 1.13's C++ frontend (Debian's `libtorch-dev`, OpenBLAS on 1 and on 2 "
            "threads, the better one per case) in one process, float32, interleaved in 3 rounds of 7 "
-           "samples after warm-up. Times are microseconds, median (min–max); ratios are katachi / "
+           "samples after warm-up, with denormal floats flushed to zero in both (katachi::set_flush_denormal "
+           "and torch's set_flush_denormal). Times are microseconds, median (min–max); ratios are katachi / "
            "libtorch, lower is faster.", "", "## The machine", "", "| | |", "|---|---|"]
     out += [f"| {k} | {v} |" for k, v in machine()]
     out += ["", "## The first run", "",

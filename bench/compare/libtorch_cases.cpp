@@ -77,10 +77,15 @@ void libtorch_set_threads(int torch_threads) {
     torch::set_num_threads(torch_threads);
 }
 
+bool libtorch_set_flush_denormal(bool on) {
+    return at::globalContext().setFlushDenormal(on);
+}
+
 std::vector<bench_case> libtorch_cases() {
     std::vector<bench_case> out;
     const model_spec tiny{"tiny_mlp", tiny_mlp, {4}, 3};
-    for (const model_spec& spec : {model_spec{"lenet", lenet, {1, 28, 28}, 10}, model_spec{"mlp", mlp, {784}, 10}, tiny}) {
+    for (const model_spec& spec :
+         {model_spec{"lenet", lenet, {1, 28, 28}, 10}, model_spec{"mlp", mlp, {784}, 10}, tiny}) {
         out.push_back(training(spec));
         out.push_back(inference(spec, 1));
         out.push_back(inference(spec, 256));
