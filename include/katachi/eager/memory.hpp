@@ -12,6 +12,11 @@
 //   katachi::eager::empty_cache();            gives them back to the system
 //   katachi::eager::set_cache_limit(bytes);   0 turns the cache off (and empties it)
 //
+// Smaller blocks (up to 96 KiB: small tensors) are kept per thread in lists by size class, a few
+// hundred kilobytes a class at most, and reused by the next tensor of their class on that thread;
+// empty_cache() frees those of the calling thread, and a limit of 0 turns them off too. They are
+// not counted in cached_bytes().
+//
 // Blocks are 64-byte aligned. The cache is safe to use from several threads.
 #pragma once
 
