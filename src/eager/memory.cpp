@@ -36,6 +36,7 @@ constexpr std::align_val_t block_alignment{64};
 constexpr std::size_t small_step_classes = 16;                      // 64, 128, ..., 1024
 constexpr std::size_t small_classes = small_step_classes + 4 * 6 + 2;  // 1280, 1536, ..., 98304
 constexpr std::size_t small_max = 98304;
+static_assert(small_max == detail::small_record_max);
 constexpr std::size_t small_class_bytes = std::size_t{512} << 10;
 constexpr std::size_t small_class_count = 256;
 static_assert(cached_block_min == std::size_t{128} << 10, "the classes end at cached_block_min");
@@ -221,6 +222,14 @@ void* acquire_block(std::size_t bytes, std::size_t& capacity) {
     if (bytes <= small_max) return small_acquire(bytes, capacity);
     return cache().acquire(bytes, capacity);
 }
+void* acquire_small(std::size_t bytes) {
+    std::size_t capacity = 0;
+    return small_acquire(bytes, capacity);
+}
+void release_small(void* block, std::size_t bytes) noexcept {
+    small_release(block, small_class_size(small_class(bytes)));
+}
+
 void release_block(void* block, std::size_t capacity) noexcept {
     if (block == nullptr) return;
     if (capacity <= small_max) return small_release(block, capacity);

@@ -116,19 +116,29 @@ template <class Op, class T, std::size_t N>
 basic_tensor<T> apply(const typename Op::options_type& options, const std::array<basic_tensor<T>, N>& inputs_in,
                       const std::array<basic_tensor<T>, 4>& params_in, const std::array<basic_tensor<T>, 4>& buffers,
                       const op_state& state = {}) {
-    std::array<basic_tensor<T>, N> inputs;
+    // The inputs and parameters as they are when contiguous (no new handle), else copies.
+    std::array<basic_tensor<T>, N> input_copies;
+    std::array<const basic_tensor<T>*, N> input_ptrs;
+    for (std::size_t i = 0; i < N; ++i) {
+        if (inputs_in[i].is_contiguous()) {
+            input_ptrs[i] = &inputs_in[i];
+        } else {
+            input_copies[i] = inputs_in[i].contiguous();
+            input_ptrs[i] = &input_copies[i];
+        }
+    }
+    const auto inputs = [&](std::size_t i) -> const basic_tensor<T>& { return *input_ptrs[i]; };
     std::array<ops::dims, N> in;
     for (std::size_t i = 0; i < N; ++i) {
-        inputs[i] = inputs_in[i].contiguous();
         if constexpr (Op::elementwise) {  // any shape, even a scalar: one run of its elements
             in[i].rank = 1;
-            in[i].d[0] = inputs[i].numel();
+            in[i].d[0] = inputs(i).numel();
             continue;
         }
-        in[i] = per_sample(Op::name, inputs[i].shape());
-        if (inputs[i].size(0) != inputs[0].size(0))
-            throw shape_mismatch(std::string(Op::name) + ": the inputs have shapes " + inputs[0].shape().str() +
-                                 " and " + inputs[i].shape().str() + ", which differ in their batch size");
+        in[i] = per_sample(Op::name, inputs(i).shape());
+        if (inputs(i).size(0) != inputs(0).size(0))
+            throw shape_mismatch(std::string(Op::name) + ": the inputs have shapes " + inputs(0).shape().str() +
+                                 " and " + inputs(i).shape().str() + ", which differ in their batch size");
     }
     const auto with_inputs = [&](auto&& f) -> decltype(auto) {
         return [&]<std::size_t... I>(std::index_sequence<I...>)->decltype(auto) { return f(in[I]...); }
@@ -136,17 +146,24 @@ basic_tensor<T> apply(const typename Op::options_type& options, const std::array
     };
     const ops::rule r = with_inputs([&](const auto&... d) { return Op::output_shape(options, d...); });
     if (!r.ok()) throw shape_mismatch(std::string(Op::name) + ": " + std::string(r.why.view()));
-    const std::size_t batch = Op::elementwise ? 1 : inputs[0].size(0);
+    const std::size_t batch = Op::elementwise ? 1 : inputs(0).size(0);
 
-    std::array<basic_tensor<T>, 4> params;
-    for (std::size_t j = 0; j < 4; ++j)
-        if (params_in[j].defined()) params[j] = params_in[j].contiguous();
-    basic_tensor<T> y = basic_tensor<T>::empty(Op::elementwise ? inputs[0].shape() : batched(batch, r.out));
+    std::array<basic_tensor<T>, 4> param_copies;
+    std::array<const basic_tensor<T>*, 4> param_ptrs{};  // null where there is none
+    for (std::size_t j = 0; j < 4; ++j) {
+        if (!params_in[j].defined()) continue;
+        if (params_in[j].is_contiguous()) {
+            param_ptrs[j] = &params_in[j];
+        } else {
+            param_copies[j] = params_in[j].contiguous();
+            param_ptrs[j] = &param_copies[j];
+        }
+    }
+    basic_tensor<T> y = basic_tensor<T>::empty(Op::elementwise ? inputs(0).shape() : batched(batch, r.out));
 
     const auto pointers = [&]<std::size_t... I>(std::index_sequence<I...>) {
-        return std::array<const basic_tensor<T>*, N + 4>{
-            &inputs[I]..., params[0].defined() ? &params[0] : nullptr, params[1].defined() ? &params[1] : nullptr,
-            params[2].defined() ? &params[2] : nullptr, params[3].defined() ? &params[3] : nullptr};
+        return std::array<const basic_tensor<T>*, N + 4>{input_ptrs[I]..., param_ptrs[0], param_ptrs[1],
+                                                         param_ptrs[2], param_ptrs[3]};
     }(std::make_index_sequence<N>{});
     bool wanted = false;  // whether a backward can follow: only then is its node recorded
     if (grad_mode::enabled())
@@ -156,10 +173,10 @@ basic_tensor<T> apply(const typename Op::options_type& options, const std::array
     c.batch = batch;
     c.training = state.training;
     c.backward_follows = wanted;
-    for (std::size_t i = 0; i < N; ++i) c.x[i] = inputs[i].data();
+    for (std::size_t i = 0; i < N; ++i) c.x[i] = inputs(i).data();
     c.y = y.data();
     for (std::size_t j = 0; j < 4; ++j) {
-        c.params[j] = data_or_null(params[j]);
+        c.params[j] = param_ptrs[j] ? param_ptrs[j]->data() : nullptr;
         c.buffers[j] = buffers[j].defined() ? buffers[j].data() : nullptr;
     }
     c.batches_tracked = state.batches_tracked;
@@ -187,12 +204,12 @@ basic_tensor<T> apply(const typename Op::options_type& options, const std::array
         n->batch = batch;
         n->training = state.training;
         for (std::size_t i = 0; i < N; ++i) {
-            if (Op::backward_reads_input) n->x[i] = n->save(inputs[i]);
-            n->input_shapes[i] = inputs[i].shape();
+            if (Op::backward_reads_input) n->x[i] = n->save(inputs(i));
+            n->input_shapes[i] = inputs(i).shape();
         }
         if (Op::backward_reads_output) n->out = n->save(y);
         for (std::size_t j = 0; j < 4; ++j) {
-            if (params[j].defined()) n->params[j] = n->save(params[j]);
+            if (param_ptrs[j]) n->params[j] = n->save(*param_ptrs[j]);
             if (buffers[j].defined() && Op::backward_reads_buffers(options, state.training))
                 n->buffers[j] = buffers[j].detach().clone();
         }
