@@ -291,6 +291,7 @@ struct engine {
             basic_tensor<T> g = std::move(n->grad_);
             n->grad_ = {};
             slots.assign(n->inputs_.size(), basic_tensor<T>());
+            n->in_place_ = 0;
             if (g.defined()) {
                 if (!g.is_contiguous()) g = g.contiguous();
                 n->backward(g, slots);
@@ -298,8 +299,9 @@ struct engine {
             for (std::size_t i = 0; i < n->inputs_.size(); ++i) {
                 const edge<T>& e = n->inputs_[i];
                 if (e.leaf) {
-                    const bool delivered = slots[i].defined();
-                    if (delivered) accumulate_leaf(*e.leaf, std::move(slots[i]));
+                    const bool in_place = i < 64 && (n->in_place_ >> i & 1);
+                    const bool delivered = in_place || slots[i].defined();
+                    if (slots[i].defined()) accumulate_leaf(*e.leaf, std::move(slots[i]));
                     if (any_hooks) leaf_edge_done(e.leaf, delivered, visit);
                 } else if (e.fn) {
                     if (slots[i].defined()) add_into(e.fn->grad_, std::move(slots[i]));

@@ -152,6 +152,22 @@ protected:
     // Drops what backward would need (saved tensors); called when the tape is freed.
     virtual void release_saved() {}
 
+    // For backward(): the elements of the gradient accumulated so far in input i when that input
+    // is a leaf whose grad exists with this shape (contiguous), so that the backward may add its
+    // gradient there itself, as the engine would, and say so with accumulated_in_place(i) instead
+    // of filling grad_inputs[i]; null otherwise (then it fills grad_inputs[i] as usual).
+    T* leaf_grad_in_place(std::size_t i, const sizes& shape) const noexcept {
+        if (i >= 64 || i >= inputs_.size() || !inputs_[i].leaf) return nullptr;
+        const tensor_impl<T>& leaf = *inputs_[i].leaf;
+        const tensor_impl<T>* g = leaf.grad.get();
+        if (!g || g->uninitialized || !g->store || !(leaf.shape == shape) || !(g->shape == shape)) return nullptr;
+        if (!(g->strides == contiguous_strides(shape))) return nullptr;
+        return g->store->data.get() + g->offset;
+    }
+    void accumulated_in_place(std::size_t i) noexcept {
+        if (i < 64) in_place_ |= std::uint64_t{1} << i;
+    }
+
 private:
     friend struct detail::engine<T>;
     void add_input(const basic_tensor<T>& t);
@@ -178,6 +194,7 @@ private:
     // The engine's bookkeeping during one backward.
     std::uint64_t visit_ = 0;
     std::size_t pending_ = 0;
+    std::uint64_t in_place_ = 0;  // the inputs whose leaf grad the running backward added into
     basic_tensor<T> grad_;
 };
 

@@ -83,14 +83,31 @@ struct op_node final : node<T> {
                 c.dx[i] = dx[i].data();
             }
         }
+        // The parameters' gradients go straight into their leaves' accumulated grads (the kernels
+        // add into them) when each one asked for has one and none of them shares storage with
+        // what the backward reads; one mode covers all of them, so it is all or none.
+        std::array<T*, 4> in_place{};
+        bool all_in_place = true, any_wanted = false;
+        for (std::size_t j = 0; j < 4; ++j) {
+            if (!params[j].defined() || !this->needs_input_grad(N + j)) continue;
+            any_wanted = true;
+            in_place[j] = this->leaf_grad_in_place(N + j, params[j].shape());
+            all_in_place = all_in_place && in_place[j] && !reads_storage_of(in_place[j], dy);
+        }
         for (std::size_t j = 0; j < 4; ++j) {
             c.params[j] = data_or_null(params[j]);
             c.buffers[j] = buffers[j].defined() ? buffers[j].data() : nullptr;
             if (params[j].defined() && this->needs_input_grad(N + j)) {
-                dx[N + j] = basic_tensor<T>::empty(params[j].shape());
-                c.dparams[j] = dx[N + j].data();
+                if (any_wanted && all_in_place) {
+                    c.dparams[j] = in_place[j];
+                    this->accumulated_in_place(N + j);
+                } else {
+                    dx[N + j] = basic_tensor<T>::empty(params[j].shape());
+                    c.dparams[j] = dx[N + j].data();
+                }
             }
         }
+        if (any_wanted && all_in_place) c.dparams_mode = kernels::write::accumulate;
         c.y = out.defined() ? const_cast<T*>(out.data()) : nullptr;  // read only
         c.saved = saved.data();
         c.indices = indices.data();
@@ -98,6 +115,23 @@ struct op_node final : node<T> {
         c.workspace = scratch<T>(with_inputs([&](const auto&... d) { return Op::workspace_size(options, d..., batch); }))
                           .data();
         with_inputs([&](const auto&... d) { Op::backward(options, d..., c); });
+    }
+
+    // Whether the storage holding `p` is one that the backward reads (an input, the output, a
+    // parameter, a buffer or dy), so that the gradient must not be added into it while it runs.
+    bool reads_storage_of(const T* p, const basic_tensor<T>& dy) const noexcept {
+        const auto holds = [p](const basic_tensor<T>& t) {
+            if (!t.defined() || !t.impl()->store) return false;
+            const storage<T>& s = *t.impl()->store;
+            return p >= s.data.get() && p < s.data.get() + s.size;
+        };
+        for (const auto& t : x)
+            if (holds(t)) return true;
+        for (const auto& t : params)
+            if (holds(t)) return true;
+        for (const auto& t : buffers)
+            if (holds(t)) return true;
+        return holds(out) || holds(dy);
     }
 
     void release_saved() override {
