@@ -7,6 +7,7 @@
 // rule takes. The functional forms (eager/functional/layers.hpp) and the modules both come here.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -45,6 +46,41 @@ struct op_state {
     generator* gen = nullptr;
 };
 
+// n zeroed elements in a block from the storage cache (memory.hpp), as the op's saved values or
+// indices: a max pooling's indices at batch 64 are hundreds of kilobytes, which a std::vector
+// took from the system (and page-faulted in) at every step.
+template <class U>
+class saved_buffer {
+public:
+    saved_buffer() = default;
+    explicit saved_buffer(std::size_t n) {
+        if (n == 0) return;
+        data_ = static_cast<U*>(acquire_block(n * sizeof(U), capacity_));
+        std::fill_n(data_, n, U(0));
+    }
+    saved_buffer(saved_buffer&& o) noexcept
+        : data_(std::exchange(o.data_, nullptr)), capacity_(std::exchange(o.capacity_, 0)) {}
+    saved_buffer& operator=(saved_buffer&& o) noexcept {
+        if (this != &o) {
+            release();
+            data_ = std::exchange(o.data_, nullptr);
+            capacity_ = std::exchange(o.capacity_, 0);
+        }
+        return *this;
+    }
+    ~saved_buffer() { release(); }
+    U* data() const noexcept { return data_; }
+
+private:
+    void release() noexcept {
+        if (data_) release_block(data_, capacity_);
+        data_ = nullptr;
+        capacity_ = 0;
+    }
+    U* data_ = nullptr;
+    std::size_t capacity_ = 0;
+};
+
 template <class T>
 const T* data_or_null(const basic_tensor<T>& t) {
     return t.defined() ? t.data() : nullptr;
@@ -61,8 +97,8 @@ struct op_node final : node<T> {
     basic_tensor<T> out;               // kept when it reads the output
     std::array<basic_tensor<T>, 4> params;
     std::array<basic_tensor<T>, 4> buffers;  // copies of the forward's values, when the backward reads them
-    std::vector<T> saved;
-    std::vector<std::int64_t> indices;
+    saved_buffer<T> saved;
+    saved_buffer<std::int64_t> indices;
 
     explicit op_node(const typename Op::options_type& o) : node<T>(Op::name), options(o) {}
 
@@ -215,8 +251,8 @@ basic_tensor<T> apply(const typename Op::options_type& options, const std::array
     }
     c.batches_tracked = state.batches_tracked;
     c.gen = state.gen;
-    std::vector<T> saved(with_inputs([&](const auto&... d) { return Op::saved_size(options, d..., batch); }));
-    std::vector<std::int64_t> indices(
+    saved_buffer<T> saved(with_inputs([&](const auto&... d) { return Op::saved_size(options, d..., batch); }));
+    saved_buffer<std::int64_t> indices(
         wanted ? with_inputs([&](const auto&... d) { return Op::index_size(options, d..., batch); }) : 0);
     c.saved = saved.data();
     c.indices = indices.data();
