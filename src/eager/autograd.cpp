@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -116,6 +117,41 @@ const void*& op_owner() noexcept {
 
 template <class T>
 struct engine {
+    // What one backward works through. Cleared when the backward ends, however it ends (the node
+    // list holds the tape), and kept with its capacity for the thread's next backward.
+    struct work_lists {
+        std::vector<std::shared_ptr<node<T>>> nodes;
+        std::vector<node<T>*> stack, ready;
+        std::vector<basic_tensor<T>> slots;
+
+        void clear() noexcept {
+            nodes.clear();
+            stack.clear();
+            ready.clear();
+            slots.clear();
+        }
+
+        class lease {
+        public:
+            lease() : lists_(spare() ? spare().release() : new work_lists) {}
+            ~lease() {
+                lists_->clear();
+                if (!spare()) spare().reset(lists_);
+                else delete lists_;
+            }
+            lease(const lease&) = delete;
+            lease& operator=(const lease&) = delete;
+            work_lists& lists() noexcept { return *lists_; }
+
+        private:
+            static std::unique_ptr<work_lists>& spare() noexcept {
+                thread_local std::unique_ptr<work_lists> lists;
+                return lists;
+            }
+            work_lists* lists_;
+        };
+    };
+
     // True when nothing else can see g's elements, so they may be added into in place.
     static bool exclusive(const basic_tensor<T>& g) {
         const auto& impl = g.impl_ptr();
@@ -151,8 +187,11 @@ struct engine {
             leaf.grad = own.impl_ptr();
             return;
         }
-        basic_tensor<T> acc(leaf.grad);
-        add_in_place(acc, g.contiguous());
+        if (!g.is_contiguous()) g = g.contiguous();
+        T* a = leaf.grad->store->data.get() + leaf.grad->offset;  // contiguous: made here
+        const T* b = g.data();
+        const std::size_t n = g.numel();
+        for (std::size_t i = 0; i < n; ++i) a[i] += b[i];
     }
 
     // Calls a leaf's hooks with the leaf (a copy of the list: a hook may remove hooks).
@@ -203,8 +242,14 @@ struct engine {
         }
 
         // Discover the reachable nodes and count, for each, the edges that will bring it a gradient.
-        std::vector<std::shared_ptr<node<T>>> nodes{root_fn};
-        std::vector<node<T>*> stack{root_fn.get()};
+        // The lists are the thread's, reused from one backward to the next (a backward started
+        // from inside this one, by a hook, gets lists of its own).
+        typename work_lists::lease lease;
+        work_lists& w = lease.lists();
+        auto& nodes = w.nodes;
+        auto& stack = w.stack;
+        nodes.push_back(root_fn);
+        stack.push_back(root_fn.get());
         root_fn->visit_ = visit;
         root_fn->pending_ = 0;
         root_fn->grad_ = {};
@@ -237,20 +282,26 @@ struct engine {
 
         // Run each node once all its gradient has arrived.
         root_fn->grad_ = std::move(grad);
-        std::vector<node<T>*> ready{root_fn.get()};
-        std::vector<basic_tensor<T>> slots;
+        auto& ready = w.ready;
+        auto& slots = w.slots;
+        ready.push_back(root_fn.get());
         while (!ready.empty()) {
             node<T>* n = ready.back();
             ready.pop_back();
             basic_tensor<T> g = std::move(n->grad_);
             n->grad_ = {};
             slots.assign(n->inputs_.size(), basic_tensor<T>());
-            if (g.defined()) n->backward(g.contiguous(), slots);
+            n->in_place_ = 0;
+            if (g.defined()) {
+                if (!g.is_contiguous()) g = g.contiguous();
+                n->backward(g, slots);
+            }
             for (std::size_t i = 0; i < n->inputs_.size(); ++i) {
                 const edge<T>& e = n->inputs_[i];
                 if (e.leaf) {
-                    const bool delivered = slots[i].defined();
-                    if (delivered) accumulate_leaf(*e.leaf, std::move(slots[i]));
+                    const bool in_place = i < 64 && (n->in_place_ >> i & 1);
+                    const bool delivered = in_place || slots[i].defined();
+                    if (slots[i].defined()) accumulate_leaf(*e.leaf, std::move(slots[i]));
                     if (any_hooks) leaf_edge_done(e.leaf, delivered, visit);
                 } else if (e.fn) {
                     if (slots[i].defined()) add_into(e.fn->grad_, std::move(slots[i]));

@@ -77,7 +77,7 @@ inline std::size_t wrap_dim(const char* op, std::ptrdiff_t dim, std::size_t rank
 // A tensor on x's storage at x's offset with this shape and these strides (a view, or detach).
 template <class T>
 basic_tensor<T> alias(const basic_tensor<T>& x, const sizes& shape, const sizes& strides) {
-    auto impl = std::make_shared<tensor_impl<T>>();
+    auto impl = std::allocate_shared<tensor_impl<T>>(pool_allocator<tensor_impl<T>>{});
     impl->store = x.impl()->store;
     impl->offset = x.impl()->offset;
     impl->shape = shape;

@@ -36,9 +36,9 @@ basic_tensor<T> basic_tensor<T>::empty(const sizes& shape) {
 template <class T>
 basic_tensor<T> basic_tensor<T>::allocate(const char* op, const sizes& shape) {
     require_addressable(op, shape, sizeof(T));
-    auto impl = std::make_shared<impl_type>();
+    auto impl = std::allocate_shared<impl_type>(detail::pool_allocator<impl_type>{});
     const std::size_t n = shape.numel();
-    impl->store = std::make_shared<storage<T>>();
+    impl->store = std::allocate_shared<storage<T>>(detail::pool_allocator<storage<T>>{});
     static_assert(std::is_trivially_default_constructible_v<T> && std::is_trivially_destructible_v<T>,
                   "tensor storage is raw memory from the storage cache");
     std::size_t capacity = 0;
@@ -99,14 +99,12 @@ basic_tensor<T> basic_tensor<T>::uninitialized(std::string label) {
 // ---- shape, storage, elements ------------------------------------------------------------------
 
 template <class T>
-tensor_impl<T>& basic_tensor<T>::checked() const {
+void basic_tensor<T>::throw_unusable() const {
     if (!impl_) throw std::logic_error("katachi::eager: the tensor is undefined (default-constructed)");
-    if (impl_->uninitialized)
-        throw uninitialized_parameter_error(
+    throw uninitialized_parameter_error(
             impl_->label +
             " is an uninitialized parameter: its shape is unknown until the module is "
             "materialised (by a forward pass, materialize(input_shape) or load_state_dict)");
-    return *impl_;
 }
 
 template <class T>
@@ -114,16 +112,6 @@ std::size_t basic_tensor<T>::size(std::ptrdiff_t d) const {
     return shape()[wrap_dim("size", d, dim())];
 }
 
-template <class T>
-bool basic_tensor<T>::is_contiguous() const {
-    const impl_type& i = checked();
-    std::size_t expected = 1;
-    for (std::size_t d = i.shape.size(); d-- > 0;) {
-        if (i.shape[d] != 1 && i.strides[d] != expected) return false;
-        expected *= i.shape[d];
-    }
-    return true;
-}
 
 template <class T>
 std::span<T> basic_tensor<T>::value_span() const {
@@ -136,7 +124,11 @@ std::span<T> basic_tensor<T>::value_span() const {
 template <class T>
 std::span<T> basic_tensor<T>::grad_span() const {
     if (!impl_ || !impl_->grad) return {};
-    return basic_tensor(impl_->grad).value_span();
+    impl_type& g = *impl_->grad;  // read in place: no handle (and no reference count) for it
+    if (g.uninitialized) return {};
+    if (!contiguous_layout(g))
+        throw shape_mismatch("value_span: the tensor of shape " + g.shape.str() + " is not contiguous");
+    return {g.store->data.get() + g.offset, g.shape.numel()};
 }
 
 template <class T>

@@ -268,3 +268,106 @@ TEST_CASE("the tape's DOT has a box per op named by its module, parameters by th
     // A tensor with no tape: an empty graph.
     CHECK(eager::to_dot(x) == "digraph tape {\n  rankdir=TB;\n  node [shape=box];\n}\n");
 }
+
+namespace {
+
+std::vector<std::vector<float>> grads_of(const std::vector<tensor>& params) {
+    std::vector<std::vector<float>> out;
+    for (const tensor& p : params) out.push_back(p.grad().to_vector());
+    return out;
+}
+
+void check_scaled(const std::vector<std::vector<float>>& got, const std::vector<std::vector<float>>& want,
+                  float scale) {
+    REQUIRE(got.size() == want.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        REQUIRE(got[i].size() == want[i].size());
+        for (std::size_t k = 0; k < got[i].size(); ++k)
+            CHECK(got[i][k] == Approx(scale * want[i][k]).margin(1e-5));
+    }
+}
+
+// A layer's parameter gradients added by its backward straight into grads that exist (after
+// zero_grad, or from an earlier backward) against the same gradients made fresh and moved in.
+void check_in_place_accumulation(eager::nn::module& m, const tensor& x) {
+    const std::vector<tensor> params = m.parameters();
+    const tensor r = eager::randn(m(x).shape());
+    const auto step = [&] { eager::sum(m(x) * r).backward(); };
+    for (tensor p : params) p.zero_grad(true);
+    step();  // no grads yet: the general path
+    const auto fresh = grads_of(params);
+    step();  // added into the grads of the first
+    check_scaled(grads_of(params), fresh, 2);
+    for (tensor p : params) p.zero_grad();
+    step();  // added into zeros
+    check_scaled(grads_of(params), fresh, 1);
+}
+
+}  // namespace
+
+TEST_CASE("parameter gradients added in place into existing grads match fresh ones", "[eager][autograd]") {
+    namespace nn = eager::nn;
+    eager::manual_seed(3);
+    SECTION("linear") {
+        nn::linear m({5, 4});
+        check_in_place_accumulation(m, eager::randn({3, 5}));
+    }
+    SECTION("conv1d") {
+        nn::conv1d m({.in_channels = 2, .out_channels = 3, .kernel_size = 3, .padding = 1});
+        check_in_place_accumulation(m, eager::randn({2, 2, 7}));
+    }
+    SECTION("conv2d") {
+        nn::conv2d m({.in_channels = 2, .out_channels = 4, .kernel_size = 3, .padding = 1});
+        check_in_place_accumulation(m, eager::randn({2, 2, 6, 6}));
+    }
+    SECTION("conv_transpose2d") {
+        nn::conv_transpose2d m({.in_channels = 2, .out_channels = 3, .kernel_size = 3, .stride = 2});
+        check_in_place_accumulation(m, eager::randn({2, 2, 4, 4}));
+    }
+    SECTION("batch_norm2d") {
+        nn::batch_norm2d m({.num_features = 3});
+        check_in_place_accumulation(m, eager::randn({4, 3, 3, 3}));
+    }
+    SECTION("layer_norm") {
+        nn::layer_norm m({.normalized_shape = {5}});
+        check_in_place_accumulation(m, eager::randn({3, 5}));
+    }
+}
+
+TEST_CASE("a weight used twice, or read by its own backward through its grad, gets the right gradient",
+          "[eager][autograd]") {
+    eager::manual_seed(4);
+    const tensor x = eager::randn({3, 4});
+    const tensor w0 = eager::randn({4, 4}), b0 = eager::randn({4});
+    // Twice in one tape: the second node to run adds into the grad the first one made.
+    tensor w = w0.clone().requires_grad_(), b = b0.clone().requires_grad_();
+    tensor w1 = w0.clone().requires_grad_(), w2 = w0.clone().requires_grad_();
+    eager::sum(eager::linear(eager::linear(x, w, b), w, b)).backward();
+    eager::sum(eager::linear(eager::linear(x, w1, b0), w2, b0)).backward();
+    const std::vector<float> got = w.grad().to_vector(), a = w1.grad().to_vector(), c = w2.grad().to_vector();
+    for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == Approx(a[i] + c[i]).margin(1e-5));
+
+    // The input is the weight's own grad: its gradient may not be added there while it is read.
+    const tensor g_before = w.grad().clone();
+    const tensor input = w.grad();
+    eager::sum(eager::linear(input, w)).backward();
+    tensor v = w0.clone().requires_grad_();
+    eager::sum(eager::linear(g_before, v)).backward();
+    const std::vector<float> after = w.grad().to_vector(), before = g_before.to_vector(),
+                             add = v.grad().to_vector();
+    for (std::size_t i = 0; i < after.size(); ++i) CHECK(after[i] == Approx(before[i] + add[i]).margin(1e-4));
+}
+
+TEST_CASE("a post-accumulate hook sees a gradient that was added in place", "[eager][autograd]") {
+    eager::nn::linear m({3, 2});
+    const tensor x = eager::randn({4, 3});
+    std::vector<float> seen;
+    m.weight.register_post_accumulate_grad_hook([&](const tensor& t) { seen = t.grad().to_vector(); });
+    eager::sum(m(x)).backward();
+    const std::vector<float> once = m.weight.grad().to_vector();
+    CHECK(seen == once);
+    seen.clear();
+    eager::sum(m(x)).backward();  // the grad exists: added in place
+    REQUIRE(seen.size() == once.size());
+    for (std::size_t i = 0; i < once.size(); ++i) CHECK(seen[i] == Approx(2 * once[i]));
+}

@@ -409,3 +409,31 @@ TEST_CASE("errors from a module_list's items and from modules called directly na
     nn::sequential twice(shared, nn::relu(), shared);
     CHECK_THROWS_WITH(twice(eager::ones({1, 4})), Catch::StartsWith("0 (linear): "));
 }
+
+TEST_CASE("a sequential runs a relu and the max pooling after it as one op, with the pair's values and gradients",
+          "[eager][modules]") {
+    const std::vector<nn::max_pool2d_options> cases{
+        {},                                                      // 2x2, stride 2: window positions kept
+        {.kernel_size = 3, .stride = 2, .padding = 1},           // flat indices, padding
+        {.kernel_size = 2, .stride = 2, .ceil_mode = true},      // a partial window at the edge
+        {.kernel_size = 2, .stride = 1, .dilation = 2}};
+    for (const auto& o : cases) {
+        eager::manual_seed(5);
+        const auto act = std::make_shared<nn::relu>();
+        const auto pool = std::make_shared<nn::max_pool2d>(o);
+        nn::sequential fused(act, pool);
+        tensor x1 = eager::randn({2, 3, 7, 7});
+        x1.requires_grad_();
+        tensor x2 = x1.detach().clone().requires_grad_();
+        const tensor y1 = fused(x1), y2 = (*pool)((*act)(x2));  // through the sequential, and one by one
+        CHECK(y1.grad_fn_name() == std::string("max_pool2d"));
+        CHECK(y1.shape() == y2.shape());
+        CHECK(y1.to_vector() == y2.to_vector());
+        const tensor r = eager::randn(y1.shape());
+        eager::sum(y1 * r).backward();
+        eager::sum(y2 * r).backward();
+        CHECK(x1.grad().to_vector() == x2.grad().to_vector());
+        eager::no_grad guard;  // and without a tape
+        CHECK(fused(x1).to_vector() == y2.to_vector());
+    }
+}

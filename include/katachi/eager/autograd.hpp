@@ -139,7 +139,9 @@ public:
     }
     // Throws autograd_error when a tensor saved by this node was changed in place since.
     void check_saved_versions() const;
-    const std::vector<edge<T>>& inputs() const noexcept { return inputs_; }
+    // One edge per input (a vector in the eager face's record pool, memory.hpp).
+    using edge_list = std::vector<edge<T>, detail::pool_allocator<edge<T>>>;
+    const edge_list& inputs() const noexcept { return inputs_; }
     bool released() const noexcept { return released_; }
 
     // Connects the node to its inputs; used by record().
@@ -149,6 +151,22 @@ public:
 protected:
     // Drops what backward would need (saved tensors); called when the tape is freed.
     virtual void release_saved() {}
+
+    // For backward(): the elements of the gradient accumulated so far in input i when that input
+    // is a leaf whose grad exists with this shape (contiguous), so that the backward may add its
+    // gradient there itself, as the engine would, and say so with accumulated_in_place(i) instead
+    // of filling grad_inputs[i]; null otherwise (then it fills grad_inputs[i] as usual).
+    T* leaf_grad_in_place(std::size_t i, const sizes& shape) const noexcept {
+        if (i >= 64 || i >= inputs_.size() || !inputs_[i].leaf) return nullptr;
+        const tensor_impl<T>& leaf = *inputs_[i].leaf;
+        const tensor_impl<T>* g = leaf.grad.get();
+        if (!g || g->uninitialized || !g->store || !(leaf.shape == shape) || !(g->shape == shape)) return nullptr;
+        if (!(g->strides == contiguous_strides(shape))) return nullptr;
+        return g->store->data.get() + g->offset;
+    }
+    void accumulated_in_place(std::size_t i) noexcept {
+        if (i < 64) in_place_ |= std::uint64_t{1} << i;
+    }
 
 private:
     friend struct detail::engine<T>;
@@ -168,7 +186,7 @@ private:
 
     const char* name_;
     const void* owner_;
-    std::vector<edge<T>> inputs_;
+    edge_list inputs_;
     std::array<saved_version, inline_saved> saved_inline_;
     std::vector<saved_version> saved_more_;
     std::size_t saved_count_ = 0;
@@ -176,6 +194,7 @@ private:
     // The engine's bookkeeping during one backward.
     std::uint64_t visit_ = 0;
     std::size_t pending_ = 0;
+    std::uint64_t in_place_ = 0;  // the inputs whose leaf grad the running backward added into
     basic_tensor<T> grad_;
 };
 
@@ -197,14 +216,14 @@ void node<T>::check_saved_versions() const {
 
 template <class T>
 void node<T>::add_input(const basic_tensor<T>& t) {
-    edge<T> e;
+    edge<T>& e = inputs_.emplace_back();
     if (t.requires_grad()) {
-        if (t.grad_fn())
-            e.fn = t.grad_fn();
+        const tensor_impl<T>& impl = *t.impl();
+        if (impl.grad_fn)
+            e.fn = impl.grad_fn;
         else
             e.leaf = t.impl_ptr();
     }
-    inputs_.push_back(std::move(e));
 }
 
 template <class T>
@@ -235,7 +254,7 @@ template <class Node, class T, class... Args>
 Node* record(basic_tensor<T>& out, std::type_identity_t<std::initializer_list<const basic_tensor<T>*>> inputs,
              Args&&... args) {
     if (!should_record<T>(inputs)) return nullptr;
-    auto n = std::make_shared<Node>(std::forward<Args>(args)...);
+    auto n = std::allocate_shared<Node>(detail::pool_allocator<Node>{}, std::forward<Args>(args)...);
     n->connect(inputs);
     Node* raw = n.get();
     out.impl()->grad_fn = std::move(n);
@@ -251,7 +270,7 @@ Node* record(basic_tensor<T>& out, std::type_identity_t<std::span<const basic_te
     bool any = false;
     for (const auto& t : inputs) any = any || t.requires_grad();
     if (!any) return nullptr;
-    auto n = std::make_shared<Node>(std::forward<Args>(args)...);
+    auto n = std::allocate_shared<Node>(detail::pool_allocator<Node>{}, std::forward<Args>(args)...);
     n->connect(inputs);
     Node* raw = n.get();
     out.impl()->grad_fn = std::move(n);

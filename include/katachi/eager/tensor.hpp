@@ -124,7 +124,7 @@ public:
     std::size_t dim() const { return shape().size(); }
     std::size_t size(std::ptrdiff_t d) const;  // negative d counts from the end
     std::size_t numel() const { return shape().numel(); }
-    bool is_contiguous() const;
+    bool is_contiguous() const { return contiguous_layout(checked()); }
 
     // The first element; the layout is given by strides(). Throws for uninitialized tensors.
     T* data() const { return checked().store->data.get() + impl_->offset; }
@@ -212,10 +212,26 @@ public:
     bool is_same(const basic_tensor& other) const noexcept { return impl_ == other.impl_; }
 
 private:
+    // Whether the layout is row-major, ignoring the strides of dimensions of size 1.
+    static bool contiguous_layout(const impl_type& i) noexcept {
+        std::size_t expected = 1;
+        for (std::size_t d = i.shape.size(); d-- > 0;) {
+            if (i.shape[d] != 1 && i.strides[d] != expected) return false;
+            expected *= i.shape[d];
+        }
+        return true;
+    }
     // empty() for `op`: checks that the shape is addressable (sizes::addressable), naming op.
     static basic_tensor allocate(const char* op, const sizes& shape);
     static basic_tensor filled(const char* op, const sizes& shape, T value);
-    impl_type& checked() const;
+    // The state, after checking that there is one and that it is initialized (inline: every
+    // shape() and data() comes here; the errors are thrown out of line).
+    impl_type& checked() const {
+        if (!impl_ || impl_->uninitialized) [[unlikely]]
+            throw_unusable();
+        return *impl_;
+    }
+    [[noreturn]] void throw_unusable() const;
     void fill_raw(T value);  // fill_ without the in-place check (zero_grad on a grad)
 
     std::shared_ptr<impl_type> impl_;

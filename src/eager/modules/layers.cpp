@@ -1,10 +1,13 @@
 // The parameter-free layers and the containers.
 #include <sstream>
+#include <typeinfo>
 
+#include "../ops/fused.hpp"
 #include "katachi/eager/functional/arithmetic.hpp"
 #include "katachi/eager/functional/layers.hpp"
 #include "katachi/eager/modules/activation.hpp"
 #include "katachi/eager/modules/container.hpp"
+#include "katachi/eager/modules/pooling.hpp"
 #include "katachi/kernels/flatten.hpp"
 #include "katachi/ops/dropout.hpp"
 
@@ -66,10 +69,23 @@ std::string flatten::extra_repr() const {
 // ---- containers ----------------------------------------------------------------------------------
 
 // Each child is called through call_child, so that an error names its path ("features.2").
+// A relu followed by a max pooling runs as one op (eager/ops/fused.hpp: the same values and
+// gradients without the relu's two full-size passes), called as the pooling, which the tape
+// then names; only the library's own two modules are taken so, not classes derived from them.
 tensor sequential::forward(const tensor& x) {
     tensor y = x;
-    for (std::size_t i = 0; i < layers_.size(); ++i)
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+        const module* here = layers_[i].get();
+        const module* next = i + 1 < layers_.size() ? layers_[i + 1].get() : nullptr;
+        if (next && typeid(*here) == typeid(relu) && typeid(*next) == typeid(max_pool2d)) {
+            const auto& pool = static_cast<const max_pool2d&>(*next);
+            ++i;
+            y = call_child(named_children()[i].first, pool,
+                           [&] { return eager::detail::relu_max_pool2d(y, pool.options); });
+            continue;
+        }
         y = call_child(named_children()[i].first, *layers_[i], [&] { return layers_[i]->forward(y); });
+    }
     return y;
 }
 

@@ -7,6 +7,7 @@
 // rule takes. The functional forms (eager/functional/layers.hpp) and the modules both come here.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -45,6 +46,41 @@ struct op_state {
     generator* gen = nullptr;
 };
 
+// n zeroed elements in a block from the storage cache (memory.hpp), as the op's saved values or
+// indices: a max pooling's indices at batch 64 are hundreds of kilobytes, which a std::vector
+// took from the system (and page-faulted in) at every step.
+template <class U>
+class saved_buffer {
+public:
+    saved_buffer() = default;
+    explicit saved_buffer(std::size_t n) {
+        if (n == 0) return;
+        data_ = static_cast<U*>(acquire_block(n * sizeof(U), capacity_));
+        std::fill_n(data_, n, U(0));
+    }
+    saved_buffer(saved_buffer&& o) noexcept
+        : data_(std::exchange(o.data_, nullptr)), capacity_(std::exchange(o.capacity_, 0)) {}
+    saved_buffer& operator=(saved_buffer&& o) noexcept {
+        if (this != &o) {
+            release();
+            data_ = std::exchange(o.data_, nullptr);
+            capacity_ = std::exchange(o.capacity_, 0);
+        }
+        return *this;
+    }
+    ~saved_buffer() { release(); }
+    U* data() const noexcept { return data_; }
+
+private:
+    void release() noexcept {
+        if (data_) release_block(data_, capacity_);
+        data_ = nullptr;
+        capacity_ = 0;
+    }
+    U* data_ = nullptr;
+    std::size_t capacity_ = 0;
+};
+
 template <class T>
 const T* data_or_null(const basic_tensor<T>& t) {
     return t.defined() ? t.data() : nullptr;
@@ -61,8 +97,8 @@ struct op_node final : node<T> {
     basic_tensor<T> out;               // kept when it reads the output
     std::array<basic_tensor<T>, 4> params;
     std::array<basic_tensor<T>, 4> buffers;  // copies of the forward's values, when the backward reads them
-    std::vector<T> saved;
-    std::vector<std::int64_t> indices;
+    saved_buffer<T> saved;
+    saved_buffer<std::int64_t> indices;
 
     explicit op_node(const typename Op::options_type& o) : node<T>(Op::name), options(o) {}
 
@@ -83,14 +119,31 @@ struct op_node final : node<T> {
                 c.dx[i] = dx[i].data();
             }
         }
+        // The parameters' gradients go straight into their leaves' accumulated grads (the kernels
+        // add into them) when each one asked for has one and none of them shares storage with
+        // what the backward reads; one mode covers all of them, so it is all or none.
+        std::array<T*, 4> in_place{};
+        bool all_in_place = true, any_wanted = false;
+        for (std::size_t j = 0; j < 4; ++j) {
+            if (!params[j].defined() || !this->needs_input_grad(N + j)) continue;
+            any_wanted = true;
+            in_place[j] = this->leaf_grad_in_place(N + j, params[j].shape());
+            all_in_place = all_in_place && in_place[j] && !reads_storage_of(in_place[j], dy);
+        }
         for (std::size_t j = 0; j < 4; ++j) {
             c.params[j] = data_or_null(params[j]);
             c.buffers[j] = buffers[j].defined() ? buffers[j].data() : nullptr;
             if (params[j].defined() && this->needs_input_grad(N + j)) {
-                dx[N + j] = basic_tensor<T>::empty(params[j].shape());
-                c.dparams[j] = dx[N + j].data();
+                if (any_wanted && all_in_place) {
+                    c.dparams[j] = in_place[j];
+                    this->accumulated_in_place(N + j);
+                } else {
+                    dx[N + j] = basic_tensor<T>::empty(params[j].shape());
+                    c.dparams[j] = dx[N + j].data();
+                }
             }
         }
+        if (any_wanted && all_in_place) c.dparams_mode = kernels::write::accumulate;
         c.y = out.defined() ? const_cast<T*>(out.data()) : nullptr;  // read only
         c.saved = saved.data();
         c.indices = indices.data();
@@ -98,6 +151,23 @@ struct op_node final : node<T> {
         c.workspace = scratch<T>(with_inputs([&](const auto&... d) { return Op::workspace_size(options, d..., batch); }))
                           .data();
         with_inputs([&](const auto&... d) { Op::backward(options, d..., c); });
+    }
+
+    // Whether the storage holding `p` is one that the backward reads (an input, the output, a
+    // parameter, a buffer or dy), so that the gradient must not be added into it while it runs.
+    bool reads_storage_of(const T* p, const basic_tensor<T>& dy) const noexcept {
+        const auto holds = [p](const basic_tensor<T>& t) {
+            if (!t.defined() || !t.impl()->store) return false;
+            const storage<T>& s = *t.impl()->store;
+            return p >= s.data.get() && p < s.data.get() + s.size;
+        };
+        for (const auto& t : x)
+            if (holds(t)) return true;
+        for (const auto& t : params)
+            if (holds(t)) return true;
+        for (const auto& t : buffers)
+            if (holds(t)) return true;
+        return holds(out) || holds(dy);
     }
 
     void release_saved() override {
@@ -116,19 +186,29 @@ template <class Op, class T, std::size_t N>
 basic_tensor<T> apply(const typename Op::options_type& options, const std::array<basic_tensor<T>, N>& inputs_in,
                       const std::array<basic_tensor<T>, 4>& params_in, const std::array<basic_tensor<T>, 4>& buffers,
                       const op_state& state = {}) {
-    std::array<basic_tensor<T>, N> inputs;
+    // The inputs and parameters as they are when contiguous (no new handle), else copies.
+    std::array<basic_tensor<T>, N> input_copies;
+    std::array<const basic_tensor<T>*, N> input_ptrs;
+    for (std::size_t i = 0; i < N; ++i) {
+        if (inputs_in[i].is_contiguous()) {
+            input_ptrs[i] = &inputs_in[i];
+        } else {
+            input_copies[i] = inputs_in[i].contiguous();
+            input_ptrs[i] = &input_copies[i];
+        }
+    }
+    const auto inputs = [&](std::size_t i) -> const basic_tensor<T>& { return *input_ptrs[i]; };
     std::array<ops::dims, N> in;
     for (std::size_t i = 0; i < N; ++i) {
-        inputs[i] = inputs_in[i].contiguous();
         if constexpr (Op::elementwise) {  // any shape, even a scalar: one run of its elements
             in[i].rank = 1;
-            in[i].d[0] = inputs[i].numel();
+            in[i].d[0] = inputs(i).numel();
             continue;
         }
-        in[i] = per_sample(Op::name, inputs[i].shape());
-        if (inputs[i].size(0) != inputs[0].size(0))
-            throw shape_mismatch(std::string(Op::name) + ": the inputs have shapes " + inputs[0].shape().str() +
-                                 " and " + inputs[i].shape().str() + ", which differ in their batch size");
+        in[i] = per_sample(Op::name, inputs(i).shape());
+        if (inputs(i).size(0) != inputs(0).size(0))
+            throw shape_mismatch(std::string(Op::name) + ": the inputs have shapes " + inputs(0).shape().str() +
+                                 " and " + inputs(i).shape().str() + ", which differ in their batch size");
     }
     const auto with_inputs = [&](auto&& f) -> decltype(auto) {
         return [&]<std::size_t... I>(std::index_sequence<I...>)->decltype(auto) { return f(in[I]...); }
@@ -136,17 +216,24 @@ basic_tensor<T> apply(const typename Op::options_type& options, const std::array
     };
     const ops::rule r = with_inputs([&](const auto&... d) { return Op::output_shape(options, d...); });
     if (!r.ok()) throw shape_mismatch(std::string(Op::name) + ": " + std::string(r.why.view()));
-    const std::size_t batch = Op::elementwise ? 1 : inputs[0].size(0);
+    const std::size_t batch = Op::elementwise ? 1 : inputs(0).size(0);
 
-    std::array<basic_tensor<T>, 4> params;
-    for (std::size_t j = 0; j < 4; ++j)
-        if (params_in[j].defined()) params[j] = params_in[j].contiguous();
-    basic_tensor<T> y = basic_tensor<T>::empty(Op::elementwise ? inputs[0].shape() : batched(batch, r.out));
+    std::array<basic_tensor<T>, 4> param_copies;
+    std::array<const basic_tensor<T>*, 4> param_ptrs{};  // null where there is none
+    for (std::size_t j = 0; j < 4; ++j) {
+        if (!params_in[j].defined()) continue;
+        if (params_in[j].is_contiguous()) {
+            param_ptrs[j] = &params_in[j];
+        } else {
+            param_copies[j] = params_in[j].contiguous();
+            param_ptrs[j] = &param_copies[j];
+        }
+    }
+    basic_tensor<T> y = basic_tensor<T>::empty(Op::elementwise ? inputs(0).shape() : batched(batch, r.out));
 
     const auto pointers = [&]<std::size_t... I>(std::index_sequence<I...>) {
-        return std::array<const basic_tensor<T>*, N + 4>{
-            &inputs[I]..., params[0].defined() ? &params[0] : nullptr, params[1].defined() ? &params[1] : nullptr,
-            params[2].defined() ? &params[2] : nullptr, params[3].defined() ? &params[3] : nullptr};
+        return std::array<const basic_tensor<T>*, N + 4>{input_ptrs[I]..., param_ptrs[0], param_ptrs[1],
+                                                         param_ptrs[2], param_ptrs[3]};
     }(std::make_index_sequence<N>{});
     bool wanted = false;  // whether a backward can follow: only then is its node recorded
     if (grad_mode::enabled())
@@ -156,16 +243,16 @@ basic_tensor<T> apply(const typename Op::options_type& options, const std::array
     c.batch = batch;
     c.training = state.training;
     c.backward_follows = wanted;
-    for (std::size_t i = 0; i < N; ++i) c.x[i] = inputs[i].data();
+    for (std::size_t i = 0; i < N; ++i) c.x[i] = inputs(i).data();
     c.y = y.data();
     for (std::size_t j = 0; j < 4; ++j) {
-        c.params[j] = data_or_null(params[j]);
+        c.params[j] = param_ptrs[j] ? param_ptrs[j]->data() : nullptr;
         c.buffers[j] = buffers[j].defined() ? buffers[j].data() : nullptr;
     }
     c.batches_tracked = state.batches_tracked;
     c.gen = state.gen;
-    std::vector<T> saved(with_inputs([&](const auto&... d) { return Op::saved_size(options, d..., batch); }));
-    std::vector<std::int64_t> indices(
+    saved_buffer<T> saved(with_inputs([&](const auto&... d) { return Op::saved_size(options, d..., batch); }));
+    saved_buffer<std::int64_t> indices(
         wanted ? with_inputs([&](const auto&... d) { return Op::index_size(options, d..., batch); }) : 0);
     c.saved = saved.data();
     c.indices = indices.data();
@@ -187,12 +274,12 @@ basic_tensor<T> apply(const typename Op::options_type& options, const std::array
         n->batch = batch;
         n->training = state.training;
         for (std::size_t i = 0; i < N; ++i) {
-            if (Op::backward_reads_input) n->x[i] = n->save(inputs[i]);
-            n->input_shapes[i] = inputs[i].shape();
+            if (Op::backward_reads_input) n->x[i] = n->save(inputs(i));
+            n->input_shapes[i] = inputs(i).shape();
         }
         if (Op::backward_reads_output) n->out = n->save(y);
         for (std::size_t j = 0; j < 4; ++j) {
-            if (params[j].defined()) n->params[j] = n->save(params[j]);
+            if (param_ptrs[j]) n->params[j] = n->save(*param_ptrs[j]);
             if (buffers[j].defined() && Op::backward_reads_buffers(options, state.training))
                 n->buffers[j] = buffers[j].detach().clone();
         }

@@ -5,9 +5,33 @@
 #include "katachi/ops/avg_pool2d.hpp"
 #include "katachi/ops/max_pool2d.hpp"
 #include "op_apply.hpp"
+#include "fused.hpp"
 #include "katachi/eager/functional/layers.hpp"
 
 namespace katachi::eager {
+
+namespace {
+
+// ops::max_pool2d with the relu before it taken in, through its own pair of entry points.
+struct relu_max_pool2d_op : ops::max_pool2d {
+    static constexpr bool backward_reads_input = false;
+    static constexpr bool backward_reads_output = true;  // the mask: positive where the relu let through
+
+    template <class T>
+    static void forward(const ops::max_pool2d_options& o, const ops::dims& in, const ops::call<T>& c) {
+        ops::max_pool2d::forward_after_relu(o, in, c);
+    }
+    template <class T>
+    static void backward(const ops::max_pool2d_options& o, const ops::dims& in, const ops::call<T>& c) {
+        ops::max_pool2d::backward_through_relu(o, in, c);
+    }
+};
+
+}  // namespace
+
+tensor detail::relu_max_pool2d(const tensor& x, const ops::max_pool2d_options& options) {
+    return detail::apply<relu_max_pool2d_op, float, 1>(options, {x}, {}, {});
+}
 
 
 template <class T>
