@@ -17,7 +17,7 @@ from pathlib import Path
 
 def run(exe, *args):
     done = subprocess.run([exe, *map(str, args)], capture_output=True, timeout=120)
-    # A sentence may quote the file's bytes as they are (nlohmann's "last read"): keep them visible.
+    # A sentence may quote the file's bytes as they are (a malformed header's): keep them visible.
     return done.returncode, done.stdout.decode(errors="backslashreplace"), done.stderr.decode(errors="backslashreplace")
 
 
