@@ -7,7 +7,8 @@
 // KATACHI_BLAS_NONE) to take these instances from the library instead (src/instances.cpp):
 // here they are then declared extern, and its translation units neither instantiate nor optimise
 // them. Without the macro nothing changes, and no library is needed. Other element types, and the
-// smaller kernels, are instantiated where used either way.
+// smaller kernels, are instantiated where used either way. The IDX readers and data sets do the same
+// at the end of their own headers (io/idx/read.hpp, io/idx/fashion_mnist.hpp, data/idx_dataset.hpp).
 #pragma once
 
 #include <array>
