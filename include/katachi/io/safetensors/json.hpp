@@ -270,9 +270,16 @@ private:
         if (at_ < text_.size() && (text_[at_] == 'e' || text_[at_] == 'E')) {
             fraction = true;
             ++at_;
-            if (!take('+')) (void)take('-');
+            const bool minus = !take('+') && take('-');
             if (!digit()) syntax("expected a digit in an exponent, found " + found());
-            while (digit()) ++at_;
+            std::size_t exponent = 0;
+            while (digit()) {
+                if (exponent < 100000) exponent = exponent * 10 + static_cast<std::size_t>(text_[at_] - '0');
+                ++at_;
+            }
+            // As nlohmann-json refused them: a number beyond a double's range (about 1.8e308). A
+            // conservative test on the exponent alone; such a number is never a valid entry's.
+            if (!minus && exponent > 400) syntax("number overflow: the exponent " + std::to_string(exponent) + " puts the number beyond a double's range");
         }
         // As nlohmann-json typed numbers: an integer too large for its type is a floating-point one.
         if (fraction || overflow || (negative && n > std::uint64_t{1} << 63))
