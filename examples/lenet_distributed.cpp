@@ -5,6 +5,7 @@
 #include <katachi/data.hpp>
 #include <katachi/distributed.hpp>
 #include <katachi/graph.hpp>
+#include <katachi/graph/state_dict.hpp>
 #include <katachi/io/safetensors.hpp>
 #include <katachi/optim/adam.hpp>
 #include <string>

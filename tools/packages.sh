@@ -21,7 +21,7 @@ require_packages() {
 }
 
 # What every katachi build needs.
-katachi_build_packages="g++ clang-14 pkg-config python3 meson ninja-build libboost-dev libxtensor-dev libxtensor-blas-dev libopenblas-dev catch2 nlohmann-json3-dev zlib1g-dev dataset-fashion-mnist"
+katachi_build_packages="g++ clang-14 pkg-config python3 meson ninja-build libboost-dev libxtensor-dev libxtensor-blas-dev libopenblas-dev catch2 zlib1g-dev dataset-fashion-mnist"
 
 # What the tests need besides (tools/setup.sh --tests, from test/run.sh): the Cortex-M7 cross
 # compiler, its C++ library and QEMU, for suite `embedded` (examples/embedded), and Open MPI for

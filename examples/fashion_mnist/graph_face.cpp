@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <katachi/data/metrics.hpp>
 #include <katachi/graph.hpp>
+#include <katachi/graph/state_dict.hpp>
 #include <memory>
 #include <optional>
 #include <string>

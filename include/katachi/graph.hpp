@@ -32,6 +32,5 @@
 #include <katachi/graph/network.hpp>
 #include <katachi/graph/properties.hpp>
 #include <katachi/graph/sequential.hpp>
-#include <katachi/graph/state_dict.hpp>
 #include <katachi/graph/summary.hpp>
 #include <katachi/instances.hpp>

@@ -7,7 +7,8 @@
 // KATACHI_BLAS_NONE) to take these instances from the library instead (src/instances.cpp):
 // here they are then declared extern, and its translation units neither instantiate nor optimise
 // them. Without the macro nothing changes, and no library is needed. Other element types, and the
-// smaller kernels, are instantiated where used either way.
+// smaller kernels, are instantiated where used either way. The IDX readers and data sets do the same
+// at the end of their own headers (io/idx/read.hpp, io/idx/fashion_mnist.hpp, data/idx_dataset.hpp).
 #pragma once
 
 #include <array>
@@ -50,6 +51,28 @@
                                                          const std::array<std::size_t, 4>&, std::size_t,     \
                                                          std::size_t, const max_pool2d_options&);
 
+// The max-pooling backward kernel as ops::max_pool2d's unpool calls it (with window positions or flat
+// indices, with or without a relu's output as the mask): unpool is defined in its class, so it is
+// inline and compiled wherever it is used even when declared extern below; the kernel it calls is
+// not, and this keeps its instances (and their parallel loops) out of every file.
+#define KATACHI_KERNEL_API_INSTANCES(EXTERN, T)                                                            \
+    EXTERN template void max_pool2d_backward<tensor_view<const T, 4>, tensor_view<const std::uint8_t, 4>,  \
+                                             const tensor_view<T, 4>&, none_t>(                           \
+        const tensor_view<const T, 4>&, const tensor_view<const std::uint8_t, 4>&, const tensor_view<T, 4>&, \
+        write, const none_t&);                                                                             \
+    EXTERN template void max_pool2d_backward<tensor_view<const T, 4>, tensor_view<const std::uint8_t, 4>,  \
+                                             const tensor_view<T, 4>&, tensor_view<const T, 4>>(          \
+        const tensor_view<const T, 4>&, const tensor_view<const std::uint8_t, 4>&, const tensor_view<T, 4>&, \
+        write, const tensor_view<const T, 4>&);                                                            \
+    EXTERN template void max_pool2d_backward<tensor_view<const T, 4>, tensor_view<const std::int64_t, 4>,  \
+                                             const tensor_view<T, 4>&, none_t>(                           \
+        const tensor_view<const T, 4>&, const tensor_view<const std::int64_t, 4>&, const tensor_view<T, 4>&, \
+        write, const none_t&);                                                                             \
+    EXTERN template void max_pool2d_backward<tensor_view<const T, 4>, tensor_view<const std::int64_t, 4>,  \
+                                             const tensor_view<T, 4>&, tensor_view<const T, 4>>(          \
+        const tensor_view<const T, 4>&, const tensor_view<const std::int64_t, 4>&, const tensor_view<T, 4>&, \
+        write, const tensor_view<const T, 4>&);
+
 // The ops whose bodies hold the kernels' calls (linear's forward is always inlined: not here).
 #define KATACHI_OP_INSTANCES(EXTERN, T)                                                                   \
     EXTERN template void conv2d::forward<T>(const conv2d_options&, const dims&, const call<T>&);          \
@@ -65,6 +88,10 @@
     EXTERN template void linear::backward<T>(const linear_options&, const dims&, const call<T>&);
 
 #if defined(KATACHI_EXTERN_KERNELS)
+namespace katachi::kernels {
+KATACHI_KERNEL_API_INSTANCES(extern, float)
+KATACHI_KERNEL_API_INSTANCES(extern, double)
+}  // namespace katachi::kernels
 namespace katachi::kernels::detail {
 KATACHI_KERNEL_INSTANCES(extern, float)
 KATACHI_KERNEL_INSTANCES(extern, double)

@@ -3,6 +3,7 @@
 
 #include <katachi/eager.hpp>
 #include <katachi/graph.hpp>
+#include <katachi/graph/state_dict.hpp>
 #include <katachi/io/idx.hpp>
 #include <katachi/io/safetensors.hpp>
 #include <katachi/kernels.hpp>

@@ -274,7 +274,7 @@ std::string graph_source(const module& model, const sizes& input_shape, const gr
        << ", written by katachi::eager::nn::graph_source.\n"
        << "// Input per sample " << input_shape.str() << ", output per sample " << t.output_shape.str()
        << ".\n"
-       << "#pragma once\n\n#include <katachi/graph.hpp>\n\n";
+       << "#pragma once\n\n#include <katachi/graph.hpp>\n#include <katachi/graph/state_dict.hpp>\n\n";
     if (!options.name_space.empty()) os << "namespace " << options.name_space << " {\n\n";
     os << "using " << name << " = " << t.type << ";\n\n";
     if (t.keys_identical())

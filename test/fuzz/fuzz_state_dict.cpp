@@ -5,6 +5,7 @@
 // modules unmaterialised). The first byte's lowest bit chooses strict or non-strict loading.
 #include <katachi/eager.hpp>
 #include <katachi/graph.hpp>
+#include <katachi/graph/state_dict.hpp>
 #include <katachi/io/safetensors.hpp>
 #include <map>
 #include <string>

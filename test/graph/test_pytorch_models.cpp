@@ -5,6 +5,7 @@
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xarray.hpp>
 
+#include <katachi/graph/state_dict.hpp>
 #include <katachi/optim/sgd.hpp>
 #include "graph/models.hpp"
 #include "graph/pytorch.hpp"

@@ -2,6 +2,7 @@
 // modes, freezing, state dicts, and the errors a wrong input or checkpoint gives.
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <katachi/graph/state_dict.hpp>
 #include <katachi/optim/sgd.hpp>
 #include <memory>
 #include <xtensor/xadapt.hpp>

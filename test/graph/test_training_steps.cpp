@@ -3,6 +3,7 @@
 // made by fixtures_graph.py).
 #include <catch2/catch.hpp>
 #include <katachi/graph.hpp>
+#include <katachi/graph/state_dict.hpp>
 #include <katachi/parallel.hpp>
 #include <katachi/random.hpp>
 #include <katachi/optim/adam.hpp>

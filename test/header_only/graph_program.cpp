@@ -25,6 +25,7 @@
 #include <fstream>
 #include <katachi/error.hpp>
 #include <katachi/graph.hpp>
+#include <katachi/graph/state_dict.hpp>
 #include <katachi/io/idx.hpp>
 #include <katachi/io/safetensors.hpp>
 #include <katachi/optim/sgd.hpp>

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <initializer_list>
 #include <new>
+#include <katachi/data/idx_dataset.hpp>
 #include <katachi/io/idx.hpp>
 #include <numeric>
 #include <string>
@@ -366,6 +367,32 @@ TEST_CASE("load_fashion_mnist refuses image and label counts that disagree", "[i
     CHECK(small.train_images.shape() == std::array<std::size_t, 4>{3, 1, 28, 28});
     CHECK(small.train_images(0, 0, 0, 11) == 11.0f / 255.0f);
     CHECK(small.test_labels(2) == 9);
+}
+
+// Built twice (test/io/meson.build): header-only, and with KATACHI_EXTERN_KERNELS, where these
+// readers and data sets are libkatachi's instances.
+TEST_CASE("data::idx_dataset and data::fashion_mnist_datasets read what the IDX readers read", "[idx]") {
+    temp_dir dir;
+    write_fashion(dir.path, 3, 28, 28, {4, 5, 9});
+    const auto both = katachi::data::fashion_mnist_datasets(dir.path);
+    REQUIRE(both.train.size() == 3);
+    REQUIRE(both.test.size() == 3);
+    CHECK(both.train.sample_shape() == std::vector<std::size_t>{1, 28, 28});
+    CHECK(both.test.target(2) == 9);
+    CHECK(both.train.sample(0)[11] == 11.0f / 255.0f);
+    const auto one = katachi::data::idx_dataset(dir.path / "t10k-images-idx3-ubyte.gz",
+                                                dir.path / "t10k-labels-idx1-ubyte.gz");
+    CHECK(one.size() == 3);
+    CHECK(one.target(0) == 4);
+    CHECK_THROWS_WITH(katachi::data::idx_dataset(dir.path / "t10k-images-idx3-ubyte.gz",
+                                                 dir.path / "absent-labels.gz"),
+                      Contains("absent-labels.gz") && Contains("no such file"));
+    write_gzip(dir.path / "t10k-labels-idx1-ubyte.gz", idx_file(0x08, {2}, {4, 5}));
+    CHECK_THROWS_WITH(katachi::data::idx_dataset(dir.path / "t10k-images-idx3-ubyte.gz",
+                                                 dir.path / "t10k-labels-idx1-ubyte.gz"),
+                      Contains("2 labels for 3 images"));
+    CHECK_THROWS_WITH(katachi::data::fashion_mnist_datasets(dir.path / "nowhere"),
+                      Contains("dataset-fashion-mnist"));
 }
 
 TEST_CASE("bytes after the end of a gzip stream are refused with their count", "[idx]") {

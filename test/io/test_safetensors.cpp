@@ -170,6 +170,137 @@ TEST_CASE("the header must be well-formed JSON and an object", "[safetensors]") 
     }
 }
 
+TEST_CASE("each kind of malformed JSON is named with its byte, line and column", "[safetensors]") {
+    struct bad {
+        std::string header;
+        std::vector<std::string> words;
+    };
+    const std::vector<bad> cases{
+        {"{\"a\":1,}", {"expected a key (a string), found '}'", "at byte 7 (line 1, column 8)"}},
+        {"{\"a\" 1}", {"expected ':' after a key, found '1'"}},
+        {"{\"a\":1 \"b\":2}", {"expected ',' or '}' in an object, found '\"'"}},
+        {"{\"a\":[1 2]}", {"expected ',' or ']' in an array, found '2'"}},
+        {"{\"a\":\n  tru}", {"expected a value", "found 't'", "(line 2, column 3)"}},
+        {"{\"a\":01}", {"leading zero"}},
+        {"{\"a\":-}", {"expected a digit in a number, found '}'"}},
+        {"{\"a\":1.}", {"expected a digit after a decimal point"}},
+        {"{\"a\":1e+}", {"expected a digit in an exponent"}},
+        {"{\"a\":\"b", {"a string is not closed before the end of the header"}},
+        {"{\"a\":\"\\x\"}", {"unknown escape \\'x'"}},
+        {"{\"a\":\"\\u12G4\"}", {"4 hexadecimal digits, found 'G'"}},
+        {"{\"a\":\"\\u12\"}", {"4 hexadecimal digits"}},
+        {"{\"a\":\"\\ud834\"}", {"high surrogate is not followed by a low one"}},
+        {"{\"a\":\"\\ud834\\u0041\"}", {"high surrogate is not followed by a low one"}},
+        {"{\"a\":\"\\udd1e\"}", {"low surrogate without a high one"}},
+        {"{\"a\":\"\x01\"}", {"control character must be escaped", "byte 0x01"}},
+        {"{\"a\":\"\xc3\"}", {"invalid UTF-8", "byte 0xc3"}},
+        {"{\"a\":\"\xed\xa0\x80\"}", {"invalid UTF-8", "byte 0xed"}},  // an encoded surrogate
+        {"{\"a\":\"\xc0\xaf\"}", {"invalid UTF-8", "byte 0xc0"}},      // overlong
+        {"{\"a\":\"\xf4\x90\x80\x80\"}", {"invalid UTF-8", "byte 0xf4"}},  // above U+10FFFF
+        {"{} {}", {"unexpected text after the JSON value", "at byte 3"}},
+        {"  ", {"expected a value, found the end of the header"}},
+        {"{\"a\":" + std::string(100, '[') + std::string(100, ']') + "}", {"nest more than 64 levels"}},
+    };
+    for (const auto& c : cases) {
+        INFO(c.header);
+        std::vector<std::string> words{"not well-formed JSON"};
+        words.insert(words.end(), c.words.begin(), c.words.end());
+        try {
+            (void)parse_safetensors(make_file(c.header, 0), "bad-json");
+            FAIL("the malformed header was accepted");
+        } catch (const safetensors_error& e) {
+            INFO(e.what());
+            CHECK(e.rule() == safetensors_rule::header_json);
+            CHECK(e.key().empty());
+            for (const auto& w : words) CHECK_THAT(e.what(), Contains(w));
+        }
+    }
+}
+
+TEST_CASE("the header's JSON: escapes, numbers, whitespace and values the format ignores", "[safetensors]") {
+    SECTION("escaped names and metadata decode to their UTF-8") {
+        const std::string header =
+            "\r\n\t {\"w\\u00e9\\ud834\\udd1e\\n\\\"\\/\" : {\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+            "\"__metadata__\":{\"k\\\\\":\"\xc3\xbc\\t\\b\\f\\r\"} } ";
+        const auto f = parse_safetensors(make_file(header, 4), "escapes");
+        REQUIRE(f.tensors.size() == 1);
+        CHECK(f.tensors.begin()->first == "w\xc3\xa9\xf0\x9d\x84\x9e\n\"/");
+        CHECK(f.metadata == metadata_map{{"k\\", "\xc3\xbc\t\b\f\r"}});
+    }
+    SECTION("numbers are typed as JSON readers type them") {
+        const auto kind = [](const std::string& number) {
+            try {
+                (void)parse_safetensors(
+                    make_file("{\"w\":{\"dtype\":\"F32\",\"shape\":[" + number + "],\"data_offsets\":[0,4]}}", 4),
+                    "numbers");
+                return std::string("accepted");
+            } catch (const safetensors_error& e) {
+                return std::string(e.what());
+            }
+        };
+        CHECK(kind("1") == "accepted");
+        CHECK_THAT(kind("-0"), Contains("holds a negative integer"));
+        CHECK_THAT(kind("-9223372036854775808"), Contains("holds a negative integer"));
+        CHECK_THAT(kind("-9223372036854775809"), Contains("holds a floating-point number"));
+        CHECK_THAT(kind("18446744073709551615"), Contains("[safetensors rule: byte_size]"));
+        CHECK_THAT(kind("18446744073709551616"), Contains("holds a floating-point number"));
+        CHECK_THAT(kind("1e0"), Contains("holds a floating-point number"));
+        CHECK_THAT(kind("1.0E-2"), Contains("holds a floating-point number"));
+        CHECK_THAT(kind("true"), Contains("holds a boolean"));
+        CHECK_THAT(kind("null"), Contains("holds a null"));
+        CHECK_THAT(kind("[]"), Contains("holds an array"));
+        CHECK_THAT(kind("{}"), Contains("holds an object"));
+        CHECK_THAT(kind("\"1\""), Contains("holds a string"));
+    }
+    SECTION("values nested below the entries are checked, then only their kind is kept") {
+        require_broken(make_file("{\"w\":{\"dtype\":[\"a\",{\"b\":[null,true,false,-1.5e3]}],\"shape\":[1],"
+                                 "\"data_offsets\":[0,4]}}",
+                                 4),
+                       safetensors_rule::entry, "w", {"dtype is an array, not a string"});
+        require_broken(make_file("{\"__metadata__\":{\"k\":{\"x\":[[{\"y\":1,\"y\":2}]]}}}", 0),
+                       safetensors_rule::duplicate_key, "__metadata__", {"\"y\" appears more than once"});
+    }
+}
+
+TEST_CASE("the header is written byte for byte as before: compact, keys sorted, nlohmann's escapes",
+          "[safetensors]") {
+    temp_dir dir;
+    const auto path = dir.path / "layout.safetensors";
+    tensor_map m;
+    m["b"] = tensor_of<float>({1, 2}, {2});
+    m["A"] = tensor_of<std::int64_t>({7}, {});
+    m["_"] = tensor_of<double>({}, {0, 3});
+    m["q\"\\/\b\f\n\r\t\x01\x1f\x7f \xc3\xbc"] = tensor_of<float>({1}, {1, 1});
+    save_safetensors(path, m, {{"z", "\xf0\x9d\x84\x9e\x02"}, {"a", ""}});
+    const auto raw = read_bytes(path);
+    std::uint64_t n = 0;
+    std::memcpy(&n, raw.data(), 8);
+    const std::string header(reinterpret_cast<const char*>(raw.data() + 8), n);
+    const std::string expected =
+        R"({"A":{"data_offsets":[0,8],"dtype":"I64","shape":[]},"_":{"data_offsets":[8,8],"dtype":"F64",)"
+        R"("shape":[0,3]},"__metadata__":{"a":"","z":")"
+        "\xf0\x9d\x84\x9e"
+        R"(\u0002"},"b":{"data_offsets":[8,16],"dtype":"F32","shape":[2]},"q\"\\/\b\f\n\r\t\u0001\u001f)"
+        "\x7f \xc3\xbc"
+        R"(":{"data_offsets":[16,20],"dtype":"F32","shape":[1,1]}})";
+    CHECK(header.substr(0, expected.size()) == expected);
+    CHECK(header.size() == (expected.size() + 7) / 8 * 8);
+    CHECK(header.find_first_not_of(' ', expected.size()) == std::string::npos);
+    const auto f = load_safetensors(path);
+    CHECK(f.tensors.size() == 4);
+    CHECK(f.metadata.at("z") == "\xf0\x9d\x84\x9e\x02");
+}
+
+TEST_CASE("metadata that is not UTF-8 is refused on save", "[safetensors]") {
+    temp_dir dir;
+    const auto path = dir.path / "meta.safetensors";
+    CHECK_THROWS_WITH(save_safetensors(path, {}, {{"k\xc3", "v"}}),
+                      Contains("metadata key") && Contains("not valid UTF-8") && Contains("[safetensors rule: metadata]"));
+    CHECK_THROWS_WITH(save_safetensors(path, {}, {{"k", "\xed\xa0\x80"}}),
+                      Contains("value of metadata key \"k\"") && Contains("not valid UTF-8"));
+    CHECK_FALSE(std::filesystem::exists(path));
+}
+
 TEST_CASE("__metadata__ must map strings to strings", "[safetensors]") {
     SECTION("not an object") {
         require_broken(make_file("{\"__metadata__\":[\"a\"]}", 0), safetensors_rule::metadata, "__metadata__",

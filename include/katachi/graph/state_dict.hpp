@@ -1,6 +1,9 @@
 // katachi/graph/state_dict.hpp: a model's parameters and buffers under PyTorch's names, saved and
 // loaded through katachi/io/safetensors.hpp.
 //
+// Not included by katachi/graph.hpp: a program that saves or loads includes this header too, and
+// one that does not compiles none of the safetensors code.
+//
 // Names: "<node>.<tensor>": "0.weight", "3.bias" for a sequential (parameter-free layers count), node
 // names for a dag ("conv1.weight", "bn1.running_mean", "bn1.num_batches_tracked", int64, shape []).
 // Loading checks every key and shape before it copies anything: on a mismatch it throws

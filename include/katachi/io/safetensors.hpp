@@ -13,7 +13,8 @@
 // Header-only, in parts: safetensors/error.hpp (safetensors_rule, safetensors_error),
 // safetensors/tensor.hpp (dtype, tensor, safetensors_file), safetensors/header.hpp (the format's
 // checks), safetensors/read.hpp (load_safetensors, parse_safetensors), safetensors/save.hpp
-// (save_safetensors). Needs nlohmann-json's headers; links against nothing.
+// (save_safetensors), with safetensors/json.hpp reading and writing the header's JSON.
+// Needs xtensor's headers; links against nothing.
 #pragma once
 
 #include <katachi/io/safetensors/error.hpp>

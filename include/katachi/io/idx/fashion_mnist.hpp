@@ -35,7 +35,10 @@ inline constexpr const char* install_hint =
 // providing them (dataset-fashion-mnist). What the Fashion-MNIST demo relies on is checked, each
 // failure an idx_error naming the file: images are 28x28, every label is a class 0..9 (the error
 // gives the index and value of the first that is not), image and label counts agree.
-inline fashion_mnist load_fashion_mnist(const std::filesystem::path& dir = fashion_mnist_default_dir) {
+// A template only so that KATACHI_EXTERN_KERNELS can take its one instance from libkatachi (see the
+// end of this file); call it as a function.
+template <class = void>
+fashion_mnist load_fashion_mnist(const std::filesystem::path& dir = fashion_mnist_default_dir) {
     std::error_code ec;
     if (!std::filesystem::is_directory(dir, ec))
         KATACHI_THROW(idx_error, dir.string(),
@@ -77,3 +80,11 @@ inline fashion_mnist load_fashion_mnist(const std::filesystem::path& dir = fashi
 }
 
 }  // namespace katachi::io
+
+#define KATACHI_FASHION_MNIST_INSTANCES(EXTERN) \
+    EXTERN template fashion_mnist load_fashion_mnist<void>(const std::filesystem::path&);
+#if defined(KATACHI_EXTERN_KERNELS)
+namespace katachi::io {
+KATACHI_FASHION_MNIST_INSTANCES(extern)
+}  // namespace katachi::io
+#endif

@@ -144,7 +144,10 @@ inline raw_idx read_unsigned_bytes(const std::filesystem::path& path, std::size_
 }  // namespace detail
 
 // Reads any IDX file; gzip'd input is detected by its magic bytes, not by the file name.
-inline idx_array read_idx(const std::filesystem::path& path) {
+// A template only so that KATACHI_EXTERN_KERNELS can take its one instance from libkatachi (see the
+// end of this file); call it as a function.
+template <class = void>
+idx_array read_idx(const std::filesystem::path& path) {
     detail::raw_idx raw = detail::read_raw(path);
     idx_array out;
     out.type_code = raw.type_code;
@@ -180,7 +183,9 @@ inline idx_array read_idx(const std::filesystem::path& path) {
 }
 
 // Unsigned-byte image files [N, rows, cols] scaled to [0, 1] as float: [N, 1, rows, cols].
-inline xt::xtensor<float, 4> read_idx_images(const std::filesystem::path& path) {
+// (A template for KATACHI_EXTERN_KERNELS, as read_idx.)
+template <class = void>
+xt::xtensor<float, 4> read_idx_images(const std::filesystem::path& path) {
     const detail::raw_idx raw = detail::read_unsigned_bytes(path, 3, "unsigned-byte images [N, rows, cols]");
     std::array<float, 256> scaled{};
     for (unsigned v = 0; v < 256; ++v) scaled[v] = static_cast<float>(v) / 255.0f;
@@ -193,7 +198,9 @@ inline xt::xtensor<float, 4> read_idx_images(const std::filesystem::path& path) 
 
 // Unsigned-byte label files [N] as int64 class indices. Any byte value 0..255 is a label here;
 // checking them against a dataset's classes is the caller's (load_fashion_mnist does).
-inline xt::xtensor<std::int64_t, 1> read_idx_labels(const std::filesystem::path& path) {
+// (A template for KATACHI_EXTERN_KERNELS, as read_idx.)
+template <class = void>
+xt::xtensor<std::int64_t, 1> read_idx_labels(const std::filesystem::path& path) {
     const detail::raw_idx raw = detail::read_unsigned_bytes(path, 1, "unsigned-byte labels [N]");
     xt::xtensor<std::int64_t, 1> out = xt::xtensor<std::int64_t, 1>::from_shape({raw.shape[0]});
     std::copy(raw.data.begin(), raw.data.end(), out.data());
@@ -201,3 +208,15 @@ inline xt::xtensor<std::int64_t, 1> read_idx_labels(const std::filesystem::path&
 }
 
 }  // namespace katachi::io
+
+// With KATACHI_EXTERN_KERNELS (a program that links libkatachi), the readers come compiled from the
+// library (src/instances.cpp) instead of being compiled in every file that reads a data set.
+#define KATACHI_IDX_INSTANCES(EXTERN)                                                      \
+    EXTERN template idx_array read_idx<void>(const std::filesystem::path&);                \
+    EXTERN template xt::xtensor<float, 4> read_idx_images<void>(const std::filesystem::path&); \
+    EXTERN template xt::xtensor<std::int64_t, 1> read_idx_labels<void>(const std::filesystem::path&);
+#if defined(KATACHI_EXTERN_KERNELS)
+namespace katachi::io {
+KATACHI_IDX_INSTANCES(extern)
+}  // namespace katachi::io
+#endif

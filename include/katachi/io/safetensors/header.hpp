@@ -2,10 +2,8 @@
 // and the JSON that maps names to dtype, shape and data offsets (part of katachi/io/safetensors.hpp,
 // which includes it). Every rule is checked before a reader fills any tensor.
 //
-// nlohmann-json is used without its exceptions: a malformed header is found by parsing with
-// allow_exceptions = false, and nlohmann's own sentence for it comes from a SAX pass whose
-// parse_error callback receives the error object unthrown. So the message is the same word for
-// word in builds with and without -fno-exceptions, where a throwing nlohmann would abort.
+// The JSON itself is read by safetensors/json.hpp, which reports through fail() like every check
+// here, so the messages are the same word for word in builds with and without -fno-exceptions.
 #pragma once
 
 #include <algorithm>
@@ -14,20 +12,17 @@
 #include <cstring>
 #include <katachi/io/detail/shape_text.hpp>
 #include <katachi/io/safetensors/error.hpp>
+#include <katachi/io/safetensors/json.hpp>
 #include <katachi/io/safetensors/tensor.hpp>
 #include <limits>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <tuple>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
 namespace katachi::io::detail {
-
-using json = nlohmann::json;
 
 // The safetensors reference implementation refuses headers above 100 MB; so does katachi.
 inline constexpr std::uint64_t max_header_length = 100'000'000;
@@ -36,13 +31,6 @@ inline std::optional<dtype> dtype_from_name(std::string_view name) {
     for (dtype t : {dtype::f16, dtype::bf16, dtype::f32, dtype::f64, dtype::i64})
         if (dtype_name(t) == name) return t;
     return std::nullopt;
-}
-
-inline std::string json_type(const json& j) {
-    if (j.is_number_unsigned()) return "a non-negative integer";
-    if (j.is_number_integer()) return "a negative integer";
-    if (j.is_number_float()) return "a floating-point number";
-    return std::string("a") + (j.is_array() || j.is_object() ? "n " : " ") + j.type_name();
 }
 
 // One header entry once its own fields are valid.
@@ -54,161 +42,79 @@ struct entry_info {
     std::uint64_t end;
 };
 
-// A SAX handler that accepts every event: the passes below derive from it and hide the events they
-// look at (nlohmann calls the handler's own type, so no virtual function is needed).
-struct json_sax_skip {
-    using number_integer_t = json::number_integer_t;
-    using number_unsigned_t = json::number_unsigned_t;
-    using number_float_t = json::number_float_t;
-    using string_t = json::string_t;
-    using binary_t = json::binary_t;
-
-    bool null() { return true; }
-    bool boolean(bool) { return true; }
-    bool number_integer(number_integer_t) { return true; }
-    bool number_unsigned(number_unsigned_t) { return true; }
-    bool number_float(number_float_t, const string_t&) { return true; }
-    bool string(string_t&) { return true; }
-    bool binary(binary_t&) { return true; }
-    bool start_object(std::size_t) { return true; }
-    bool end_object() { return true; }
-    bool start_array(std::size_t) { return true; }
-    bool end_array() { return true; }
-    bool key(string_t&) { return true; }
-    bool parse_error(std::size_t, const std::string&, const json::exception&) { return false; }
-};
-
-// A SAX pass that only checks the syntax: parse_error keeps nlohmann's sentence for the fault.
-class json_syntax_check : public json_sax_skip {
-public:
-    // What nlohmann said about the first fault; empty for well-formed JSON.
-    const std::string& error() const { return error_; }
-
-    bool parse_error(std::size_t, const std::string&, const json::exception& e) {
-        error_ = e.what();
-        return false;
-    }
-
-private:
-    std::string error_;
-};
-
-// The first key seen twice in any object of the header, and the tensor it was found under. A SAX
-// pass of its own, one set of keys per open object: linear in the header, where a callback given to
-// json::parse would make nlohmann rescan each finished object's parent (quadratic in the entries).
-class duplicate_finder : public json_sax_skip {
-public:
-
-    // (tensor, duplicated field) or (tensor, "") for a tensor named twice; nullopt if none.
-    const std::optional<std::pair<std::string, std::string>>& first() const { return first_; }
-
-    bool start_object(std::size_t) {
-        open_objects_.emplace_back();
-        return true;
-    }
-    bool end_object() {
-        open_objects_.pop_back();
-        return true;
-    }
-    bool key(string_t& k) {
-        if (open_objects_.size() == 1) current_top_ = k;
-        if (!open_objects_.back().insert(k).second) {
-            if (open_objects_.size() == 1)
-                first_.emplace(k, "");
-            else
-                first_.emplace(current_top_, k);
-            return false;  // the first duplicate is all that is reported: stop here
-        }
-        return true;
-    }
-
-private:
-    std::vector<std::unordered_set<std::string>> open_objects_;
-    std::string current_top_;
-    std::optional<std::pair<std::string, std::string>> first_;
-};
-
-inline json parse_header(std::string_view text, const std::string& name) {
-    json header = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-    if (header.is_discarded()) {
-        json_syntax_check check;
-        (void)json::sax_parse(text.begin(), text.end(), &check);
-        fail(name, "", rule::header_json, "the header is not well-formed JSON: " + check.error());
-    }
-    // Well-formed, so the only way this pass stops early is at a duplicate key.
-    duplicate_finder finder;
-    (void)json::sax_parse(text.begin(), text.end(), &finder);
-    if (finder.first()) {
-        const auto& [tensor_key, field] = *finder.first();
-        if (field.empty())
-            fail(name, tensor_key, rule::duplicate_key, "the header names this tensor more than once");
-        fail(name, tensor_key, rule::duplicate_key, "the field \"" + field + "\" appears more than once");
-    }
-    if (!header.is_object())
-        fail(name, "", rule::header_json, "the header is " + json_type(header) + ", not a JSON object");
+// Syntax first (rule header_json), then duplicate keys (rule duplicate_key), then the outer value
+// must be an object (rule header_json).
+inline json_value parse_header(std::string_view text, const std::string& name) {
+    json_value header = json_reader(text, name).parse();
+    if (header.kind != json_kind::object)
+        fail(name, "", rule::header_json,
+             "the header is " + json_kind_text(header.kind) + ", not a JSON object");
     return header;
 }
 
-inline metadata_map read_metadata(const json& j, const std::string& name) {
-    if (!j.is_object())
+inline metadata_map read_metadata(const json_value& j, const std::string& name) {
+    if (j.kind != json_kind::object)
         fail(name, "__metadata__", rule::metadata,
-             "__metadata__ is " + json_type(j) + ", not an object of string to string");
+             "__metadata__ is " + json_kind_text(j.kind) + ", not an object of string to string");
     metadata_map out;
-    for (const auto& [k, v] : j.items()) {
-        if (!v.is_string())
+    for (const std::size_t i : j.sorted()) {
+        const std::string& k = j.keys[i];
+        const json_value& v = j.members[i];
+        if (v.kind != json_kind::string)
             fail(name, "__metadata__", rule::metadata,
-                 "the value of \"" + k + "\" is " + json_type(v) + "; __metadata__ maps strings to strings");
-        out.emplace(k, v.get<std::string>());
+                 "the value of \"" + k + "\" is " + json_kind_text(v.kind) +
+                     "; __metadata__ maps strings to strings");
+        out.emplace(k, v.text);
     }
     return out;
 }
 
-inline std::vector<std::size_t> read_dims(const json& j, const std::string& name, const std::string& key,
+inline std::vector<std::size_t> read_dims(const json_value& j, const std::string& name, const std::string& key,
                                           const char* field, std::optional<std::size_t> count) {
     const std::string want = count ? "an array of " + std::to_string(*count) + " non-negative integers"
                                    : std::string("an array of non-negative integers");
-    if (!j.is_array())
-        fail(name, key, rule::entry, std::string(field) + " is " + json_type(j) + ", not " + want);
-    if (count && j.size() != *count)
+    if (j.kind != json_kind::array)
+        fail(name, key, rule::entry, std::string(field) + " is " + json_kind_text(j.kind) + ", not " + want);
+    if (count && j.items.size() != *count)
         fail(name, key, rule::entry,
-             std::string(field) + " has " + std::to_string(j.size()) + " elements, not " + want);
+             std::string(field) + " has " + std::to_string(j.items.size()) + " elements, not " + want);
     std::vector<std::size_t> out;
-    for (const json& d : j) {
-        if (!d.is_number_unsigned())
+    for (const json_item& d : j.items) {
+        if (d.kind != json_kind::non_negative)
             fail(name, key, rule::entry,
-                 std::string(field) + " holds " + json_type(d) + "; it must be " + want);
-        const auto v = d.get<std::uint64_t>();
-        if (v > std::numeric_limits<std::size_t>::max())
+                 std::string(field) + " holds " + json_kind_text(d.kind) + "; it must be " + want);
+        if (d.number > std::numeric_limits<std::size_t>::max())
             fail(name, key, rule::entry, std::string(field) + " holds a value too large for this host");
-        out.push_back(static_cast<std::size_t>(v));
+        out.push_back(static_cast<std::size_t>(d.number));
     }
     return out;
 }
 
-inline entry_info read_entry(const std::string& key, const json& j, const std::string& name) {
-    if (!j.is_object())
+inline entry_info read_entry(const std::string& key, const json_value& j, const std::string& name) {
+    if (j.kind != json_kind::object)
         fail(name, key, rule::entry,
-             "the entry is " + json_type(j) + ", not an object with dtype, shape and data_offsets");
-    for (const auto& [field, value] : j.items()) {
-        (void)value;
+             "the entry is " + json_kind_text(j.kind) + ", not an object with dtype, shape and data_offsets");
+    for (const std::size_t i : j.sorted()) {
+        const std::string& field = j.keys[i];
         if (field != "dtype" && field != "shape" && field != "data_offsets")
             fail(name, key, rule::entry,
                  "unexpected field \"" + field + "\"; an entry has exactly dtype, shape and data_offsets");
     }
     for (const char* field : {"dtype", "shape", "data_offsets"})
-        if (!j.contains(field))
+        if (!j.find(field))
             fail(name, key, rule::entry,
                  std::string("the field \"") + field +
                      "\" is missing; an entry has dtype, shape and data_offsets");
-    const json& dt = j.at("dtype");
-    if (!dt.is_string()) fail(name, key, rule::entry, "dtype is " + json_type(dt) + ", not a string");
-    const std::string dt_name = dt.get<std::string>();
+    const json_value& dt = *j.find("dtype");
+    if (dt.kind != json_kind::string)
+        fail(name, key, rule::entry, "dtype is " + json_kind_text(dt.kind) + ", not a string");
+    const std::string& dt_name = dt.text;
     const auto type = dtype_from_name(dt_name);
     if (!type)
         fail(name, key, rule::unknown_dtype,
              "dtype \"" + dt_name + "\" is not one katachi reads (F16, BF16, F32, F64, I64)");
-    entry_info e{key, *type, read_dims(j.at("shape"), name, key, "shape", std::nullopt), 0, 0};
-    const auto offsets = read_dims(j.at("data_offsets"), name, key, "data_offsets", 2);
+    entry_info e{key, *type, read_dims(*j.find("shape"), name, key, "shape", std::nullopt), 0, 0};
+    const auto offsets = read_dims(*j.find("data_offsets"), name, key, "data_offsets", 2);
     e.begin = offsets[0];
     e.end = offsets[1];
     if (e.end < e.begin)
@@ -298,9 +204,11 @@ struct checked_header {
 
 inline checked_header check_header(std::string_view text, std::uint64_t data_length,
                                    const std::string& name) {
-    const json header = parse_header(text, name);
+    const json_value header = parse_header(text, name);
     checked_header out;
-    for (const auto& [key, value] : header.items()) {
+    for (const std::size_t i : header.sorted()) {
+        const std::string& key = header.keys[i];
+        const json_value& value = header.members[i];
         if (key == "__metadata__")
             out.metadata = read_metadata(value, name);
         else

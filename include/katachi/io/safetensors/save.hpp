@@ -18,8 +18,8 @@
 #include <katachi/io/detail/shape_text.hpp>
 #include <katachi/io/safetensors/error.hpp>
 #include <katachi/io/safetensors/header.hpp>
+#include <katachi/io/safetensors/json.hpp>
 #include <katachi/io/safetensors/tensor.hpp>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -185,15 +185,10 @@ private:
     bool committed_ = false;
 };
 
-// Fails unless `s` can be written as a JSON string (valid UTF-8). nlohmann's serializer decides,
-// without exceptions: replacing each invalid sequence (with U+FFFD) and dropping it give the same
-// text only when there is none.
+// Fails unless `s` can be written as a JSON string (valid UTF-8).
 inline void require_utf8(const std::string& s, const std::string& name, const std::string& key, rule r,
                          const std::string& what) {
-    const json j(s);
-    const auto replaced = j.dump(-1, ' ', false, json::error_handler_t::replace);
-    const auto dropped = j.dump(-1, ' ', false, json::error_handler_t::ignore);
-    if (replaced.size() != dropped.size()) fail(name, key, r, what + " is not valid UTF-8");
+    if (!valid_utf8(s)) fail(name, key, r, what + " is not valid UTF-8");
 }
 
 }  // namespace detail
@@ -227,18 +222,31 @@ inline void save_safetensors(const std::filesystem::path& path, const tensor_map
                          "the tensor is uninitialized, so nothing was saved: its lazy module has not been "
                          "materialised yet (run a forward pass, materialize(input_shape) or "
                          "load_state_dict first)");
-    detail::json header = detail::json::object();
+    // Written as nlohmann-json's dump() wrote it: compact, every object's keys in std::string order
+    // (so "__metadata__" among the tensor names, and data_offsets, dtype, shape in each entry).
+    std::string meta_text;
     if (!metadata.empty()) {
-        detail::json m = detail::json::object();
+        meta_text = "\"__metadata__\":{";
+        bool first = true;
         for (const auto& [k, v] : metadata) {
             detail::require_utf8(k, name, "__metadata__", detail::rule::metadata,
                                  "the metadata key \"" + k + "\"");
             detail::require_utf8(v, name, "__metadata__", detail::rule::metadata,
                                  "the value of metadata key \"" + k + "\"");
-            m[k] = v;
+            if (!first) meta_text += ',';
+            first = false;
+            detail::append_json_string(meta_text, k);
+            meta_text += ':';
+            detail::append_json_string(meta_text, v);
         }
-        header["__metadata__"] = std::move(m);
+        meta_text += '}';
     }
+    std::string text = "{";
+    bool meta_written = meta_text.empty();
+    const auto member = [&](const std::string& part) {
+        if (text.size() > 1) text += ',';
+        text += part;
+    };
     std::uint64_t offset = 0;
     for (const auto& [key, t] : tensors) {
         if (key == "__metadata__")
@@ -254,16 +262,24 @@ inline void save_safetensors(const std::filesystem::path& path, const tensor_map
                          "shape " + detail::shape_text(t.shape) + " of " + std::string(dtype_name(t.type)) +
                              " needs " + std::to_string(*need) + " bytes but the tensor holds " +
                              std::to_string(t.bytes.size()));
-        detail::json shape = detail::json::array();
-        for (std::size_t d : t.shape) shape.push_back(static_cast<std::uint64_t>(d));
-        detail::json entry = detail::json::object();
-        entry["dtype"] = std::string(dtype_name(t.type));
-        entry["shape"] = std::move(shape);
-        entry["data_offsets"] = detail::json::array({offset, offset + *need});
-        header[key] = std::move(entry);
+        if (!meta_written && std::string_view("__metadata__") < key) {
+            member(meta_text);
+            meta_written = true;
+        }
+        std::string entry;
+        detail::append_json_string(entry, key);
+        entry += ":{\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + *need) +
+                 "],\"dtype\":\"" + std::string(dtype_name(t.type)) + "\",\"shape\":[";
+        for (std::size_t i = 0; i < t.shape.size(); ++i) {
+            if (i) entry += ',';
+            entry += std::to_string(t.shape[i]);
+        }
+        entry += "]}";
+        member(entry);
         offset += *need;
     }
-    std::string text = header.dump();
+    if (!meta_written) member(meta_text);
+    text += '}';
     text.append((8 - text.size() % 8) % 8, ' ');  // the data section starts 8-byte aligned
     const std::uint64_t length = text.size();
 
