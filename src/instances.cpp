@@ -11,6 +11,7 @@ KATACHI_KERNEL_API_INSTANCES(, double)
 namespace katachi::kernels::detail {
 KATACHI_KERNEL_INSTANCES(, float)
 KATACHI_KERNEL_INSTANCES(, double)
+KATACHI_FLOAT_KERNEL_INSTANCES()
 }  // namespace katachi::kernels::detail
 namespace katachi::ops {
 KATACHI_OP_INSTANCES(, float)

@@ -15,10 +15,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <katachi/kernels/conv2d/lowering.hpp>
+#include <katachi/kernels/conv_relu_pool.hpp>
 #include <katachi/kernels/gemm.hpp>
 #include <katachi/kernels/im2col.hpp>
 #include <katachi/kernels/max_pool2d.hpp>
 #include <katachi/kernels/winograd/forward.hpp>
+#include <katachi/kernels/winograd/pool.hpp>
 #include <katachi/kernels/winograd/weight_grad.hpp>
 #include <katachi/ops/conv2d.hpp>
 #include <katachi/ops/linear.hpp>
@@ -49,27 +51,38 @@
                                                          std::size_t, const max_pool2d_options&);            \
     EXTERN template void max_pool2d_run<T, std::int64_t>(const T*, T*, std::int64_t*,                        \
                                                          const std::array<std::size_t, 4>&, std::size_t,     \
-                                                         std::size_t, const max_pool2d_options&);
+                                                         std::size_t, const max_pool2d_options&);            \
+    EXTERN template void conv_relu_pool_forward<T>(const conv_pool_shape&, const T*, const T*, const T*, T*, \
+                                                   std::uint8_t*, T*, bool);                                 \
+    EXTERN template void conv_relu_pool_weight_grad<T>(const conv_pool_shape&, const T*, const T*, const T*, \
+                                                       const std::uint8_t*, T*, T*, T*, write, bool);        \
+    EXTERN template void conv_relu_pool_input_grad<T>(const conv_pool_shape&, const T*, const T*, const T*,  \
+                                                      const std::uint8_t*, T*, write);
+
+// Winograd's forward with the pooling taken in, whose fused pass is float's alone.
+#define KATACHI_FLOAT_KERNEL_INSTANCES(EXTERN)                                                            \
+    EXTERN template void winograd_convolve_pool<float>(const winograd_shape&, const float*, const float*, \
+                                                       const float*, float*, std::uint8_t*, float*);
 
 // The max-pooling backward kernel as ops::max_pool2d's unpool calls it (with window positions or flat
 // indices, with or without a relu's output as the mask): unpool is defined in its class, so it is
 // inline and compiled wherever it is used even when declared extern below; the kernel it calls is
 // not, and this keeps its instances (and their parallel loops) out of every file.
-#define KATACHI_KERNEL_API_INSTANCES(EXTERN, T)                                                            \
-    EXTERN template void max_pool2d_backward<tensor_view<const T, 4>, tensor_view<const std::uint8_t, 4>,  \
-                                             const tensor_view<T, 4>&, none_t>(                           \
+#define KATACHI_KERNEL_API_INSTANCES(EXTERN, T)                                                              \
+    EXTERN template void max_pool2d_backward<tensor_view<const T, 4>, tensor_view<const std::uint8_t, 4>,    \
+                                             const tensor_view<T, 4>&, none_t>(                              \
         const tensor_view<const T, 4>&, const tensor_view<const std::uint8_t, 4>&, const tensor_view<T, 4>&, \
-        write, const none_t&);                                                                             \
-    EXTERN template void max_pool2d_backward<tensor_view<const T, 4>, tensor_view<const std::uint8_t, 4>,  \
-                                             const tensor_view<T, 4>&, tensor_view<const T, 4>>(          \
+        write, const none_t&);                                                                               \
+    EXTERN template void max_pool2d_backward<tensor_view<const T, 4>, tensor_view<const std::uint8_t, 4>,    \
+                                             const tensor_view<T, 4>&, tensor_view<const T, 4>>(             \
         const tensor_view<const T, 4>&, const tensor_view<const std::uint8_t, 4>&, const tensor_view<T, 4>&, \
-        write, const tensor_view<const T, 4>&);                                                            \
-    EXTERN template void max_pool2d_backward<tensor_view<const T, 4>, tensor_view<const std::int64_t, 4>,  \
-                                             const tensor_view<T, 4>&, none_t>(                           \
+        write, const tensor_view<const T, 4>&);                                                              \
+    EXTERN template void max_pool2d_backward<tensor_view<const T, 4>, tensor_view<const std::int64_t, 4>,    \
+                                             const tensor_view<T, 4>&, none_t>(                              \
         const tensor_view<const T, 4>&, const tensor_view<const std::int64_t, 4>&, const tensor_view<T, 4>&, \
-        write, const none_t&);                                                                             \
-    EXTERN template void max_pool2d_backward<tensor_view<const T, 4>, tensor_view<const std::int64_t, 4>,  \
-                                             const tensor_view<T, 4>&, tensor_view<const T, 4>>(          \
+        write, const none_t&);                                                                               \
+    EXTERN template void max_pool2d_backward<tensor_view<const T, 4>, tensor_view<const std::int64_t, 4>,    \
+                                             const tensor_view<T, 4>&, tensor_view<const T, 4>>(             \
         const tensor_view<const T, 4>&, const tensor_view<const std::int64_t, 4>&, const tensor_view<T, 4>&, \
         write, const tensor_view<const T, 4>&);
 
@@ -95,6 +108,7 @@ KATACHI_KERNEL_API_INSTANCES(extern, double)
 namespace katachi::kernels::detail {
 KATACHI_KERNEL_INSTANCES(extern, float)
 KATACHI_KERNEL_INSTANCES(extern, double)
+KATACHI_FLOAT_KERNEL_INSTANCES(extern)
 }  // namespace katachi::kernels::detail
 namespace katachi::ops {
 KATACHI_OP_INSTANCES(extern, float)

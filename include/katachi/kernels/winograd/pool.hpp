@@ -129,10 +129,13 @@ KATACHI_TARGET_AVX2 inline void winograd_convolve_fused_pool(const winograd_shap
 
 // out[batch, out_channels, out_height / 2, out_width / 2] = the 2x2 max pooling (stride 2) of the
 // relu of the convolution of image with the 3x3 weight w (+ bias, may be null), and with `at` (may
-// be null) each pooled value's window position. Runs only where winograd_pool_runs<float>(s);
+// be null) each pooled value's window position. Runs only where winograd_pool_runs<T>(s), so T is
+// float (a template so that KATACHI_EXTERN_KERNELS can take its instance from libkatachi);
 // `ws` holds winograd_workspace_size(s) elements.
-inline void winograd_convolve_pool(const winograd_shape& s, const float* image, const float* w,
-                                   const float* bias, float* out, std::uint8_t* at, float* ws) {
+template <class T>
+void winograd_convolve_pool(const winograd_shape& s, const T* image, const T* w, const T* bias, T* out,
+                            std::uint8_t* at, T* ws) {
+    static_assert(std::is_same_v<T, float>, "winograd_convolve_pool: the fused pass is float's");
 #if KATACHI_AVX2_CODE
     const std::size_t pooled = s.out_channels * s.tiles();
     winograd_weights(s.out_channels, s.channels, w, false, true, ws);
