@@ -31,39 +31,55 @@ bool winograd_on_fma_block() {
 }
 
 #if KATACHI_AVX2_CODE
+// One block of the fused forward: V[xi][r][c] of the tiles t0 + r, r < block, from the sample in
+// buf.in (channels-last), then M[xi][r][o] = V[xi] U[xi]^T in buf.m; ut holds U[xi] by column.
+[[gnu::always_inline]] KATACHI_TARGET_AVX2 inline void winograd_fused_products(
+    const winograd_shape& s, std::size_t t0, std::size_t block, const float* ut,
+    const winograd_buffers<float>& buf) {
+    constexpr std::size_t rows = winograd_fused_tiles, lanes = winograd_lanes<float>;
+    const std::size_t ci = s.channels, co = s.out_channels, tw = s.tile_cols();
+    for (std::size_t r = 0; r < block; ++r) {
+        const float* px[16];
+        winograd_input_pixels(s, (t0 + r) / tw, (t0 + r) % tw, buf, px);
+        float* d = buf.v + r * ci;
+        std::size_t c = 0;
+        for (; c + lanes <= ci; c += lanes) winograd_tile_input<lanes>(px, c, d + c, rows * ci);
+        for (; c < ci; ++c) winograd_tile_input<1>(px, c, d + c, rows * ci);
+    }
+    for (std::size_t xi = 0; xi < 16; ++xi)
+        fma_product(block, co, ci, buf.v + xi * rows * ci, ci, 1, ut + xi * ci * co, co,
+                    buf.m + xi * rows * co, co, false);
+}
+
+// The 2x2 output of the block's tile r (its M in buf.m) into the pixel rows py[0..3], channels-last.
+[[gnu::always_inline]] KATACHI_TARGET_AVX2 inline void winograd_fused_tile_output(
+    const winograd_shape& s, std::size_t r, float* const* py, const winograd_buffers<float>& buf) {
+    constexpr std::size_t rows = winograd_fused_tiles, lanes = winograd_lanes<float>;
+    const std::size_t co = s.out_channels;
+    std::size_t o = 0;
+    for (; o + lanes <= co; o += lanes) winograd_tile_output<lanes>(buf.m + r * co + o, rows * co, py, o);
+    for (; o < co; ++o) winograd_tile_output<1>(buf.m + r * co + o, rows * co, py, o);
+}
+
 // The fused forward of the `count` samples of `image` into `out`: ut holds U[xi] by column
 // (winograd_weights with by_column), written or with write::accumulate added, + bias.
 KATACHI_TARGET_AVX2 inline void winograd_convolve_fused(const winograd_shape& s, const float* image,
                                                         std::size_t count, const float* ut, const float* bias,
                                                         float* out, const winograd_buffers<float>& buf,
                                                         write mode) {
-    constexpr std::size_t rows = winograd_fused_tiles, lanes = winograd_lanes<float>;
+    constexpr std::size_t rows = winograd_fused_tiles;
     const std::size_t ci = s.channels, co = s.out_channels, tw = s.tile_cols(), tiles = s.tiles();
     for (std::size_t j = 0; j < count; ++j) {
         winograd_transpose(image + j * s.image_size(), s.in_pixels(), ci, s.in_pixels(), buf.in, ci,
                            static_cast<const float*>(nullptr), write::overwrite);
         for (std::size_t t0 = 0; t0 < tiles; t0 += rows) {
             const std::size_t block = std::min(rows, tiles - t0);
-            // V[xi][r][c] of the block's tiles r, then M[xi][r][o] = V[xi] U[xi]^T.
-            for (std::size_t r = 0; r < block; ++r) {
-                const float* px[16];
-                winograd_input_pixels(s, (t0 + r) / tw, (t0 + r) % tw, buf, px);
-                float* d = buf.v + r * ci;
-                std::size_t c = 0;
-                for (; c + lanes <= ci; c += lanes) winograd_tile_input<lanes>(px, c, d + c, rows * ci);
-                for (; c < ci; ++c) winograd_tile_input<1>(px, c, d + c, rows * ci);
-            }
-            for (std::size_t xi = 0; xi < 16; ++xi)
-                fma_product(block, co, ci, buf.v + xi * rows * ci, ci, 1, ut + xi * ci * co, co,
-                            buf.m + xi * rows * co, co, false);
+            winograd_fused_products(s, t0, block, ut, buf);
             for (std::size_t r = 0; r < block; ++r) {
                 float* py[4];
                 winograd_output_pixels((t0 + r) / tw, (t0 + r) % tw, s.out_height, s.out_width, co, buf.out,
                                        buf.out_extra, py);
-                std::size_t o = 0;
-                for (; o + lanes <= co; o += lanes)
-                    winograd_tile_output<lanes>(buf.m + r * co + o, rows * co, py, o);
-                for (; o < co; ++o) winograd_tile_output<1>(buf.m + r * co + o, rows * co, py, o);
+                winograd_fused_tile_output(s, r, py, buf);
             }
         }
         winograd_transpose(buf.out, co, s.out_pixels(), co, out + j * s.out_image_size(), s.out_pixels(),

@@ -87,7 +87,7 @@ KATACHI_TARGET_AVX2 inline void winograd_convolve_fused_pool(const winograd_shap
                                                              std::size_t count, const float* ut,
                                                              const float* bias, float* out, std::uint8_t* at,
                                                              const winograd_buffers<float>& buf) {
-    constexpr std::size_t rows = winograd_fused_tiles, lanes = winograd_lanes<float>;
+    constexpr std::size_t rows = winograd_fused_tiles;
     const std::size_t ci = s.channels, co = s.out_channels, tiles = s.tiles();
     float* quad = buf.out;             // a tile's four outputs, [4][co]
     float* pooled = buf.out + 4 * co;  // the sample's pooled values, channels-last [tiles][co]
@@ -98,23 +98,9 @@ KATACHI_TARGET_AVX2 inline void winograd_convolve_fused_pool(const winograd_shap
         std::uint8_t* sample_at = at != nullptr ? at + j * co * tiles : nullptr;
         for (std::size_t t0 = 0; t0 < tiles; t0 += rows) {
             const std::size_t block = std::min(rows, tiles - t0);
-            const std::size_t tw = s.tile_cols();
+            winograd_fused_products(s, t0, block, ut, buf);
             for (std::size_t r = 0; r < block; ++r) {
-                const float* px[16];
-                winograd_input_pixels(s, (t0 + r) / tw, (t0 + r) % tw, buf, px);
-                float* d = buf.v + r * ci;
-                std::size_t c = 0;
-                for (; c + lanes <= ci; c += lanes) winograd_tile_input<lanes>(px, c, d + c, rows * ci);
-                for (; c < ci; ++c) winograd_tile_input<1>(px, c, d + c, rows * ci);
-            }
-            for (std::size_t xi = 0; xi < 16; ++xi)
-                fma_product(block, co, ci, buf.v + xi * rows * ci, ci, 1, ut + xi * ci * co, co,
-                            buf.m + xi * rows * co, co, false);
-            for (std::size_t r = 0; r < block; ++r) {
-                std::size_t o = 0;
-                for (; o + lanes <= co; o += lanes)
-                    winograd_tile_output<lanes>(buf.m + r * co + o, rows * co, py, o);
-                for (; o < co; ++o) winograd_tile_output<1>(buf.m + r * co + o, rows * co, py, o);
+                winograd_fused_tile_output(s, r, py, buf);
                 const std::size_t t = t0 + r;
                 winograd_pool_tile(quad, co, pooled + t * co, sample_at != nullptr ? sample_at + t : nullptr,
                                    tiles);
