@@ -11,15 +11,15 @@
 // recursion. Every fault is reported through fail() (rule header_json or duplicate_key) with its
 // byte, line and column, so a malformed header is an exception, never a crash.
 //
-// The writer emits what the previous nlohmann-json based writer did, byte for byte: compact, keys
-// in std::string order, strings escaped as nlohmann's dump does (", \, \b, \f, \n, \r, \t short,
-// other control characters as \u00xx, everything else as UTF-8).
+// The writer side, append_json_string, is safetensors/json_write.hpp; the kept values are
+// safetensors/json_value.hpp.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <katachi/io/safetensors/error.hpp>
+#include <katachi/io/safetensors/json_value.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,72 +28,6 @@
 #include <vector>
 
 namespace katachi::io::detail {
-
-// Arrays and objects nested deeper than this are refused (a safetensors header has 3 levels).
-inline constexpr std::size_t max_json_depth = 64;
-
-enum class json_kind : unsigned char { null, boolean, non_negative, negative, floating, string, array, object };
-
-// How messages name a value of this kind: "a string", "an array", "a non-negative integer".
-inline std::string json_kind_text(json_kind k) {
-    switch (k) {
-        case json_kind::null:
-            return "a null";
-        case json_kind::boolean:
-            return "a boolean";
-        case json_kind::non_negative:
-            return "a non-negative integer";
-        case json_kind::negative:
-            return "a negative integer";
-        case json_kind::floating:
-            return "a floating-point number";
-        case json_kind::string:
-            return "a string";
-        case json_kind::array:
-            return "an array";
-        case json_kind::object:
-            return "an object";
-    }
-    return "an unknown value";
-}
-
-// An element of an entry's array: its kind and, for a non-negative integer, its value.
-struct json_item {
-    json_kind kind = json_kind::null;
-    std::uint64_t number = 0;
-};
-
-// A value down to an entry's fields (see the top of this file for what is kept).
-struct json_value {
-    json_kind kind = json_kind::null;
-    std::uint64_t number = 0;                // a non-negative integer's value
-    std::string text;                        // a string's (down to an entry's fields)
-    std::vector<json_item> items;            // an array's elements (an entry's fields' arrays)
-    std::vector<std::string> keys;           // an object's keys in document order (outer object, entries)
-    std::vector<json_value> members;         // and their values
-
-    // The member named `key`, or nullptr.
-    const json_value* find(std::string_view key) const {
-        for (std::size_t i = 0; i < keys.size(); ++i)
-            if (keys[i] == key) return &members[i];
-        return nullptr;
-    }
-
-    // The members' indices in key order (std::string order), the order checks report in.
-    std::vector<std::size_t> sorted() const {
-        std::vector<std::size_t> order(keys.size());
-        for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-        std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return keys[a] < keys[b]; });
-        return order;
-    }
-};
-
-// The first key seen twice in an object, in document order: under which tensor (the last key of
-// the outermost object) and which key ("" when the tensor's own name is the duplicate).
-struct json_duplicate {
-    std::string tensor;
-    std::string field;
-};
 
 class json_reader {
 public:
@@ -107,7 +41,8 @@ public:
         if (at_ != text_.size()) syntax("unexpected text after the JSON value");
         if (duplicate_) {
             if (duplicate_->field.empty())
-                fail(name_, duplicate_->tensor, rule::duplicate_key, "the header names this tensor more than once");
+                fail(name_, duplicate_->tensor, rule::duplicate_key,
+                     "the header names this tensor more than once");
             fail(name_, duplicate_->tensor, rule::duplicate_key,
                  "the field \"" + duplicate_->field + "\" appears more than once");
         }
@@ -181,7 +116,8 @@ private:
         } else if (literal("null")) {
             v.kind = json_kind::null;
         } else {
-            syntax("expected a value (an object, array, string, number, true, false or null), found " + found());
+            syntax("expected a value (an object, array, string, number, true, false or null), found " +
+                   found());
         }
         return v;
     }
@@ -279,7 +215,9 @@ private:
             }
             // As nlohmann-json refused them: a number beyond a double's range (about 1.8e308). A
             // conservative test on the exponent alone; such a number is never a valid entry's.
-            if (!minus && exponent > 400) syntax("number overflow: the exponent " + std::to_string(exponent) + " puts the number beyond a double's range");
+            if (!minus && exponent > 400)
+                syntax("number overflow: the exponent " + std::to_string(exponent) +
+                       " puts the number beyond a double's range");
         }
         // As nlohmann-json typed numbers: an integer too large for its type is a floating-point one.
         if (fraction || overflow || (negative && n > std::uint64_t{1} << 63))
@@ -431,47 +369,6 @@ inline bool valid_utf8(std::string_view s) {
         i += n;
     }
     return true;
-}
-
-// Appends `s` (valid UTF-8) as a JSON string, escaped as nlohmann-json's dump escapes it.
-inline void append_json_string(std::string& out, std::string_view s) {
-    static const char hex[] = "0123456789abcdef";
-    out += '"';
-    for (const char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\b':
-                out += "\\b";
-                break;
-            case '\f':
-                out += "\\f";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            default:
-                if (c < 0x20) {
-                    out += "\\u00";
-                    out += hex[c >> 4];
-                    out += hex[c & 15];
-                } else {
-                    out += ch;
-                }
-        }
-    }
-    out += '"';
 }
 
 }  // namespace katachi::io::detail

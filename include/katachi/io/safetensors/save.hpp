@@ -19,6 +19,7 @@
 #include <katachi/io/safetensors/error.hpp>
 #include <katachi/io/safetensors/header.hpp>
 #include <katachi/io/safetensors/json.hpp>
+#include <katachi/io/safetensors/json_write.hpp>
 #include <katachi/io/safetensors/tensor.hpp>
 #include <string>
 #include <string_view>
