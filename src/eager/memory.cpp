@@ -22,6 +22,14 @@ namespace {
 
 constexpr std::align_val_t block_alignment{64};
 
+// Under AddressSanitizer every small block goes back to the system at once, so a use after free
+// is reported instead of landing in a recycled block.
+#ifdef KATACHI_EAGER_NO_SMALL_POOL
+constexpr bool small_pool_enabled = false;
+#else
+constexpr bool small_pool_enabled = true;
+#endif
+
 // Blocks below cached_block_min: the small tensors and the autograd records of every op. glibc's
 // per-thread cache keeps only seven blocks of a size and its aligned allocation bypasses that cache,
 // so a step of a small model spent a third of its time in malloc and free. Each thread keeps its
@@ -33,7 +41,7 @@ constexpr std::align_val_t block_alignment{64};
 //
 // Classes: 64-byte steps up to 1 KiB, then four steps per doubling up to small_max (the larger
 // requests below cached_block_min are passed to the system as before).
-constexpr std::size_t small_step_classes = 16;                      // 64, 128, ..., 1024
+constexpr std::size_t small_step_classes = 16;                         // 64, 128, ..., 1024
 constexpr std::size_t small_classes = small_step_classes + 4 * 6 + 2;  // 1280, 1536, ..., 98304
 constexpr std::size_t small_max = 98304;
 static_assert(small_max == detail::small_record_max);
@@ -98,20 +106,17 @@ void register_small_pool() {
 void* small_acquire(std::size_t bytes, std::size_t& capacity) {
     const std::size_t c = small_class(bytes);
     capacity = small_class_size(c);
-#ifndef KATACHI_EAGER_NO_SMALL_POOL
-    if (free_block* b = small_pool.head[c]) {
+    if (free_block* b = small_pool.head[c]; small_pool_enabled && b) {
         small_pool.head[c] = b->next;
         --small_pool.count[c];
         return b;
     }
-#endif
     return ::operator new(capacity, block_alignment);
 }
 
 void small_release(void* block, std::size_t capacity) noexcept {
-#ifndef KATACHI_EAGER_NO_SMALL_POOL
     const std::size_t c = small_class(capacity);
-    if (!small_pool_gone && small_pool.count[c] < small_class_count &&
+    if (small_pool_enabled && !small_pool_gone && small_pool.count[c] < small_class_count &&
         (small_pool.count[c] + 1) * capacity <= small_class_bytes &&
         small_pool_on.load(std::memory_order_relaxed)) {
         if (!small_pool_registered) register_small_pool();
@@ -121,7 +126,6 @@ void small_release(void* block, std::size_t capacity) noexcept {
         ++small_pool.count[c];
         return;
     }
-#endif
     ::operator delete(block, block_alignment);
 }
 
@@ -204,8 +208,12 @@ block_cache& cache() {
 
 }  // namespace
 
-std::size_t cached_bytes() { return cache().held(); }
-std::size_t cache_limit() { return cache().limit(); }
+std::size_t cached_bytes() {
+    return cache().held();
+}
+std::size_t cache_limit() {
+    return cache().limit();
+}
 void set_cache_limit(std::size_t bytes) {
     small_pool_on.store(bytes != 0, std::memory_order_relaxed);
     if (bytes == 0) small_pool.trim();
