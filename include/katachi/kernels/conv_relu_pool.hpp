@@ -53,7 +53,8 @@ void conv_relu_pool_forward(const conv_pool_shape& s, const T* x, const T* w, co
                             std::uint8_t* at, T* ws,
                             [[maybe_unused]] bool vector = conv_pool_vector_runs<T>()) {
     const std::size_t image = s.channels * s.height * s.width, pooled = s.pooled_size();
-    parallel_for(s.batch, parallel_parts(s.batch), [&](std::size_t n0, std::size_t n1, unsigned part) {
+    // The channels o0 <= o < o1 of the samples n0 <= n < n1, each part spreading its samples itself.
+    const auto run = [&](std::size_t n0, std::size_t n1, std::size_t o0, std::size_t o1, unsigned part) {
         T* d = part == 0 ? ws : thread_scratch<T, conv_part_scratch_tag>(s.part_size());
         for (std::size_t n = n0; n < n1; ++n) {
             conv_pool_spread(s, x + n * image, d);
@@ -61,12 +62,25 @@ void conv_relu_pool_forward(const conv_pool_shape& s, const T* x, const T* w, co
 #if KATACHI_AVX2_CODE
             if constexpr (std::is_same_v<T, float>)
                 if (vector) {
-                    conv_pool_forward_sample(s, d, w, bias, y + n * pooled, sample_at);
+                    conv_pool_forward_sample(s, d, w, bias, y + n * pooled, sample_at, o0, o1);
                     continue;
                 }
 #endif
-            conv_pool_forward_sample_portable(s, d, w, bias, y + n * pooled, sample_at);
+            conv_pool_forward_sample_portable(s, d, w, bias, y + n * pooled, sample_at, o0, o1);
         }
+    };
+    // Fewer samples than threads (a batch of one): each thread takes pairs of output channels of
+    // every sample (the vector pass makes two channels at a time). Otherwise each takes samples.
+    const std::size_t pairs = s.out_channels / 2;
+    const unsigned by_channel = s.batch < pairs ? parallel_parts(pairs) : 1u;
+    if (by_channel > s.batch) {
+        parallel_for(pairs, by_channel, [&](std::size_t p0, std::size_t p1, unsigned part) {
+            run(0, s.batch, 2 * p0, p1 == pairs ? s.out_channels : 2 * p1, part);
+        });
+        return;
+    }
+    parallel_for(s.batch, parallel_parts(s.batch), [&](std::size_t n0, std::size_t n1, unsigned part) {
+        run(n0, n1, 0, s.out_channels, part);
     });
 }
 
@@ -95,7 +109,8 @@ void conv_relu_pool_weight_grad(const conv_pool_shape& s, const T* x, const T* d
                 std::fill(sums, sums + s.sums_size(), 0.f);
                 for (std::size_t n = n0; n < n1; ++n) {
                     conv_pool_spread(s, x + n * image, d);
-                    conv_pool_grad_sample(s, d, dy + n * pooled, y + n * pooled, at + n * pooled, sums);
+                    conv_pool_grad_sample(s, d, dy + n * pooled, y + n * pooled, at + n * pooled,
+                                          (s.batch - n) * pooled, sums);
                 }
                 // Part 0's block lies over its sums' first elements: each is read before it is written.
                 conv_pool_fold_sums(s, sums, target);

@@ -10,8 +10,8 @@
 //   never written, in the forward or the backward, on any processor (AVX-512 vectors in float where
 //   the processor has them, one element at a time elsewhere), so its scratch is a sample's.
 // - Winograd's (kernels/winograd/pool.hpp: float on AVX2, a 3x3 convolution with an even output
-//   and a batch that Winograd runs): the forward pools each output tile where it is made; the
-//   backward is the unfused one.
+//   and at least one 14x14 sample's tiles): the forward pools each output tile where it is made;
+//   the backward is the unfused one.
 // The unfused way (double, other processors or small batches on Winograd's convolutions) runs the
 // convolution into workspace and pools it, and its backward unpools into workspace and runs the
 // convolution's backward.
@@ -96,11 +96,13 @@ struct conv_relu_max_pool2d {
         return conv2d::workspace_size(conv, in, batch) + batch * between(conv, in).size();
     }
 
-    // The direct pass's part scratch (its spread sample and gradient sums), else the unfused way's.
+    // The direct pass's part scratch (its spread sample and gradient sums), else the larger of the
+    // unfused way's and Winograd's pooled forward's (which one runs is known at run time only).
     static constexpr std::size_t workspace_size(const conv2d_options& conv, const max_pool2d_options& pool,
                                                 const dims& in, std::size_t batch) {
-        return direct(conv, pool, in) ? shape(conv, in, batch).part_size()
-                                      : unfused_workspace_size(conv, in, batch);
+        if (direct(conv, pool, in)) return shape(conv, in, batch).part_size();
+        return std::max(unfused_workspace_size(conv, in, batch),
+                        kernels::detail::winograd_pool_workspace_size(winograd_sizes(conv, in, batch)));
     }
 
     // How the node runs: `automatic` as fused_runs says; `portable` the direct pass one element at a

@@ -14,10 +14,10 @@ namespace katachi::kernels::detail {
 // known, so the backward visits that one window position rather than all four.
 template <class T>
 void conv_pool_forward_sample_portable(const conv_pool_shape& s, const T* d, const T* w, const T* bias, T* y,
-                                       std::uint8_t* at) {
+                                       std::uint8_t* at, std::size_t o_first, std::size_t o_last) {
     const std::size_t hp = s.pooled_height(), wp = s.pooled_width(), taps = s.taps();
     const std::size_t rows = s.spread_rows(), len = s.row_length(), kh = s.kernel_h, kw = s.kernel_w;
-    for (std::size_t o = 0; o < s.out_channels; ++o)
+    for (std::size_t o = o_first; o < o_last; ++o)
         for (std::size_t r = 0; r < hp; ++r)
             for (std::size_t j = 0; j < wp; ++j) {
                 T q[4];

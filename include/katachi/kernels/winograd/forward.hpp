@@ -32,9 +32,10 @@ bool winograd_on_fma_block() {
 
 #if KATACHI_AVX2_CODE
 // One block of the fused forward: V[xi][r][c] of the tiles t0 + r, r < block, from the sample in
-// buf.in (channels-last), then M[xi][r][o] = V[xi] U[xi]^T in buf.m; ut holds U[xi] by column.
+// buf.in (channels-last), then M[xi][r][o] = V[xi] U[xi]^T in buf.m for o < s.out_channels; ut holds
+// U[xi] by column, ldu floats a row (more than s.out_channels where s is a part of the channels).
 [[gnu::always_inline]] KATACHI_TARGET_AVX2 inline void winograd_fused_products(
-    const winograd_shape& s, std::size_t t0, std::size_t block, const float* ut,
+    const winograd_shape& s, std::size_t t0, std::size_t block, const float* ut, std::size_t ldu,
     const winograd_buffers<float>& buf) {
     constexpr std::size_t rows = winograd_fused_tiles, lanes = winograd_lanes<float>;
     const std::size_t ci = s.channels, co = s.out_channels, tw = s.tile_cols();
@@ -47,7 +48,7 @@ bool winograd_on_fma_block() {
         for (; c < ci; ++c) winograd_tile_input<1>(px, c, d + c, rows * ci);
     }
     for (std::size_t xi = 0; xi < 16; ++xi)
-        fma_product(block, co, ci, buf.v + xi * rows * ci, ci, 1, ut + xi * ci * co, co,
+        fma_product(block, co, ci, buf.v + xi * rows * ci, ci, 1, ut + xi * ci * ldu, ldu,
                     buf.m + xi * rows * co, co, false);
 }
 
@@ -74,7 +75,7 @@ KATACHI_TARGET_AVX2 inline void winograd_convolve_fused(const winograd_shape& s,
                            static_cast<const float*>(nullptr), write::overwrite);
         for (std::size_t t0 = 0; t0 < tiles; t0 += rows) {
             const std::size_t block = std::min(rows, tiles - t0);
-            winograd_fused_products(s, t0, block, ut, buf);
+            winograd_fused_products(s, t0, block, ut, co, buf);
             for (std::size_t r = 0; r < block; ++r) {
                 float* py[4];
                 winograd_output_pixels((t0 + r) / tw, (t0 + r) % tw, s.out_height, s.out_width, co, buf.out,

@@ -27,12 +27,41 @@
 
 namespace katachi::kernels::detail {
 
+// A thread's share of the output channels when a batch is split over channels: a multiple of
+// fma_block's widest row of vectors (two of 16 floats), so each part's products keep whole blocks.
+inline constexpr std::size_t winograd_pool_channel_group = 32;
+
+// Tiles from which the pooled forward pays (over the batch): one 14x14 sample. It needs room for one
+// block of tiles only and transforms the weight once a call (about 12 us for 32 -> 64): a LeNet's
+// forward at batch 1 on one thread took 73-77 us with its second convolution here, 109 us lowered.
+// (conv2d's own rule, winograd_pays, waits for four such samples: its backward's chunks and second
+// weight transform need them.)
+inline constexpr std::size_t winograd_pool_min_tiles = 49;
+
+// Whether the shape suits winograd_convolve_pool: an output of even height and width (every tile a
+// whole window), and enough channels and tiles to pay.
+constexpr bool winograd_pool_fits(const winograd_shape& s) {
+    return s.out_height % 2 == 0 && s.out_width % 2 == 0 && s.channels >= winograd_min_channels &&
+           s.out_channels >= winograd_min_out_channels && s.batch * s.tiles() >= winograd_pool_min_tiles;
+}
+
+// The scratch winograd_convolve_pool takes: U, then part 0's block (the other parts take the same
+// from their thread's conv scratch); 0 where the shape does not suit it.
+constexpr std::size_t winograd_pool_workspace_size(const winograd_shape& s) {
+    return winograd_pool_fits(s) ? s.weights_size() + s.part_size_for(winograd_fused_tiles) : 0;
+}
+
 // Whether winograd_convolve_pool runs this convolution: float where the fused forward runs (AVX2
-// and FMA), an output of even height and width (every tile a whole window), and enough channels
-// and tiles for Winograd to pay (winograd_pays).
+// and FMA), on a shape that suits it.
 template <class T>
 bool winograd_pool_runs(const winograd_shape& s) {
-    return winograd_on_fma_block<T>() && s.out_height % 2 == 0 && s.out_width % 2 == 0 && winograd_pays(s);
+    return winograd_on_fma_block<T>() && winograd_pool_fits(s);
+}
+
+// The scratch of `part`: after U in the caller's workspace for part 0, the worker's own else.
+inline float* winograd_pool_part_area(const winograd_shape& s, float* ws, unsigned part) {
+    return part == 0 ? ws + s.weights_size()
+                     : thread_scratch<float, conv_part_scratch_tag>(s.part_size_for(winograd_fused_tiles));
 }
 
 #if KATACHI_AVX2_CODE
@@ -82,33 +111,39 @@ KATACHI_TARGET_AVX2 inline void winograd_pool_relu(float* y, std::size_t n) {
 
 // The fused forward of `count` samples with the pooling taken in: out[count, out_channels, Hp, Wp]
 // (Hp, Wp half the convolution's output) and, with `at`, the window positions in out's order. ut
-// holds U[xi] by column (winograd_weights with by_column).
+// holds U[xi] by column (winograd_weights with by_column). Only the output channels o0 <= o <
+// o0 + o_count are made (all of them in a batch split over samples; a part of them on each thread
+// when the batch is smaller than the threads); each part transforms the samples' input itself.
 KATACHI_TARGET_AVX2 inline void winograd_convolve_fused_pool(const winograd_shape& s, const float* image,
                                                              std::size_t count, const float* ut,
                                                              const float* bias, float* out, std::uint8_t* at,
-                                                             const winograd_buffers<float>& buf) {
+                                                             const winograd_buffers<float>& buf,
+                                                             std::size_t o0, std::size_t o_count) {
     constexpr std::size_t rows = winograd_fused_tiles;
-    const std::size_t ci = s.channels, co = s.out_channels, tiles = s.tiles();
-    float* quad = buf.out;             // a tile's four outputs, [4][co]
-    float* pooled = buf.out + 4 * co;  // the sample's pooled values, channels-last [tiles][co]
-    float* const py[4] = {quad, quad + co, quad + 2 * co, quad + 3 * co};
+    const std::size_t ci = s.channels, co = s.out_channels, tiles = s.tiles(), n = o_count;
+    winograd_shape part = s;  // the products and output transforms of this part's channels
+    part.out_channels = n;
+    float* quad = buf.out;            // a tile's four outputs, [4][n]
+    float* pooled = buf.out + 4 * n;  // the sample's pooled values, channels-last [tiles][n]
+    float* const py[4] = {quad, quad + n, quad + 2 * n, quad + 3 * n};
     for (std::size_t j = 0; j < count; ++j) {
         winograd_transpose(image + j * s.image_size(), s.in_pixels(), ci, s.in_pixels(), buf.in, ci,
                            static_cast<const float*>(nullptr), write::overwrite);
-        std::uint8_t* sample_at = at != nullptr ? at + j * co * tiles : nullptr;
+        std::uint8_t* sample_at = at != nullptr ? at + (j * co + o0) * tiles : nullptr;
         for (std::size_t t0 = 0; t0 < tiles; t0 += rows) {
             const std::size_t block = std::min(rows, tiles - t0);
-            winograd_fused_products(s, t0, block, ut, buf);
+            winograd_fused_products(part, t0, block, ut + o0, co, buf);
             for (std::size_t r = 0; r < block; ++r) {
-                winograd_fused_tile_output(s, r, py, buf);
+                winograd_fused_tile_output(part, r, py, buf);
                 const std::size_t t = t0 + r;
-                winograd_pool_tile(quad, co, pooled + t * co, sample_at != nullptr ? sample_at + t : nullptr,
+                winograd_pool_tile(quad, n, pooled + t * n, sample_at != nullptr ? sample_at + t : nullptr,
                                    tiles);
             }
         }
-        float* y = out + j * co * tiles;
-        winograd_transpose(pooled, co, tiles, co, y, tiles, bias, write::overwrite);
-        winograd_pool_relu(y, co * tiles);
+        float* y = out + (j * co + o0) * tiles;
+        winograd_transpose(pooled, n, tiles, n, y, tiles, bias != nullptr ? bias + o0 : nullptr,
+                           write::overwrite);
+        winograd_pool_relu(y, n * tiles);
     }
 }
 #endif
@@ -117,19 +152,35 @@ KATACHI_TARGET_AVX2 inline void winograd_convolve_fused_pool(const winograd_shap
 // relu of the convolution of image with the 3x3 weight w (+ bias, may be null), and with `at` (may
 // be null) each pooled value's window position. Runs only where winograd_pool_runs<T>(s), so T is
 // float (a template so that KATACHI_EXTERN_KERNELS can take its instance from libkatachi);
-// `ws` holds winograd_workspace_size(s) elements.
+// `ws` holds winograd_pool_workspace_size(s) elements.
 template <class T>
 void winograd_convolve_pool(const winograd_shape& s, const T* image, const T* w, const T* bias, T* out,
                             std::uint8_t* at, T* ws) {
     static_assert(std::is_same_v<T, float>, "winograd_convolve_pool: the fused pass is float's");
 #if KATACHI_AVX2_CODE
-    const std::size_t pooled = s.out_channels * s.tiles();
-    winograd_weights(s.out_channels, s.channels, w, false, true, ws);
+    const std::size_t co = s.out_channels, pooled = co * s.tiles();
+    // Fewer samples than threads (a batch of one): each thread takes whole groups of
+    // winograd_pool_channel_group output channels of every sample, their weights' transform
+    // included, and transforms the input itself. Otherwise each takes whole samples.
+    const std::size_t groups = co / winograd_pool_channel_group;
+    const unsigned by_channel = s.batch < groups ? parallel_parts(groups) : 1u;
+    if (by_channel > s.batch) {
+        parallel_for(groups, by_channel, [&](std::size_t g0, std::size_t g1, unsigned part) {
+            const std::size_t o0 = g0 * winograd_pool_channel_group;
+            const std::size_t o1 = g1 == groups ? co : g1 * winograd_pool_channel_group;
+            winograd_weights(co, s.channels, w, false, true, ws, o0, o1);
+            const winograd_buffers<float> buf(s, winograd_pool_part_area(s, ws, part), winograd_fused_tiles);
+            std::fill(buf.in_extra, buf.in_extra + s.channels, 0.f);
+            winograd_convolve_fused_pool(s, image, s.batch, ws, bias, out, at, buf, o0, o1 - o0);
+        });
+        return;
+    }
+    winograd_weights(co, s.channels, w, false, true, ws);
     parallel_for(s.batch, parallel_parts(s.batch), [&](std::size_t b0, std::size_t b1, unsigned part) {
-        const winograd_buffers<float> buf(s, winograd_part_area(s, ws, part));
+        const winograd_buffers<float> buf(s, winograd_pool_part_area(s, ws, part), winograd_fused_tiles);
         std::fill(buf.in_extra, buf.in_extra + s.channels, 0.f);
         winograd_convolve_fused_pool(s, image + b0 * s.image_size(), b1 - b0, ws, bias, out + b0 * pooled,
-                                     at != nullptr ? at + b0 * pooled : nullptr, buf);
+                                     at != nullptr ? at + b0 * pooled : nullptr, buf, 0, co);
     });
 #else
     (void)s, (void)image, (void)w, (void)bias, (void)out, (void)at, (void)ws;

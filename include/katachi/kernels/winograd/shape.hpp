@@ -58,8 +58,10 @@ struct winograd_shape {
     // Scratch of one chunk: V[16][tiles][channels], M[16][tiles][out_channels], and one sample's
     // input and output channels-last, each with one pixel more (zeros read outside the image, or
     // where outputs that hang over the edge are dropped).
-    constexpr std::size_t part_size() const {
-        return 16 * (channels + out_channels) * scratch_tiles() + (in_pixels() + 1) * channels +
+    constexpr std::size_t part_size() const { return part_size_for(scratch_tiles()); }
+    // The same with room for `rows` rows of V and M.
+    constexpr std::size_t part_size_for(std::size_t rows) const {
+        return 16 * (channels + out_channels) * rows + (in_pixels() + 1) * channels +
                (out_pixels() + 1) * out_channels;
     }
     // U[16][out_channels][channels] (or dU), and a row of bias sums beside dU.
@@ -96,13 +98,15 @@ constexpr std::size_t winograd_workspace_size(const winograd_shape& s) {
 // Winograd and the im2col lowering (conv2d.hpp), since a thread runs one part at a time.
 
 // One part's chunk scratch, laid out as winograd_shape::part_size counts it.
+// With `rows`, room for that many rows of V and M only (part_size_for).
 template <class T>
 struct winograd_buffers {
     T *v, *m, *in, *in_extra, *out, *out_extra;
-    winograd_buffers(const winograd_shape& s, T* area) {
+    winograd_buffers(const winograd_shape& s, T* area, std::size_t rows = 0) {
+        if (rows == 0) rows = s.scratch_tiles();
         v = area;
-        m = v + 16 * s.channels * s.scratch_tiles();
-        in = m + 16 * s.out_channels * s.scratch_tiles();
+        m = v + 16 * s.channels * rows;
+        in = m + 16 * s.out_channels * rows;
         in_extra = in + s.in_pixels() * s.channels;
         out = in_extra + s.channels;
         out_extra = out + s.out_pixels() * s.out_channels;
