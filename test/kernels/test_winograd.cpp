@@ -323,3 +323,31 @@ TEST_CASE("the graph face's conv2d workspace covers the kernel's at every batch,
     CHECK(layer::workspace_size(64) == kernel_size(64, 32, 64, 14, 14, {1, 1}));
     CHECK(layer::workspace_size(64) == kd::winograd_workspace_size(lenet_conv2));
 }
+
+TEST_CASE("the weight transform by column gives the transform by row transposed, bit for bit, on any part",
+          "[kernels][winograd]") {
+    // On a processor with AVX-512F, float by column takes the gathered 16-kernel path; by row is
+    // always the loop one kernel at a time. 37 rows: two whole vectors and a part of 5.
+    const std::size_t rows = 37, cols = 5, plane = rows * cols;
+    std::vector<float> w(rows * cols * 9);
+    for (std::size_t i = 0; i < w.size(); ++i) w[i] = std::sin(0.37f * float(i)) * 3.f;
+    for (bool turned : {false, true})
+        for (auto [first, last] :
+             {std::pair<std::size_t, std::size_t>{0, rows}, {0, 16}, {16, 37}, {3, 30}}) {
+            INFO("turned " << turned << ", rows " << first << " to " << last);
+            std::vector<float> by_row(16 * plane, -1.f), by_column(16 * plane, -1.f);
+            kd::winograd_weights(rows, cols, w.data(), turned, false, by_row.data());
+            kd::winograd_weights(rows, cols, w.data(), turned, true, by_column.data(), first, last);
+            std::size_t mismatched = 0, written = 0;
+            for (std::size_t xi = 0; xi < 16; ++xi)
+                for (std::size_t r = 0; r < rows; ++r)
+                    for (std::size_t k = 0; k < cols; ++k) {
+                        const float got = by_column[xi * plane + k * rows + r];
+                        const bool inside = r >= first && r < last;
+                        written += got != -1.f;
+                        if (inside ? got != by_row[xi * plane + r * cols + k] : got != -1.f) ++mismatched;
+                    }
+            CHECK(mismatched == 0);
+            CHECK(written > 0);
+        }
+}

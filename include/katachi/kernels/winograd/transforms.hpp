@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "katachi/kernels/common.hpp"
+#include "katachi/kernels/simd.hpp"
 #include "katachi/kernels/winograd/shape.hpp"
 #include "katachi/kernels/winograd/transpose.hpp"
 
@@ -17,6 +18,53 @@ namespace katachi::kernels::detail {
 
 // Kernels the weight transform takes at a time (winograd_weights).
 inline constexpr std::size_t winograd_weight_block = 64;
+
+#if KATACHI_AVX2_CODE
+// winograd_weights below by column in float on AVX-512F: 16 kernels (r .. r + 15, one k) at a time,
+// their taps gathered into vectors, so that each U[xi][k] row takes one store of 16 (a masked one
+// for the last r). The same sums in the same order as the loop below, so the same bits.
+KATACHI_TARGET_AVX512 inline void winograd_weights_by_column_avx512(std::size_t rows, std::size_t cols,
+                                                                    const float* w, bool turned, float* u,
+                                                                    std::size_t r_first, std::size_t r_last) {
+    const std::size_t plane = rows * cols;
+    // Kernel (r, k) starts at w + (r * cols + k) * 9, or turned at w + (k * rows + r) * 9.
+    const std::size_t r_stride = turned ? 9 : cols * 9;
+    const __m512i lane =
+        _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                           _mm512_set1_epi32(static_cast<int>(r_stride)));
+    const __m512 half = _mm512_set1_ps(0.5f);
+    for (std::size_t k = 0; k < cols; ++k)
+        for (std::size_t r = r_first; r < r_last; r += 16) {
+            const std::size_t n = std::min<std::size_t>(16, r_last - r);
+            const __mmask16 keep = n == 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << n) - 1);
+            const float* base = turned ? w + (k * rows + r) * 9 : w + (r * cols + k) * 9;
+            __m512 g[3][3];
+            for (int i = 0; i < 3; ++i)
+                for (int j = 0; j < 3; ++j) {
+                    const int tap = turned ? (2 - i) * 3 + (2 - j) : i * 3 + j;
+                    g[i][j] = _mm512_mask_i32gather_ps(
+                        _mm512_setzero_ps(), keep, _mm512_add_epi32(lane, _mm512_set1_epi32(tap)), base, 4);
+                }
+            __m512 gg[4][3];  // G g
+            for (int j = 0; j < 3; ++j) {
+                gg[0][j] = g[0][j];
+                gg[1][j] = _mm512_mul_ps(_mm512_add_ps(_mm512_add_ps(g[0][j], g[1][j]), g[2][j]), half);
+                gg[2][j] = _mm512_mul_ps(_mm512_add_ps(_mm512_sub_ps(g[0][j], g[1][j]), g[2][j]), half);
+                gg[3][j] = g[2][j];
+            }
+            float* out = u + k * rows + r;
+            for (std::size_t i = 0; i < 4; ++i) {  // (G g) G^T
+                const __m512 a = gg[i][0], b = gg[i][1], c = gg[i][2];
+                _mm512_mask_storeu_ps(out + (4 * i + 0) * plane, keep, a);
+                _mm512_mask_storeu_ps(out + (4 * i + 1) * plane, keep,
+                                      _mm512_mul_ps(_mm512_add_ps(_mm512_add_ps(a, b), c), half));
+                _mm512_mask_storeu_ps(out + (4 * i + 2) * plane, keep,
+                                      _mm512_mul_ps(_mm512_add_ps(_mm512_sub_ps(a, b), c), half));
+                _mm512_mask_storeu_ps(out + (4 * i + 3) * plane, keep, c);
+            }
+        }
+}
+#endif
 
 // U[xi][r][k] = (G g G^T)[xi] for r < rows, k < cols (xi = 4 i + j for entry (i, j)), where g is the
 // 3x3 kernel w[r][k] of w[rows, cols, 3, 3]; with `turned`, g is w[k][r] of w[cols, rows, 3, 3]
@@ -31,9 +79,16 @@ inline constexpr std::size_t winograd_weight_block = 64;
 template <class T>
 void winograd_weights(std::size_t rows, std::size_t cols, const T* w, bool turned, bool by_column, T* u,
                       std::size_t r_first = 0, std::size_t r_last = std::size_t(-1)) {
+    r_last = std::min(r_last, rows);
+#if KATACHI_AVX2_CODE
+    if constexpr (std::is_same_v<T, float>)
+        if (by_column && avx512_available()) {
+            winograd_weights_by_column_avx512(rows, cols, w, turned, u, r_first, r_last);
+            return;
+        }
+#endif
     const T half = T(0.5);
     const std::size_t plane = rows * cols;
-    r_last = std::min(r_last, rows);
     // The destination of kernel (r, k) is outer * inner_count + inner in each plane; the block runs
     // over inner in [inner_first, inner_last).
     const std::size_t inner_count = by_column ? rows : cols;
