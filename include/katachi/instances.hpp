@@ -62,7 +62,8 @@
 // Winograd's forward with the pooling taken in, whose fused pass is float's alone.
 #define KATACHI_FLOAT_KERNEL_INSTANCES(EXTERN)                                                            \
     EXTERN template void winograd_convolve_pool<float>(const winograd_shape&, const float*, const float*, \
-                                                       const float*, float*, std::uint8_t*, float*);
+                                                       const float*, float*, std::uint8_t*, float*,       \
+                                                       const float*);
 
 // The max-pooling backward kernel as ops::max_pool2d's unpool calls it (with window positions or flat
 // indices, with or without a relu's output as the mask): unpool is defined in its class, so it is

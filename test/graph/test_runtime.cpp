@@ -48,6 +48,28 @@ TEST_CASE("inference from the liveness-planned arena gives the evaluation-mode o
     check_inference_matches_eval<strided, 1>(1);
 }
 
+TEST_CASE("inference prepares a Winograd weight once per load, and again after weights() is written",
+          "[graph][inference]") {
+    // 16 channels, a 3x3 kernel and an even 14x14 output: Winograd's pooled forward from one sample.
+    using net = graph::sequential<graph::input<16, 14, 14>, graph::conv2d<32, 3, graph::padding<1>>,
+                                  graph::relu, graph::max_pool2d<2>, graph::flatten, graph::linear<10>>;
+    static_assert(net::prepared_count == 16 * 16 * 32);  // the transform U of the fused node only
+    graph::model<net> trained(7);
+    trained.eval();
+    const auto x = random_input<net>(1, 8);
+    auto runner = std::make_unique<graph::inference_model<net, float, 1>>();
+    runner->load(trained);
+    // The prepared transform is the one the model makes each call: the same bits.
+    const xt::xarray<float> first = runner->forward(x), expected = trained.forward(x);
+    CHECK((first == expected));
+    // Writing the weights through weights() makes the next forward prepare them again.
+    for (float& w : runner->weights()) w *= -0.5f;
+    for (float& w : trained.all_parameters()) w *= -0.5f;
+    const xt::xarray<float> second = runner->forward(x), changed = trained.forward(x);
+    CHECK((second == changed));
+    CHECK(!(second == first));
+}
+
 TEST_CASE("a single sample gives the output row it gives inside a batch", "[graph][inference]") {
     graph::model<mlp> m(2);
     const auto x = random_input<mlp>(3, 5);

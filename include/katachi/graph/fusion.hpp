@@ -100,6 +100,15 @@ struct conv_relu_max_pool2d {
         static constexpr std::size_t workspace_size(std::size_t batch) {
             return fused::workspace_size(conv_bind::bound, Pool::options, in, batch);
         }
+        // The weight's Winograd transform, made once per load by inference_model (prepared_size).
+        static constexpr std::size_t prepared_size() {
+            return fused::prepared_size(conv_bind::bound, Pool::options, in);
+        }
+        template <class T>
+        static void prepare(const T* params, T* prepared) {
+            fused::prepare(conv_bind::bound, Pool::options, in,
+                           conv_bind::to_call(layer_args<T>{.params = params}), prepared);
+        }
 
         template <class T>
         static void forward(const layer_args<T>& a) {

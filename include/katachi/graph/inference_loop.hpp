@@ -54,10 +54,11 @@ constexpr std::size_t inference_index_offset(std::size_t max_batch) {
 // Runs Net on `batch` samples at `input` (batch <= MaxBatch, [batch, input shape...] row-major),
 // with its parameters and buffers read in place, and returns the output [batch, output shape...],
 // which lives in the arena until the next run. The parameters and buffers are only read: layers take
-// them through a T* (layer_args), and no layer writes either when training is false.
+// them through a T* (layer_args), and no layer writes either when training is false. `prepared`
+// (may be null) holds Net::prepared_count elements that prepare_inference made from these params.
 template <class Net, class T, std::size_t MaxBatch>
 const T* run_inference(const T* input, std::size_t batch, const T* params, const T* buffers, std::byte* arena,
-                       generator& gen) {
+                       generator& gen, const T* prepared = nullptr) {
     T* values = reinterpret_cast<T*>(arena);
     T* scratch = values + Net::arena_activation_count_per_sample * batch;
     auto* indices = reinterpret_cast<std::int64_t*>(arena + inference_index_offset<Net, T>(MaxBatch));
@@ -79,10 +80,23 @@ const T* run_inference(const T* input, std::size_t batch, const T* params, const
             a.workspace = scratch + B::saved_size(batch);
             a.indices = indices;
             a.gen = &gen;
+            if (prepared != nullptr && Net::prepared_sizes[I] > 0)
+                a.prepared = prepared + Net::prepared_offsets[I];
             B::forward(a);
         }
     });
     return out(Net::node_count - 1);
+}
+
+// Runs each node's prepare (graph/properties.hpp: prepared_size) on its parameters into
+// prepared[Net::prepared_count]: the weights in the form the forward reads them, once per load.
+template <class Net, class T>
+void prepare_inference(const T* params, T* prepared) {
+    for_each_node<Net::node_count>([&]<std::size_t I>() {
+        if constexpr (Net::prepared_sizes[I] > 0)
+            Net::template node_at<I>::bind::prepare(params + Net::param_offsets[I],
+                                                    prepared + Net::prepared_offsets[I]);
+    });
 }
 
 }  // namespace katachi::graph::detail

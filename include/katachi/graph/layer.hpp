@@ -203,15 +203,16 @@ struct layer_args {
     std::size_t batch = 0;
     bool training = false;
     bool backward_follows = true;  // false in inference_model: a forward may skip what only a backward reads
-    std::array<const T*, 2> x{};  // inputs (a second one for add and concat)
-    T* y = nullptr;               // output
-    const T* params = nullptr;    // the layer's parameters, in the order of bind::parameters
-    T* buffers = nullptr;         // the layer's buffers, in the order of bind::buffers
+    std::array<const T*, 2> x{};   // inputs (a second one for add and concat)
+    T* y = nullptr;                // output
+    const T* params = nullptr;     // the layer's parameters, in the order of bind::parameters
+    T* buffers = nullptr;          // the layer's buffers, in the order of bind::buffers
     std::int64_t* batches_tracked = nullptr;
     T* saved = nullptr;               // saved_size(batch) elements kept from forward to backward
     std::int64_t* indices = nullptr;  // index_size(batch) elements kept from forward to backward
     T* workspace = nullptr;           // workspace_size(batch) elements, valid during one call
     generator* gen = nullptr;
+    const T* prepared = nullptr;  // bind::prepared_size() elements made by bind::prepare, or null
     // Backward only.
     const T* dy = nullptr;
     std::array<T*, 2> dx{};  // nullptr: that input's gradient is not needed

@@ -43,6 +43,16 @@ constexpr std::size_t inference_index_size(std::size_t batch) {
         return Bind::index_size(batch);
 }
 
+// The elements a bound layer's prepare() makes once per load for inference_model (a weight in the
+// form its forward reads): its prepared_size() where it has one, else 0.
+template <class Bind>
+constexpr std::size_t prepared_size() {
+    if constexpr (requires { Bind::prepared_size(); })
+        return Bind::prepared_size();
+    else
+        return 0;
+}
+
 template <class Nodes>
 struct graph_properties;
 
@@ -63,6 +73,9 @@ struct graph_properties<type_list<B...>> {
     static constexpr auto param_offsets = prefix_sums(param_sizes);
     static constexpr auto buffer_offsets = prefix_sums(buffer_sizes);
     static constexpr auto counter_offsets = prefix_sums(counter_sizes);
+    static constexpr std::array<std::size_t, node_count> prepared_sizes{prepared_size<typename B::bind>()...};
+    static constexpr auto prepared_offsets = prefix_sums(prepared_sizes);
+    static constexpr std::size_t prepared_count = prepared_offsets[node_count];
     static constexpr auto output_offsets = prefix_sums(output_sizes);  // per sample
     static constexpr std::array<std::size_t, node_count> arity{input_array<typename B::inputs>::arity...};
     static constexpr std::array<std::array<std::size_t, max_inputs>, node_count> inputs{

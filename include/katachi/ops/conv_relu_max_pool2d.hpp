@@ -105,6 +105,24 @@ struct conv_relu_max_pool2d {
                         kernels::detail::winograd_pool_workspace_size(winograd_sizes(conv, in, batch)));
     }
 
+    // What a runner that keeps its weights (inference_model) prepares once per load: the weight's
+    // Winograd transform U, where Winograd's pooled forward may run this convolution; nothing for
+    // the direct pass. prepare() writes it where this process runs that forward (float on AVX2),
+    // and the forward reads it from call::prepared instead of transforming the weight each call.
+    static constexpr std::size_t prepared_size(const conv2d_options& conv, const max_pool2d_options& pool,
+                                               const dims& in) {
+        if (!fits(conv, pool, in) || direct(conv, pool, in)) return 0;
+        const auto s = winograd_sizes(conv, in, 1);
+        return 16 * s.channels * s.out_channels;
+    }
+    template <class T>
+    static void prepare(const conv2d_options& conv, const max_pool2d_options& pool, const dims& in,
+                        const call<T>& c, T* prepared) {
+        if constexpr (std::is_same_v<T, float>)
+            if (prepared_size(conv, pool, in) > 0 && kernels::detail::winograd_on_fma_block<T>())
+                kernels::detail::winograd_prepare_pool(winograd_sizes(conv, in, 1), c.params[0], prepared);
+    }
+
     // How the node runs: `automatic` as fused_runs says; `portable` the direct pass one element at a
     // time even where the vector pass runs; `unfused` the layers' own kernels in turn, in
     // unfused_workspace_size (tests compare the three).
@@ -132,7 +150,8 @@ struct conv_relu_max_pool2d {
         if constexpr (std::is_same_v<T, float>)
             if (way == pass::automatic && fused_runs<T>(conv, pool, in, c.batch)) {
                 kernels::detail::winograd_convolve_pool(winograd_sizes(conv, in, c.batch), c.x[0],
-                                                        c.params[0], c.params[1], c.y, at, c.workspace);
+                                                        c.params[0], c.params[1], c.y, at, c.workspace,
+                                                        c.prepared);
                 return;
             }
         call<T> first = c;

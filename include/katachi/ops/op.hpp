@@ -182,7 +182,7 @@ struct real {
 struct optional_real {
     real v = 0.0;
     bool engaged = true;
-    constexpr optional_real(double x) : v(x) {}                           // NOLINT
+    constexpr optional_real(double x) : v(x) {}                          // NOLINT
     constexpr optional_real(std::nullopt_t) : v(0.0), engaged(false) {}  // NOLINT
     constexpr bool has_value() const { return engaged; }
     constexpr double value() const { return v.value(); }
@@ -262,21 +262,24 @@ template <class T>
 struct call {
     std::size_t batch = 0;
     bool training = false;
-    bool backward_follows = true;     // false: a forward may skip what only a backward reads
-    std::array<const T*, 2> x{};      // inputs (a second for ops of two)
-    T* y = nullptr;                   // output
+    bool backward_follows = true;      // false: a forward may skip what only a backward reads
+    std::array<const T*, 2> x{};       // inputs (a second for ops of two)
+    T* y = nullptr;                    // output
     std::array<const T*, 4> params{};  // null where the options drop one (bias=false)
     std::array<T*, 4> buffers{};
     std::int64_t* batches_tracked = nullptr;
-    T* saved = nullptr;                // saved_size(batch) elements from forward to backward
-    std::int64_t* indices = nullptr;   // index_size(batch) elements from forward to backward
-    T* workspace = nullptr;            // workspace_size(batch) elements, valid during one call
+    T* saved = nullptr;               // saved_size(batch) elements from forward to backward
+    std::int64_t* indices = nullptr;  // index_size(batch) elements from forward to backward
+    T* workspace = nullptr;           // workspace_size(batch) elements, valid during one call
     generator* gen = nullptr;
+    // The op's prepared_size() elements its prepare() made from params (a runner that keeps its
+    // weights, inference_model), or null: the op then derives what it needs from params itself.
+    const T* prepared = nullptr;
     // Backward only.
     const T* dy = nullptr;
-    std::array<T*, 2> dx{};            // null: that input's gradient is not needed
+    std::array<T*, 2> dx{};  // null: that input's gradient is not needed
     std::array<kernels::write, 2> dx_mode{kernels::write::overwrite, kernels::write::overwrite};
-    std::array<T*, 4> dparams{};       // null: that parameter's gradient is not needed
+    std::array<T*, 4> dparams{};  // null: that parameter's gradient is not needed
     kernels::write dparams_mode = kernels::write::overwrite;
 };
 
@@ -287,9 +290,11 @@ template <class T>
 void uniform_weight_and_bias(T* weight, std::size_t weight_count, T* bias, std::size_t bias_count,
                              std::size_t fan_in, generator& gen) {
     const double bound = fan_in > 0 ? 1.0 / std::sqrt(static_cast<double>(fan_in)) : 0.0;
-    for (std::size_t i = 0; i < weight_count; ++i) weight[i] = static_cast<T>(gen.uniform<double>(-bound, bound));
+    for (std::size_t i = 0; i < weight_count; ++i)
+        weight[i] = static_cast<T>(gen.uniform<double>(-bound, bound));
     if (bias)
-        for (std::size_t i = 0; i < bias_count; ++i) bias[i] = static_cast<T>(gen.uniform<double>(-bound, bound));
+        for (std::size_t i = 0; i < bias_count; ++i)
+            bias[i] = static_cast<T>(gen.uniform<double>(-bound, bound));
 }
 
 // Calls run(dweight, dbias) with a view or kernels::none for each, as the call asks for the

@@ -26,7 +26,9 @@ namespace detail {
 // shape<D[0], ..., D[rank - 1]>.
 template <ops::dims D>
 constexpr auto shape_of() {
-    return []<std::size_t... I>(std::index_sequence<I...>) { return shape<D.d[I]...>{}; }
+    return []<std::size_t... I>(std::index_sequence<I...>) {
+        return shape<D.d[I]...>{};
+    }
     (std::make_index_sequence<D.rank>{});
 }
 
@@ -103,7 +105,9 @@ struct basic_layer {
         // f(ins[0], ins[1], ...): the op's functions take each input's dims.
         template <class F>
         static constexpr decltype(auto) with_inputs(F&& f) {
-            return [&]<std::size_t... I>(std::index_sequence<I...>)->decltype(auto) { return f(ins[I]...); }
+            return [&]<std::size_t... I>(std::index_sequence<I...>)->decltype(auto) {
+                return f(ins[I]...);
+            }
             (std::make_index_sequence<arity>{});
         }
         static constexpr auto bound = with_inputs([](const auto&... d) { return Op::bound(Options, d...); });
@@ -153,6 +157,7 @@ struct basic_layer {
             c.indices = a.indices;
             c.workspace = a.workspace;
             c.gen = a.gen;
+            c.prepared = a.prepared;
             c.dy = a.dy;
             c.dx = a.dx;
             c.dx_mode = a.dx_mode;

@@ -152,13 +152,15 @@ KATACHI_TARGET_AVX2 inline void winograd_convolve_fused_pool(const winograd_shap
 // relu of the convolution of image with the 3x3 weight w (+ bias, may be null), and with `at` (may
 // be null) each pooled value's window position. Runs only where winograd_pool_runs<T>(s), so T is
 // float (a template so that KATACHI_EXTERN_KERNELS can take its instance from libkatachi);
-// `ws` holds winograd_pool_workspace_size(s) elements.
+// `ws` holds winograd_pool_workspace_size(s) elements. `prepared` (may be null): w's transform as
+// winograd_prepare_pool made it, read instead of transforming w here.
 template <class T>
 void winograd_convolve_pool(const winograd_shape& s, const T* image, const T* w, const T* bias, T* out,
-                            std::uint8_t* at, T* ws) {
+                            std::uint8_t* at, T* ws, const T* prepared = nullptr) {
     static_assert(std::is_same_v<T, float>, "winograd_convolve_pool: the fused pass is float's");
 #if KATACHI_AVX2_CODE
     const std::size_t co = s.out_channels, pooled = co * s.tiles();
+    const float* ut = prepared != nullptr ? prepared : ws;
     // Fewer samples than threads (a batch of one): each thread takes whole groups of
     // winograd_pool_channel_group output channels of every sample, their weights' transform
     // included, and transforms the input itself. Otherwise each takes whole samples.
@@ -168,23 +170,29 @@ void winograd_convolve_pool(const winograd_shape& s, const T* image, const T* w,
         parallel_for(groups, by_channel, [&](std::size_t g0, std::size_t g1, unsigned part) {
             const std::size_t o0 = g0 * winograd_pool_channel_group;
             const std::size_t o1 = g1 == groups ? co : g1 * winograd_pool_channel_group;
-            winograd_weights(co, s.channels, w, false, true, ws, o0, o1);
+            if (prepared == nullptr) winograd_weights(co, s.channels, w, false, true, ws, o0, o1);
             const winograd_buffers<float> buf(s, winograd_pool_part_area(s, ws, part), winograd_fused_tiles);
             std::fill(buf.in_extra, buf.in_extra + s.channels, 0.f);
-            winograd_convolve_fused_pool(s, image, s.batch, ws, bias, out, at, buf, o0, o1 - o0);
+            winograd_convolve_fused_pool(s, image, s.batch, ut, bias, out, at, buf, o0, o1 - o0);
         });
         return;
     }
-    winograd_weights(co, s.channels, w, false, true, ws);
+    if (prepared == nullptr) winograd_weights(co, s.channels, w, false, true, ws);
     parallel_for(s.batch, parallel_parts(s.batch), [&](std::size_t b0, std::size_t b1, unsigned part) {
         const winograd_buffers<float> buf(s, winograd_pool_part_area(s, ws, part), winograd_fused_tiles);
         std::fill(buf.in_extra, buf.in_extra + s.channels, 0.f);
-        winograd_convolve_fused_pool(s, image + b0 * s.image_size(), b1 - b0, ws, bias, out + b0 * pooled,
+        winograd_convolve_fused_pool(s, image + b0 * s.image_size(), b1 - b0, ut, bias, out + b0 * pooled,
                                      at != nullptr ? at + b0 * pooled : nullptr, buf, 0, co);
     });
 #else
-    (void)s, (void)image, (void)w, (void)bias, (void)out, (void)at, (void)ws;
+    (void)s, (void)image, (void)w, (void)bias, (void)out, (void)at, (void)ws, (void)prepared;
 #endif
+}
+
+// What winograd_convolve_pool may read as `prepared` for the weight w of shape s (any batch): its
+// transform U by column, 16 * channels * out_channels elements. Float where winograd_on_fma_block.
+inline void winograd_prepare_pool(const winograd_shape& s, const float* w, float* prepared) {
+    winograd_weights(s.out_channels, s.channels, w, false, true, prepared);
 }
 
 }  // namespace katachi::kernels::detail
