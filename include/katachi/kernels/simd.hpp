@@ -11,7 +11,27 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define KATACHI_AVX2_CODE 1
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12 && !defined(_IMMINTRIN_H_INCLUDED)
+// g++'s <immintrin.h> declares every x86 extension (about 80,000 lines, a quarter of the CPU time
+// of a file that includes <katachi/graph.hpp>). The kernels use SSE4.1, AVX, AVX2, FMA and
+// AVX-512F only, so only these headers are read: each refuses to be included unless
+// <immintrin.h>'s guard is defined, which is defined around them and removed after, so that a
+// later #include <immintrin.h> still declares everything (the headers read here keep their own
+// guards). Other compilers (and g++ versions whose headers this was not checked with), or a file
+// that included <immintrin.h> first, take the whole header.
+// (In <immintrin.h>'s order, which they need.)
+// clang-format off
+#include <smmintrin.h>
+#define _IMMINTRIN_H_INCLUDED
+#include <avxintrin.h>
+#include <avx2intrin.h>
+#include <avx512fintrin.h>
+#include <fmaintrin.h>
+#undef _IMMINTRIN_H_INCLUDED
+// clang-format on
+#else
 #include <immintrin.h>
+#endif
 #define KATACHI_TARGET_AVX2 __attribute__((target("avx2,fma")))
 // own_gemm.hpp's 512-bit kernels, on processors with AVX-512F (avx512_available()).
 #define KATACHI_TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
