@@ -60,21 +60,17 @@ inline std::vector<std::size_t> shard_of(const std::vector<std::size_t>& order, 
     if (num_replicas == 1) return order;
     const std::size_t per_rank = drop_uneven ? n / num_replicas : (n + num_replicas - 1) / num_replicas;
     std::vector<std::size_t> shard(per_rank);
-    for (std::size_t i = 0; i < per_rank; ++i) shard[i] = order[(i * num_replicas + rank) % n];  // wraps = padding
+    for (std::size_t i = 0; i < per_rank; ++i)
+        shard[i] = order[(i * num_replicas + rank) % n];  // wraps = padding
     return shard;
 }
 
 template <class T = float>
 class data_loader {
 public:
-    data_loader(const tensor_dataset<T>& set, const loader_options& options) : set_(&set), options_(options) {
-        if (options_.batch_size == 0)
-            KATACHI_THROW(std::invalid_argument, "data_loader: batch_size must be at least 1, got 0");
-        if (options_.num_replicas == 0 || options_.rank >= options_.num_replicas)
-            KATACHI_THROW(std::invalid_argument, "data_loader: rank " + std::to_string(options_.rank) +
-                                                     " of num_replicas " + std::to_string(options_.num_replicas) +
-                                                     ": the rank must lie in [0, num_replicas)");
-    }
+    // The constructor, begin() and the iterator's load are defined after the class (not inline), so
+    // that KATACHI_EXTERN_KERNELS can take float's from libkatachi (below).
+    data_loader(const tensor_dataset<T>& set, const loader_options& options);
 
     // The loader reads the data set in place: a temporary one would be gone before the first batch.
     data_loader(const tensor_dataset<T>&&, const loader_options&) = delete;
@@ -107,11 +103,13 @@ public:
         // [n, sample shape...] and [n]; the graph face's input and target forms.
         auto input() const {
             std::vector<std::size_t> shape{size()};
-            shape.insert(shape.end(), owner_->set_->sample_shape().begin(), owner_->set_->sample_shape().end());
+            shape.insert(shape.end(), owner_->set_->sample_shape().begin(),
+                         owner_->set_->sample_shape().end());
             return xt::adapt(input_data(), size() * owner_->set_->sample_size(), xt::no_ownership(), shape);
         }
         auto targets() const {
-            return xt::adapt(targets_.data(), targets_.size(), xt::no_ownership(), std::vector<std::size_t>{size()});
+            return xt::adapt(targets_.data(), targets_.size(), xt::no_ownership(),
+                             std::vector<std::size_t>{size()});
         }
         // The features as one block [n, sample...]: a pointer into the data set when the batch is a
         // run of it, else gathered into the loader's buffer (once per batch).
@@ -126,7 +124,8 @@ public:
         // Writes the features to dst (n * sample_size values) straight from the data set.
         void copy_input_to(T* dst) const {
             const std::size_t s = owner_->set_->sample_size();
-            for (std::size_t i = 0; i < size(); ++i) std::copy_n(owner_->set_->sample(indices_[i]), s, dst + i * s);
+            for (std::size_t i = 0; i < size(); ++i)
+                std::copy_n(owner_->set_->sample(indices_[i]), s, dst + i * s);
         }
 
     private:
@@ -155,41 +154,14 @@ public:
     private:
         friend class data_loader;
         iterator(data_loader* owner, std::size_t k) : owner_(owner), k_(k) { load(); }
-        void load() {
-            if (k_ >= owner_->size()) return;
-            const std::size_t b = owner_->options_.batch_size, first = k_ * b;
-            const std::size_t n = std::min(b, owner_->order_.size() - first);
-            current_ = batch{};
-            current_.owner_ = owner_;
-            current_.indices_ = std::span<const std::size_t>(owner_->order_).subspan(first, n);
-            current_.contiguous_ = !owner_->options_.shuffle && owner_->options_.num_replicas == 1;
-            if (current_.contiguous_) {  // a run of the data set: its targets in place too
-                current_.targets_ = owner_->set_->targets().subspan(current_.indices_.front(), n);
-                return;
-            }
-            owner_->targets_.resize(n);
-            for (std::size_t i = 0; i < n; ++i) owner_->targets_[i] = owner_->set_->target(current_.indices_[i]);
-            current_.targets_ = owner_->targets_;
-        }
+        void load();
         data_loader* owner_;
         std::size_t k_;
         batch current_;
     };
 
     // Starts an epoch: fixes its order and moves the epoch counter on. One loop at a time.
-    iterator begin() {
-        const std::size_t n = set_->size();
-        if (options_.shuffle) {
-            order_ = shuffled_order(n, options_.seed, epoch_);
-        } else {
-            order_.resize(n);
-            std::iota(order_.begin(), order_.end(), std::size_t{0});
-        }
-        if (options_.num_replicas > 1 && n > 0) order_ = shard_of(order_, options_.num_replicas, options_.rank, options_.drop_uneven);
-        buffer_.resize(std::min(options_.batch_size, n) * set_->sample_size());
-        ++epoch_;
-        return iterator(this, 0);
-    }
+    iterator begin();
     iterator end() { return iterator(this, size()); }
 
 private:
@@ -201,4 +173,58 @@ private:
     std::vector<std::int64_t> targets_;
 };
 
+template <class T>
+data_loader<T>::data_loader(const tensor_dataset<T>& set, const loader_options& options)
+    : set_(&set), options_(options) {
+    if (options_.batch_size == 0)
+        KATACHI_THROW(std::invalid_argument, "data_loader: batch_size must be at least 1, got 0");
+    if (options_.num_replicas == 0 || options_.rank >= options_.num_replicas)
+        KATACHI_THROW(std::invalid_argument, "data_loader: rank " + std::to_string(options_.rank) +
+                                                 " of num_replicas " + std::to_string(options_.num_replicas) +
+                                                 ": the rank must lie in [0, num_replicas)");
+}
+
+template <class T>
+void data_loader<T>::iterator::load() {
+    if (k_ >= owner_->size()) return;
+    const std::size_t b = owner_->options_.batch_size, first = k_ * b;
+    const std::size_t n = std::min(b, owner_->order_.size() - first);
+    current_ = batch{};
+    current_.owner_ = owner_;
+    current_.indices_ = std::span<const std::size_t>(owner_->order_).subspan(first, n);
+    current_.contiguous_ = !owner_->options_.shuffle && owner_->options_.num_replicas == 1;
+    if (current_.contiguous_) {  // a run of the data set: its targets in place too
+        current_.targets_ = owner_->set_->targets().subspan(current_.indices_.front(), n);
+        return;
+    }
+    owner_->targets_.resize(n);
+    for (std::size_t i = 0; i < n; ++i) owner_->targets_[i] = owner_->set_->target(current_.indices_[i]);
+    current_.targets_ = owner_->targets_;
+}
+
+template <class T>
+typename data_loader<T>::iterator data_loader<T>::begin() {
+    const std::size_t n = set_->size();
+    if (options_.shuffle) {
+        order_ = shuffled_order(n, options_.seed, epoch_);
+    } else {
+        order_.resize(n);
+        std::iota(order_.begin(), order_.end(), std::size_t{0});
+    }
+    if (options_.num_replicas > 1 && n > 0)
+        order_ = shard_of(order_, options_.num_replicas, options_.rank, options_.drop_uneven);
+    buffer_.resize(std::min(options_.batch_size, n) * set_->sample_size());
+    ++epoch_;
+    return iterator(this, 0);
+}
+
 }  // namespace katachi::data
+
+// A program compiled with KATACHI_EXTERN_KERNELS (katachi/instances.hpp) takes float's loader from
+// libkatachi (src/instances.cpp).
+#define KATACHI_DATA_LOADER_INSTANCES(EXTERN) EXTERN template class data_loader<float>;
+#if defined(KATACHI_EXTERN_KERNELS)
+namespace katachi::data {
+KATACHI_DATA_LOADER_INSTANCES(extern)
+}  // namespace katachi::data
+#endif

@@ -134,60 +134,12 @@ public:
         add_param_group(std::move(params), defaults);
     }
 
-    void add_param_group(std::vector<parameter<T>> params, Options o) {
-        const char* name = Decoupled ? "adamw" : "adam";
-        require_finite_rate(name, o.lr);
-        if (!(o.eps >= 0)) KATACHI_THROW(std::invalid_argument, std::string(name) + ": invalid eps");
-        if (!(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1))
-            KATACHI_THROW(std::invalid_argument, std::string(name) + ": betas must lie in [0, 1)");
-        if (o.weight_decay < 0)
-            KATACHI_THROW(std::invalid_argument, std::string(name) + ": weight_decay must be non-negative");
-        state_.resize(state_.size() + params.size());
-        groups_.push_back({std::move(params), o});
-    }
+    // Defined after the class (not inline), so that KATACHI_EXTERN_KERNELS can take float's from
+    // libkatachi (below).
+    void add_param_group(std::vector<parameter<T>> params, Options o);
     void add_param_group(std::vector<parameter<T>> params) { add_param_group(std::move(params), defaults_); }
 
-    void step() {
-        const char* name = Decoupled ? "adamw" : "adam";
-        std::size_t slot = 0;
-        for (auto& group : groups_) {
-            const Options& o = group.options;
-            for (auto& p : group.params) {
-                state& s = state_[slot++];
-                const std::span<T> value = p.value();
-                const std::span<T> grad = p.grad();
-                if (grad.empty()) continue;
-                check_sizes(name, p.name, value, grad);
-                state_buffer(s.m, value.size(), name, p.name);
-                state_buffer(s.v, value.size(), name, p.name);
-                if (o.amsgrad) state_buffer(s.v_max, value.size(), name, p.name);
-                ++s.step;
-                const double bc1 = 1 - std::pow(o.beta1, static_cast<double>(s.step));
-                const double bc2 = 1 - std::pow(o.beta2, static_cast<double>(s.step));
-                const adam_rule<T, Decoupled> rule{static_cast<T>(o.lr / bc1),
-                                                   static_cast<T>(std::sqrt(bc2)),
-                                                   static_cast<T>(o.beta1),
-                                                   static_cast<T>(o.beta2),
-                                                   static_cast<T>(o.eps),
-                                                   static_cast<T>(1 - o.beta1),
-                                                   static_cast<T>(1 - o.beta2),
-                                                   static_cast<T>(o.weight_decay),
-                                                   static_cast<T>(1 - o.lr * o.weight_decay)};
-                T* const val = value.data();
-                const T* const gp = grad.data();
-                T* const m = s.m.data();
-                T* const sq = s.v.data();
-                T* const sq_max = o.amsgrad ? s.v_max.data() : nullptr;
-                // Elementwise, so the parameter's elements are split over katachi's threads.
-                katachi::detail::parallel_for(
-                    value.size(), katachi::detail::parallel_parts(value.size(), 8 * value.size()),
-                    [=](std::size_t begin, std::size_t end, unsigned) {
-                        rule.apply(val + begin, gp + begin, m + begin, sq + begin,
-                                   sq_max == nullptr ? nullptr : sq_max + begin, end - begin);
-                    });
-            }
-        }
-    }
+    void step();
 
     void zero_grad() { optim::zero_grad(groups_); }
     std::vector<group_type>& param_groups() { return groups_; }
@@ -210,6 +162,62 @@ private:
     std::vector<state> state_;
 };
 
+template <class T, class Options, bool Decoupled>
+void adam_impl<T, Options, Decoupled>::add_param_group(std::vector<parameter<T>> params, Options o) {
+    const char* name = Decoupled ? "adamw" : "adam";
+    require_finite_rate(name, o.lr);
+    if (!(o.eps >= 0)) KATACHI_THROW(std::invalid_argument, std::string(name) + ": invalid eps");
+    if (!(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1))
+        KATACHI_THROW(std::invalid_argument, std::string(name) + ": betas must lie in [0, 1)");
+    if (o.weight_decay < 0)
+        KATACHI_THROW(std::invalid_argument, std::string(name) + ": weight_decay must be non-negative");
+    state_.resize(state_.size() + params.size());
+    groups_.push_back({std::move(params), o});
+}
+
+template <class T, class Options, bool Decoupled>
+void adam_impl<T, Options, Decoupled>::step() {
+    const char* name = Decoupled ? "adamw" : "adam";
+    std::size_t slot = 0;
+    for (auto& group : groups_) {
+        const Options& o = group.options;
+        for (auto& p : group.params) {
+            state& s = state_[slot++];
+            const std::span<T> value = p.value();
+            const std::span<T> grad = p.grad();
+            if (grad.empty()) continue;
+            check_sizes(name, p.name, value, grad);
+            state_buffer(s.m, value.size(), name, p.name);
+            state_buffer(s.v, value.size(), name, p.name);
+            if (o.amsgrad) state_buffer(s.v_max, value.size(), name, p.name);
+            ++s.step;
+            const double bc1 = 1 - std::pow(o.beta1, static_cast<double>(s.step));
+            const double bc2 = 1 - std::pow(o.beta2, static_cast<double>(s.step));
+            const adam_rule<T, Decoupled> rule{static_cast<T>(o.lr / bc1),
+                                               static_cast<T>(std::sqrt(bc2)),
+                                               static_cast<T>(o.beta1),
+                                               static_cast<T>(o.beta2),
+                                               static_cast<T>(o.eps),
+                                               static_cast<T>(1 - o.beta1),
+                                               static_cast<T>(1 - o.beta2),
+                                               static_cast<T>(o.weight_decay),
+                                               static_cast<T>(1 - o.lr * o.weight_decay)};
+            T* const val = value.data();
+            const T* const gp = grad.data();
+            T* const m = s.m.data();
+            T* const sq = s.v.data();
+            T* const sq_max = o.amsgrad ? s.v_max.data() : nullptr;
+            // Elementwise, so the parameter's elements are split over katachi's threads.
+            katachi::detail::parallel_for(
+                value.size(), katachi::detail::parallel_parts(value.size(), 8 * value.size()),
+                [=](std::size_t begin, std::size_t end, unsigned) {
+                    rule.apply(val + begin, gp + begin, m + begin, sq + begin,
+                               sq_max == nullptr ? nullptr : sq_max + begin, end - begin);
+                });
+        }
+    }
+}
+
 }  // namespace detail
 
 template <class T = float>
@@ -227,3 +235,16 @@ public:
 };
 
 }  // namespace katachi::optim
+
+// A program compiled with KATACHI_EXTERN_KERNELS (katachi/instances.hpp) takes float's Adam and
+// AdamW from libkatachi (src/instances.cpp) instead of compiling their step.
+#define KATACHI_ADAM_INSTANCES(EXTERN)                                   \
+    EXTERN template class detail::adam_impl<float, adam_options, false>; \
+    EXTERN template class detail::adam_impl<float, adamw_options, true>; \
+    EXTERN template class adam<float>;                                   \
+    EXTERN template class adamw<float>;
+#if defined(KATACHI_EXTERN_KERNELS)
+namespace katachi::optim {
+KATACHI_ADAM_INSTANCES(extern)
+}  // namespace katachi::optim
+#endif

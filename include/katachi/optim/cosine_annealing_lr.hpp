@@ -56,10 +56,7 @@ class cosine_annealing_lr : public detail::lr_scheduler<cosine_annealing_lr<Opti
     friend base;
 
 public:
-    cosine_annealing_lr(Optimiser& opt, cosine_annealing_lr_options options) : base(opt), options_(options) {
-        detail::check_options(options);
-        this->initial_step();
-    }
+    cosine_annealing_lr(Optimiser& opt, cosine_annealing_lr_options options);
 
     const cosine_annealing_lr_options& options() const noexcept { return options_; }
     static const char* name() noexcept { return "cosine_annealing_lr"; }
@@ -94,4 +91,28 @@ private:
     cosine_annealing_lr_options options_;
 };
 
+template <scheduled_optimiser Optimiser>
+cosine_annealing_lr<Optimiser>::cosine_annealing_lr(Optimiser& opt, cosine_annealing_lr_options options)
+    : base(opt), options_(options) {
+    detail::check_options(options);
+    this->initial_step();
+}
+
 }  // namespace katachi::optim
+
+// A program compiled with KATACHI_EXTERN_KERNELS (katachi/instances.hpp) takes the schedule over
+// float's Adam, AdamW and SGD from libkatachi (src/instances.cpp).
+#define KATACHI_COSINE_ANNEALING_LR_INSTANCES(EXTERN)                                            \
+    EXTERN template class detail::lr_scheduler<cosine_annealing_lr<adam<float>>, adam<float>>;   \
+    EXTERN template class cosine_annealing_lr<adam<float>>;                                      \
+    EXTERN template class detail::lr_scheduler<cosine_annealing_lr<adamw<float>>, adamw<float>>; \
+    EXTERN template class cosine_annealing_lr<adamw<float>>;                                     \
+    EXTERN template class detail::lr_scheduler<cosine_annealing_lr<sgd<float>>, sgd<float>>;     \
+    EXTERN template class cosine_annealing_lr<sgd<float>>;
+#if defined(KATACHI_EXTERN_KERNELS)
+#include <katachi/optim/adam.hpp>
+#include <katachi/optim/sgd.hpp>
+namespace katachi::optim {
+KATACHI_COSINE_ANNEALING_LR_INSTANCES(extern)
+}  // namespace katachi::optim
+#endif

@@ -139,18 +139,9 @@ public:
     const std::vector<double>& base_lrs() const noexcept { return base_lrs_; }
     Optimiser& optimizer() const noexcept { return *opt_; }
 
-    void step() {
-        auto& groups = opt_->param_groups();
-        check_group_count(Derived::name(), base_lrs_.size(), groups.size());
-        self().before_step(last_epoch + 1);
-        ++step_count_;
-        ++last_epoch;
-        for (std::size_t g = 0; g < groups.size(); ++g) {
-            const double lr = self().next_lr(g, static_cast<double>(groups[g].options.lr));
-            groups[g].options.lr = lr;
-            last_lr_[g] = lr;
-        }
-    }
+    // Defined after the class (not inline), like the derived constructors, so that
+    // KATACHI_EXTERN_KERNELS can take common schedulers' instances from libkatachi.
+    void step();
 
     io::tensor_map state_dict() const {
         io::tensor_map out;
@@ -226,6 +217,20 @@ private:
     Optimiser* opt_;
     std::vector<double> last_lr_;
 };
+
+template <class Derived, scheduled_optimiser Optimiser>
+void lr_scheduler<Derived, Optimiser>::step() {
+    auto& groups = opt_->param_groups();
+    check_group_count(Derived::name(), base_lrs_.size(), groups.size());
+    self().before_step(last_epoch + 1);
+    ++step_count_;
+    ++last_epoch;
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+        const double lr = self().next_lr(g, static_cast<double>(groups[g].options.lr));
+        groups[g].options.lr = lr;
+        last_lr_[g] = lr;
+    }
+}
 
 }  // namespace detail
 
