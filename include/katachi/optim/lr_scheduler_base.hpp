@@ -56,33 +56,42 @@ inline std::string real_text(double v) {
     KATACHI_THROW(std::invalid_argument, std::string(scheduler) + ": " + sentence);
 }
 
-inline void put_real(io::tensor_map& out, const std::string& key, double v) {
-    out.insert_or_assign(key, io::tensor::from<double>(std::span<const double>(&v, 1), {}));
+// The state dict's helpers take the map as a template parameter (always io::tensor_map), so that
+// the tensors' templates are instantiated only in a program that saves or loads a scheduler.
+template <class Map>
+void put_real(Map& out, const std::string& key, double v) {
+    out.insert_or_assign(key, Map::mapped_type::template from<double>(std::span<const double>(&v, 1), {}));
 }
-inline void put_int(io::tensor_map& out, const std::string& key, std::int64_t v) {
-    out.insert_or_assign(key, io::tensor::from<std::int64_t>(std::span<const std::int64_t>(&v, 1), {}));
+template <class Map>
+void put_int(Map& out, const std::string& key, std::int64_t v) {
+    out.insert_or_assign(
+        key, Map::mapped_type::template from<std::int64_t>(std::span<const std::int64_t>(&v, 1), {}));
 }
 // One entry per parameter group: "<name>.<g>".
-inline void put_reals(io::tensor_map& out, const std::string& name, const std::vector<double>& v) {
+template <class Map>
+void put_reals(Map& out, const std::string& name, const std::vector<double>& v) {
     for (std::size_t g = 0; g < v.size(); ++g) put_real(out, name + "." + std::to_string(g), v[g]);
 }
 
-inline const io::tensor& state_entry(const char* scheduler, const io::tensor_map& in,
-                                     const std::string& key) {
+template <class Map>
+const typename Map::mapped_type& state_entry(const char* scheduler, const Map& in, const std::string& key) {
     const auto it = in.find(key);
     if (it == in.end())
         KATACHI_THROW(std::runtime_error,
                       std::string(scheduler) + ": load_state_dict: the state dict lacks \"" + key + "\"");
     return it->second;
 }
-inline double get_real(const char* scheduler, const io::tensor_map& in, const std::string& key) {
-    return *state_entry(scheduler, in, key).as<double>().begin();
+template <class Map>
+double get_real(const char* scheduler, const Map& in, const std::string& key) {
+    return *state_entry(scheduler, in, key).template as<double>().begin();
 }
-inline std::int64_t get_int(const char* scheduler, const io::tensor_map& in, const std::string& key) {
-    return *state_entry(scheduler, in, key).as<std::int64_t>().begin();
+template <class Map>
+std::int64_t get_int(const char* scheduler, const Map& in, const std::string& key) {
+    return *state_entry(scheduler, in, key).template as<std::int64_t>().begin();
 }
-inline std::vector<double> get_reals(const char* scheduler, const io::tensor_map& in, const std::string& name,
-                                     std::size_t groups) {
+template <class Map>
+std::vector<double> get_reals(const char* scheduler, const Map& in, const std::string& name,
+                              std::size_t groups) {
     std::vector<double> v(groups);
     for (std::size_t g = 0; g < groups; ++g) v[g] = get_real(scheduler, in, name + "." + std::to_string(g));
     return v;
@@ -90,8 +99,8 @@ inline std::vector<double> get_reals(const char* scheduler, const io::tensor_map
 
 // The number of groups a state dict was saved with ("<name>.0", "<name>.1", ...), checked against
 // the optimiser's.
-inline void check_saved_groups(const char* scheduler, const io::tensor_map& in, const std::string& name,
-                               std::size_t groups) {
+template <class Map>
+void check_saved_groups(const char* scheduler, const Map& in, const std::string& name, std::size_t groups) {
     std::size_t saved = 0;
     while (in.count(name + "." + std::to_string(saved))) ++saved;
     if (saved != groups)
