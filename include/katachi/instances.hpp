@@ -23,6 +23,7 @@
 #include <katachi/kernels/winograd/pool.hpp>
 #include <katachi/kernels/winograd/weight_grad.hpp>
 #include <katachi/ops/conv2d.hpp>
+#include <katachi/ops/conv_relu_max_pool2d.hpp>
 #include <katachi/ops/linear.hpp>
 #include <katachi/ops/max_pool2d.hpp>
 
@@ -66,9 +67,8 @@
                                                        const float*);
 
 // The max-pooling backward kernel as ops::max_pool2d's unpool calls it (with window positions or flat
-// indices, with or without a relu's output as the mask): unpool is defined in its class, so it is
-// inline and compiled wherever it is used even when declared extern below; the kernel it calls is
-// not, and this keeps its instances (and their parallel loops) out of every file.
+// indices, with or without a relu's output as the mask), for the files that call it other than
+// through the ops below: this keeps its instances (and their parallel loops) out of every file.
 #define KATACHI_KERNEL_API_INSTANCES(EXTERN, T)                                                              \
     EXTERN template void max_pool2d_backward<tensor_view<const T, 4>, tensor_view<const std::uint8_t, 4>,    \
                                              const tensor_view<T, 4>&, none_t>(                              \
@@ -87,19 +87,25 @@
         const tensor_view<const T, 4>&, const tensor_view<const std::int64_t, 4>&, const tensor_view<T, 4>&, \
         write, const tensor_view<const T, 4>&);
 
-// The ops whose bodies hold the kernels' calls (linear's forward is always inlined: not here).
-#define KATACHI_OP_INSTANCES(EXTERN, T)                                                                   \
-    EXTERN template void conv2d::forward<T>(const conv2d_options&, const dims&, const call<T>&);          \
-    EXTERN template void conv2d::backward<T>(const conv2d_options&, const dims&, const call<T>&);         \
-    EXTERN template void max_pool2d::forward<T>(const max_pool2d_options&, const dims&, const call<T>&);  \
-    EXTERN template void max_pool2d::backward<T>(const max_pool2d_options&, const dims&, const call<T>&); \
-    EXTERN template void max_pool2d::forward_after_relu<T>(const max_pool2d_options&, const dims&,        \
-                                                           const call<T>&);                               \
-    EXTERN template void max_pool2d::backward_through_relu<T>(const max_pool2d_options&, const dims&,     \
-                                                              const call<T>&);                            \
-    EXTERN template void max_pool2d::unpool<T>(const max_pool2d_options&, const dims&, const call<T>&,    \
-                                               bool);                                                     \
-    EXTERN template void linear::backward<T>(const linear_options&, const dims&, const call<T>&);
+// The ops whose bodies hold the kernels' calls (linear's forward is always inlined: not here). They
+// are defined after their structs, not inline: an inline function's instance would still be
+// compiled in each file for the inliner.
+#define KATACHI_OP_INSTANCES(EXTERN, T)                                                                      \
+    EXTERN template void conv2d::forward<T>(const conv2d_options&, const dims&, const call<T>&);             \
+    EXTERN template void conv2d::backward<T>(const conv2d_options&, const dims&, const call<T>&);            \
+    EXTERN template void max_pool2d::forward<T>(const max_pool2d_options&, const dims&, const call<T>&);     \
+    EXTERN template void max_pool2d::backward<T>(const max_pool2d_options&, const dims&, const call<T>&);    \
+    EXTERN template void max_pool2d::forward_after_relu<T>(const max_pool2d_options&, const dims&,           \
+                                                           const call<T>&);                                  \
+    EXTERN template void max_pool2d::backward_through_relu<T>(const max_pool2d_options&, const dims&,        \
+                                                              const call<T>&);                               \
+    EXTERN template void max_pool2d::unpool<T>(const max_pool2d_options&, const dims&, const call<T>&,       \
+                                               bool);                                                        \
+    EXTERN template void linear::backward<T>(const linear_options&, const dims&, const call<T>&);            \
+    EXTERN template void conv_relu_max_pool2d::forward<T>(const conv2d_options&, const max_pool2d_options&,  \
+                                                          const dims&, const call<T>&, pass);                \
+    EXTERN template void conv_relu_max_pool2d::backward<T>(const conv2d_options&, const max_pool2d_options&, \
+                                                           const dims&, const call<T>&, pass);
 
 #if defined(KATACHI_EXTERN_KERNELS)
 namespace katachi::kernels {

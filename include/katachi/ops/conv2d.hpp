@@ -23,8 +23,9 @@ namespace detail {
 // max(positions, 256) columns with a row to spare, their gathered columns when samples share a
 // product, and a weight-sized block. The kernel checks the span it is given, so a bound that fell
 // short would throw, not overrun; test_graph_runtime runs every layer at several batch sizes.
-constexpr std::size_t lowered_workspace_bound(std::size_t patch, std::size_t group_out, std::size_t out_channels,
-                                              std::size_t positions, std::size_t batch, bool pointwise) {
+constexpr std::size_t lowered_workspace_bound(std::size_t patch, std::size_t group_out,
+                                              std::size_t out_channels, std::size_t positions,
+                                              std::size_t batch, bool pointwise) {
     if (pointwise || positions == 0) return 0;
     const std::size_t per_gemm = positions >= 256 ? 1 : std::min<std::size_t>(256 / positions, batch);
     const std::size_t width = (per_gemm == 0 ? 1 : per_gemm) * positions;
@@ -32,11 +33,13 @@ constexpr std::size_t lowered_workspace_bound(std::size_t patch, std::size_t gro
 }
 
 // "<what> in <dimension> (input .., kernel .., ...)" for a convolution's size rule.
-constexpr text conv_size_sentence(const size_result& r, const char* dimension, std::size_t input, std::size_t kernel,
-                                  std::size_t stride, std::size_t padding, std::size_t dilation) {
+constexpr text conv_size_sentence(const size_result& r, const char* dimension, std::size_t input,
+                                  std::size_t kernel, std::size_t stride, std::size_t padding,
+                                  std::size_t dilation) {
     text t;
-    t << (r.ok() ? "the output would be empty" : describe(r.error)) << " in " << dimension << " (input " << input
-      << ", kernel " << kernel << ", stride " << stride << ", padding " << padding << ", dilation " << dilation << ")";
+    t << (r.ok() ? "the output would be empty" : describe(r.error)) << " in " << dimension << " (input "
+      << input << ", kernel " << kernel << ", stride " << stride << ", padding " << padding << ", dilation "
+      << dilation << ")";
     if (r.error == size_error::kernel_larger_than_input)
         t << ": use a smaller kernel or more padding, or remove a pooling layer before it";
     return t;
@@ -93,7 +96,8 @@ struct conv2d : op_defaults {
         if (in.rank != 3)
             return text() << "takes a per-sample [C, H, W], got " << in
                           << ": remove the flatten before it, or use a layer for this rank";
-        if (const text why = detail::channel_sentence(in, o.in_channels, o.out_channels, o.groups, o.padding_mode);
+        if (const text why =
+                detail::channel_sentence(in, o.in_channels, o.out_channels, o.groups, o.padding_mode);
             !why.empty())
             return why;
         dims out{o.out_channels, 0, 0};
@@ -126,9 +130,11 @@ struct conv2d : op_defaults {
     }
 
     template <class T>
-    static void reset(const conv2d_options& o, const std::array<T*, 4>& p, const std::array<T*, 4>&, generator& gen) {
+    static void reset(const conv2d_options& o, const std::array<T*, 4>& p, const std::array<T*, 4>&,
+                      generator& gen) {
         const auto w = weight_dims(o);
-        uniform_weight_and_bias(p[0], w[0] * w[1] * w[2] * w[3], p[1], o.out_channels, w[1] * w[2] * w[3], gen);
+        uniform_weight_and_bias(p[0], w[0] * w[1] * w[2] * w[3], p[1], o.out_channels, w[1] * w[2] * w[3],
+                                gen);
     }
 
     static constexpr kernels::conv2d_options kernel_options(const conv2d_options& o) {
@@ -143,7 +149,8 @@ struct conv2d : op_defaults {
     // Whether the kernel may take its Winograd path for these options (it does when it also pays).
     static constexpr bool winograd_applies(const conv2d_options& o) {
         return kernels::detail::winograd_applies(o.kernel_size.h, o.kernel_size.w, o.stride.h, o.stride.w,
-                                                 o.dilation.h, o.dilation.w, o.groups, o.padding.h, o.padding.w);
+                                                 o.dilation.h, o.dilation.w, o.groups, o.padding.h,
+                                                 o.padding.w);
     }
 
     static constexpr std::size_t workspace_size(const conv2d_options& o, const dims& in, std::size_t batch) {
@@ -161,42 +168,52 @@ struct conv2d : op_defaults {
             return kernels::detail::winograd_workspace_size(s);
         const bool pointwise = o.kernel_size == size2(1) && o.stride == size2(1) && o.padding == size2(0);
         return detail::lowered_workspace_bound(in[0] / o.groups * o.kernel_size.h * o.kernel_size.w,
-                                               o.out_channels / o.groups, o.out_channels, out[1] * out[2], batch,
-                                               pointwise);
+                                               o.out_channels / o.groups, o.out_channels, out[1] * out[2],
+                                               batch, pointwise);
     }
 
     // The kernel's geometry for a batch, without the kernel's checks: the shape rule made them.
-    static kernels::detail::conv_geometry geometry(const conv2d_options& o, const dims& in, std::size_t batch) {
+    static kernels::detail::conv_geometry geometry(const conv2d_options& o, const dims& in,
+                                                   std::size_t batch) {
         const dims out = output_shape(o, in).out;
         return kernels::detail::conv2d_geometry_unchecked({batch, in[0], in[1], in[2]}, weight_dims(o),
                                                           kernel_options(o), out[1], out[2]);
     }
 
     template <class T>
-    static void forward(const conv2d_options& o, const dims& in, const call<T>& c) {
-        kernels::detail::convolve_forward<T>(geometry(o, in, c.batch), c.x[0], c.params[0], c.params[1], c.y,
-                                             c.workspace);
-    }
+    static void forward(const conv2d_options& o, const dims& in, const call<T>& c);
 
     template <class T>
-    static void backward(const conv2d_options& o, const dims& in, const call<T>& c) {
-        using kernels::tensor_view;
-        const auto g = geometry(o, in, c.batch);
-        const std::span<T> ws(c.workspace, workspace_size(o, in, c.batch));
-        const std::array<std::size_t, 4> xs{c.batch, in[0], in[1], in[2]}, ys{c.batch, g.out_channels, g.out_height, g.out_width};
-        const tensor_view<const T, 4> x(c.x[0], xs), w(c.params[0], weight_dims(o)), dy(c.dy, ys);
-        auto none = kernels::none;
-        with_param_grads(
-            c, [&] { return tensor_view<T, 4>(c.dparams[0], weight_dims(o)); },
-            [&] { return tensor_view<T, 1>(c.dparams[1], {o.out_channels}); },
-            [&](auto dw, auto db) {
-                kernels::detail::run_lowered_backward<T>("conv2d", g, x, w, dy, none, dw, db, ws, c.dparams_mode);
-            });
-        if (c.dx[0]) {
-            tensor_view<T, 4> dx(c.dx[0], xs);
-            kernels::detail::run_lowered_backward<T>("conv2d", g, x, w, dy, dx, none, none, ws, c.dx_mode[0]);
-        }
-    }
+    static void backward(const conv2d_options& o, const dims& in, const call<T>& c);
 };
+
+// Defined after the struct (not inline), so that the float and double instances declared extern
+// under KATACHI_EXTERN_KERNELS (katachi/instances.hpp) are not compiled in each file.
+template <class T>
+void conv2d::forward(const conv2d_options& o, const dims& in, const call<T>& c) {
+    kernels::detail::convolve_forward<T>(geometry(o, in, c.batch), c.x[0], c.params[0], c.params[1], c.y,
+                                         c.workspace);
+}
+
+template <class T>
+void conv2d::backward(const conv2d_options& o, const dims& in, const call<T>& c) {
+    using kernels::tensor_view;
+    const auto g = geometry(o, in, c.batch);
+    const std::span<T> ws(c.workspace, workspace_size(o, in, c.batch));
+    const std::array<std::size_t, 4> xs{c.batch, in[0], in[1], in[2]},
+        ys{c.batch, g.out_channels, g.out_height, g.out_width};
+    const tensor_view<const T, 4> x(c.x[0], xs), w(c.params[0], weight_dims(o)), dy(c.dy, ys);
+    auto none = kernels::none;
+    with_param_grads(
+        c, [&] { return tensor_view<T, 4>(c.dparams[0], weight_dims(o)); },
+        [&] { return tensor_view<T, 1>(c.dparams[1], {o.out_channels}); },
+        [&](auto dw, auto db) {
+            kernels::detail::run_lowered_backward<T>("conv2d", g, x, w, dy, none, dw, db, ws, c.dparams_mode);
+        });
+    if (c.dx[0]) {
+        tensor_view<T, 4> dx(c.dx[0], xs);
+        kernels::detail::run_lowered_backward<T>("conv2d", g, x, w, dy, dx, none, none, ws, c.dx_mode[0]);
+    }
+}
 
 }  // namespace katachi::ops

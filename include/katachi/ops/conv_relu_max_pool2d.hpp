@@ -139,63 +139,70 @@ struct conv_relu_max_pool2d {
 
     template <class T>
     static void forward(const conv2d_options& conv, const max_pool2d_options& pool, const dims& in,
-                        const call<T>& c, pass way = pass::automatic) {
-        auto* at = c.backward_follows ? reinterpret_cast<std::uint8_t*>(c.indices) : nullptr;
-        if (way != pass::unfused && direct(conv, pool, in)) {
-            const bool vector = way == pass::automatic && kernels::detail::conv_pool_vector_runs<T>();
-            kernels::detail::conv_relu_pool_forward(shape(conv, in, c.batch), c.x[0], c.params[0],
-                                                    c.params[1], c.y, at, c.workspace, vector);
-            return;
-        }
-        if constexpr (std::is_same_v<T, float>)
-            if (way == pass::automatic && fused_runs<T>(conv, pool, in, c.batch)) {
-                kernels::detail::winograd_convolve_pool(winograd_sizes(conv, in, c.batch), c.x[0],
-                                                        c.params[0], c.params[1], c.y, at, c.workspace,
-                                                        c.prepared);
-                return;
-            }
-        call<T> first = c;
-        first.y = c.workspace + conv2d::workspace_size(conv, in, c.batch);
-        conv2d::forward(conv, in, first);
-        call<T> second = c;
-        second.x = {first.y, nullptr};
-        second.params = {};
-        max_pool2d::forward_after_relu(pool, between(conv, in), second);
-    }
+                        const call<T>& c, pass way = pass::automatic);
 
     // The direct pass sums dW and db from the pooled gradient and sends dx back from each window's
     // one position; Winograd's convolutions and the unfused way unpool into workspace and run the
     // convolution's backward.
     template <class T>
     static void backward(const conv2d_options& conv, const max_pool2d_options& pool, const dims& in,
-                         const call<T>& c, pass way = pass::automatic) {
-        if (way != pass::unfused && direct(conv, pool, in)) {
-            const auto s = shape(conv, in, c.batch);
-            const auto* at = reinterpret_cast<const std::uint8_t*>(c.indices);
-            const bool vector = way == pass::automatic && kernels::detail::conv_pool_vector_runs<T>();
-            if (c.dparams[0] || c.dparams[1])
-                kernels::detail::conv_relu_pool_weight_grad(s, c.x[0], c.dy, c.y, at, c.dparams[0],
-                                                            c.dparams[1], c.workspace, c.dparams_mode,
-                                                            vector);
-            if (c.dx[0])
-                kernels::detail::conv_relu_pool_input_grad(s, c.params[0], c.dy, c.y, at, c.dx[0],
-                                                           c.dx_mode[0]);
+                         const call<T>& c, pass way = pass::automatic);
+};
+
+// Defined after the struct (not inline), so that the float and double instances declared extern
+// under KATACHI_EXTERN_KERNELS (katachi/instances.hpp) are not compiled in each file.
+template <class T>
+void conv_relu_max_pool2d::forward(const conv2d_options& conv, const max_pool2d_options& pool, const dims& in,
+                                   const call<T>& c, pass way) {
+    auto* at = c.backward_follows ? reinterpret_cast<std::uint8_t*>(c.indices) : nullptr;
+    if (way != pass::unfused && direct(conv, pool, in)) {
+        const bool vector = way == pass::automatic && kernels::detail::conv_pool_vector_runs<T>();
+        kernels::detail::conv_relu_pool_forward(shape(conv, in, c.batch), c.x[0], c.params[0], c.params[1],
+                                                c.y, at, c.workspace, vector);
+        return;
+    }
+    if constexpr (std::is_same_v<T, float>)
+        if (way == pass::automatic && fused_runs<T>(conv, pool, in, c.batch)) {
+            kernels::detail::winograd_convolve_pool(winograd_sizes(conv, in, c.batch), c.x[0], c.params[0],
+                                                    c.params[1], c.y, at, c.workspace, c.prepared);
             return;
         }
-        if (!c.dx[0] && !c.dparams[0] && !c.dparams[1]) return;
-        // The convolution's output gradient: the pooled gradient sent to the window positions,
-        // where the pooled value is positive.
-        T* grad = c.workspace + conv2d::workspace_size(conv, in, c.batch);
-        call<T> second = c;
-        second.params = {};
-        second.dparams = {};
-        second.dx = {grad, nullptr};
-        second.dx_mode = {kernels::write::overwrite, kernels::write::overwrite};
-        max_pool2d::backward_through_relu(pool, between(conv, in), second);
-        call<T> first = c;
-        first.dy = grad;
-        conv2d::backward(conv, in, first);
+    call<T> first = c;
+    first.y = c.workspace + conv2d::workspace_size(conv, in, c.batch);
+    conv2d::forward(conv, in, first);
+    call<T> second = c;
+    second.x = {first.y, nullptr};
+    second.params = {};
+    max_pool2d::forward_after_relu(pool, between(conv, in), second);
+}
+
+template <class T>
+void conv_relu_max_pool2d::backward(const conv2d_options& conv, const max_pool2d_options& pool,
+                                    const dims& in, const call<T>& c, pass way) {
+    if (way != pass::unfused && direct(conv, pool, in)) {
+        const auto s = shape(conv, in, c.batch);
+        const auto* at = reinterpret_cast<const std::uint8_t*>(c.indices);
+        const bool vector = way == pass::automatic && kernels::detail::conv_pool_vector_runs<T>();
+        if (c.dparams[0] || c.dparams[1])
+            kernels::detail::conv_relu_pool_weight_grad(s, c.x[0], c.dy, c.y, at, c.dparams[0], c.dparams[1],
+                                                        c.workspace, c.dparams_mode, vector);
+        if (c.dx[0])
+            kernels::detail::conv_relu_pool_input_grad(s, c.params[0], c.dy, c.y, at, c.dx[0], c.dx_mode[0]);
+        return;
     }
-};
+    if (!c.dx[0] && !c.dparams[0] && !c.dparams[1]) return;
+    // The convolution's output gradient: the pooled gradient sent to the window positions,
+    // where the pooled value is positive.
+    T* grad = c.workspace + conv2d::workspace_size(conv, in, c.batch);
+    call<T> second = c;
+    second.params = {};
+    second.dparams = {};
+    second.dx = {grad, nullptr};
+    second.dx_mode = {kernels::write::overwrite, kernels::write::overwrite};
+    max_pool2d::backward_through_relu(pool, between(conv, in), second);
+    call<T> first = c;
+    first.dy = grad;
+    conv2d::backward(conv, in, first);
+}
 
 }  // namespace katachi::ops

@@ -38,11 +38,13 @@ struct linear : op_defaults {
 
     static constexpr rule output_shape(const linear_options& o, const dims& in) {
         if (in.rank == 0)
-            return text("takes [*, in_features], got a per-sample shape of rank 0 (a scalar): give it "
-                        "features");
+            return text(
+                "takes [*, in_features], got a per-sample shape of rank 0 (a scalar): give it "
+                "features");
         if (o.in_features != 0 && in.back() != o.in_features)
-            return text() << "takes " << o.in_features << " input features in its last dimension, got per-sample shape "
-                          << in << ": make the layer before it give " << o.in_features
+            return text() << "takes " << o.in_features
+                          << " input features in its last dimension, got per-sample shape " << in
+                          << ": make the layer before it give " << o.in_features
                           << " features, or change in_features";
         dims out = in;
         out[out.rank - 1] = o.out_features;
@@ -71,7 +73,8 @@ struct linear : op_defaults {
     template <class T>
     static void reset(const linear_options& o, const std::array<T*, 4>& p, const std::array<T*, 4>&,
                       generator& gen) {
-        uniform_weight_and_bias(p[0], o.out_features * o.in_features, p[1], o.out_features, o.in_features, gen);
+        uniform_weight_and_bias(p[0], o.out_features * o.in_features, p[1], o.out_features, o.in_features,
+                                gen);
     }
 
     // x [rows, in], rows = the batch times the leading per-sample sizes; y [rows, out]. The bias
@@ -82,29 +85,38 @@ struct linear : op_defaults {
         const T* bias = c.params[1];
         T beta = T(0);
         if (bias) {
-            for (std::size_t i = 0; i < rows; ++i) std::copy(bias, bias + o.out_features, c.y + i * o.out_features);
+            for (std::size_t i = 0; i < rows; ++i)
+                std::copy(bias, bias + o.out_features, c.y + i * o.out_features);
             beta = T(1);
         }
-        kernels::detail::gemm(false, true, rows, o.out_features, o.in_features, T(1), c.x[0], c.params[0], beta,
-                              c.y);
+        kernels::detail::gemm(false, true, rows, o.out_features, o.in_features, T(1), c.x[0], c.params[0],
+                              beta, c.y);
     }
 
     // dx = dy w, dw = dy^T x, db = the column sums of dy; each one only where it is asked for.
     template <class T>
-    static void backward(const linear_options& o, const dims& in, const call<T>& c) {
-        using kernels::tensor_view;
-        const std::size_t rows = c.batch * (in.size() / in.back());
-        const tensor_view<const T, 2> x(c.x[0], {rows, o.in_features}), w(c.params[0], {o.out_features, o.in_features}),
-            dy(c.dy, {rows, o.out_features});
-        const auto none = kernels::none;
-        if (c.dx[0])
-            kernels::linear_backward(x, w, dy, tensor_view<T, 2>(c.dx[0], {rows, o.in_features}), none, none,
-                                     c.dx_mode[0]);
-        with_param_grads(
-            c, [&] { return tensor_view<T, 2>(c.dparams[0], {o.out_features, o.in_features}); },
-            [&] { return tensor_view<T, 1>(c.dparams[1], {o.out_features}); },
-            [&](auto dw, auto db) { kernels::linear_backward(x, w, dy, none, dw, db, c.dparams_mode); });
-    }
+    static void backward(const linear_options& o, const dims& in, const call<T>& c);
 };
+
+// Defined after the struct (not inline), so that the float and double instances declared extern
+// under KATACHI_EXTERN_KERNELS (katachi/instances.hpp) are not compiled in each file.
+template <class T>
+void linear::backward(const linear_options& o, const dims& in, const call<T>& c) {
+    using kernels::tensor_view;
+    const std::size_t rows = c.batch * (in.size() / in.back());
+    const tensor_view<const T, 2> x(c.x[0], {rows, o.in_features}),
+        w(c.params[0], {o.out_features, o.in_features}), dy(c.dy, {rows, o.out_features});
+    const auto none = kernels::none;
+    if (c.dx[0])
+        kernels::linear_backward(x, w, dy, tensor_view<T, 2>(c.dx[0], {rows, o.in_features}), none, none,
+                                 c.dx_mode[0]);
+    with_param_grads(
+        c,
+        [&] {
+            return tensor_view<T, 2>(c.dparams[0], {o.out_features, o.in_features});
+        },
+        [&] { return tensor_view<T, 1>(c.dparams[1], {o.out_features}); },
+        [&](auto dw, auto db) { kernels::linear_backward(x, w, dy, none, dw, db, c.dparams_mode); });
+}
 
 }  // namespace katachi::ops

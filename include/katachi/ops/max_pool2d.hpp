@@ -69,55 +69,73 @@ struct max_pool2d : op_defaults {
     }
 
     template <class T>
-    static void forward(const max_pool2d_options& o, const dims& in, const call<T>& c) {
-        const dims out = output_shape(o, in).out;
-        const std::array<std::size_t, 4> x{c.batch, in[0], in[1], in[2]};
-        std::int64_t* at = c.backward_follows ? c.indices : nullptr;
-        if (keeps_positions(o))
-            kernels::detail::max_pool2d_run(c.x[0], c.y, reinterpret_cast<std::uint8_t*>(at), x, out[1], out[2],
-                                            kernel_options(o));
-        else
-            kernels::detail::max_pool2d_run(c.x[0], c.y, at, x, out[1], out[2], kernel_options(o));
-    }
+    static void forward(const max_pool2d_options& o, const dims& in, const call<T>& c);
 
     template <class T>
-    static void backward(const max_pool2d_options& o, const dims& in, const call<T>& c) {
-        unpool(o, in, c, false);
-    }
+    static void backward(const max_pool2d_options& o, const dims& in, const call<T>& c);
 
     // With a relu taken in: c.x[0] is the relu's input, c.dx[0] its gradient.
     static constexpr bool takes_in_relu = true;
     template <class T>
-    static void forward_after_relu(const max_pool2d_options& o, const dims& in, const call<T>& c) {
-        forward(o, in, c);
-        const dims out = output_shape(o, in).out;
-        kernels::tensor_view<T, 1> y(c.y, {c.batch * out.size()});
-        kernels::relu_forward(y, y);
-    }
+    static void forward_after_relu(const max_pool2d_options& o, const dims& in, const call<T>& c);
     template <class T>
-    static void backward_through_relu(const max_pool2d_options& o, const dims& in, const call<T>& c) {
-        unpool(o, in, c, true);
-    }
+    static void backward_through_relu(const max_pool2d_options& o, const dims& in, const call<T>& c);
 
 private:
     template <class T>
-    static void unpool(const max_pool2d_options& o, const dims& in, const call<T>& c, bool masked) {
-        if (!c.dx[0]) return;
-        const dims out = output_shape(o, in).out;
-        const std::array<std::size_t, 4> ys{c.batch, out[0], out[1], out[2]};
-        const kernels::tensor_view<const T, 4> dy(c.dy, ys), mask(c.y, ys);
-        const kernels::tensor_view<T, 4> dx(c.dx[0], {c.batch, in[0], in[1], in[2]});
-        const auto run = [&](const auto& indices) {
-            if (masked)
-                kernels::max_pool2d_backward(dy, indices, dx, c.dx_mode[0], mask);
-            else
-                kernels::max_pool2d_backward(dy, indices, dx, c.dx_mode[0]);
-        };
-        if (keeps_positions(o))
-            run(kernels::tensor_view<const std::uint8_t, 4>(reinterpret_cast<const std::uint8_t*>(c.indices), ys));
-        else
-            run(kernels::tensor_view<const std::int64_t, 4>(c.indices, ys));
-    }
+    static void unpool(const max_pool2d_options& o, const dims& in, const call<T>& c, bool masked);
 };
+
+// Defined after the struct (not inline), so that the float and double instances declared extern
+// under KATACHI_EXTERN_KERNELS (katachi/instances.hpp) are not compiled in each file.
+template <class T>
+void max_pool2d::forward(const max_pool2d_options& o, const dims& in, const call<T>& c) {
+    const dims out = output_shape(o, in).out;
+    const std::array<std::size_t, 4> x{c.batch, in[0], in[1], in[2]};
+    std::int64_t* at = c.backward_follows ? c.indices : nullptr;
+    if (keeps_positions(o))
+        kernels::detail::max_pool2d_run(c.x[0], c.y, reinterpret_cast<std::uint8_t*>(at), x, out[1], out[2],
+                                        kernel_options(o));
+    else
+        kernels::detail::max_pool2d_run(c.x[0], c.y, at, x, out[1], out[2], kernel_options(o));
+}
+
+template <class T>
+void max_pool2d::backward(const max_pool2d_options& o, const dims& in, const call<T>& c) {
+    unpool(o, in, c, false);
+}
+
+template <class T>
+void max_pool2d::forward_after_relu(const max_pool2d_options& o, const dims& in, const call<T>& c) {
+    forward(o, in, c);
+    const dims out = output_shape(o, in).out;
+    kernels::tensor_view<T, 1> y(c.y, {c.batch * out.size()});
+    kernels::relu_forward(y, y);
+}
+
+template <class T>
+void max_pool2d::backward_through_relu(const max_pool2d_options& o, const dims& in, const call<T>& c) {
+    unpool(o, in, c, true);
+}
+
+template <class T>
+void max_pool2d::unpool(const max_pool2d_options& o, const dims& in, const call<T>& c, bool masked) {
+    if (!c.dx[0]) return;
+    const dims out = output_shape(o, in).out;
+    const std::array<std::size_t, 4> ys{c.batch, out[0], out[1], out[2]};
+    const kernels::tensor_view<const T, 4> dy(c.dy, ys), mask(c.y, ys);
+    const kernels::tensor_view<T, 4> dx(c.dx[0], {c.batch, in[0], in[1], in[2]});
+    const auto run = [&](const auto& indices) {
+        if (masked)
+            kernels::max_pool2d_backward(dy, indices, dx, c.dx_mode[0], mask);
+        else
+            kernels::max_pool2d_backward(dy, indices, dx, c.dx_mode[0]);
+    };
+    if (keeps_positions(o))
+        run(kernels::tensor_view<const std::uint8_t, 4>(reinterpret_cast<const std::uint8_t*>(c.indices),
+                                                        ys));
+    else
+        run(kernels::tensor_view<const std::int64_t, 4>(c.indices, ys));
+}
 
 }  // namespace katachi::ops
