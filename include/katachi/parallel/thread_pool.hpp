@@ -3,7 +3,6 @@
 // flag and part counts, and the pool, threaded or, in a single-threaded build, run on the caller.
 #pragma once
 
-#include <katachi/error.hpp>
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -11,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <katachi/error.hpp>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -146,7 +146,9 @@ public:
     }
     unsigned threads() const { return 1; }
     void resize(unsigned) {}
-    bool remember_reservation(void (*)(std::size_t), std::size_t) { return true; }  // one thread: grown already
+    bool remember_reservation(void (*)(std::size_t), std::size_t) {
+        return true;
+    }  // one thread: grown already
 
     template <class F>
     void run(unsigned parts, F&& part) {
@@ -199,6 +201,15 @@ public:
             for (unsigned i = 0; i < parts; ++i) part(i);
             return;
         }
+        // The threaded path is one function for every part type: only the serial paths above are
+        // compiled for each F (the parts run through part_ref, one indirect call per part).
+        auto each = [&](unsigned i) { part(i); };
+        run_threaded(parts, lanes, part_ref(each));
+    }
+
+private:
+    // run's threaded path, with run_mutex_ held: part 0 on the caller, the others on the workers.
+    void run_threaded(unsigned parts, unsigned lanes, part_ref part) {
         start_workers();
 #if defined(__cpp_exceptions)
         std::exception_ptr failure;
@@ -236,7 +247,6 @@ public:
 #endif
     }
 
-private:
     thread_pool() {
         unsigned n = std::max(1u, std::thread::hardware_concurrency());
         if (const char* env = std::getenv("KATACHI_NUM_THREADS")) {
