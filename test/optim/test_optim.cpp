@@ -171,3 +171,41 @@ TEST_CASE("adam's AVX-512 loop gives the portable loop's bits, with every varian
             CHECK_FALSE(same_bits(a[0], p0));  // the step moved the parameters
         }
 }
+
+TEST_CASE("sgd steps many tensors in one parallel loop as it steps each alone, bit for bit", "[optim]") {
+    // Sizes that put part boundaries inside tensors at two threads (30,011 elements in all).
+    const std::vector<std::size_t> sizes{7, 12'000, 1, 3, 9'000, 5, 8'995};
+    std::vector<std::vector<float>> together, alone, grads;
+    for (std::size_t t = 0; t < sizes.size(); ++t) {
+        std::vector<float> v(sizes[t]), g(sizes[t]);
+        for (std::size_t i = 0; i < sizes[t]; ++i) {
+            v[i] = std::sin(0.1f * float(i + t));
+            g[i] = std::cos(0.3f * float(i) + float(t));
+        }
+        together.push_back(v);
+        alone.push_back(v);
+        grads.push_back(g);
+    }
+    const optim::sgd_options o{.lr = 0.05, .momentum = 0.9, .weight_decay = 0.01, .nesterov = true};
+    std::vector<optim::parameter<float>> all;
+    for (std::size_t t = 0; t < sizes.size(); ++t)
+        all.push_back(optim::parameter<float>::fixed("p" + std::to_string(t), together[t], grads[t]));
+    optim::sgd<float> one(all, o);
+    std::vector<optim::sgd<float>> each;
+    for (std::size_t t = 0; t < sizes.size(); ++t)
+        each.emplace_back(std::vector{optim::parameter<float>::fixed("p", alone[t], grads[t])}, o);
+    for (int step = 0; step < 3; ++step) {
+        one.step();
+        for (auto& opt : each) opt.step();
+    }
+    for (std::size_t t = 0; t < sizes.size(); ++t) CHECK(together[t] == alone[t]);
+}
+
+TEST_CASE("an sgd step that finds a gradient of the wrong size updates nothing", "[optim]") {
+    std::vector<float> a{1, 2}, ga{1, 1}, b{3, 4}, gb{1};
+    optim::sgd<float> opt(
+        {optim::parameter<float>::fixed("a", a, ga), optim::parameter<float>::fixed("b", b, gb)}, {.lr = 1});
+    CHECK_THROWS_WITH(opt.step(), Catch::Contains("b"));
+    CHECK(a == std::vector<float>{1, 2});
+    CHECK(b == std::vector<float>{3, 4});
+}

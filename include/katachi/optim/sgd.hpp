@@ -6,10 +6,12 @@
 //   p -= lr * g
 #pragma once
 
-#include <katachi/error.hpp>
+#include <algorithm>
 #include <cstddef>
+#include <katachi/error.hpp>
 #include <katachi/optim/parameter.hpp>
 #include <katachi/parallel.hpp>
+#include <span>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -40,7 +42,8 @@ private:
         else if (nesterov)
             first ? run<Decay, true, true, true>(p, g, buf, n) : run<Decay, true, false, true>(p, g, buf, n);
         else
-            first ? run<Decay, true, true, false>(p, g, buf, n) : run<Decay, true, false, false>(p, g, buf, n);
+            first ? run<Decay, true, true, false>(p, g, buf, n)
+                  : run<Decay, true, false, false>(p, g, buf, n);
     }
 
     // buf = g at the first step (PyTorch clones it), else momentum * buf + (1 - dampening) * g.
@@ -83,16 +86,23 @@ public:
     void add_param_group(std::vector<parameter<T>> params, sgd_options options) {
         detail::require_finite_rate("sgd", options.lr);
         if (options.momentum < 0) KATACHI_THROW(std::invalid_argument, "sgd: momentum must be non-negative");
-        if (options.weight_decay < 0) KATACHI_THROW(std::invalid_argument, "sgd: weight_decay must be non-negative");
+        if (options.weight_decay < 0)
+            KATACHI_THROW(std::invalid_argument, "sgd: weight_decay must be non-negative");
         if (options.nesterov && (options.momentum <= 0 || options.dampening != 0))
-            KATACHI_THROW(std::invalid_argument, "sgd: nesterov momentum requires a momentum and zero dampening");
+            KATACHI_THROW(std::invalid_argument,
+                          "sgd: nesterov momentum requires a momentum and zero dampening");
         momentum_.resize(momentum_.size() + params.size());
+        jobs_.reserve(momentum_.size());
         groups_.push_back({std::move(params), options});
     }
     void add_param_group(std::vector<parameter<T>> params) { add_param_group(std::move(params), defaults_); }
 
+    // Checks every parameter first (a size mismatch throws before anything is updated), then
+    // updates all their elements in one parallel loop: a model of many tensors forks once a step,
+    // not once a tensor.
     void step() {
-        std::size_t slot = 0;
+        std::size_t slot = 0, total = 0;
+        jobs_.clear();
         for (auto& group : groups_) {
             const sgd_options& o = group.options;
             for (auto& p : group.params) {
@@ -103,20 +113,31 @@ public:
                 detail::check_sizes("sgd", p.name, value, grad);
                 const bool first = buf.empty();
                 if (o.momentum != 0) detail::state_buffer(buf, value.size(), "sgd", p.name);
-                const detail::sgd_rule<T> rule{static_cast<T>(o.lr), static_cast<T>(o.weight_decay),
-                                               static_cast<T>(o.momentum), static_cast<T>(1 - o.dampening),
-                                               o.nesterov, first};
-                T* const v = value.data();
-                const T* const gp = grad.data();
-                T* const b = buf.data();
-                // Elementwise, so the parameter's elements are split over katachi's threads.
-                katachi::detail::parallel_for(
-                    value.size(), katachi::detail::parallel_parts(value.size(), 4 * value.size()),
-                    [v, gp, b, rule](std::size_t begin, std::size_t end, unsigned) {
-                        rule.apply(v + begin, gp + begin, b == nullptr ? nullptr : b + begin, end - begin);
-                    });
+                const detail::sgd_rule<T> rule{static_cast<T>(o.lr),
+                                               static_cast<T>(o.weight_decay),
+                                               static_cast<T>(o.momentum),
+                                               static_cast<T>(1 - o.dampening),
+                                               o.nesterov,
+                                               first};
+                jobs_.push_back({rule, value.data(), grad.data(), buf.empty() ? nullptr : buf.data(), total,
+                                 value.size()});
+                total += value.size();
             }
         }
+        // Elementwise, so the elements are split over katachi's threads, each part taking its
+        // range of every tensor it overlaps.
+        katachi::detail::parallel_for(total, katachi::detail::parallel_parts(total, 4 * total),
+                                      [this](std::size_t begin, std::size_t end, unsigned) {
+                                          for (const job& j : jobs_) {
+                                              const std::size_t lo = std::max(begin, j.offset);
+                                              const std::size_t hi = std::min(end, j.offset + j.count);
+                                              if (lo >= hi) continue;
+                                              const std::size_t at = lo - j.offset;
+                                              j.rule.apply(j.value + at, j.grad + at,
+                                                           j.buffer == nullptr ? nullptr : j.buffer + at,
+                                                           hi - lo);
+                                          }
+                                      });
     }
 
     void zero_grad() { optim::zero_grad(groups_); }
@@ -131,9 +152,19 @@ public:
     std::size_t parameter_count() const noexcept { return momentum_.size(); }
 
 private:
+    // One parameter's update in a step: its elements [offset, offset + count) of all the step's.
+    struct job {
+        detail::sgd_rule<T> rule;
+        T* value;
+        const T* grad;
+        T* buffer;  // null without momentum
+        std::size_t offset, count;
+    };
+
     sgd_options defaults_;
     std::vector<group_type> groups_;
     std::vector<std::vector<T>> momentum_;
+    std::vector<job> jobs_;  // the last step's, kept for its capacity: a step allocates nothing
 };
 
 }  // namespace katachi::optim
