@@ -67,6 +67,14 @@ inline unsigned parallel_parts(std::size_t n, std::size_t work) {
     return work < parallel_elementwise_work ? 1u : parallel_parts(n);
 }
 
+// A job over `batch` samples of `groups` groups of work each (a convolution's output channels)
+// splits over samples; with fewer samples than threads it splits over groups instead, so that every
+// thread works. The parts of that split over groups, or 0 where it splits over samples.
+inline unsigned group_parts(std::size_t batch, std::size_t groups) {
+    const unsigned parts = batch < groups ? parallel_parts(groups) : 1u;
+    return parts > batch ? parts : 0u;
+}
+
 // Runs body(begin, end, part) over contiguous ranges of [0, n), one range per part.
 template <class F>
 void parallel_for(std::size_t n, unsigned parts, F&& body) {

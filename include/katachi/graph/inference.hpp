@@ -9,9 +9,9 @@
 // memory, and one scratch region serves every layer in turn. There is no gradient storage; batch
 // norm and dropout run as in evaluation. forward allocates nothing, the first one included.
 // The object holds a copy of the weights, and of the weights some layers read in another form (a
-// Winograd convolution's transform, Net::prepared_count elements), made once per load;
-// graph::flash_model (graph/flash_model.hpp) runs the same
-// loop (graph/inference_loop.hpp) with the weights read in place from const memory instead.
+// Winograd convolution's transform, Net::prepared_count elements), made once per load.
+// graph::flash_model (graph/flash_model.hpp) runs the same loop (graph/inference_loop.hpp) with the
+// weights read in place from const memory instead, and prepares nothing.
 #pragma once
 
 #include <algorithm>

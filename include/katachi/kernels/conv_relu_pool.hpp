@@ -72,9 +72,8 @@ void conv_relu_pool_forward(const conv_pool_shape& s, const T* x, const T* w, co
     // Fewer samples than threads (a batch of one): each thread takes pairs of output channels of
     // every sample (the vector pass makes two channels at a time). Otherwise each takes samples.
     const std::size_t pairs = s.out_channels / 2;
-    const unsigned by_channel = s.batch < pairs ? parallel_parts(pairs) : 1u;
-    if (by_channel > s.batch) {
-        parallel_for(pairs, by_channel, [&](std::size_t p0, std::size_t p1, unsigned part) {
+    if (const unsigned parts = katachi::detail::group_parts(s.batch, pairs)) {
+        parallel_for(pairs, parts, [&](std::size_t p0, std::size_t p1, unsigned part) {
             run(0, s.batch, 2 * p0, p1 == pairs ? s.out_channels : 2 * p1, part);
         });
         return;

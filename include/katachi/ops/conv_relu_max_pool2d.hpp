@@ -112,8 +112,7 @@ struct conv_relu_max_pool2d {
     static constexpr std::size_t prepared_size(const conv2d_options& conv, const max_pool2d_options& pool,
                                                const dims& in) {
         if (!fits(conv, pool, in) || direct(conv, pool, in)) return 0;
-        const auto s = winograd_sizes(conv, in, 1);
-        return 16 * s.channels * s.out_channels;
+        return kernels::detail::winograd_prepared_size(winograd_sizes(conv, in, 1));
     }
     template <class T>
     static void prepare(const conv2d_options& conv, const max_pool2d_options& pool, const dims& in,

@@ -161,36 +161,39 @@ void winograd_convolve_pool(const winograd_shape& s, const T* image, const T* w,
 #if KATACHI_AVX2_CODE
     const std::size_t co = s.out_channels, pooled = co * s.tiles();
     const float* ut = prepared != nullptr ? prepared : ws;
+    // The output channels o0 <= o < o1 of the samples n0 <= n < n1, in part's scratch.
+    const auto run = [&](std::size_t n0, std::size_t n1, std::size_t o0, std::size_t o1, unsigned part) {
+        const winograd_buffers<float> buf(s, winograd_pool_part_area(s, ws, part), winograd_fused_tiles);
+        std::fill(buf.in_extra, buf.in_extra + s.channels, 0.f);
+        winograd_convolve_fused_pool(s, image + n0 * s.image_size(), n1 - n0, ut, bias, out + n0 * pooled,
+                                     at != nullptr ? at + n0 * pooled : nullptr, buf, o0, o1 - o0);
+    };
     // Fewer samples than threads (a batch of one): each thread takes whole groups of
     // winograd_pool_channel_group output channels of every sample, their weights' transform
     // included, and transforms the input itself. Otherwise each takes whole samples.
     const std::size_t groups = co / winograd_pool_channel_group;
-    const unsigned by_channel = s.batch < groups ? parallel_parts(groups) : 1u;
-    if (by_channel > s.batch) {
-        parallel_for(groups, by_channel, [&](std::size_t g0, std::size_t g1, unsigned part) {
+    if (const unsigned parts = katachi::detail::group_parts(s.batch, groups)) {
+        parallel_for(groups, parts, [&](std::size_t g0, std::size_t g1, unsigned part) {
             const std::size_t o0 = g0 * winograd_pool_channel_group;
             const std::size_t o1 = g1 == groups ? co : g1 * winograd_pool_channel_group;
             if (prepared == nullptr) winograd_weights(co, s.channels, w, false, true, ws, o0, o1);
-            const winograd_buffers<float> buf(s, winograd_pool_part_area(s, ws, part), winograd_fused_tiles);
-            std::fill(buf.in_extra, buf.in_extra + s.channels, 0.f);
-            winograd_convolve_fused_pool(s, image, s.batch, ut, bias, out, at, buf, o0, o1 - o0);
+            run(0, s.batch, o0, o1, part);
         });
         return;
     }
     if (prepared == nullptr) winograd_weights(co, s.channels, w, false, true, ws);
-    parallel_for(s.batch, parallel_parts(s.batch), [&](std::size_t b0, std::size_t b1, unsigned part) {
-        const winograd_buffers<float> buf(s, winograd_pool_part_area(s, ws, part), winograd_fused_tiles);
-        std::fill(buf.in_extra, buf.in_extra + s.channels, 0.f);
-        winograd_convolve_fused_pool(s, image + b0 * s.image_size(), b1 - b0, ut, bias, out + b0 * pooled,
-                                     at != nullptr ? at + b0 * pooled : nullptr, buf, 0, co);
-    });
+    parallel_for(s.batch, parallel_parts(s.batch),
+                 [&](std::size_t n0, std::size_t n1, unsigned part) { run(n0, n1, 0, co, part); });
 #else
     (void)s, (void)image, (void)w, (void)bias, (void)out, (void)at, (void)ws, (void)prepared;
 #endif
 }
 
 // What winograd_convolve_pool may read as `prepared` for the weight w of shape s (any batch): its
-// transform U by column, 16 * channels * out_channels elements. Float where winograd_on_fma_block.
+// transform U by column, winograd_prepared_size(s) elements. Float where winograd_on_fma_block.
+constexpr std::size_t winograd_prepared_size(const winograd_shape& s) {
+    return 16 * s.channels * s.out_channels;
+}
 inline void winograd_prepare_pool(const winograd_shape& s, const float* w, float* prepared) {
     winograd_weights(s.out_channels, s.channels, w, false, true, prepared);
 }
