@@ -21,6 +21,7 @@
 #include <katachi/kernels/max_pool2d.hpp>
 #include <katachi/kernels/winograd/forward.hpp>
 #include <katachi/kernels/winograd/pool.hpp>
+#include <katachi/kernels/winograd/pool_backward.hpp>
 #include <katachi/kernels/winograd/weight_grad.hpp>
 #include <katachi/ops/conv2d.hpp>
 #include <katachi/ops/conv_relu_max_pool2d.hpp>
@@ -60,11 +61,14 @@
     EXTERN template void conv_relu_pool_input_grad<T>(const conv_pool_shape&, const T*, const T*, const T*,  \
                                                       const std::uint8_t*, T*, write);
 
-// Winograd's forward with the pooling taken in, whose fused pass is float's alone.
+// Winograd's forward and backward with the pooling taken in, whose fused passes are float's alone.
 #define KATACHI_FLOAT_KERNEL_INSTANCES(EXTERN)                                                            \
     EXTERN template void winograd_convolve_pool<float>(const winograd_shape&, const float*, const float*, \
                                                        const float*, float*, std::uint8_t*, float*,       \
-                                                       const float*);
+                                                       const float*);                                     \
+    EXTERN template void winograd_pool_backward<float>(const winograd_shape&, const float*, const float*, \
+                                                       const float*, const float*, const std::uint8_t*,   \
+                                                       float*, float*, write, float*, write, float*);
 
 // The max-pooling backward kernel as ops::max_pool2d's unpool calls it (with window positions or flat
 // indices, with or without a relu's output as the mask), for the files that call it other than

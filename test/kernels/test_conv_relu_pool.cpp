@@ -1,8 +1,8 @@
 // conv_relu_max_pool2d: the fused passes (a convolution, its relu and a 2x2 max pooling in one,
-// kernels/conv_relu_pool.hpp, kernels/winograd/pool.hpp) against the three layers' own kernels one after the
-// other, forward and backward, on odd shapes, at one thread and at two. The unfused way is checked elsewhere
-// against finite differences and PyTorch (test_conv2d, test_max_pool2d, the graph suite's
-// gradcheck, which runs it in double).
+// kernels/conv_relu_pool.hpp, kernels/winograd/pool.hpp and pool_backward.hpp) against the three layers' own
+// kernels one after the other, forward and backward, on odd shapes, at one thread and at two. The unfused way
+// is checked elsewhere against finite differences and PyTorch (test_conv2d, test_max_pool2d, the graph
+// suite's gradcheck, which runs it in double).
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -61,7 +61,7 @@ bool fused_runs(const fused_case& k) {
 
 using pass = ops::conv_relu_max_pool2d::pass;
 
-run_result run(const fused_case& k, pass way, kernels::write mode, bool want_dx) {
+run_result run(const fused_case& k, pass way, kernels::write mode, bool want_dx, bool want_dw = true) {
     const ops::conv2d_options conv = conv_of(k);
     const ops::max_pool2d_options pool{};
     const ops::dims in{k.channels, k.height, k.width};
@@ -97,7 +97,7 @@ run_result run(const fused_case& k, pass way, kernels::write mode, bool want_dx)
     c.dy = dy.data();
     c.dx = {want_dx ? r.dx.data() : nullptr, nullptr};
     c.dx_mode = {mode, mode};
-    c.dparams = {r.dw.data(), k.bias ? r.db.data() : nullptr};
+    c.dparams = {want_dw ? r.dw.data() : nullptr, want_dw && k.bias ? r.db.data() : nullptr};
     c.dparams_mode = mode;
     op::backward(conv, pool, in, c, way);
     return r;
@@ -145,13 +145,15 @@ TEST_CASE("the fused convolution, relu and pooling give the three layers' values
     set_num_threads(2);
 }
 
-TEST_CASE("Winograd's forward with the pooling taken in gives the three layers' values bit for bit",
-          "[kernels][conv_relu_pool][winograd]") {
+TEST_CASE(
+    "Winograd's forward and backward with the pooling taken in give the three layers' values bit for bit",
+    "[kernels][conv_relu_pool][winograd]") {
     // Convolutions Winograd runs (16 or more channels, enough tiles), even outputs. Without a bias
     // the window positions must agree too (with one, adding it may round two candidates to one
     // value, and the positions may then name different ones of the tied maxima).
     const std::vector<fused_case> cases{
         {8, 32, 14, 14, 64, {3, 3}, {1, 1}, false},  // the LeNet's second layer
+        {9, 32, 14, 14, 64, {3, 3}, {1, 1}, false},  // chunks of four samples and one
         {7, 16, 10, 12, 10, {3, 3}, {1, 1}, false},  // 10 channels out: a vector of 8 and 2 alone
         {5, 17, 18, 14, 9, {3, 3}, {0, 0}, false},   // no padding, odd channel counts
         {6, 16, 12, 12, 16, {3, 3}, {2, 2}, true},   // padding 2, with a bias: the values only
@@ -159,37 +161,50 @@ TEST_CASE("Winograd's forward with the pooling taken in gives the three layers' 
         {1, 16, 14, 14, 80, {3, 3}, {1, 1}, false},  // one sample, 32 and 48 channels a thread
         {1, 16, 14, 14, 80, {3, 3}, {1, 1}, true},   // the same with a bias: the values only
     };
+    struct wanted {
+        kernels::write mode;
+        bool dx, dw;
+    };
+    const std::vector<wanted> gradients{{kernels::write::overwrite, true, true},
+                                        {kernels::write::accumulate, true, true},
+                                        {kernels::write::overwrite, false, true},
+                                        {kernels::write::accumulate, true, false}};
     for (unsigned threads : {1u, 2u}) {
         set_num_threads(threads);
-        for (const fused_case& k : cases) {
-            INFO("threads " << threads << ", batch " << k.batch << ", channels " << k.channels << " -> "
-                            << k.out_channels << ", " << k.height << "x" << k.width << ", padding "
-                            << k.padding.h);
-            if (!fused_runs(k)) {
-                WARN("this processor has no AVX2 and FMA: Winograd's fused pass does not run here");
-                continue;
+        for (const fused_case& k : cases)
+            for (const wanted& g : gradients) {
+                INFO("threads " << threads << ", batch " << k.batch << ", channels " << k.channels << " -> "
+                                << k.out_channels << ", " << k.height << "x" << k.width << ", padding "
+                                << k.padding.h << ", accumulate " << (g.mode == kernels::write::accumulate)
+                                << ", dx " << g.dx << ", dw " << g.dw);
+                if (!fused_runs(k)) {
+                    WARN("this processor has no AVX2 and FMA: Winograd's fused pass does not run here");
+                    continue;
+                }
+                const run_result fused = run(k, pass::automatic, g.mode, g.dx, g.dw),
+                                 plain = run(k, pass::unfused, g.mode, g.dx, g.dw);
+                // The fused forward runs from one 14x14 sample on; conv2d's own Winograd waits for
+                // four (before, it lowers to a GEMM, whose sums round otherwise). A batch of one is
+                // compared with the first sample of the same inputs in a batch of four (x and dy are
+                // drawn in sample order, so their first sample is the same). From four samples on the
+                // backward is the fused one too, and gives the same dw and dx; db sums in another
+                // order.
+                fused_case four = k;
+                four.batch = 4;
+                const run_result wide = k.batch >= 4 ? plain : run(four, pass::unfused, g.mode, g.dx, g.dw);
+                const auto first = [&](const auto& v, std::size_t n) {
+                    return std::vector<typename std::decay_t<decltype(v)>::value_type>(v.begin(),
+                                                                                       v.begin() + n);
+                };
+                CHECK(fused.y == first(wide.y, fused.y.size()));
+                if (!k.bias) {
+                    CHECK(fused.positions == first(wide.positions, fused.positions.size()));
+                    CHECK(fused.dw == plain.dw);
+                    CHECK(fused.dx == plain.dx);
+                }
+                CHECK(worst(fused.db, plain.db) < 1e-4);
+                CHECK(std::all_of(fused.y.begin(), fused.y.end(), [](float v) { return v >= 0.f; }));
             }
-            const run_result fused = run(k, pass::automatic, kernels::write::overwrite, true),
-                             plain = run(k, pass::unfused, kernels::write::overwrite, true);
-            // The fused forward runs from one 14x14 sample on; conv2d's own Winograd waits for four
-            // (before, it lowers to a GEMM, whose sums round otherwise). A batch of one is compared
-            // with the first sample of the same inputs in a batch of four (x and dy are drawn in
-            // sample order, so their first sample is the same).
-            fused_case four = k;
-            four.batch = 4;
-            const run_result wide =
-                k.batch >= 4 ? plain : run(four, pass::unfused, kernels::write::overwrite, true);
-            const auto first = [&](const auto& v, std::size_t n) {
-                return std::vector<typename std::decay_t<decltype(v)>::value_type>(v.begin(), v.begin() + n);
-            };
-            CHECK(fused.y == first(wide.y, fused.y.size()));
-            if (!k.bias) {
-                CHECK(fused.positions == first(wide.positions, fused.positions.size()));
-                CHECK(fused.dw == plain.dw);
-                CHECK(fused.dx == plain.dx);
-            }
-            CHECK(std::all_of(fused.y.begin(), fused.y.end(), [](float v) { return v >= 0.f; }));
-        }
     }
     set_num_threads(2);
 }

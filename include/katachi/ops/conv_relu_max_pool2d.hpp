@@ -11,7 +11,8 @@
 //   the processor has them, one element at a time elsewhere), so its scratch is a sample's.
 // - Winograd's (kernels/winograd/pool.hpp: float on AVX2, a 3x3 convolution with an even output
 //   and at least one 14x14 sample's tiles): the forward pools each output tile where it is made;
-//   the backward is the unfused one.
+//   the backward (kernels/winograd/pool_backward.hpp, from four such samples) unpools each sample
+//   channels-last, where both gradients' transforms read it.
 // The unfused way (double, other processors or small batches on Winograd's convolutions) runs the
 // convolution into workspace and pools it, and its backward unpools into workspace and runs the
 // convolution's backward.
@@ -22,6 +23,7 @@
 #include <cstdint>
 #include <katachi/kernels/conv_relu_pool.hpp>
 #include <katachi/kernels/winograd/pool.hpp>
+#include <katachi/kernels/winograd/pool_backward.hpp>
 #include <katachi/ops/conv2d.hpp>
 #include <katachi/ops/max_pool2d.hpp>
 #include <type_traits>
@@ -96,13 +98,16 @@ struct conv_relu_max_pool2d {
         return conv2d::workspace_size(conv, in, batch) + batch * between(conv, in).size();
     }
 
-    // The direct pass's part scratch (its spread sample and gradient sums), else the larger of the
-    // unfused way's and Winograd's pooled forward's (which one runs is known at run time only).
+    // The direct pass's part scratch (its spread sample and gradient sums), else the largest of the
+    // unfused way's and Winograd's pooled forward's and backward's (which one runs is known at run
+    // time only).
     static constexpr std::size_t workspace_size(const conv2d_options& conv, const max_pool2d_options& pool,
                                                 const dims& in, std::size_t batch) {
         if (direct(conv, pool, in)) return shape(conv, in, batch).part_size();
-        return std::max(unfused_workspace_size(conv, in, batch),
-                        kernels::detail::winograd_pool_workspace_size(winograd_sizes(conv, in, batch)));
+        const auto s = winograd_sizes(conv, in, batch);
+        return std::max({unfused_workspace_size(conv, in, batch),
+                         kernels::detail::winograd_pool_workspace_size(s),
+                         kernels::detail::winograd_pool_backward_workspace_size(s)});
     }
 
     // What a runner that keeps its weights (inference_model) prepares once per load: the weight's
@@ -135,14 +140,23 @@ struct conv_relu_max_pool2d {
         return direct(conv, pool, in) ||
                kernels::detail::winograd_pool_runs<T>(winograd_sizes(conv, in, batch));
     }
+    // The same for the backward: Winograd's from the batch its weight gradient pays at
+    // (kernels/winograd/pool_backward.hpp).
+    template <class T>
+    static bool fused_backward_runs(const conv2d_options& conv, const max_pool2d_options& pool,
+                                    const dims& in, std::size_t batch) {
+        return direct(conv, pool, in) ||
+               kernels::detail::winograd_pool_backward_runs<T>(winograd_sizes(conv, in, batch));
+    }
 
     template <class T>
     static void forward(const conv2d_options& conv, const max_pool2d_options& pool, const dims& in,
                         const call<T>& c, pass way = pass::automatic);
 
     // The direct pass sums dW and db from the pooled gradient and sends dx back from each window's
-    // one position; Winograd's convolutions and the unfused way unpool into workspace and run the
-    // convolution's backward.
+    // one position; Winograd's pooled backward unpools each sample channels-last where both of its
+    // gradients read it; the unfused way (and Winograd's at small batches) unpools into workspace
+    // and runs the convolution's backward.
     template <class T>
     static void backward(const conv2d_options& conv, const max_pool2d_options& pool, const dims& in,
                          const call<T>& c, pass way = pass::automatic);
@@ -190,6 +204,14 @@ void conv_relu_max_pool2d::backward(const conv2d_options& conv, const max_pool2d
         return;
     }
     if (!c.dx[0] && !c.dparams[0] && !c.dparams[1]) return;
+    if constexpr (std::is_same_v<T, float>)
+        if (way == pass::automatic && fused_backward_runs<T>(conv, pool, in, c.batch)) {
+            kernels::detail::winograd_pool_backward(
+                winograd_sizes(conv, in, c.batch), c.x[0], c.params[0], c.dy, c.y,
+                reinterpret_cast<const std::uint8_t*>(c.indices), c.dparams[0], c.dparams[1], c.dparams_mode,
+                c.dx[0], c.dx_mode[0], c.workspace);
+            return;
+        }
     // The convolution's output gradient: the pooled gradient sent to the window positions,
     // where the pooled value is positive.
     T* grad = c.workspace + conv2d::workspace_size(conv, in, c.batch);

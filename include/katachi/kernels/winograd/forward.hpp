@@ -62,29 +62,36 @@ bool winograd_on_fma_block() {
     for (; o < co; ++o) winograd_tile_output<1>(buf.m + r * co + o, rows * co, py, o);
 }
 
-// The fused forward of the `count` samples of `image` into `out`: ut holds U[xi] by column
-// (winograd_weights with by_column), written or with write::accumulate added, + bias.
+// One sample of the fused forward from buf.in (the sample channels-last; buf.in_extra holds zeros)
+// into its planes at `out`: ut holds U[xi] by column (winograd_weights with by_column), written or
+// with write::accumulate added, + bias (may be null).
+KATACHI_TARGET_AVX2 inline void winograd_fused_sample(const winograd_shape& s, const float* ut,
+                                                      const float* bias, float* out,
+                                                      const winograd_buffers<float>& buf, write mode) {
+    constexpr std::size_t rows = winograd_fused_tiles;
+    const std::size_t co = s.out_channels, tw = s.tile_cols(), tiles = s.tiles();
+    for (std::size_t t0 = 0; t0 < tiles; t0 += rows) {
+        const std::size_t block = std::min(rows, tiles - t0);
+        winograd_fused_products(s, t0, block, ut, co, buf);
+        for (std::size_t r = 0; r < block; ++r) {
+            float* py[4];
+            winograd_output_pixels((t0 + r) / tw, (t0 + r) % tw, s.out_height, s.out_width, co, buf.out,
+                                   buf.out_extra, py);
+            winograd_fused_tile_output(s, r, py, buf);
+        }
+    }
+    winograd_transpose(buf.out, co, s.out_pixels(), co, out, s.out_pixels(), bias, mode);
+}
+
+// The fused forward of the `count` samples of `image` into `out`, as winograd_fused_sample.
 KATACHI_TARGET_AVX2 inline void winograd_convolve_fused(const winograd_shape& s, const float* image,
                                                         std::size_t count, const float* ut, const float* bias,
                                                         float* out, const winograd_buffers<float>& buf,
                                                         write mode) {
-    constexpr std::size_t rows = winograd_fused_tiles;
-    const std::size_t ci = s.channels, co = s.out_channels, tw = s.tile_cols(), tiles = s.tiles();
     for (std::size_t j = 0; j < count; ++j) {
-        winograd_transpose(image + j * s.image_size(), s.in_pixels(), ci, s.in_pixels(), buf.in, ci,
-                           static_cast<const float*>(nullptr), write::overwrite);
-        for (std::size_t t0 = 0; t0 < tiles; t0 += rows) {
-            const std::size_t block = std::min(rows, tiles - t0);
-            winograd_fused_products(s, t0, block, ut, co, buf);
-            for (std::size_t r = 0; r < block; ++r) {
-                float* py[4];
-                winograd_output_pixels((t0 + r) / tw, (t0 + r) % tw, s.out_height, s.out_width, co, buf.out,
-                                       buf.out_extra, py);
-                winograd_fused_tile_output(s, r, py, buf);
-            }
-        }
-        winograd_transpose(buf.out, co, s.out_pixels(), co, out + j * s.out_image_size(), s.out_pixels(),
-                           bias, mode);
+        winograd_transpose(image + j * s.image_size(), s.in_pixels(), s.channels, s.in_pixels(), buf.in,
+                           s.channels, static_cast<const float*>(nullptr), write::overwrite);
+        winograd_fused_sample(s, ut, bias, out + j * s.out_image_size(), buf, mode);
     }
 }
 #endif

@@ -101,7 +101,8 @@ constexpr std::size_t winograd_workspace_size(const winograd_shape& s) {
 // With `rows`, room for that many rows of V and M only (part_size_for).
 template <class T>
 struct winograd_buffers {
-    T *v, *m, *in, *in_extra, *out, *out_extra;
+    T *v = nullptr, *m = nullptr, *in = nullptr, *in_extra = nullptr, *out = nullptr, *out_extra = nullptr;
+    winograd_buffers() = default;  // for a layout assembled by hand (winograd/pool_backward.hpp)
     winograd_buffers(const winograd_shape& s, T* area, std::size_t rows = 0) {
         if (rows == 0) rows = s.scratch_tiles();
         v = area;

@@ -36,29 +36,38 @@ void channel_sums_onto(const T* x, std::size_t channels, std::size_t positions, 
     }
 }
 
-// dM[xi][t][o] = (A dY A^T)[xi] for the tiles t of the `count` samples of dy, where dY is the 2x2
-// output tile, zero where it hangs over the edge. Each sample is first copied channels-last to
-// buf.out; buf.out_extra must hold zeros. Adds each dy plane's sum onto sums[o].
+// dM[xi][t][o] = (A dY A^T)[xi] for the tiles t of one sample whose output gradient is channels-last
+// in `grad` (out_pixels x out_channels; `outside`, zeros, stands for pixels past the edge), into dm
+// at stride `step` between the xi.
+template <class T>
+void winograd_output_grad_tiles(const winograd_shape& s, const T* grad, const T* outside, T* dm,
+                                std::size_t step) {
+    const std::size_t n = s.out_channels, tw = s.tile_cols();
+    for (std::size_t ti = 0; ti < s.tile_rows(); ++ti)
+        for (std::size_t tj = 0; tj < tw; ++tj) {
+            const T* py[4];
+            winograd_output_pixels(ti, tj, s.out_height, s.out_width, n, grad, outside, py);
+            T* d = dm + (ti * tw + tj) * n;
+            winograd_channel_blocks<T>(n, [&](std::size_t o, auto lanes) {
+                winograd_tile_output_grad<decltype(lanes)::value>(py, o, d + o, step);
+            });
+        }
+}
+
+// dM for the tiles of the `count` samples of dy (nt = count * tiles rows per xi). Each sample is
+// first copied channels-last to buf.out; buf.out_extra must hold zeros. Adds each dy plane's sum
+// onto sums[o].
 template <class T>
 void winograd_output_grad(const winograd_shape& s, const T* dy, std::size_t count, T* dm, std::size_t nt,
                           const winograd_buffers<T>& buf, T* sums) {
-    const std::size_t n = s.out_channels, tw = s.tile_cols(), step = nt * n;
+    const std::size_t n = s.out_channels;
     for (std::size_t j = 0; j < count; ++j) {
         const T* src = dy + j * s.out_image_size();
         winograd_transpose(src, s.out_pixels(), n, s.out_pixels(), buf.out, n, static_cast<const T*>(nullptr),
                            write::overwrite);
         channel_sums_onto(src, n, s.out_pixels(), sums);
-        T* dst = dm + j * s.tiles() * n;
-        for (std::size_t ti = 0; ti < s.tile_rows(); ++ti)
-            for (std::size_t tj = 0; tj < tw; ++tj) {
-                const T* py[4];
-                winograd_output_pixels(ti, tj, s.out_height, s.out_width, n, static_cast<const T*>(buf.out),
-                                       static_cast<const T*>(buf.out_extra), py);
-                T* d = dst + (ti * tw + tj) * n;
-                winograd_channel_blocks<T>(n, [&](std::size_t o, auto lanes) {
-                    winograd_tile_output_grad<decltype(lanes)::value>(py, o, d + o, step);
-                });
-            }
+        winograd_output_grad_tiles(s, static_cast<const T*>(buf.out), static_cast<const T*>(buf.out_extra),
+                                   dm + j * s.tiles() * n, nt * n);
     }
 }
 
