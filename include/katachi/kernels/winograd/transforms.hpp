@@ -281,25 +281,57 @@ inline void winograd_input_pixels(const winograd_shape& s, std::size_t ti, std::
     }
 }
 
+// The tile transforms over all channels of one tile, L channels at a time and the rest one by one:
+// loops written out (not winograd_channel_blocks' lambda), so that inlined into a function compiled
+// for AVX2 they are compiled for it too.
+template <class T>
+[[gnu::always_inline]] inline void winograd_tile_input_all(const T* const* px, std::size_t n, T* d,
+                                                           std::size_t step) {
+    constexpr std::size_t lanes = winograd_lanes<T>;
+    std::size_t c = 0;
+    for (; c + lanes <= n; c += lanes) winograd_tile_input<lanes>(px, c, d + c, step);
+    for (; c < n; ++c) winograd_tile_input<1>(px, c, d + c, step);
+}
+
+// One sample of winograd_input below, already channels-last in buf.in: its tiles' V rows at d.
+template <class T>
+[[gnu::always_inline]] inline void winograd_input_tiles(const winograd_shape& s, T* d, std::size_t step,
+                                                        const winograd_buffers<T>& buf) {
+    const std::size_t n = s.channels, tw = s.tile_cols();
+    for (std::size_t ti = 0; ti < s.tile_rows(); ++ti)
+        for (std::size_t tj = 0; tj < tw; ++tj) {
+            const T* px[16];
+            winograd_input_pixels(s, ti, tj, buf, px);
+            winograd_tile_input_all<T>(px, n, d + (ti * tw + tj) * n, step);
+        }
+}
+
+#if KATACHI_AVX2_CODE
+// winograd_input_tiles compiled for AVX2 (eight floats a vector instead of SSE2's four).
+KATACHI_TARGET_AVX2 inline void winograd_input_tiles_avx2(const winograd_shape& s, float* d, std::size_t step,
+                                                          const winograd_buffers<float>& buf) {
+    winograd_input_tiles<float>(s, d, step, buf);
+}
+#endif
+
 // V[xi][t][c] = (B^T d B)[xi] for the tiles t of the `count` samples of `image` (nt = count * tiles
 // rows per xi). Each sample is first copied channels-last to buf.in; buf.in_extra must hold zeros.
 template <class T>
 void winograd_input(const winograd_shape& s, const T* image, std::size_t count, T* v, std::size_t nt,
                     const winograd_buffers<T>& buf) {
-    const std::size_t n = s.channels, tw = s.tile_cols(), step = nt * n;
+    const std::size_t n = s.channels, step = nt * n;
     for (std::size_t j = 0; j < count; ++j) {
         winograd_transpose(image + j * s.image_size(), s.in_pixels(), n, s.in_pixels(), buf.in, n,
                            static_cast<const T*>(nullptr), write::overwrite);
         T* dst = v + j * s.tiles() * n;
-        for (std::size_t ti = 0; ti < s.tile_rows(); ++ti)
-            for (std::size_t tj = 0; tj < tw; ++tj) {
-                const T* px[16];
-                winograd_input_pixels(s, ti, tj, buf, px);
-                T* d = dst + (ti * tw + tj) * n;
-                winograd_channel_blocks<T>(n, [&](std::size_t c, auto lanes) {
-                    winograd_tile_input<decltype(lanes)::value>(px, c, d + c, step);
-                });
+#if KATACHI_AVX2_CODE
+        if constexpr (std::is_same_v<T, float>)
+            if (avx2_available()) {
+                winograd_input_tiles_avx2(s, dst, step, buf);
+                continue;
             }
+#endif
+        winograd_input_tiles<T>(s, dst, step, buf);
     }
 }
 

@@ -38,20 +38,44 @@ void channel_sums_onto(const T* x, std::size_t channels, std::size_t positions, 
 
 // dM[xi][t][o] = (A dY A^T)[xi] for the tiles t of one sample whose output gradient is channels-last
 // in `grad` (out_pixels x out_channels; `outside`, zeros, stands for pixels past the edge), into dm
-// at stride `step` between the xi.
+// at stride `step` between the xi. Loops written out, so that inlined into a function compiled for
+// AVX2 (winograd_output_grad_tiles below) they are compiled for it too.
 template <class T>
-void winograd_output_grad_tiles(const winograd_shape& s, const T* grad, const T* outside, T* dm,
-                                std::size_t step) {
+[[gnu::always_inline]] inline void winograd_output_grad_tiles_body(const winograd_shape& s, const T* grad,
+                                                                   const T* outside, T* dm,
+                                                                   std::size_t step) {
+    constexpr std::size_t lanes = winograd_lanes<T>;
     const std::size_t n = s.out_channels, tw = s.tile_cols();
     for (std::size_t ti = 0; ti < s.tile_rows(); ++ti)
         for (std::size_t tj = 0; tj < tw; ++tj) {
             const T* py[4];
             winograd_output_pixels(ti, tj, s.out_height, s.out_width, n, grad, outside, py);
             T* d = dm + (ti * tw + tj) * n;
-            winograd_channel_blocks<T>(n, [&](std::size_t o, auto lanes) {
-                winograd_tile_output_grad<decltype(lanes)::value>(py, o, d + o, step);
-            });
+            std::size_t o = 0;
+            for (; o + lanes <= n; o += lanes) winograd_tile_output_grad<lanes>(py, o, d + o, step);
+            for (; o < n; ++o) winograd_tile_output_grad<1>(py, o, d + o, step);
         }
+}
+
+#if KATACHI_AVX2_CODE
+KATACHI_TARGET_AVX2 inline void winograd_output_grad_tiles_avx2(const winograd_shape& s, const float* grad,
+                                                                const float* outside, float* dm,
+                                                                std::size_t step) {
+    winograd_output_grad_tiles_body<float>(s, grad, outside, dm, step);
+}
+#endif
+
+template <class T>
+void winograd_output_grad_tiles(const winograd_shape& s, const T* grad, const T* outside, T* dm,
+                                std::size_t step) {
+#if KATACHI_AVX2_CODE
+    if constexpr (std::is_same_v<T, float>)
+        if (avx2_available()) {
+            winograd_output_grad_tiles_avx2(s, grad, outside, dm, step);
+            return;
+        }
+#endif
+    winograd_output_grad_tiles_body<T>(s, grad, outside, dm, step);
 }
 
 // dM for the tiles of the `count` samples of dy (nt = count * tiles rows per xi). Each sample is
