@@ -68,7 +68,7 @@
                                                        const float*);                                     \
     EXTERN template void winograd_pool_backward<float>(const winograd_shape&, const float*, const float*, \
                                                        const float*, const float*, const std::uint8_t*,   \
-                                                       float*, float*, write, float*, write, float*);
+                                                       float*, float*, write, float*, write, float*, bool);
 
 // The max-pooling backward kernel as ops::max_pool2d's unpool calls it (with window positions or flat
 // indices, with or without a relu's output as the mask), for the files that call it other than

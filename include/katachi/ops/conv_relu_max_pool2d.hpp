@@ -209,7 +209,7 @@ void conv_relu_max_pool2d::backward(const conv2d_options& conv, const max_pool2d
             kernels::detail::winograd_pool_backward(
                 winograd_sizes(conv, in, c.batch), c.x[0], c.params[0], c.dy, c.y,
                 reinterpret_cast<const std::uint8_t*>(c.indices), c.dparams[0], c.dparams[1], c.dparams_mode,
-                c.dx[0], c.dx_mode[0], c.workspace);
+                c.dx[0], c.dx_mode[0], c.workspace, true);
             return;
         }
     // The convolution's output gradient: the pooled gradient sent to the window positions,
