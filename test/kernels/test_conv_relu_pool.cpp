@@ -199,10 +199,10 @@ TEST_CASE(
                 CHECK(fused.y == first(wide.y, fused.y.size()));
                 if (!k.bias) {
                     CHECK(fused.positions == first(wide.positions, fused.positions.size()));
-                    CHECK(fused.dx == plain.dx);
-                    // Summed from the windows (AVX-512F) dw rounds otherwise (both are checked
-                    // against a sum in double below).
+                    // Summed from the windows (AVX-512F) the gradients round otherwise (both ways
+                    // are checked against sums in double below).
                     CHECK(worst(fused.dw, plain.dw) < 1e-4);
+                    CHECK(worst(fused.dx, plain.dx) < 1e-5);
                 }
                 CHECK(worst(fused.db, plain.db) < 1e-4);
                 CHECK(std::all_of(fused.y.begin(), fused.y.end(), [](float v) { return v >= 0.f; }));
@@ -211,12 +211,13 @@ TEST_CASE(
     set_num_threads(2);
 }
 
-TEST_CASE("Winograd's pooled backward gives dw as a float64 sum does, summed by window or through dM",
+TEST_CASE("Winograd's pooled backward gives dw and dx as float64 sums do, summed by window or not",
           "[kernels][conv_relu_pool][winograd]") {
     // The LeNet's second layer and an odd one (17 -> 9 channels, no padding: a part vector and the
-    // other paddings). The window positions and pooled values come from the fused forward; dw is
-    // then summed in double straight from its definition, and the fused backward must match it
-    // both ways it can sum (by window needs AVX-512F; without it both runs go through dM and V).
+    // other paddings). The window positions and pooled values come from the fused forward; dw and
+    // dx are then summed in double straight from their definitions, and the fused backward must
+    // match them both ways it can sum (by window needs AVX-512F; without it both runs go through
+    // Winograd's transforms).
     const std::vector<fused_case> cases{{8, 32, 14, 14, 64, {3, 3}, {1, 1}, false},
                                         {5, 17, 18, 14, 9, {3, 3}, {0, 0}, false},
                                         {6, 40, 12, 12, 24, {3, 3}, {2, 2}, false}};
@@ -241,7 +242,7 @@ TEST_CASE("Winograd's pooled backward gives dw as a float64 sum does, summed by 
         // The sum in double: each window's gradient, where its pooled value is positive, at its
         // position, times the input under each tap.
         const std::size_t ho = s.out_height, wo = s.out_width, hp = ho / 2, wp = wo / 2;
-        std::vector<double> exact(w.size(), 0.0);
+        std::vector<double> exact(w.size(), 0.0), exact_dx(x.size(), 0.0);
         for (std::size_t n = 0; n < k.batch; ++n)
             for (std::size_t o = 0; o < k.out_channels; ++o)
                 for (std::size_t t = 0; t < hp * wp; ++t) {
@@ -255,26 +256,37 @@ TEST_CASE("Winograd's pooled backward gives dw as a float64 sum does, summed by 
                                 if (r < k.padding.h || r - k.padding.h >= k.height || q < k.padding.w ||
                                     q - k.padding.w >= k.width)
                                     continue;
-                                const double xv =
-                                    x[((n * k.channels + c) * k.height + r - k.padding.h) * k.width + q -
-                                      k.padding.w];
-                                exact[((o * k.channels + c) * 3 + dh) * 3 + dw] += double(dy[i]) * xv;
+                                const std::size_t xi =
+                                    ((n * k.channels + c) * k.height + r - k.padding.h) * k.width + q -
+                                    k.padding.w;
+                                const std::size_t wi = ((o * k.channels + c) * 3 + dh) * 3 + dw;
+                                exact[wi] += double(dy[i]) * x[xi];
+                                exact_dx[xi] += double(dy[i]) * w[wi];
                             }
                 }
-        std::vector<float> exact_f(exact.begin(), exact.end());
+        std::vector<float> exact_f(exact.begin(), exact.end()), exact_dx_f(exact_dx.begin(), exact_dx.end());
         std::vector<float> ws(op::workspace_size(conv, {}, in, k.batch));
         for (unsigned threads : {1u, 2u}) {
             set_num_threads(threads);
             for (bool by_window : {false, true}) {
                 INFO("threads " << threads << ", by window " << by_window);
-                std::vector<float> dw(w.size(), 5.f), db(k.out_channels, 5.f);
+                std::vector<float> dw(w.size(), 5.f), db(k.out_channels, 5.f), dx(x.size(), 5.f);
                 kernels::detail::winograd_pool_backward(
                     s, x.data(), w.data(), dy.data(), ran.y.data(), at.data(), dw.data(), db.data(),
-                    kernels::write::overwrite, static_cast<float*>(nullptr), kernels::write::overwrite,
-                    ws.data(), by_window);
-                // Measured: by window within 3e-6 of the exact sum, through Winograd's transforms
+                    kernels::write::overwrite, dx.data(), kernels::write::overwrite, ws.data(), by_window);
+                // Measured: by window within 3e-6 of the exact sums, through Winograd's transforms
                 // within 2e-5 (its sums go through halves and quarters of the taps).
-                CHECK(worst(dw, exact_f) < (by_window ? 1e-5 : 5e-5));
+                const double within = by_window ? 1e-5 : 5e-5;
+                CHECK(worst(dw, exact_f) < within);
+                CHECK(worst(dx, exact_dx_f) < within);
+                // dx alone (frozen weights), added onto what was there.
+                std::vector<float> onto(x.size(), 1.f);
+                kernels::detail::winograd_pool_backward(
+                    s, x.data(), w.data(), dy.data(), ran.y.data(), at.data(), static_cast<float*>(nullptr),
+                    static_cast<float*>(nullptr), kernels::write::overwrite, onto.data(),
+                    kernels::write::accumulate, ws.data(), by_window);
+                for (float& v : onto) v -= 1.f;
+                CHECK(worst(onto, exact_dx_f) < within);
             }
         }
     }

@@ -9,10 +9,11 @@
 // buffer, where both read it while it is in cache: the weight gradient's output-gradient transform
 // (dM = A dY A^T) and the input gradient's fused forward with the turned weight
 // (winograd_fused_sample on s.adjoint()). The full-size gradient never goes to memory, and two of
-// the three copies of it are gone. dx is the unfused backward's bit for bit (the same products);
-// dw too on processors without AVX-512F (the same products over the same chunks of samples). With
-// it, dw is summed straight from each window's one position instead (window_grad.hpp): a third of
-// the products or less, no transforms, and closer to the exact sum. db sums in another order.
+// the three copies of it are gone. The values are those of the unfused backward: dw and dx bit for
+// bit (the same products over the same chunks of samples), db in another order of its sums.
+//
+// On processors with AVX-512F the gradients are summed from each window's one position instead
+// (window_backward.hpp): a third of the products or less and no transforms.
 #pragma once
 
 #include <algorithm>
@@ -29,7 +30,7 @@
 #include "katachi/kernels/winograd/transforms.hpp"
 #include "katachi/kernels/winograd/transpose.hpp"
 #include "katachi/kernels/winograd/weight_grad.hpp"
-#include "katachi/kernels/winograd/window_grad.hpp"
+#include "katachi/kernels/winograd/window_backward.hpp"
 #include "katachi/parallel.hpp"
 
 namespace katachi::kernels::detail {
@@ -42,20 +43,21 @@ constexpr bool winograd_pool_backward_fits(const winograd_shape& s) {
 }
 
 // One part's scratch: the weight gradient's chunk buffers (V, dM, the input and the unpooled
-// gradient channels-last; summed from the windows, V's room holds the padded sample instead, which
-// always fits), the input gradient's block of V and M (of s.adjoint(); its output goes
-// channels-last into the chunk's input buffer), a sample's pooled gradient and window positions, as
-// planes and channels-last, and the list of windows (window_grad.hpp).
+// gradient channels-last), the input gradient's block of V and M (of s.adjoint(); its output goes
+// channels-last into the chunk's input buffer), and a sample's pooled gradient and window positions,
+// as planes and channels-last.
 constexpr std::size_t winograd_pool_backward_part_size(const winograd_shape& s) {
     return s.part_size_for(s.chunk_tiles()) + 16 * (s.channels + s.out_channels) * winograd_fused_tiles +
-           4 * s.out_channels * s.tiles() + window_list_size(s);
+           4 * s.out_channels * s.tiles();
 }
 
 // The scratch winograd_pool_backward takes: the turned weight's U, the block of dU and bias sums,
-// then part 0's scratch; 0 where the shape does not suit it.
+// then part 0's scratch (or what window_pool_backward takes, if more); 0 where the shape does not
+// suit it.
 constexpr std::size_t winograd_pool_backward_workspace_size(const winograd_shape& s) {
     return winograd_pool_backward_fits(s)
-               ? winograd_prepared_size(s) + s.weights_size() + winograd_pool_backward_part_size(s)
+               ? std::max(winograd_prepared_size(s) + s.weights_size() + winograd_pool_backward_part_size(s),
+                          window_workspace_size(s))
                : 0;
 }
 
@@ -80,32 +82,8 @@ KATACHI_TARGET_AVX2 inline void winograd_pool_unpool(const winograd_shape& s, co
     float* pos = planes + n;         // [co][tiles]: the window positions as floats
     float* g_last = planes + 2 * n;  // [tiles][co]: both channels-last
     float* pos_last = planes + 3 * n;
-    const __m256 zero = _mm256_setzero_ps();
-    for (std::size_t o = 0; o < co; ++o) {
-        const float *dyo = dy + o * tiles, *yo = y + o * tiles;
-        const std::uint8_t* ato = at + o * tiles;
-        float *go = g + o * tiles, *po = pos + o * tiles;
-        __m256 acc = zero;
-        std::size_t t = 0;
-        for (; t + 8 <= tiles; t += 8) {
-            const __m256 keep = _mm256_cmp_ps(_mm256_loadu_ps(yo + t), zero, _CMP_GT_OQ);
-            const __m256 v = _mm256_and_ps(keep, _mm256_loadu_ps(dyo + t));
-            _mm256_storeu_ps(go + t, v);
-            acc = _mm256_add_ps(acc, v);
-            const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(ato + t));
-            _mm256_storeu_ps(po + t, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes)));
-        }
-        alignas(32) float lanes[8];
-        _mm256_store_ps(lanes, acc);
-        float total = 0.f;
-        for (; t < tiles; ++t) {
-            go[t] = yo[t] > 0.f ? dyo[t] : 0.f;
-            po[t] = static_cast<float>(ato[t]);
-            total += go[t];
-        }
-        for (float l : lanes) total += l;
-        if (sums != nullptr) sums[o] += total;
-    }
+    window_passed_gradient(s, dy, y, g, sums);
+    for (std::size_t i = 0; i < n; ++i) pos[i] = static_cast<float>(at[i]);
     winograd_transpose(static_cast<const float*>(g), tiles, co, tiles, g_last, co,
                        static_cast<const float*>(nullptr), write::overwrite);
     winograd_transpose(static_cast<const float*>(pos), tiles, co, tiles, pos_last, co,
@@ -135,21 +113,23 @@ KATACHI_TARGET_AVX2 inline void winograd_pool_unpool(const winograd_shape& s, co
 // the pooled gradient dy and the pooled output y (both [batch, out_channels, out_height / 2,
 // out_width / 2]) and the window positions `at` in their order: dw (and db, may be null) written or
 // with dparams_mode write::accumulate added, dx (may be null) likewise with dx_mode. dw may be null
-// too. With `window_sums` (where the processor has AVX-512F) dw is summed from each window's one
-// position (window_grad.hpp), else through Winograd's dM and V. Runs only where
-// winograd_pool_backward_runs<T>(s), so T is float (a template so that KATACHI_EXTERN_KERNELS can
-// take its instance from libkatachi); `ws` holds winograd_pool_backward_workspace_size(s) elements.
+// too. With `window_sums`, where the processor has AVX-512F, window_pool_backward sums them. Runs
+// only where winograd_pool_backward_runs<T>(s), so T is float (a template so that
+// KATACHI_EXTERN_KERNELS can take its instance from libkatachi); `ws` holds
+// winograd_pool_backward_workspace_size(s) elements.
 template <class T>
 void winograd_pool_backward(const winograd_shape& s, const T* image, const T* w, const T* dy, const T* y,
                             const std::uint8_t* at, T* dw, T* db, write dparams_mode, T* dx, write dx_mode,
                             T* ws, bool window_sums) {
     static_assert(std::is_same_v<T, float>, "winograd_pool_backward: the fused pass is float's");
 #if KATACHI_AVX2_CODE
+    if (window_sums && avx512_available()) {
+        window_pool_backward(s, image, w, dy, y, at, dw, db, dparams_mode, dx, dx_mode, ws);
+        return;
+    }
     const std::size_t ci = s.channels, co = s.out_channels, tiles = s.tiles(), per_chunk = s.chunk_samples();
     const std::size_t chunks = (s.batch + per_chunk - 1) / per_chunk, rows = s.chunk_tiles();
-    const bool by_window = dw != nullptr && window_sums && avx512_available();
-    // dU (or by window the nine taps' sums), then the bias sums
-    const std::size_t du_size = (by_window ? 9 : 16) * co * ci, block = du_size + co;
+    const std::size_t du_size = 16 * co * ci, block = du_size + co;  // dU, then the bias sums
     const bool sums_wanted = dw != nullptr || db != nullptr;
     if (!sums_wanted && dx == nullptr) return;
     const winograd_shape adjoint = s.adjoint();
@@ -175,39 +155,24 @@ void winograd_pool_backward(const winograd_shape& s, const T* image, const T* w,
         back.out = buf.in;
         back.out_extra = buf.in_extra;
         float* planes = back.m + 16 * ci * winograd_fused_tiles;
-        float* list = planes + 4 * co * tiles;
-        float* padded = buf.v;  // by window: the sample, padded
         std::fill(buf.out_extra, buf.out_extra + co, 0.f);
         float* du = part == 0 ? result : sums_wanted ? partials + (part - 1) * block : nullptr;
         float* sums = du != nullptr && sums_wanted ? du + du_size : nullptr;
         if (part != 0 && sums != nullptr) std::fill(sums, sums + co, 0.f);
-        if (by_window) {
-            std::fill(du, du + du_size, 0.f);
-            std::fill(padded, padded + window_padded_size(s), 0.f);
-        }
         for (std::size_t first = c0 * per_chunk; first < std::min(s.batch, c1 * per_chunk);
              first += per_chunk) {
             const std::size_t count = std::min(per_chunk, s.batch - first), nt = count * tiles;
             for (std::size_t j = 0; j < count; ++j) {
                 const std::size_t sample = first + j, pooled = sample * co * tiles;
                 winograd_pool_unpool(s, dy + pooled, y + pooled, at + pooled, planes, buf.out, sums);
-                if (dw != nullptr && !by_window)
+                if (dw != nullptr)
                     winograd_output_grad_tiles(s, static_cast<const float*>(buf.out),
                                                static_cast<const float*>(buf.out_extra),
                                                buf.m + j * tiles * co, nt * co);
                 if (dx != nullptr)
                     winograd_fused_sample(adjoint, ut, nullptr, dx + sample * s.image_size(), back, dx_mode);
-                if (by_window) {  // after dx, whose output buf.in was
-                    winograd_transpose(image + sample * s.image_size(), s.in_pixels(), ci, s.in_pixels(),
-                                       buf.in, ci, static_cast<const float*>(nullptr), write::overwrite);
-                    const std::size_t row = s.out_width + 2;
-                    for (std::size_t i = 0; i < s.height; ++i)
-                        std::copy(buf.in + i * s.width * ci, buf.in + (i + 1) * s.width * ci,
-                                  padded + ((i + s.pad_h) * row + s.pad_w) * ci);
-                    window_weight_grad_sample(s, padded, planes, at + pooled, du, list);
-                }
             }
-            if (dw == nullptr || by_window) continue;
+            if (dw == nullptr) continue;
             // dU[xi] [out_channels, channels] (+)= dM[xi]^T V[xi], both [tiles, channels]
             std::fill(buf.in_extra, buf.in_extra + ci, 0.f);
             winograd_input(s, image + first * s.image_size(), count, buf.v, nt, buf);
@@ -222,10 +187,7 @@ void winograd_pool_backward(const winograd_shape& s, const T* image, const T* w,
         const float* other = partials + (part - 1) * block;
         for (std::size_t i = from; i < block; ++i) result[i] += other[i];
     }
-    if (by_window)
-        window_grad_store(s, result, dw, dparams_mode);
-    else if (dw != nullptr)
-        winograd_weights_grad(s, result, dw, dparams_mode);
+    if (dw != nullptr) winograd_weights_grad(s, result, dw, dparams_mode);
     if (db != nullptr)
         for (std::size_t o = 0; o < co; ++o) store(db, o, result[du_size + o], dparams_mode);
 #else
