@@ -9,15 +9,22 @@
 // products a tile for dw, as many for dx, and the transforms around them). Summed from the windows,
 //     dw[o][c][tap]            = sum over windows t of g[o][t] * x[c][position(o, t) + tap]
 //     dx[c][position(o, t) + tap] += g[o][t] * w[o][c][tap]          for every window t
-// take 9 x O x C products each per window that passes, and no transform: a third of the products or
-// less. Per sample and output channel the windows that pass are listed first (their gradient and
-// the offset of their position), then 32 input channels at a time: dw's nine taps' sums stay in 18
-// AVX-512 registers over the whole list (two loads of the sample a tap, nothing stored); dx's nine
-// taps of w[o] stay in 18 registers and each window adds them, scaled, onto the input gradient's
-// 3x3 patch. Both work on a sample channels-last, padded by zeros so that no tap needs a test.
+// take 9 x O x C products each per window that passes, and no transform: at most 9/16 of
+// Winograd's products, about a quarter where the relu stops half the windows. Both work on a sample
+// channels-last, padded by zeros so that no tap needs a test.
+// - dw: per output channel the windows that pass are listed (their gradient and the offset of their
+//   position), then 32 input channels at a time the nine taps' sums stay in 18 AVX-512 registers
+//   over the whole list: two loads of the sample a tap, nothing stored.
+// - dx: per window the output channels that pass are listed by their position in it, then 16
+//   input channels at a time each position's 3x3 patch is summed over its list in 9 registers and
+//   added once. The weight is laid out by blocks of 16 input channels, so that the block's share
+//   (O x 9 x 16 floats) is read contiguously and mostly from the first-level cache. (Adding each
+//   window's product onto the patch instead stored 18 vectors a window and ran 2.5 times slower.)
 //
-// The sums are the exact ones in another order: dw came within 3e-6 of a float64 sum on the LeNet's
-// second layer, where Winograd's transforms round to 2e-5 (test_conv_relu_pool).
+// The sums are the exact ones in another order: dw came within 3e-6 of a float64 sum on the
+// LeNet's second layer, where Winograd's transforms round to 2e-5, and dx within 1e-5
+// (test_conv_relu_pool). Every buffer a vector load reads starts on a 64-byte boundary: unaligned,
+// each load split a cache line and dw's loop ran 50% slower.
 #pragma once
 
 #include <algorithm>
@@ -41,18 +48,38 @@ constexpr std::size_t window_padded_size(const winograd_shape& s) {
     return ((s.out_height + 2) * (s.out_width + 2) * s.channels + 15) / 16 * 16;
 }
 
-// One part's scratch: the padded input and input gradient (from a 64-byte boundary, so that no
-// vector load splits a cache line: 16 floats to find it), one sample channels-last, the gradient
-// each window passes [out_channels][tiles], and the list of windows (a gradient and an offset each).
-constexpr std::size_t window_part_size(const winograd_shape& s) {
-    return 16 + 2 * window_padded_size(s) + s.in_pixels() * s.channels + s.out_channels * s.tiles() +
-           2 * s.tiles();
+// The lists of window_weight_grad_sample and window_input_grad_sample (one at a time): at most a
+// gradient and an offset per window and output channel, where each window's lists start, and one
+// window's lists as they are made.
+constexpr std::size_t window_list_size(const winograd_shape& s) {
+    return 2 * s.out_channels * s.tiles() + 4 * s.tiles() + 1 + 8 * s.out_channels;
 }
 
-// The scratch window_pool_backward takes: w with its taps first [out_channels][9][channels], the
-// block of dw's sums (the same layout) and the bias sums, then part 0's scratch.
+// One part's scratch: the padded input and input gradient (from a 64-byte boundary, so that no
+// vector load splits a cache line: 16 floats to find it), one sample channels-last, the gradient
+// each window passes [out_channels][tiles], and the lists.
+constexpr std::size_t window_part_size(const winograd_shape& s) {
+    return 16 + 2 * window_padded_size(s) + s.in_pixels() * s.channels + s.out_channels * s.tiles() +
+           window_list_size(s);
+}
+
+// The weight as window_input_grad_sample reads it: 16 input channels at a time, each block
+// [out_channels][9][16] (the last one padded by zeros), so that a block's share is contiguous.
+constexpr std::size_t window_weight_size(const winograd_shape& s) {
+    return 9 * s.out_channels * ((s.channels + 15) / 16 * 16);
+}
+
+// The scratch window_pool_backward takes: the weight by blocks of channels (from a 64-byte
+// boundary: 16 floats to find it), the block of dw's sums [out_channels][9][channels] and the bias
+// sums, then part 0's scratch.
 constexpr std::size_t window_workspace_size(const winograd_shape& s) {
-    return 2 * 9 * s.channels * s.out_channels + s.out_channels + window_part_size(s);
+    return 16 + window_weight_size(s) + 9 * s.channels * s.out_channels + s.out_channels +
+           window_part_size(s);
+}
+
+// p rounded up to a 64-byte boundary (at most 15 floats on).
+inline float* window_aligned(float* p) {
+    return p + (64 - reinterpret_cast<std::uintptr_t>(p) % 64) % 64 / sizeof(float);
 }
 
 #if KATACHI_AVX2_CODE
@@ -113,15 +140,6 @@ template <int V>
         _mm512_mask_storeu_ps(q + 16, k1, _mm512_add_ps(_mm512_maskz_loadu_ps(k1, q + 16), b));
 }
 
-// q[0, 16) (, q[16, 32)) += g * a (, g * b), masked.
-template <int V>
-[[gnu::always_inline]] KATACHI_TARGET_AVX512 inline void window_axpy(float* q, __m512 g, __m512 a, __m512 b,
-                                                                     __mmask16 k0, __mmask16 k1) {
-    _mm512_mask_storeu_ps(q, k0, _mm512_fmadd_ps(g, a, _mm512_maskz_loadu_ps(k0, q)));
-    if constexpr (V == 2)
-        _mm512_mask_storeu_ps(q + 16, k1, _mm512_fmadd_ps(g, b, _mm512_maskz_loadu_ps(k1, q + 16)));
-}
-
 // dw's nine taps' sums over the listed windows for the V * 16 input channels from c (the last
 // vector masked to `last`), added onto dwt[tap * channels + c ...].
 template <int V>
@@ -160,68 +178,50 @@ KATACHI_TARGET_AVX512 inline void window_weight_block(const float* xp, std::size
     window_add<V>(d + 8 * channels, a8, b8, k0, k1);
 }
 
-// dx's part for the same channels: each listed window adds its gradient times w[o]'s nine taps
-// (wo [9][channels]) onto its 3x3 patch of dxp.
-template <int V>
-KATACHI_TARGET_AVX512 inline void window_input_block(float* dxp, std::size_t channels, std::size_t row,
+// dx's 3x3 patch for one position of one window, for one block of 16 input channels (masked to
+// `keep` where the patch is written): the sum over the listed output channels of their gradient
+// times their nine taps (the block's weight wb at offs[e], [9][16]), added onto the patch at p
+// (taps at `at`).
+KATACHI_TARGET_AVX512 inline void window_input_patch(float* p, const window_taps& at, const float* wb,
                                                      const float* gs, const std::uint32_t* offs,
-                                                     std::size_t n, std::size_t c, __mmask16 last,
-                                                     const float* wo) {
-    const __mmask16 k0 = V == 1 ? last : __mmask16(0xFFFF), k1 = V == 2 ? last : __mmask16(0);
-    const window_taps at(row, channels);
-    const std::size_t t1 = at.t[1], t2 = at.t[2], t3 = at.t[3], t4 = at.t[4], t5 = at.t[5], t6 = at.t[6],
-                      t7 = at.t[7], t8 = at.t[8];
-    const float* w = wo + c;
-    const std::size_t ch = channels;
-    const __m512 a0 = _mm512_maskz_loadu_ps(k0, w), b0 = _mm512_maskz_loadu_ps(k1, w + 16);
-    const __m512 a1 = _mm512_maskz_loadu_ps(k0, w + ch), b1 = _mm512_maskz_loadu_ps(k1, w + ch + 16);
-    const __m512 a2 = _mm512_maskz_loadu_ps(k0, w + 2 * ch), b2 = _mm512_maskz_loadu_ps(k1, w + 2 * ch + 16);
-    const __m512 a3 = _mm512_maskz_loadu_ps(k0, w + 3 * ch), b3 = _mm512_maskz_loadu_ps(k1, w + 3 * ch + 16);
-    const __m512 a4 = _mm512_maskz_loadu_ps(k0, w + 4 * ch), b4 = _mm512_maskz_loadu_ps(k1, w + 4 * ch + 16);
-    const __m512 a5 = _mm512_maskz_loadu_ps(k0, w + 5 * ch), b5 = _mm512_maskz_loadu_ps(k1, w + 5 * ch + 16);
-    const __m512 a6 = _mm512_maskz_loadu_ps(k0, w + 6 * ch), b6 = _mm512_maskz_loadu_ps(k1, w + 6 * ch + 16);
-    const __m512 a7 = _mm512_maskz_loadu_ps(k0, w + 7 * ch), b7 = _mm512_maskz_loadu_ps(k1, w + 7 * ch + 16);
-    const __m512 a8 = _mm512_maskz_loadu_ps(k0, w + 8 * ch), b8 = _mm512_maskz_loadu_ps(k1, w + 8 * ch + 16);
-    for (std::size_t i = 0; i < n; ++i) {
-        const __m512 g = _mm512_set1_ps(gs[i]);
-        float* p = dxp + offs[i] + c;
-        window_axpy<V>(p, g, a0, b0, k0, k1);
-        window_axpy<V>(p + t1, g, a1, b1, k0, k1);
-        window_axpy<V>(p + t2, g, a2, b2, k0, k1);
-        window_axpy<V>(p + t3, g, a3, b3, k0, k1);
-        window_axpy<V>(p + t4, g, a4, b4, k0, k1);
-        window_axpy<V>(p + t5, g, a5, b5, k0, k1);
-        window_axpy<V>(p + t6, g, a6, b6, k0, k1);
-        window_axpy<V>(p + t7, g, a7, b7, k0, k1);
-        window_axpy<V>(p + t8, g, a8, b8, k0, k1);
+                                                     std::size_t first, std::size_t last, __mmask16 keep) {
+    __m512 h0 = _mm512_setzero_ps(), h1 = h0, h2 = h0, h3 = h0, h4 = h0, h5 = h0, h6 = h0, h7 = h0, h8 = h0;
+    for (std::size_t e = first; e < last; ++e) {
+        const __m512 g = _mm512_set1_ps(gs[e]);
+        const float* w = wb + offs[e];
+        h0 = _mm512_fmadd_ps(g, _mm512_load_ps(w), h0);
+        h1 = _mm512_fmadd_ps(g, _mm512_load_ps(w + 16), h1);
+        h2 = _mm512_fmadd_ps(g, _mm512_load_ps(w + 32), h2);
+        h3 = _mm512_fmadd_ps(g, _mm512_load_ps(w + 48), h3);
+        h4 = _mm512_fmadd_ps(g, _mm512_load_ps(w + 64), h4);
+        h5 = _mm512_fmadd_ps(g, _mm512_load_ps(w + 80), h5);
+        h6 = _mm512_fmadd_ps(g, _mm512_load_ps(w + 96), h6);
+        h7 = _mm512_fmadd_ps(g, _mm512_load_ps(w + 112), h7);
+        h8 = _mm512_fmadd_ps(g, _mm512_load_ps(w + 128), h8);
     }
+    const __m512 none = _mm512_setzero_ps();
+    window_add<1>(p, h0, none, keep, 0);
+    window_add<1>(p + at.t[1], h1, none, keep, 0);
+    window_add<1>(p + at.t[2], h2, none, keep, 0);
+    window_add<1>(p + at.t[3], h3, none, keep, 0);
+    window_add<1>(p + at.t[4], h4, none, keep, 0);
+    window_add<1>(p + at.t[5], h5, none, keep, 0);
+    window_add<1>(p + at.t[6], h6, none, keep, 0);
+    window_add<1>(p + at.t[7], h7, none, keep, 0);
+    window_add<1>(p + at.t[8], h8, none, keep, 0);
 }
 
-// One sample: dw's sums added onto dwt [out_channels][9][channels] (when not null) from the padded
-// input xp, and dx's added onto the padded dxp (when not null) from wt [out_channels][9][channels];
-// g [out_channels][tiles] is the gradient each window passes and `at` its position in the window
-// (0..3, row-major; only the low two bits are read). `list` holds 2 * tiles elements of scratch.
-KATACHI_TARGET_AVX512 inline void window_backward_sample(const winograd_shape& s, const float* xp,
-                                                         const float* wt, const float* g,
-                                                         const std::uint8_t* at, float* dwt, float* dxp,
-                                                         float* list) {
+// One sample's dw, added onto dwt [out_channels][9][channels] from the padded input xp: g
+// [out_channels][tiles] is the gradient each window passes and `at` its position in the window
+// (0..3, row-major; only the low two bits are read). `list` holds window_list_size(s) elements.
+KATACHI_TARGET_AVX512 inline void window_weight_grad_sample(const winograd_shape& s, const float* xp,
+                                                            const float* g, const std::uint8_t* at,
+                                                            float* dwt, float* list) {
     const std::size_t ci = s.channels, tiles = s.tiles(), tw = s.tile_cols(), th = s.tile_rows();
     const std::size_t row = s.out_width + 2;  // the padded sample's pixels a row
     float* gs = list;
     auto* offs = reinterpret_cast<std::uint32_t*>(list + tiles);
     static_assert(sizeof(std::uint32_t) == sizeof(float));
-    // The channels in blocks of 32 (two vectors), the last block masked.
-    const auto blocks = [&](auto&& block) {
-        std::size_t c = 0;
-        for (; c + 32 <= ci; c += 32) block(std::integral_constant<int, 2>{}, c, __mmask16(0xFFFF));
-        if (c == ci) return;
-        const std::size_t rest = ci - c;
-        const auto last = static_cast<__mmask16>((1u << (rest > 16 ? rest - 16 : rest)) - 1);
-        if (rest > 16)
-            block(std::integral_constant<int, 2>{}, c, last);
-        else
-            block(std::integral_constant<int, 1>{}, c, last);
-    };
     for (std::size_t o = 0; o < s.out_channels; ++o) {
         const float* go = g + o * tiles;
         const std::uint8_t* ao = at + o * tiles;
@@ -235,14 +235,64 @@ KATACHI_TARGET_AVX512 inline void window_backward_sample(const winograd_shape& s
                 n += go[t] != 0.f;
             }
         if (n == 0) continue;
-        if (dwt != nullptr)
-            blocks([&](auto v, std::size_t c, __mmask16 last) {
-                window_weight_block<decltype(v)::value>(xp, ci, row, gs, offs, n, c, last, dwt + o * 9 * ci);
-            });
-        if (dxp != nullptr)
-            blocks([&](auto v, std::size_t c, __mmask16 last) {
-                window_input_block<decltype(v)::value>(dxp, ci, row, gs, offs, n, c, last, wt + o * 9 * ci);
-            });
+        float* d = dwt + o * 9 * ci;
+        std::size_t c = 0;
+        for (; c + 32 <= ci; c += 32) window_weight_block<2>(xp, ci, row, gs, offs, n, c, 0xFFFF, d);
+        if (c == ci) continue;
+        const std::size_t rest = ci - c;
+        const auto last = static_cast<__mmask16>((1u << (rest > 16 ? rest - 16 : rest)) - 1);
+        if (rest > 16)
+            window_weight_block<2>(xp, ci, row, gs, offs, n, c, last, d);
+        else
+            window_weight_block<1>(xp, ci, row, gs, offs, n, c, last, d);
+    }
+}
+
+// One sample's dx, added onto the padded dxp from wt (window_weight_size: the weight by blocks of
+// 16 input channels, 64-byte aligned), g and `at` as above. Each window's passing output channels are listed
+// by their position in it (a gradient and wt's offset each), so that a position's 3x3 patch is summed over
+// its list in registers and added once; then 16 input channels at a time over all windows, so that wt's share
+// of them stays in the first-level cache. `list` holds window_list_size(s) elements.
+KATACHI_TARGET_AVX512 inline void window_input_grad_sample(const winograd_shape& s, const float* wt,
+                                                           const float* g, const std::uint8_t* at, float* dxp,
+                                                           float* list) {
+    const std::size_t ci = s.channels, co = s.out_channels, tiles = s.tiles(), tw = s.tile_cols();
+    const std::size_t row = s.out_width + 2;
+    float* gs = list;  // [co * tiles] entries, window by window, position by position
+    auto* offs = reinterpret_cast<std::uint32_t*>(gs + co * tiles);
+    auto* starts = offs + co * tiles;                                  // [4 * tiles + 1]
+    float* part_g = reinterpret_cast<float*>(starts + 4 * tiles + 1);  // [4][co]: one window's lists
+    auto* part_o = reinterpret_cast<std::uint32_t*>(part_g + 4 * co);
+    std::size_t n = 0;
+    for (std::size_t t = 0; t < tiles; ++t) {
+        std::size_t count[4] = {0, 0, 0, 0};
+        for (std::size_t o = 0; o < co; ++o) {  // without a branch: each position has room for co
+            const float v = g[o * tiles + t];
+            const unsigned k = at[o * tiles + t] & 3u;
+            part_g[k * co + count[k]] = v;
+            part_o[k * co + count[k]] = static_cast<std::uint32_t>(o * 9 * 16);
+            count[k] += v != 0.f;
+        }
+        for (std::size_t k = 0; k < 4; ++k) {
+            starts[4 * t + k] = static_cast<std::uint32_t>(n);
+            std::copy(part_g + k * co, part_g + k * co + count[k], gs + n);
+            std::copy(part_o + k * co, part_o + k * co + count[k], offs + n);
+            n += count[k];
+        }
+    }
+    starts[4 * tiles] = static_cast<std::uint32_t>(n);
+    const window_taps taps(row, ci);
+    for (std::size_t c = 0; c < ci; c += 16) {
+        const std::size_t rest = std::min<std::size_t>(16, ci - c);
+        const auto keep = static_cast<__mmask16>((1u << rest) - 1);
+        const float* wb = wt + c * 9 * co;
+        for (std::size_t t = 0; t < tiles; ++t) {
+            float* base = dxp + (2 * (t / tw) * row + 2 * (t % tw)) * ci + c;
+            for (std::size_t k = 0; k < 4; ++k)
+                if (starts[4 * t + k] != starts[4 * t + k + 1])
+                    window_input_patch(base + ((k >> 1) * row + (k & 1)) * ci, taps, wb, gs, offs,
+                                       starts[4 * t + k], starts[4 * t + k + 1], keep);
+        }
     }
 }
 #endif
@@ -262,13 +312,15 @@ void window_pool_backward(const winograd_shape& s, const T* image, const T* w, c
     const std::size_t block = taps + co, padded = window_padded_size(s), row = s.out_width + 2;
     const bool sums_wanted = dw != nullptr || db != nullptr;
     if (!sums_wanted && dx == nullptr) return;
-    float* wt = ws;  // w [o][tap][c]
-    float* result = wt + taps;
-    if (dx != nullptr)
+    float* wt = window_aligned(ws);  // w by blocks of 16 channels [c / 16][o][tap][c % 16]
+    float* result = wt + window_weight_size(s);
+    if (dx != nullptr) {
+        std::fill(wt, wt + window_weight_size(s), 0.f);
         for (std::size_t o = 0; o < co; ++o)
             for (std::size_t c = 0; c < ci; ++c)
                 for (std::size_t tap = 0; tap < 9; ++tap)
-                    wt[(o * 9 + tap) * ci + c] = w[(o * ci + c) * 9 + tap];
+                    wt[((c / 16 * co + o) * 9 + tap) * 16 + c % 16] = w[(o * ci + c) * 9 + tap];
+    }
     const unsigned parts = parallel_parts(s.batch);
     float* partials =
         parts > 1 && sums_wanted ? thread_scratch<float, conv_partials_tag>((parts - 1) * block) : nullptr;
@@ -276,7 +328,7 @@ void window_pool_backward(const winograd_shape& s, const T* image, const T* w, c
     parallel_for(s.batch, parts, [&](std::size_t n0, std::size_t n1, unsigned part) {
         float* area =
             part == 0 ? result + block : thread_scratch<float, conv_part_scratch_tag>(window_part_size(s));
-        float* xp = area + (64 - reinterpret_cast<std::uintptr_t>(area) % 64) % 64 / sizeof(float);
+        float* xp = window_aligned(area);
         float* dxp = xp + padded;
         float* sample = dxp + padded;  // one sample channels-last, unpadded
         float* g = sample + s.in_pixels() * ci;
@@ -297,8 +349,8 @@ void window_pool_backward(const winograd_shape& s, const T* image, const T* w, c
                     std::copy(sample + i * line, sample + (i + 1) * line, interior(xp, i));
             }
             if (dx != nullptr) std::fill(dxp, dxp + padded, 0.f);
-            window_backward_sample(s, xp, wt, g, at + pooled, dw != nullptr ? acc : nullptr,
-                                   dx != nullptr ? dxp : nullptr, list);
+            if (dw != nullptr) window_weight_grad_sample(s, xp, g, at + pooled, acc, list);
+            if (dx != nullptr) window_input_grad_sample(s, wt, g, at + pooled, dxp, list);
             if (dx != nullptr) {
                 for (std::size_t i = 0; i < s.height; ++i)
                     std::copy(interior(dxp, i), interior(dxp, i) + line, sample + i * line);
