@@ -91,12 +91,24 @@ struct results {
     xt::xarray<T> y, dx, dw, db, dx_alone, dw_alone, db_alone;
 };
 
+// With `sparse` dy keeps one entry of every 2x2 block of each plane, and drops a third of those:
+// the gradient a relu and a 2x2 max pooling send back, which conv2d's backward sums from its
+// nonzero entries where the processor has AVX-512F (winograd/sparse_backward.hpp).
 template <class T>
-results<T> run_path(const wino_case& c, bool winograd, kernels::write mode, std::uint32_t seed) {
+results<T> run_path(const wino_case& c, bool winograd, kernels::write mode, std::uint32_t seed,
+                    bool sparse = false) {
     const kd::conv_geometry g = geometry_of(c, winograd);
     const xt::xarray<T> x = random_of<T>(c.x, seed), w = random_of<T>(c.w, seed + 1),
-                        b = random_of<T>({c.w[0]}, seed + 2),
-                        dy = random_of<T>({g.batch, g.out_channels, g.out_height, g.out_width}, seed + 3);
+                        b = random_of<T>({c.w[0]}, seed + 2);
+    xt::xarray<T> dy = random_of<T>({g.batch, g.out_channels, g.out_height, g.out_width}, seed + 3);
+    if (sparse)
+        for (std::size_t i = 0; i < dy.size(); ++i) {
+            const std::size_t col = i % g.out_width, row = i / g.out_width % g.out_height,
+                              plane = i / (g.out_height * g.out_width);
+            const std::size_t chosen = (plane * 7 + row / 2 * 3 + col / 2) % 4;  // the window's position
+            if ((row % 2) * 2 + col % 2 != chosen || (plane + row / 2 + col / 2) % 3 == 0)
+                dy.data()[i] = T(0);
+        }
     // With write::accumulate every output starts from the same random values on both paths.
     const auto start = [&](const std::vector<std::size_t>& shape, std::uint32_t s) {
         return mode == kernels::write::accumulate ? random_of<T>(shape, s)
@@ -124,7 +136,7 @@ results<T> run_path(const wino_case& c, bool winograd, kernels::write mode, std:
 }
 
 template <class T>
-void compare_paths(double tolerance) {
+void compare_paths(double tolerance, bool sparse = false) {
     const thread_count_guard guard;
     std::uint32_t seed = 1;
     for (const wino_case& c : cases)
@@ -135,8 +147,8 @@ void compare_paths(double tolerance) {
                           << threads << " thread(s), "
                           << (mode == kernels::write::accumulate ? "accumulate" : "overwrite"));
                 katachi::set_num_threads(threads);
-                const results<T> wino = run_path<T>(c, true, mode, seed),
-                                 lowered = run_path<T>(c, false, mode, seed);
+                const results<T> wino = run_path<T>(c, true, mode, seed, sparse),
+                                 lowered = run_path<T>(c, false, mode, seed, sparse);
                 seed += 10;
                 CHECK(relative_diff(wino.y, lowered.y) < tolerance);
                 CHECK(relative_diff(wino.dx, lowered.dx) < tolerance);
@@ -181,6 +193,24 @@ TEST_CASE("winograd conv2d agrees with the im2col path in float64 for y, dx, dw 
 TEST_CASE("winograd conv2d agrees with the im2col path in float32 for y, dx, dw and db in both write modes",
           "[winograd]") {
     compare_paths<float>(1e-5);
+}
+
+TEST_CASE("winograd conv2d's backward from a mostly zero output gradient agrees with the im2col path",
+          "[kernels][winograd]") {
+    // Where the processor has AVX-512F the float backward then sums from the nonzero entries
+    // (checked to be taken on the first case), in double it stays Winograd's.
+    if (kd::avx512_available()) {
+        const kd::conv_geometry g = geometry_of(cases.front(), true);
+        std::vector<float> dy(g.batch * g.out_channels * g.out_height * g.out_width, 0.f);
+        for (std::size_t i = 0; i < dy.size(); i += 8) dy[i] = 1.f;
+        CHECK(kd::winograd_sparse_runs<float>(g.winograd_sizes(), dy.data(), g.workspace_size()));
+        std::fill(dy.begin(), dy.end(), 1.f);
+        CHECK_FALSE(kd::winograd_sparse_runs<float>(g.winograd_sizes(), dy.data(), g.workspace_size()));
+    } else {
+        WARN("this processor has no AVX-512F: the sums from nonzero entries do not run here");
+    }
+    compare_paths<float>(2e-5, true);
+    compare_paths<double>(1e-12, true);
 }
 
 TEST_CASE("winograd conv2d backward matches finite differences through conv2d_forward and conv2d_backward",

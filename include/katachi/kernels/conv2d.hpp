@@ -25,10 +25,10 @@
 // checks and the geometry); here the choice between the lowering and Winograd, and the kernels.
 #pragma once
 
-#include <katachi/error.hpp>
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <katachi/error.hpp>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -38,6 +38,7 @@
 #include "katachi/kernels/conv2d/lowering.hpp"
 #include "katachi/kernels/im2col.hpp"
 #include "katachi/kernels/winograd.hpp"
+#include "katachi/kernels/winograd/sparse_backward.hpp"
 #include "katachi/parallel.hpp"
 #include "katachi/shape.hpp"
 
@@ -79,6 +80,19 @@ void run_lowered_backward(const char* op, const conv_geometry& g, const X& x, co
     if constexpr (!is_none_v<DW> && !is_none_v<DB>) db_in_gemm = g.is_pointwise() ? nullptr : data_of(db);
     if (g.winograd) {
         const winograd_shape s = g.winograd_sizes();
+        // An output gradient mostly zeros (a relu's and a pooling's after this convolution): the
+        // sums from its nonzero entries (winograd/sparse_backward.hpp), db with them.
+        if constexpr (std::is_same_v<T, float> && (!is_none_v<DW> || !is_none_v<DX>))
+            if (winograd_sparse_runs<T>(s, dyp, g.workspace_size())) {
+                T* dbp = nullptr;
+                if constexpr (!is_none_v<DB>) dbp = data_of(db);
+                T* dwp = nullptr;
+                if constexpr (!is_none_v<DW>) dwp = data_of(dw);
+                T* dxp = nullptr;
+                if constexpr (!is_none_v<DX>) dxp = data_of(dx);
+                winograd_sparse_backward(s, data_of(x), data_of(w), dyp, dwp, dbp, dxp, ws.data(), mode);
+                return;
+            }
         if constexpr (!is_none_v<DW>)
             winograd_weight_grad(s, data_of(x), dyp, data_of(dw), db_in_gemm, ws.data(), mode);
         if constexpr (!is_none_v<DX>)

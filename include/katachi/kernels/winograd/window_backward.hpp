@@ -211,6 +211,22 @@ KATACHI_TARGET_AVX512 inline void window_input_patch(float* p, const window_taps
     window_add<1>(p + at.t[8], h8, none, keep, 0);
 }
 
+// window_weight_block over all input channels, 32 at a time, the last block masked.
+KATACHI_TARGET_AVX512 inline void window_weight_blocks(const float* xp, std::size_t channels, std::size_t row,
+                                                       const float* gs, const std::uint32_t* offs,
+                                                       std::size_t n, float* dwt) {
+    std::size_t c = 0;
+    for (; c + 32 <= channels; c += 32)
+        window_weight_block<2>(xp, channels, row, gs, offs, n, c, 0xFFFF, dwt);
+    if (c == channels) return;
+    const std::size_t rest = channels - c;
+    const auto last = static_cast<__mmask16>((1u << (rest > 16 ? rest - 16 : rest)) - 1);
+    if (rest > 16)
+        window_weight_block<2>(xp, channels, row, gs, offs, n, c, last, dwt);
+    else
+        window_weight_block<1>(xp, channels, row, gs, offs, n, c, last, dwt);
+}
+
 // One sample's dw, added onto dwt [out_channels][9][channels] from the padded input xp: g
 // [out_channels][tiles] is the gradient each window passes and `at` its position in the window
 // (0..3, row-major; only the low two bits are read). `list` holds window_list_size(s) elements.
@@ -234,17 +250,7 @@ KATACHI_TARGET_AVX512 inline void window_weight_grad_sample(const winograd_shape
                 offs[n] = static_cast<std::uint32_t>(((2 * ti + (k >> 1)) * row + 2 * tj + (k & 1)) * ci);
                 n += go[t] != 0.f;
             }
-        if (n == 0) continue;
-        float* d = dwt + o * 9 * ci;
-        std::size_t c = 0;
-        for (; c + 32 <= ci; c += 32) window_weight_block<2>(xp, ci, row, gs, offs, n, c, 0xFFFF, d);
-        if (c == ci) continue;
-        const std::size_t rest = ci - c;
-        const auto last = static_cast<__mmask16>((1u << (rest > 16 ? rest - 16 : rest)) - 1);
-        if (rest > 16)
-            window_weight_block<2>(xp, ci, row, gs, offs, n, c, last, d);
-        else
-            window_weight_block<1>(xp, ci, row, gs, offs, n, c, last, d);
+        if (n != 0) window_weight_blocks(xp, ci, row, gs, offs, n, dwt + o * 9 * ci);
     }
 }
 
@@ -297,6 +303,37 @@ KATACHI_TARGET_AVX512 inline void window_input_grad_sample(const winograd_shape&
 }
 #endif
 
+// w [out_channels][channels][3 x 3] by blocks of 16 input channels into wt (window_weight_size),
+// the last block padded by zeros.
+inline void window_weight_by_blocks(const winograd_shape& s, const float* w, float* wt) {
+    const std::size_t ci = s.channels, co = s.out_channels;
+    std::fill(wt, wt + window_weight_size(s), 0.f);
+    for (std::size_t o = 0; o < co; ++o)
+        for (std::size_t c = 0; c < ci; ++c)
+            for (std::size_t tap = 0; tap < 9; ++tap)
+                wt[((c / 16 * co + o) * 9 + tap) * 16 + c % 16] = w[(o * ci + c) * 9 + tap];
+}
+
+// The parts' sums folded into `result` (dw's [out_channels][9][channels], then the bias sums; from
+// the bias sums on where dw is not wanted), then dw (may be null) and db (may be null) written or
+// with `mode` added.
+inline void window_store_grads(const winograd_shape& s, float* result, const float* partials, unsigned parts,
+                               float* dw, float* db, write mode) {
+    const std::size_t ci = s.channels, co = s.out_channels, taps = 9 * co * ci, block = taps + co;
+    const std::size_t from = dw != nullptr ? 0 : taps;
+    for (unsigned part = 1; part < parts && partials != nullptr; ++part) {
+        const float* other = partials + (part - 1) * block;
+        for (std::size_t i = from; i < block; ++i) result[i] += other[i];
+    }
+    if (dw != nullptr)
+        for (std::size_t o = 0; o < co; ++o)
+            for (std::size_t c = 0; c < ci; ++c)
+                for (std::size_t tap = 0; tap < 9; ++tap)
+                    store(dw + (o * ci + c) * 9, tap, result[(o * 9 + tap) * ci + c], mode);
+    if (db != nullptr)
+        for (std::size_t o = 0; o < co; ++o) store(db, o, result[taps + o], mode);
+}
+
 // The gradients of out = pool(relu(conv(image, w) + bias)) (shape s, 3x3, an even output) from the
 // pooled gradient dy, the pooled output y and the window positions `at` (all [batch, out_channels,
 // tiles]), as winograd_pool_backward takes them: dw and db (each may be null) written or with
@@ -314,13 +351,7 @@ void window_pool_backward(const winograd_shape& s, const T* image, const T* w, c
     if (!sums_wanted && dx == nullptr) return;
     float* wt = window_aligned(ws);  // w by blocks of 16 channels [c / 16][o][tap][c % 16]
     float* result = wt + window_weight_size(s);
-    if (dx != nullptr) {
-        std::fill(wt, wt + window_weight_size(s), 0.f);
-        for (std::size_t o = 0; o < co; ++o)
-            for (std::size_t c = 0; c < ci; ++c)
-                for (std::size_t tap = 0; tap < 9; ++tap)
-                    wt[((c / 16 * co + o) * 9 + tap) * 16 + c % 16] = w[(o * ci + c) * 9 + tap];
-    }
+    if (dx != nullptr) window_weight_by_blocks(s, w, wt);
     const unsigned parts = parallel_parts(s.batch);
     float* partials =
         parts > 1 && sums_wanted ? thread_scratch<float, conv_partials_tag>((parts - 1) * block) : nullptr;
@@ -360,18 +391,7 @@ void window_pool_backward(const winograd_shape& s, const T* image, const T* w, c
             }
         }
     });
-    const std::size_t from = dw != nullptr ? 0 : taps;
-    for (unsigned part = 1; part < parts && sums_wanted; ++part) {
-        const float* other = partials + (part - 1) * block;
-        for (std::size_t i = from; i < block; ++i) result[i] += other[i];
-    }
-    if (dw != nullptr)
-        for (std::size_t o = 0; o < co; ++o)
-            for (std::size_t c = 0; c < ci; ++c)
-                for (std::size_t tap = 0; tap < 9; ++tap)
-                    store(dw + (o * ci + c) * 9, tap, result[(o * 9 + tap) * ci + c], dparams_mode);
-    if (db != nullptr)
-        for (std::size_t o = 0; o < co; ++o) store(db, o, result[taps + o], dparams_mode);
+    window_store_grads(s, result, partials, parts, dw, db, dparams_mode);
 #else
     (void)s, (void)image, (void)w, (void)dy, (void)y, (void)at, (void)dw, (void)db, (void)dparams_mode,
         (void)dx, (void)dx_mode, (void)ws;

@@ -1,0 +1,204 @@
+// katachi/kernels/winograd/sparse_backward.hpp: winograd_sparse_backward, the gradients of a 3x3
+// convolution of stride 1 (a shape Winograd runs, conv2d.hpp) summed from the nonzero entries of its
+// output gradient alone, where most of them are zero.
+//
+// A convolution followed by a relu and a max pooling, as the eager face runs one op after another
+// (a LeNet's conv2d, relu, max_pool2d), gets back a gradient that is zero at three of every window's
+// four outputs at least, and where the relu stopped the window. Winograd's backward transforms and
+// multiplies it whole; summed from the nonzero entries, as the graph face's fused node does from the
+// windows (window_backward.hpp, whose register kernels this reuses),
+//     dw[o][c][tap]             = sum over nonzero dy[o][q] of dy[o][q] * x[c][q + tap]
+//     dx[c][q + tap]           += dy[o][q] * w[o][c][tap]
+// takes 9 x O x C products per nonzero pixel and channel pair against Winograd's 4 x O x C per
+// pixel and its transforms. So it runs where at most winograd_sparse_density of the gradient is
+// nonzero, judged on the first samples; elsewhere the caller keeps Winograd. AVX-512F only.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "katachi/kernels/common.hpp"
+#include "katachi/kernels/conv_scratch.hpp"
+#include "katachi/kernels/simd.hpp"
+#include "katachi/kernels/winograd/shape.hpp"
+#include "katachi/kernels/winograd/transpose.hpp"
+#include "katachi/kernels/winograd/window_backward.hpp"
+#include "katachi/parallel.hpp"
+
+namespace katachi::kernels::detail {
+
+// The share of nonzero output gradients up to which the sums from them run. Measured on the
+// LeNet's second convolution at batch 64 (one thread, the eager face's step): with a quarter of
+// the gradient nonzero (after a 2x2 pooling) they took well under half of Winograd's time; at
+// 9/16 of the pixels their products alone would match Winograd's, whose transforms then still
+// cost.
+inline constexpr double winograd_sparse_density = 0.4;
+
+// One part's scratch: the padded input and input gradient (from a 64-byte boundary), one sample
+// channels-last, and the lists: dw's (a gradient and an offset per pixel) or dx's (per pixel the
+// output channels whose gradient is nonzero, where each pixel's list starts, one pixel's list).
+constexpr std::size_t winograd_sparse_part_size(const winograd_shape& s) {
+    const std::size_t pixels = s.out_pixels();
+    return 16 + 2 * window_padded_size(s) + s.in_pixels() * s.channels +
+           std::max(2 * pixels, 2 * s.out_channels * pixels + pixels + 1 + 2 * s.out_channels);
+}
+
+// The scratch winograd_sparse_backward takes: the weight by blocks of 16 channels, the block of
+// dw's sums and the bias sums, then part 0's scratch.
+constexpr std::size_t winograd_sparse_workspace_size(const winograd_shape& s) {
+    return 16 + window_weight_size(s) + 9 * s.channels * s.out_channels + s.out_channels +
+           winograd_sparse_part_size(s);
+}
+
+#if KATACHI_AVX2_CODE
+// One sample's dw (onto dwt [out_channels][9][channels]) and bias sums (onto sums, may be null)
+// from its output gradient dy [out_channels][pixels] and its padded input xp.
+KATACHI_TARGET_AVX512 inline void sparse_weight_grad_sample(const winograd_shape& s, const float* xp,
+                                                            const float* dy, float* dwt, float* sums,
+                                                            float* list) {
+    const std::size_t ci = s.channels, pixels = s.out_pixels(), wo = s.out_width, row = wo + 2;
+    float* gs = list;
+    auto* offs = reinterpret_cast<std::uint32_t*>(list + pixels);
+    for (std::size_t o = 0; o < s.out_channels; ++o) {
+        const float* d = dy + o * pixels;
+        std::size_t n = 0;
+        float total = 0.f;
+        for (std::size_t i = 0; i < s.out_height; ++i)
+            for (std::size_t j = 0; j < wo; ++j) {
+                const float v = d[i * wo + j];
+                gs[n] = v;
+                offs[n] = static_cast<std::uint32_t>((i * row + j) * ci);
+                n += v != 0.f;
+                total += v;
+            }
+        if (sums != nullptr) sums[o] += total;
+        if (n != 0 && dwt != nullptr) window_weight_blocks(xp, ci, row, gs, offs, n, dwt + o * 9 * ci);
+    }
+}
+
+// One sample's dx onto the padded dxp from wt (window_weight_size's layout) and dy: per pixel the
+// output channels whose gradient is nonzero are listed, then 16 input channels at a time each
+// pixel's 3x3 patch is summed over its list in registers and added once.
+KATACHI_TARGET_AVX512 inline void sparse_input_grad_sample(const winograd_shape& s, const float* wt,
+                                                           const float* dy, float* dxp, float* list) {
+    const std::size_t ci = s.channels, co = s.out_channels, pixels = s.out_pixels(), wo = s.out_width;
+    const std::size_t row = wo + 2;
+    float* gs = list;
+    auto* offs = reinterpret_cast<std::uint32_t*>(gs + co * pixels);
+    auto* starts = offs + co * pixels;  // [pixels + 1]
+    float* part_g = reinterpret_cast<float*>(starts + pixels + 1);
+    auto* part_o = reinterpret_cast<std::uint32_t*>(part_g + co);
+    std::size_t n = 0;
+    for (std::size_t q = 0; q < pixels; ++q) {
+        std::size_t count = 0;
+        for (std::size_t o = 0; o < co; ++o) {
+            const float v = dy[o * pixels + q];
+            part_g[count] = v;
+            part_o[count] = static_cast<std::uint32_t>(o * 9 * 16);
+            count += v != 0.f;
+        }
+        starts[q] = static_cast<std::uint32_t>(n);
+        std::copy(part_g, part_g + count, gs + n);
+        std::copy(part_o, part_o + count, offs + n);
+        n += count;
+    }
+    starts[pixels] = static_cast<std::uint32_t>(n);
+    const window_taps taps(row, ci);
+    for (std::size_t c = 0; c < ci; c += 16) {
+        const auto keep = static_cast<__mmask16>((1u << std::min<std::size_t>(16, ci - c)) - 1);
+        const float* wb = wt + c * 9 * co;
+        for (std::size_t q = 0; q < pixels; ++q)
+            if (starts[q] != starts[q + 1])
+                window_input_patch(dxp + ((q / wo) * row + q % wo) * ci + c, taps, wb, gs, offs, starts[q],
+                                   starts[q + 1], keep);
+    }
+}
+
+// The share of nonzero entries in the first few samples of dy (at most four).
+KATACHI_TARGET_AVX512 inline double sparse_density(const winograd_shape& s, const float* dy) {
+    const std::size_t n = std::min<std::size_t>(s.batch, 4) * s.out_image_size();
+    std::size_t nonzero = 0, i = 0;
+    const __m512 zero = _mm512_setzero_ps();
+    for (; i + 16 <= n; i += 16)
+        nonzero += static_cast<std::size_t>(
+            __builtin_popcount(_mm512_cmp_ps_mask(_mm512_loadu_ps(dy + i), zero, _CMP_NEQ_UQ)));
+    for (; i < n; ++i) nonzero += dy[i] != 0.f;
+    return n == 0 ? 1.0 : static_cast<double>(nonzero) / static_cast<double>(n);
+}
+#endif
+
+// Whether winograd_sparse_backward would run here for this output gradient: float on AVX-512F,
+// with `available` elements of scratch for it, and dy sparse enough.
+template <class T>
+bool winograd_sparse_runs(const winograd_shape& s, const T* dy, std::size_t available) {
+#if KATACHI_AVX2_CODE
+    if constexpr (std::is_same_v<T, float>)
+        return avx512_available() && winograd_sparse_workspace_size(s) <= available &&
+               sparse_density(s, dy) <= winograd_sparse_density;
+#endif
+    (void)s, (void)dy, (void)available;
+    return false;
+}
+
+// dw and db (each may be null) written or with `mode` added, and dx (may be null) likewise, of the
+// 3x3 convolution s (stride 1) for the output gradient dy [batch, out_channels, out_height,
+// out_width], summed from dy's nonzero entries. Runs where winograd_sparse_runs; `ws` holds
+// winograd_sparse_workspace_size(s) elements.
+template <class T>
+void winograd_sparse_backward(const winograd_shape& s, const T* image, const T* w, const T* dy, T* dw, T* db,
+                              T* dx, T* ws, write mode) {
+    static_assert(std::is_same_v<T, float>, "winograd_sparse_backward: the pass is float's");
+#if KATACHI_AVX2_CODE
+    const std::size_t ci = s.channels, co = s.out_channels, taps = 9 * co * ci, block = taps + co;
+    const std::size_t padded = window_padded_size(s), row = s.out_width + 2, line = s.width * ci;
+    const bool sums_wanted = dw != nullptr || db != nullptr;
+    float* wt = window_aligned(ws);
+    float* result = wt + window_weight_size(s);
+    if (dx != nullptr) window_weight_by_blocks(s, w, wt);
+    const unsigned parts = parallel_parts(s.batch);
+    float* partials =
+        parts > 1 && sums_wanted ? thread_scratch<float, conv_partials_tag>((parts - 1) * block) : nullptr;
+    std::fill(result, result + block, 0.f);
+    parallel_for(s.batch, parts, [&](std::size_t n0, std::size_t n1, unsigned part) {
+        float* area = part == 0 ? result + block
+                                : thread_scratch<float, conv_part_scratch_tag>(winograd_sparse_part_size(s));
+        float* xp = window_aligned(area);
+        float* dxp = xp + padded;
+        float* sample = dxp + padded;
+        float* list = sample + s.in_pixels() * ci;
+        float* acc = part == 0 ? result : sums_wanted ? partials + (part - 1) * block : nullptr;
+        if (part != 0 && acc != nullptr) std::fill(acc, acc + block, 0.f);
+        std::fill(xp, xp + padded, 0.f);
+        const auto interior = [&](float* p, std::size_t i) {
+            return p + ((i + s.pad_h) * row + s.pad_w) * ci;
+        };
+        for (std::size_t n = n0; n < n1; ++n) {
+            const float* d = dy + n * s.out_image_size();
+            if (dw != nullptr) {
+                winograd_transpose(image + n * s.image_size(), s.in_pixels(), ci, s.in_pixels(), sample, ci,
+                                   static_cast<const float*>(nullptr), write::overwrite);
+                for (std::size_t i = 0; i < s.height; ++i)
+                    std::copy(sample + i * line, sample + (i + 1) * line, interior(xp, i));
+            }
+            if (sums_wanted)
+                sparse_weight_grad_sample(s, xp, d, dw != nullptr ? acc : nullptr, acc + taps, list);
+            if (dx != nullptr) {
+                std::fill(dxp, dxp + padded, 0.f);
+                sparse_input_grad_sample(s, wt, d, dxp, list);
+                for (std::size_t i = 0; i < s.height; ++i)
+                    std::copy(interior(dxp, i), interior(dxp, i) + line, sample + i * line);
+                winograd_transpose(static_cast<const float*>(sample), ci, s.in_pixels(), ci,
+                                   dx + n * s.image_size(), s.in_pixels(), static_cast<const float*>(nullptr),
+                                   mode);
+            }
+        }
+    });
+    window_store_grads(s, result, partials, parts, dw, db, mode);
+#else
+    (void)s, (void)image, (void)w, (void)dy, (void)dw, (void)db, (void)dx, (void)ws, (void)mode;
+#endif
+}
+
+}  // namespace katachi::kernels::detail
