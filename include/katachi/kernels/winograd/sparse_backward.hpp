@@ -24,7 +24,7 @@
 #include "katachi/kernels/simd.hpp"
 #include "katachi/kernels/winograd/shape.hpp"
 #include "katachi/kernels/winograd/transpose.hpp"
-#include "katachi/kernels/winograd/window_backward.hpp"
+#include "katachi/kernels/winograd/window_kernels.hpp"
 #include "katachi/parallel.hpp"
 
 namespace katachi::kernels::detail {
@@ -151,51 +151,29 @@ void winograd_sparse_backward(const winograd_shape& s, const T* image, const T* 
                               T* dx, T* ws, write mode) {
     static_assert(std::is_same_v<T, float>, "winograd_sparse_backward: the pass is float's");
 #if KATACHI_AVX2_CODE
-    const std::size_t ci = s.channels, co = s.out_channels, taps = 9 * co * ci, block = taps + co;
-    const std::size_t padded = window_padded_size(s), row = s.out_width + 2, line = s.width * ci;
+    const std::size_t ci = s.channels, taps = 9 * s.out_channels * ci, padded = window_padded_size(s);
     const bool sums_wanted = dw != nullptr || db != nullptr;
-    float* wt = window_aligned(ws);
-    float* result = wt + window_weight_size(s);
-    if (dx != nullptr) window_weight_by_blocks(s, w, wt);
-    const unsigned parts = parallel_parts(s.batch);
-    float* partials =
-        parts > 1 && sums_wanted ? thread_scratch<float, conv_partials_tag>((parts - 1) * block) : nullptr;
-    std::fill(result, result + block, 0.f);
-    parallel_for(s.batch, parts, [&](std::size_t n0, std::size_t n1, unsigned part) {
-        float* area = part == 0 ? result + block
-                                : thread_scratch<float, conv_part_scratch_tag>(winograd_sparse_part_size(s));
-        float* xp = window_aligned(area);
+    const window_sums sums(s, w, ws, dx != nullptr, sums_wanted);
+    parallel_for(s.batch, sums.parts, [&](std::size_t n0, std::size_t n1, unsigned part) {
+        float* xp = window_aligned(sums.area(part, winograd_sparse_part_size(s)));
         float* dxp = xp + padded;
         float* sample = dxp + padded;
         float* list = sample + s.in_pixels() * ci;
-        float* acc = part == 0 ? result : sums_wanted ? partials + (part - 1) * block : nullptr;
-        if (part != 0 && acc != nullptr) std::fill(acc, acc + block, 0.f);
+        float* acc = sums.sums(part);
         std::fill(xp, xp + padded, 0.f);
-        const auto interior = [&](float* p, std::size_t i) {
-            return p + ((i + s.pad_h) * row + s.pad_w) * ci;
-        };
         for (std::size_t n = n0; n < n1; ++n) {
             const float* d = dy + n * s.out_image_size();
-            if (dw != nullptr) {
-                winograd_transpose(image + n * s.image_size(), s.in_pixels(), ci, s.in_pixels(), sample, ci,
-                                   static_cast<const float*>(nullptr), write::overwrite);
-                for (std::size_t i = 0; i < s.height; ++i)
-                    std::copy(sample + i * line, sample + (i + 1) * line, interior(xp, i));
-            }
+            if (dw != nullptr) window_pad_sample(s, image + n * s.image_size(), sample, xp);
             if (sums_wanted)
                 sparse_weight_grad_sample(s, xp, d, dw != nullptr ? acc : nullptr, acc + taps, list);
             if (dx != nullptr) {
                 std::fill(dxp, dxp + padded, 0.f);
-                sparse_input_grad_sample(s, wt, d, dxp, list);
-                for (std::size_t i = 0; i < s.height; ++i)
-                    std::copy(interior(dxp, i), interior(dxp, i) + line, sample + i * line);
-                winograd_transpose(static_cast<const float*>(sample), ci, s.in_pixels(), ci,
-                                   dx + n * s.image_size(), s.in_pixels(), static_cast<const float*>(nullptr),
-                                   mode);
+                sparse_input_grad_sample(s, sums.wt, d, dxp, list);
+                window_unpad_sample(s, dxp, sample, dx + n * s.image_size(), mode);
             }
         }
     });
-    window_store_grads(s, result, partials, parts, dw, db, mode);
+    window_store_grads(s, sums.result, sums.partials, sums.parts, dw, db, mode);
 #else
     (void)s, (void)image, (void)w, (void)dy, (void)dw, (void)db, (void)dx, (void)ws, (void)mode;
 #endif
