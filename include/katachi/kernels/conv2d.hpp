@@ -15,7 +15,9 @@
 // A 3x3 kernel with stride 1, no dilation or groups and padding at most 2 runs on Winograd's
 // F(2x2, 3x3) instead (winograd.hpp) when it has the channels and the batch to pay for it
 // (winograd_pays): forward, dx and dw as 16 GEMMs over 2x2 output tiles, 2.25 times fewer
-// multiplications than the lowering.
+// multiplications than the lowering. Its backward in float on AVX-512F sums dw and dx from the
+// nonzero entries of dy alone where at most 40% of them are nonzero, as after a relu and a pooling
+// (winograd/sparse_backward.hpp).
 //
 // Scratch: conv2d_workspace_size(...) elements serve both forward and backward. Pass them as
 // `workspace` and the kernels allocate nothing; an empty workspace makes the kernel allocate its own

@@ -13,7 +13,7 @@
 // bit (the same products over the same chunks of samples), db in another order of its sums.
 //
 // On processors with AVX-512F the gradients are summed from each window's one position instead
-// (window_backward.hpp): a third of the products or less and no transforms.
+// (window_backward.hpp): at most 9/16 of the products, and no transforms.
 #pragma once
 
 #include <algorithm>
