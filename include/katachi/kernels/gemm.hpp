@@ -162,7 +162,7 @@ void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std:
     // whose rows are the batch), which splits along M while it has rows for two blocks: measured at
     // two threads on an MLP's first dW (256 x 784, K 64) 100 us split along M against 153 us along
     // N; on 128 x 256 and 128 x 3136 the two were within 5%.
-    const bool split_rows = transpose_a && !transpose_b && m >= 32 ? true : m >= n;
+    const bool split_rows = (transpose_a && !transpose_b && m >= 32) || m >= n;
     const std::size_t along = split_rows ? m : n;
     // Each part keeps at least 16 rows or columns, the width of a GEMM micro-kernel's block.
     const std::size_t threshold = m == 1 || n == 1 ? parallel_gemv_work : parallel_gemm_work;

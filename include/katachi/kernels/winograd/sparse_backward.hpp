@@ -83,7 +83,7 @@ KATACHI_TARGET_AVX512 inline void sparse_weight_grad_sample(const winograd_shape
 // pixel's 3x3 patch is summed over its list in registers and added once.
 KATACHI_TARGET_AVX512 inline void sparse_input_grad_sample(const winograd_shape& s, const float* wt,
                                                            const float* dy, float* dxp, float* list) {
-    const std::size_t ci = s.channels, co = s.out_channels, pixels = s.out_pixels(), wo = s.out_width;
+    const std::size_t co = s.out_channels, pixels = s.out_pixels(), wo = s.out_width;
     const std::size_t row = wo + 2;
     float* gs = list;
     auto* offs = reinterpret_cast<std::uint32_t*>(gs + co * pixels);
@@ -105,15 +105,8 @@ KATACHI_TARGET_AVX512 inline void sparse_input_grad_sample(const winograd_shape&
         n += count;
     }
     starts[pixels] = static_cast<std::uint32_t>(n);
-    const window_taps taps(row, ci);
-    for (std::size_t c = 0; c < ci; c += 16) {
-        const auto keep = static_cast<__mmask16>((1u << std::min<std::size_t>(16, ci - c)) - 1);
-        const float* wb = wt + c * 9 * co;
-        for (std::size_t q = 0; q < pixels; ++q)
-            if (starts[q] != starts[q + 1])
-                window_input_patch(dxp + ((q / wo) * row + q % wo) * ci + c, taps, wb, gs, offs, starts[q],
-                                   starts[q + 1], keep);
-    }
+    window_input_patches(
+        s, wt, gs, offs, starts, pixels, [&](std::size_t q) { return (q / wo) * row + q % wo; }, dxp);
 }
 
 // The share of nonzero entries in the first few samples of dy (at most four).

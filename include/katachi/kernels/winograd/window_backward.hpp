@@ -131,7 +131,7 @@ KATACHI_TARGET_AVX512 inline void window_weight_grad_sample(const winograd_shape
 KATACHI_TARGET_AVX512 inline void window_input_grad_sample(const winograd_shape& s, const float* wt,
                                                            const float* g, const std::uint8_t* at, float* dxp,
                                                            float* list) {
-    const std::size_t ci = s.channels, co = s.out_channels, tiles = s.tiles(), tw = s.tile_cols();
+    const std::size_t co = s.out_channels, tiles = s.tiles(), tw = s.tile_cols();
     const std::size_t row = s.out_width + 2;
     float* gs = list;  // [co * tiles] entries, window by window, position by position
     auto* offs = reinterpret_cast<std::uint32_t*>(gs + co * tiles);
@@ -156,19 +156,14 @@ KATACHI_TARGET_AVX512 inline void window_input_grad_sample(const winograd_shape&
         }
     }
     starts[4 * tiles] = static_cast<std::uint32_t>(n);
-    const window_taps taps(row, ci);
-    for (std::size_t c = 0; c < ci; c += 16) {
-        const std::size_t rest = std::min<std::size_t>(16, ci - c);
-        const auto keep = static_cast<__mmask16>((1u << rest) - 1);
-        const float* wb = wt + c * 9 * co;
-        for (std::size_t t = 0; t < tiles; ++t) {
-            float* base = dxp + (2 * (t / tw) * row + 2 * (t % tw)) * ci + c;
-            for (std::size_t k = 0; k < 4; ++k)
-                if (starts[4 * t + k] != starts[4 * t + k + 1])
-                    window_input_patch(base + ((k >> 1) * row + (k & 1)) * ci, taps, wb, gs, offs,
-                                       starts[4 * t + k], starts[4 * t + k + 1], keep);
-        }
-    }
+    // List 4 t + k: position k of window t.
+    window_input_patches(
+        s, wt, gs, offs, starts, 4 * tiles,
+        [&](std::size_t j) {
+            const std::size_t t = j / 4, k = j % 4;
+            return (2 * (t / tw) + (k >> 1)) * row + 2 * (t % tw) + (k & 1);
+        },
+        dxp);
 }
 #endif
 

@@ -134,6 +134,27 @@ KATACHI_TARGET_AVX512 inline void window_input_patch(float* p, const window_taps
     window_add<1>(p + at.t[8], h8, none, keep, 0);
 }
 
+// dx from lists of output channels, one list per output pixel that has any: list j (entries
+// starts[j] .. starts[j + 1] of gs and offs) adds onto the 3x3 patch at the padded pixel
+// pixel_of(j). 16 input channels at a time over all lists, so that the weight's share of them
+// (wt by blocks, window_weight_size) stays in the first-level cache.
+template <class PixelOf>
+KATACHI_TARGET_AVX512 inline void window_input_patches(const winograd_shape& s, const float* wt,
+                                                       const float* gs, const std::uint32_t* offs,
+                                                       const std::uint32_t* starts, std::size_t lists,
+                                                       PixelOf pixel_of, float* dxp) {
+    const std::size_t ci = s.channels, co = s.out_channels, row = s.out_width + 2;
+    const window_taps taps(row, ci);
+    for (std::size_t c = 0; c < ci; c += 16) {
+        const auto keep = static_cast<__mmask16>((1u << std::min<std::size_t>(16, ci - c)) - 1);
+        const float* wb = wt + c * 9 * co;
+        for (std::size_t j = 0; j < lists; ++j)
+            if (starts[j] != starts[j + 1])
+                window_input_patch(dxp + pixel_of(j) * ci + c, taps, wb, gs, offs, starts[j], starts[j + 1],
+                                   keep);
+    }
+}
+
 // window_weight_block over all input channels, 32 at a time, the last block masked.
 KATACHI_TARGET_AVX512 inline void window_weight_blocks(const float* xp, std::size_t channels, std::size_t row,
                                                        const float* gs, const std::uint32_t* offs,
