@@ -1,5 +1,6 @@
 // Modules: registration, traversal with shared parameters once, modes, apply, zero_grad, freezing,
 // containers, options, default initialisation, init functions, printing and state dicts.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
@@ -436,4 +437,97 @@ TEST_CASE("a sequential runs a relu and the max pooling after it as one op, with
         eager::no_grad guard;  // and without a tape
         CHECK(fused(x1).to_vector() == y2.to_vector());
     }
+}
+
+namespace {
+
+// Whether a and b agree to within tol, relative to b's largest magnitude (one scale for a whole
+// tensor: the fused op sums the same products in another order).
+bool agree(const std::vector<float>& a, const std::vector<float>& b, double tol) {
+    if (a.size() != b.size()) return false;
+    double scale = 1e-30, worst = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        scale = std::max(scale, std::abs(static_cast<double>(b[i])));
+        worst = std::max(worst, std::abs(static_cast<double>(a[i]) - b[i]));
+    }
+    return worst <= tol * scale;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a sequential runs a convolution, its relu and a 2x2 max pooling as one op where they fit, "
+    "with the three layers' values and gradients",
+    "[eager][modules]") {
+    struct example {
+        nn::conv2d_options conv;
+        sizes input;
+        bool fused;
+    };
+    const std::vector<example> cases{
+        // One input channel, 3x3: the direct pass.
+        {{.in_channels = 1, .out_channels = 8, .kernel_size = 3, .padding = 1}, {3, 1, 12, 12}, true},
+        // The LeNet's second convolution: Winograd's pooled forward and backward (five samples).
+        {{.in_channels = 32, .out_channels = 64, .kernel_size = 3, .padding = 1}, {5, 32, 14, 14}, true},
+        // No padding, no bias, two samples.
+        {{.in_channels = 16, .out_channels = 32, .kernel_size = 3, .bias = false}, {2, 16, 10, 10}, true},
+        // A stride of 2, and a 5x5 kernel over three channels: the layers run one by one.
+        {{.in_channels = 4, .out_channels = 8, .kernel_size = 3, .stride = 2, .padding = 1},
+         {2, 4, 12, 12},
+         false},
+        {{.in_channels = 3, .out_channels = 4, .kernel_size = 5, .padding = 2}, {2, 3, 8, 8}, false}};
+    for (const auto& e : cases) {
+        INFO("input " << e.input.str() << ", fused " << e.fused);
+        eager::manual_seed(7);
+        const auto conv = std::make_shared<nn::conv2d>(e.conv);
+        const auto act = std::make_shared<nn::relu>();
+        const auto pool = std::make_shared<nn::max_pool2d>();
+        nn::sequential three(conv, act, pool);
+        tensor x1 = eager::randn(e.input);
+        x1.requires_grad_();
+        tensor x2 = x1.detach().clone().requires_grad_();
+        const tensor y1 = three(x1), y2 = (*pool)((*act)((*conv)(x2)));  // together, and one by one
+        CHECK(y1.grad_fn_name() == std::string(e.fused ? "conv2d_relu_max_pool2d" : "max_pool2d"));
+        // Fused, the node reads x itself; else the convolution's node comes before it.
+        const auto& first = y1.grad_fn()->inputs().front();
+        CHECK((first.fn == nullptr) == e.fused);
+        REQUIRE(y1.shape() == y2.shape());
+        CHECK(agree(y1.to_vector(), y2.to_vector(), 1e-6));
+        const tensor r = eager::randn(y1.shape());
+        eager::sum(y1 * r).backward();
+        const std::vector<float> dw1 = conv->weight.grad().to_vector();
+        const std::vector<float> db1 = e.conv.bias ? conv->bias.grad().to_vector() : std::vector<float>{};
+        conv->zero_grad();
+        eager::sum(y2 * r).backward();
+        CHECK(agree(x1.grad().to_vector(), x2.grad().to_vector(), 1e-5));
+        CHECK(agree(dw1, conv->weight.grad().to_vector(), 1e-5));
+        if (e.conv.bias) CHECK(agree(db1, conv->bias.grad().to_vector(), 1e-5));
+        eager::no_grad guard;  // and without a tape
+        CHECK(agree(three(x1).to_vector(), y2.to_vector(), 1e-6));
+    }
+}
+
+TEST_CASE(
+    "a lazy_conv2d joins the fused convolution, relu and pooling once its first call has materialised it",
+    "[eager][modules][lazy]") {
+    eager::manual_seed(3);
+    const auto conv = std::make_shared<nn::lazy_conv2d>(
+        nn::conv2d_options{.out_channels = 8, .kernel_size = 3, .padding = 1});
+    nn::sequential three(conv, nn::relu(), nn::max_pool2d());
+    tensor x = eager::randn({3, 2, 10, 10});
+    x.requires_grad_();
+    const tensor first = three(x);  // materialises the convolution: the layers one by one
+    CHECK_FALSE(conv->has_uninitialized_params());
+    CHECK(first.grad_fn()->inputs().front().fn != nullptr);
+    const tensor second = three(x);  // now as one op
+    CHECK(second.grad_fn()->inputs().front().fn == nullptr);
+    CHECK(second.shape() == sizes{3, 8, 5, 5});
+    CHECK(agree(second.to_vector(), first.to_vector(), 1e-6));
+    eager::sum(second).backward();
+    const std::vector<float> dx = x.grad().to_vector(), dw = conv->weight.grad().to_vector();
+    x.grad().zero_();
+    conv->zero_grad();
+    eager::sum(first).backward();
+    CHECK(agree(dx, x.grad().to_vector(), 1e-5));
+    CHECK(agree(dw, conv->weight.grad().to_vector(), 1e-5));
 }

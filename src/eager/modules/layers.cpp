@@ -7,6 +7,8 @@
 #include "katachi/eager/functional/layers.hpp"
 #include "katachi/eager/modules/activation.hpp"
 #include "katachi/eager/modules/container.hpp"
+#include "katachi/eager/modules/conv.hpp"
+#include "katachi/eager/modules/lazy.hpp"
 #include "katachi/eager/modules/pooling.hpp"
 #include "katachi/kernels/flatten.hpp"
 #include "katachi/ops/dropout.hpp"
@@ -72,11 +74,29 @@ std::string flatten::extra_repr() const {
 // A relu followed by a max pooling runs as one op (eager/ops/fused.hpp: the same values and
 // gradients without the relu's two full-size passes), called as the pooling, which the tape
 // then names; only the library's own two modules are taken so, not classes derived from them.
+// A convolution (conv2d, or lazy_conv2d once materialised) before such a pair runs with it as one
+// op where the graph face would fuse the three (ops::conv_relu_max_pool2d), called as the
+// convolution, its node named conv2d_relu_max_pool2d; elsewhere it runs alone.
 tensor sequential::forward(const tensor& x) {
     tensor y = x;
     for (std::size_t i = 0; i < layers_.size(); ++i) {
         const module* here = layers_[i].get();
         const module* next = i + 1 < layers_.size() ? layers_[i + 1].get() : nullptr;
+        const module* after = i + 2 < layers_.size() ? layers_[i + 2].get() : nullptr;
+        if (after && (typeid(*here) == typeid(conv2d) || typeid(*here) == typeid(lazy_conv2d)) &&
+            typeid(*next) == typeid(relu) && typeid(*after) == typeid(max_pool2d) &&
+            !here->has_uninitialized_params()) {
+            const auto& conv = static_cast<const conv2d&>(*here);
+            const auto& pool = static_cast<const max_pool2d&>(*after);
+            if (eager::detail::conv2d_relu_max_pool2d_fits(conv.options, pool.options, y.shape())) {
+                y = call_child(named_children()[i].first, conv, [&] {
+                    return eager::detail::conv2d_relu_max_pool2d(y, conv.weight, conv.bias, conv.options,
+                                                                 pool.options);
+                });
+                i += 2;
+                continue;
+            }
+        }
         if (next && typeid(*here) == typeid(relu) && typeid(*next) == typeid(max_pool2d)) {
             const auto& pool = static_cast<const max_pool2d&>(*next);
             ++i;

@@ -4,7 +4,9 @@
 #include "../support.hpp"
 #include "katachi/ops/conv1d.hpp"
 #include "katachi/ops/conv2d.hpp"
+#include "katachi/ops/conv_relu_max_pool2d.hpp"
 #include "katachi/ops/conv_transpose2d.hpp"
+#include "fused.hpp"
 #include "op_apply.hpp"
 #include "katachi/eager/functional/layers.hpp"
 #include "katachi/kernels/conv1d.hpp"
@@ -82,6 +84,59 @@ basic_tensor<T> conv_transpose2d(const basic_tensor<T>& x, const basic_tensor<T>
                                                 .groups = o.groups,
                                                 .bias = b.defined()};
     return detail::apply<ops::conv_transpose2d, T, 1>(options, {x}, {w, b}, {});
+}
+
+namespace {
+
+// ops::conv_relu_max_pool2d through the eager adaptor: its options are the convolution's and the
+// pooling's, its shape rule theirs one after the other.
+struct conv_relu_max_pool2d_options {
+    ops::conv2d_options conv;
+    ops::max_pool2d_options pool;
+};
+
+struct conv_relu_max_pool2d_op {
+    using options_type = conv_relu_max_pool2d_options;
+    using fused = ops::conv_relu_max_pool2d;
+    // The tape (and its DOT) shows the three layers' node by this name.
+    static constexpr const char* name = "conv2d_relu_max_pool2d";
+    static constexpr bool elementwise = false;
+    static constexpr bool backward_reads_input = true;   // dW reads x
+    static constexpr bool backward_reads_output = true;  // the mask: positive where the relu let through
+    static constexpr bool backward_reads_buffers(const options_type&, bool) { return false; }
+
+    static constexpr ops::rule output_shape(const options_type& o, const ops::dims& in) {
+        const ops::rule r = ops::conv2d::output_shape(o.conv, in);
+        return r.ok() ? ops::max_pool2d::output_shape(o.pool, r.out) : r;
+    }
+    static constexpr std::size_t saved_size(const options_type&, const ops::dims&, std::size_t) { return 0; }
+    static constexpr std::size_t index_size(const options_type& o, const ops::dims& in, std::size_t batch) {
+        return fused::index_size(o.conv, o.pool, in, batch);
+    }
+    static constexpr std::size_t workspace_size(const options_type& o, const ops::dims& in,
+                                                std::size_t batch) {
+        return fused::workspace_size(o.conv, o.pool, in, batch);
+    }
+    template <class T>
+    static void forward(const options_type& o, const ops::dims& in, const ops::call<T>& c) {
+        fused::forward(o.conv, o.pool, in, c);
+    }
+    template <class T>
+    static void backward(const options_type& o, const ops::dims& in, const ops::call<T>& c) {
+        fused::backward(o.conv, o.pool, in, c);
+    }
+};
+
+}  // namespace
+
+bool detail::conv2d_relu_max_pool2d_fits(const ops::conv2d_options& conv, const ops::max_pool2d_options& pool,
+                                         const sizes& input) {
+    return input.size() == 4 && ops::conv_relu_max_pool2d::fits(conv, pool, per_sample("conv2d", input));
+}
+
+tensor detail::conv2d_relu_max_pool2d(const tensor& x, const tensor& w, const tensor& b,
+                                      const ops::conv2d_options& conv, const ops::max_pool2d_options& pool) {
+    return apply<conv_relu_max_pool2d_op, float, 1>({conv, pool}, {x}, {w, b}, {});
 }
 
 template basic_tensor<float> conv1d(const basic_tensor<float>&, const basic_tensor<float>&,
