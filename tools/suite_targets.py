@@ -3,7 +3,10 @@
 argument that is a file the build makes (katachi-embed, a generated checkpoint), so a build folder
 can make only what those suites need.
 
-    ninja -C BUILD $(meson introspect BUILD --tests | python3 tools/suite_targets.py BUILD SUITE...)
+    ninja -C BUILD $(meson introspect BUILD --tests | python3 tools/suite_targets.py BUILD \
+        [--skip-suite SUITE]... SUITE...)
+
+A test in one of the --skip-suite suites is left out even when it is in one of the others.
 """
 import json
 import os
@@ -11,10 +14,21 @@ import sys
 
 
 def main():
-    build, suites = os.path.realpath(sys.argv[1]), sys.argv[2:]
+    build, args = os.path.realpath(sys.argv[1]), sys.argv[2:]
+    suites, skipped = [], []
+    while args:
+        if args[0] == "--skip-suite":
+            if len(args) < 2:
+                sys.exit("suite_targets.py: --skip-suite needs a suite's name")
+            skipped.append(args[1])
+            args = args[2:]
+        else:
+            suites.append(args[0])
+            args = args[1:]
     seen = []
     for test in json.load(sys.stdin):
-        if not any(s.split(":")[-1] in suites for s in test["suite"]):
+        names = [s.split(":")[-1] for s in test["suite"]]
+        if not any(n in suites for n in names) or any(n in skipped for n in names):
             continue
         for item in test["cmd"]:
             # Meson names programs and built files by absolute paths; the rest is options. A build
