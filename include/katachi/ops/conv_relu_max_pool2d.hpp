@@ -1,7 +1,8 @@
 // katachi/ops/conv_relu_max_pool2d.hpp: a convolution, the relu after it and a 2x2 max pooling
 // of stride 2 after that, as one op: the graph face's fused node conv_relu_max_pool2d
 // (graph/fusion.hpp) runs it where the three layers follow each other and nothing else reads the
-// convolution's output.
+// convolution's output, and the eager face's sequential where its three modules do
+// (src/eager/modules/layers.cpp).
 //
 // Its values are those of conv2d, relu and max_pool2d (ops/conv2d.hpp, ops/max_pool2d.hpp) one after
 // the other, and so are its gradients; only the order of the sums differs. Two fused passes:

@@ -2,8 +2,8 @@
 // convolution of stride 1 (a shape Winograd runs, conv2d.hpp) summed from the nonzero entries of its
 // output gradient alone, where most of them are zero.
 //
-// A convolution followed by a relu and a max pooling, as the eager face runs one op after another
-// (a LeNet's conv2d, relu, max_pool2d), gets back a gradient that is zero at three of every window's
+// A convolution followed by a relu and a max pooling, run one op after another (the eager face's
+// functional forms, or modules outside a sequential, which runs the three as the fused op), gets back a gradient that is zero at three of every window's
 // four outputs at least, and where the relu stopped the window. Winograd's backward transforms and
 // multiplies it whole; summed from the nonzero entries, as the graph face's fused node does from the
 // windows (window_backward.hpp, whose register kernels this reuses),
