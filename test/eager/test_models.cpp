@@ -204,12 +204,16 @@ TEST_CASE("the batch-norm MLP matches PyTorch after an SGD step and in eval mode
 namespace {
 
 // The parameters after three sgd steps of a small conv net at batch 29 (uneven parts) on `threads`.
+// Its first two convolutions run fused with their relu and pooling (the direct pass, then
+// Winograd's), the third alone.
 std::vector<std::vector<float>> eager_net_after_steps(int threads) {
     katachi::set_num_threads(threads);
     eager::manual_seed(3);
     nn::sequential net(nn::lazy_conv2d({.out_channels = 16, .kernel_size = 3, .padding = 1}), nn::relu(),
                        nn::max_pool2d(), nn::lazy_conv2d({.out_channels = 32, .kernel_size = 3, .padding = 1}),
-                       nn::relu(), nn::flatten(), nn::lazy_linear({.out_features = 10}));
+                       nn::relu(), nn::max_pool2d(),
+                       nn::lazy_conv2d({.out_channels = 32, .kernel_size = 3, .padding = 1}), nn::relu(),
+                       nn::flatten(), nn::lazy_linear({.out_features = 10}));
     const tensor x = eager::rand({29, 1, 28, 28});
     std::vector<std::int64_t> y(29);
     for (std::size_t i = 0; i < y.size(); ++i) y[i] = static_cast<std::int64_t>(i % 10);
