@@ -1,7 +1,8 @@
-// Where a graph-face training step spends its time: the LeNet at batch 64, each node's forward and
-// backward, the loss and the optimiser step, as medians over the steps and shares of the step.
+// Where a graph-face training step spends its time: the LeNet (or the benchmark's MLP) at batch 64,
+// each node's forward and backward, the loss and the optimiser step (sgd with momentum, as
+// bench/compare trains), as medians over the steps and shares of the step.
 //
-//   profile_step [--threads N] [--steps S] [--batch B] [--json FILE]
+//   profile_step [--model lenet|mlp] [--threads N] [--steps S] [--batch B] [--json FILE]
 //
 // The nodes are timed by model::forward_with and backward_with (a clock read after each node), so
 // the figures are the step's own, with no profiler attached; a node's time includes the waits of
@@ -28,6 +29,7 @@ using namespace katachi::graph;
 using lenet =
     sequential<input<1, 28, 28>, conv2d<32, 3, padding<1>>, relu, max_pool2d<2>, conv2d<64, 3, padding<1>>,
                relu, max_pool2d<2>, flatten, linear<128>, relu, linear<10>>;
+using mlp = sequential<input<784>, linear<256>, relu, linear<128>, relu, linear<10>>;
 using clock_type = std::chrono::steady_clock;
 
 double median(std::vector<double> v) {
@@ -35,38 +37,22 @@ double median(std::vector<double> v) {
     return v.empty() ? 0.0 : v[v.size() / 2];
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-    int threads = 2;
-    std::size_t steps = 200, batch = 64;
-    const char* json = nullptr;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!std::strcmp(argv[i], "--threads"))
-            threads = std::atoi(argv[i + 1]);
-        else if (!std::strcmp(argv[i], "--steps"))
-            steps = std::strtoul(argv[i + 1], nullptr, 10);
-        else if (!std::strcmp(argv[i], "--batch"))
-            batch = std::strtoul(argv[i + 1], nullptr, 10);
-        else if (!std::strcmp(argv[i], "--json"))
-            json = argv[i + 1];
-        else {
-            std::fprintf(stderr, "profile_step: unknown option %s\n", argv[i]);
-            return 2;
-        }
-    }
+// Runs and prints the profile of Net's training step.
+template <class Net>
+int profile(const char* title, int threads, std::size_t steps, std::size_t batch, const char* json) {
     set_num_threads(threads);
     set_flush_denormal(true);
 
-    constexpr std::size_t nodes = lenet::node_count;
-    model<lenet> m(1);
-    std::vector<float> x(batch * lenet::input_shape::size);
+    constexpr std::size_t nodes = Net::node_count;
+    model<Net> m(1);
+    std::vector<float> x(batch * Net::input_shape::size);
     std::vector<std::int64_t> y(batch);
     generator gen(3);
     for (float& v : x) v = gen.uniform<float>(-1.0f, 1.0f);
     for (auto& t : y) t = static_cast<std::int64_t>(gen() % 10);
-    const auto images =
-        xt::adapt(x.data(), x.size(), xt::no_ownership(), std::array<std::size_t, 4>{batch, 1, 28, 28});
+    std::array<std::size_t, 1 + Net::input_shape::rank> shape{batch};
+    for (std::size_t i = 0; i < Net::input_shape::rank; ++i) shape[i + 1] = Net::input_shape::dims[i];
+    const auto images = xt::adapt(x.data(), x.size(), xt::no_ownership(), shape);
     const auto targets = xt::adapt(y.data(), y.size(), xt::no_ownership(), std::array<std::size_t, 1>{batch});
     optim::sgd<float> opt(m.parameters(), {.lr = 0.01, .momentum = 0.9});
 
@@ -92,12 +78,12 @@ int main(int argc, char** argv) {
 
     const double total = median(totals);
     std::FILE* out = json ? std::fopen(json, "w") : nullptr;
-    std::printf("LeNet training step, batch %zu, %d thread(s): median %.3f ms over %zu steps\n\n", batch,
+    std::printf("%s training step, batch %zu, %d thread(s): median %.3f ms over %zu steps\n\n", title, batch,
                 threads, total * 1e3, steps);
     std::vector<std::string> names, layers;
     graph::detail::for_each_node<nodes>([&]<std::size_t I>() {
-        names.emplace_back(lenet::node_at<I>::name.view());
-        layers.push_back(lenet::node_at<I>::layer::name());
+        names.emplace_back(Net::template node_at<I>::name.view());
+        layers.push_back(Net::template node_at<I>::layer::name());
     });
     int width = 36;  // the layer column: as wide as the longest name
     for (const std::string& l : layers) width = std::max(width, static_cast<int>(l.size()));
@@ -129,4 +115,33 @@ int main(int argc, char** argv) {
         std::fclose(out);
     }
     return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    int threads = 2;
+    std::size_t steps = 200, batch = 64;
+    const char* json = nullptr;
+    std::string which = "lenet";
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!std::strcmp(argv[i], "--model"))
+            which = argv[i + 1];
+        else if (!std::strcmp(argv[i], "--threads"))
+            threads = std::atoi(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--steps"))
+            steps = std::strtoul(argv[i + 1], nullptr, 10);
+        else if (!std::strcmp(argv[i], "--batch"))
+            batch = std::strtoul(argv[i + 1], nullptr, 10);
+        else if (!std::strcmp(argv[i], "--json"))
+            json = argv[i + 1];
+        else {
+            std::fprintf(stderr, "profile_step: unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+    if (which == "lenet") return profile<lenet>("LeNet", threads, steps, batch, json);
+    if (which == "mlp") return profile<mlp>("MLP", threads, steps, batch, json);
+    std::fprintf(stderr, "profile_step: --model is lenet or mlp, not %s\n", which.c_str());
+    return 2;
 }
