@@ -3,7 +3,8 @@
 # with the flags a user would use (g++ -std=c++20 -O2, katachi's include dir and OpenBLAS's, one
 # job) it compiles (a) a file that only includes <katachi/graph.hpp>, (b) examples/lenet_graph.cpp,
 # a graph-face LeNet training program, header-only and again with KATACHI_EXTERN_KERNELS (the
-# kernels' instances from libkatachi), and with --tests (c) each test file of test/graph and
+# kernels' instances from libkatachi, or from a file of the program's own that includes
+# <katachi/instantiate.hpp>, also measured: compiled once, not at each change), and with --tests (c) each test file of test/graph and
 # test/eager as build-ct compiles it (its compile_commands.json). Each is compiled RUNS times
 # (default 3) under /usr/bin/time; the page gives the median user+system CPU seconds and peak RSS.
 #
@@ -30,6 +31,7 @@ flags="-std=c++20 -O2 -Iinclude $blas_inc"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 printf '#include <katachi/graph.hpp>\nint main() {}\n' > "$out/graph_only.cpp"
+printf '#include <katachi/instantiate.hpp>\n' > "$out/instantiate.cpp"
 
 # measure LABEL DIR COMMAND: runs COMMAND in DIR RUNS times and appends "LABEL<tab>user sys KB".
 measure() {
@@ -49,6 +51,7 @@ measure() {
 measure graph_only "$PWD" "$cxx $flags -c $out/graph_only.cpp -o $out/a.o"
 measure lenet_graph "$PWD" "$cxx $flags -c examples/lenet_graph.cpp -o $out/b.o"
 measure lenet_graph_extern "$PWD" "$cxx $flags -DKATACHI_EXTERN_KERNELS -c examples/lenet_graph.cpp -o $out/b.o"
+measure instantiate "$PWD" "$cxx $flags -c $out/instantiate.cpp -o $out/i.o"
 if [ "$tests" = 1 ]; then
     [ -d build-ct ] || meson setup build-ct
     # Generated headers (the flash model's weights) first, so that every test file compiles.
