@@ -236,4 +236,32 @@ TEST_CASE("the activations' general forms take any option value and name it", "[
     CHECK(xt::all(xt::equal(d.forward(x), x)));  // evaluation: the identity
 }
 
+TEST_CASE("flatten and the input copy split whole samples over the threads and lose no element",
+          "[graph][threads]") {
+    // 96 samples of 512 elements: above the size from which copies split (parallel.hpp). The input
+    // feeds two flattens, so its gradient is one flatten's written and the other's added.
+    using net = graph::dag<graph::input<2, 16, 16>, graph::node<"f1", graph::flatten, graph::from<"input">>,
+                           graph::node<"f2", graph::flatten, graph::from<"input">>,
+                           graph::node<"sum", graph::add, graph::from<"f1", "f2">>>;
+    const int saved_threads = katachi::get_num_threads();
+    const auto x = random_input<net>(96, 7);
+    for (const int threads : {1, 2, 3}) {
+        INFO(threads << " threads");
+        katachi::set_num_threads(threads);
+        graph::model<net> m;
+        const xt::xarray<float> y = m.forward(x);
+        REQUIRE(y.shape() == std::vector<std::size_t>{96, 512});
+        CHECK(std::equal(y.begin(), y.end(), x.begin(), [](float a, float b) { return a == b + b; }));
+        auto dy = m.output_grad();
+        for (std::size_t i = 0; i < dy.size(); ++i) dy.data()[i] = static_cast<float>(i % 1000) - 500.f;
+        m.backward(katachi::kernels::write::overwrite, true);
+        const auto dx = m.input_grad();
+        REQUIRE(dx.size() == dy.size());
+        bool all = true;
+        for (std::size_t i = 0; i < dx.size(); ++i) all = all && dx.data()[i] == 2.f * dy.data()[i];
+        CHECK(all);
+    }
+    katachi::set_num_threads(saved_threads);
+}
+
 }  // namespace

@@ -23,6 +23,7 @@
 #include <katachi/kernels/cross_entropy.hpp>
 #include <katachi/kernels/mse_loss.hpp>
 #include <katachi/optim/parameter.hpp>
+#include <katachi/parallel.hpp>
 #include <katachi/random.hpp>
 #include <span>
 #include <stdexcept>
@@ -177,8 +178,15 @@ public:
     auto forward_with(const X& x, AfterNode&& after) {
         const std::size_t batch = check_input(x);
         reserve(batch);
+        // The input into the arena, each thread copying a range of whole samples: a batch from
+        // outside the caches is read at all the cores' bandwidth, not one core's.
         const auto* src = kernels::detail::data_of(x);
-        std::copy(src, src + batch * Net::output_sizes[0], act(0));
+        constexpr std::size_t sample = Net::output_sizes[0];
+        katachi::detail::parallel_for(batch, katachi::detail::parallel_parts(batch, batch * sample),
+                                      [&](std::size_t n0, std::size_t n1, unsigned) {
+                                          std::copy(src + n0 * sample, src + n1 * sample,
+                                                    act(0) + n0 * sample);
+                                      });
         each_node([&]<std::size_t I>() {
             if constexpr (I > 0) Net::template node_at<I>::bind::forward(args<I>());
             after.template operator()<I>();

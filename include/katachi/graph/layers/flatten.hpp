@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <katachi/graph/layer.hpp>
+#include <katachi/parallel.hpp>
 
 namespace katachi::graph {
 
@@ -22,18 +23,31 @@ struct flatten {
 
         template <class T>
         static void forward(const layer_args<T>& a) {
-            std::copy(a.x[0], a.x[0] + a.batch * In::size, a.y);
+            each_part(a.batch, [&](std::size_t begin, std::size_t end) {
+                std::copy(a.x[0] + begin, a.x[0] + end, a.y + begin);
+            });
         }
 
         template <class T>
         static void backward(const layer_args<T>& a) {
             T* dx = a.dx[0];
             if (!dx) return;
-            const std::size_t n = a.batch * In::size;
-            if (a.dx_mode[0] == kernels::write::accumulate)
-                for (std::size_t i = 0; i < n; ++i) dx[i] += a.dy[i];
-            else
-                std::copy(a.dy, a.dy + n, dx);
+            const bool add = a.dx_mode[0] == kernels::write::accumulate;
+            each_part(a.batch, [&](std::size_t begin, std::size_t end) {
+                if (add)
+                    for (std::size_t i = begin; i < end; ++i) dx[i] += a.dy[i];
+                else
+                    std::copy(a.dy + begin, a.dy + end, dx + begin);
+            });
+        }
+
+        // f(begin, end) over the elements of whole samples, split by samples over the threads like
+        // the kernels split a batch, so each thread copies what its core made (in its own cache).
+        template <class F>
+        static void each_part(std::size_t batch, F&& f) {
+            katachi::detail::parallel_for(
+                batch, katachi::detail::parallel_parts(batch, batch * In::size),
+                [&](std::size_t n0, std::size_t n1, unsigned) { f(n0 * In::size, n1 * In::size); });
         }
     };
 };
