@@ -258,8 +258,9 @@ private:
         start_workers();
     }
 
-    // Spins for up to about 50 microseconds (a worker stays hot between the parts of one training
-    // step), then blocks in the kernel so an idle pool costs nothing.
+    // Spins for up to about 500 microseconds (a worker stays hot between the parts of one training
+    // step and between inferences at batch 1), then blocks in the kernel so an idle pool costs
+    // nothing.
     template <class Ready, class Block>
     static void wait_until(Ready ready, Block block) {
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(500);
