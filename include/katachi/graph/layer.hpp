@@ -37,6 +37,7 @@
 #include <katachi/kernels/common.hpp>
 #include <katachi/kernels/tensor_view.hpp>
 #include <katachi/ops/op.hpp>
+#include <katachi/parallel.hpp>
 #include <katachi/random.hpp>
 #include <katachi/shape.hpp>
 #include <string>
@@ -180,6 +181,16 @@ concept layer_option =
     is_pair_option<Opt, stride> || is_pair_option<Opt, padding> || is_pair_option<Opt, dilation> ||
     is_pair_option<Opt, output_padding> || is_groups_option<Opt> || is_bias_option<Opt> ||
     is_flag_option<ceil_mode, Opt> || is_flag_option<count_include_pad, Opt> || is_divisor_option<Opt>;
+
+// f(begin, end) over the elements of whole samples of `sample` elements each, split by samples over
+// the threads (from the elementwise size up, parallel.hpp) as the kernels split a batch: a copy of a
+// batch then reads at every core's bandwidth, and mostly what that core made in the node before.
+template <class F>
+void for_sample_ranges(std::size_t batch, std::size_t sample, F&& f) {
+    katachi::detail::parallel_for(
+        batch, katachi::detail::parallel_parts(batch, batch * sample),
+        [&](std::size_t n0, std::size_t n1, unsigned) { f(n0 * sample, n1 * sample); });
+}
 
 }  // namespace detail
 

@@ -23,7 +23,6 @@
 #include <katachi/kernels/cross_entropy.hpp>
 #include <katachi/kernels/mse_loss.hpp>
 #include <katachi/optim/parameter.hpp>
-#include <katachi/parallel.hpp>
 #include <katachi/random.hpp>
 #include <span>
 #include <stdexcept>
@@ -178,15 +177,10 @@ public:
     auto forward_with(const X& x, AfterNode&& after) {
         const std::size_t batch = check_input(x);
         reserve(batch);
-        // The input into the arena, each thread copying a range of whole samples: a batch from
-        // outside the caches is read at all the cores' bandwidth, not one core's.
         const auto* src = kernels::detail::data_of(x);
-        constexpr std::size_t sample = Net::output_sizes[0];
-        katachi::detail::parallel_for(batch, katachi::detail::parallel_parts(batch, batch * sample),
-                                      [&](std::size_t n0, std::size_t n1, unsigned) {
-                                          std::copy(src + n0 * sample, src + n1 * sample,
-                                                    act(0) + n0 * sample);
-                                      });
+        detail::for_sample_ranges(batch, Net::output_sizes[0], [&](std::size_t begin, std::size_t end) {
+            std::copy(src + begin, src + end, act(0) + begin);
+        });
         each_node([&]<std::size_t I>() {
             if constexpr (I > 0) Net::template node_at<I>::bind::forward(args<I>());
             after.template operator()<I>();

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <katachi/graph/layer.hpp>
-#include <katachi/parallel.hpp>
 
 namespace katachi::graph {
 
@@ -23,7 +22,7 @@ struct flatten {
 
         template <class T>
         static void forward(const layer_args<T>& a) {
-            each_part(a.batch, [&](std::size_t begin, std::size_t end) {
+            detail::for_sample_ranges(a.batch, In::size, [&](std::size_t begin, std::size_t end) {
                 std::copy(a.x[0] + begin, a.x[0] + end, a.y + begin);
             });
         }
@@ -33,21 +32,12 @@ struct flatten {
             T* dx = a.dx[0];
             if (!dx) return;
             const bool add = a.dx_mode[0] == kernels::write::accumulate;
-            each_part(a.batch, [&](std::size_t begin, std::size_t end) {
+            detail::for_sample_ranges(a.batch, In::size, [&](std::size_t begin, std::size_t end) {
                 if (add)
                     for (std::size_t i = begin; i < end; ++i) dx[i] += a.dy[i];
                 else
                     std::copy(a.dy + begin, a.dy + end, dx + begin);
             });
-        }
-
-        // f(begin, end) over the elements of whole samples, split by samples over the threads like
-        // the kernels split a batch, so each thread copies what its core made (in its own cache).
-        template <class F>
-        static void each_part(std::size_t batch, F&& f) {
-            katachi::detail::parallel_for(
-                batch, katachi::detail::parallel_parts(batch, batch * In::size),
-                [&](std::size_t n0, std::size_t n1, unsigned) { f(n0 * In::size, n1 * In::size); });
         }
     };
 };
